@@ -1,0 +1,91 @@
+# holepunch build: javac and jar driven by make, no Maven/Gradle build.
+#   make          build/holepunch.jar (jackson-core shaded in)
+#   make test     compile and run every JUnit test (exit status non-zero on any failure)
+#   make bench    print the performance figures (see README)
+#   make clean
+# The JDK 25 is found by run.sh (JAVA_HOME, then /usr/lib/jvm); dependencies come from Maven
+# Central through the mvn client, pinned here and checked against the SHA-256 sums below.
+
+SHELL := /bin/bash
+JAVA_HOME := $(shell ./run.sh --java-home 2>/dev/null)
+JAVAC = $(JAVA_HOME)/bin/javac
+JAVA = $(JAVA_HOME)/bin/java
+JAR = $(JAVA_HOME)/bin/jar
+
+VERSION := 0.1.0
+DEPS := .deps
+JACKSON := com.fasterxml.jackson.core:jackson-core:2.20.1
+JACKSON_JAR := $(DEPS)/jackson-core-2.20.1.jar
+JACKSON_SHA256 := ffab4d957daa2796cf24cb66d0b78a7090f1bcbe17c3a4578f09affaaf137089
+JUNIT := org.junit.platform:junit-platform-console-standalone:1.11.4
+JUNIT_JAR := $(DEPS)/junit-platform-console-standalone-1.11.4.jar
+JUNIT_SHA256 := b016ef6b1c3454d6d7c2c88ce081dabf289699686af6622d6e4e2e1b54b4a2fc
+
+SRCS := $(shell find src -name '*.java')
+TEST_SRCS := $(shell find test -name '*.java')
+OPENS := --add-opens jdk.httpserver/sun.net.httpserver=ALL-UNNAMED
+TEST_JVM_FLAGS := $(OPENS) -Xss512k -XX:+UseSerialGC -Dsun.net.httpserver.maxReqTime=2
+TEST_ARGS ?= --scan-class-path
+
+.PHONY: all test bench clean jdk deps
+all: build/holepunch.jar
+
+jdk:
+	@test -n "$(JAVA_HOME)" || { ./run.sh --java-home; exit 1; }
+
+# $(1) artifact, $(2) pinned SHA-256: fetched into $(DEPS) and refused on a mismatch.
+define fetch
+	@mkdir -p $(DEPS)
+	@echo "fetching $(1) (mvn)"
+	@mvn -q -B dependency:copy -Dartifact=$(1) -DoutputDirectory=$(DEPS) >$(DEPS)/mvn.log 2>&1 \
+	  || { cat $(DEPS)/mvn.log; echo "error: mvn could not fetch $(1)" >&2; exit 1; }
+	@echo "$(2)  $@" | sha256sum --quiet -c - 2>/dev/null \
+	  || { echo "error: $@ does not match the SHA-256 pinned in the Makefile ($(2)); removed it" >&2; rm -f $@; exit 1; }
+	@touch $@
+endef
+
+$(JACKSON_JAR):
+	$(call fetch,$(JACKSON),$(JACKSON_SHA256))
+
+$(JUNIT_JAR):
+	$(call fetch,$(JUNIT),$(JUNIT_SHA256))
+
+deps: $(JACKSON_JAR) $(JUNIT_JAR)
+
+build/classes.stamp: $(SRCS) $(JACKSON_JAR) | jdk
+	@rm -rf build/classes && mkdir -p build/classes
+	$(JAVAC) --release 25 -Xlint:all,-serial -Werror -encoding UTF-8 -d build/classes -cp $(JACKSON_JAR) $(SRCS)
+	@touch $@
+
+build/shaded.stamp: $(JACKSON_JAR)
+	@rm -rf build/shaded && mkdir -p build/shaded/META-INF/jackson-core
+	@cd build/shaded && unzip -q -o ../../$(JACKSON_JAR) 'com/*' 'META-INF/services/*'
+	@unzip -q -o -j $(JACKSON_JAR) 'META-INF/LICENSE' 'META-INF/NOTICE' -d build/shaded/META-INF/jackson-core
+	@touch $@
+
+build/manifest.txt: Makefile
+	@mkdir -p build
+	@printf 'Main-Class: holepunch.Main\nAdd-Opens: jdk.httpserver/sun.net.httpserver\nImplementation-Title: holepunch\nImplementation-Version: $(VERSION)\nEnable-Native-Access: ALL-UNNAMED\n' > $@
+
+build/holepunch.jar: build/classes.stamp build/shaded.stamp build/manifest.txt
+	$(JAR) --create --file $@ --manifest build/manifest.txt -C build/classes . -C build/shaded .
+
+build/test-classes.stamp: $(TEST_SRCS) build/holepunch.jar $(JUNIT_JAR) | jdk
+	@rm -rf build/test-classes && mkdir -p build/test-classes
+	$(JAVAC) --release 25 -Xlint:all,-serial,-try -encoding UTF-8 -d build/test-classes -cp build/holepunch.jar:$(JUNIT_JAR) $(TEST_SRCS)
+	@touch $@
+
+# Runs JUnit's console launcher, then prints one plain "N passed, N failed" line from its summary.
+test: build/test-classes.stamp
+	@set -o pipefail; $(JAVA) $(TEST_JVM_FLAGS) -jar $(JUNIT_JAR) execute --disable-banner --disable-ansi-colors --details=tree \
+	  --class-path build/test-classes:build/holepunch.jar $(TEST_ARGS) 2>&1 | tee build/test.log; rc=$$?; \
+	  ok=$$(sed -n 's/^\[ *\([0-9]*\) tests successful.*/\1/p' build/test.log); \
+	  bad=$$(sed -n 's/^\[ *\([0-9]*\) tests failed.*/\1/p' build/test.log); \
+	  skip=$$(sed -n 's/^\[ *\([0-9]*\) tests skipped.*/\1/p' build/test.log); \
+	  echo "junit: $${ok:-0} passed, $${bad:-0} failed, $${skip:-0} skipped"; exit $$rc
+
+bench: build/test-classes.stamp
+	$(JAVA) $(OPENS) -cp build/test-classes:build/holepunch.jar holepunch.bench.Bench $(BENCH_ARGS)
+
+clean:
+	rm -rf build

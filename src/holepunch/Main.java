@@ -1,0 +1,66 @@
+package holepunch;
+
+import holepunch.config.ConfigException;
+import holepunch.config.Env;
+import holepunch.rendezvous.RendezvousConfig;
+import holepunch.rendezvous.RendezvousServer;
+
+import java.util.concurrent.CountDownLatch;
+
+/** {@code java -jar holepunch.jar rendezvous|worker|demo|--help|--version}. */
+public final class Main {
+    static final String USAGE = """
+            usage: java -jar holepunch.jar <command>
+              rendezvous   run the rendezvous service (HTTP + WebSocket on PORT, STUN on STUN_UDP_PORT)
+              worker       run a worker (needs RENDEZVOUS_SERVICE_URL)
+              demo         a rendezvous and two workers on loopback, no internet needed
+              --version    print the version
+              --help       this text
+            Configuration is read from environment variables; see README.md.""";
+
+    private Main() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        String command = args.length == 0 ? "--help" : args[0];
+        try {
+            switch (command) {
+                case "rendezvous" -> runRendezvous();
+                case "--version", "version" -> System.out.println("holepunch " + version());
+                case "--help", "-h", "help" -> System.out.println(USAGE);
+                default -> {
+                    System.err.println("holepunch: unknown command '" + command + "'\n" + USAGE);
+                    System.exit(2);
+                }
+            }
+        } catch (ConfigException e) {
+            System.err.println("holepunch: configuration error: " + e.getMessage());
+            System.exit(2);
+        }
+    }
+
+    static String version() {
+        String v = Main.class.getPackage().getImplementationVersion();
+        return v == null ? "dev" : v;
+    }
+
+    private static void runRendezvous() throws Exception {
+        RendezvousServer server = RendezvousServer.start(RendezvousConfig.from(Env.system()));
+        awaitShutdown(server);
+    }
+
+    /** Blocks until SIGTERM/SIGINT, then closes {@code service} before the JVM exits. */
+    static void awaitShutdown(AutoCloseable service) throws InterruptedException {
+        CountDownLatch done = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try {
+                service.close();
+            } catch (Exception e) {
+                System.err.println("holepunch: error while stopping: " + e);
+            } finally {
+                done.countDown();
+            }
+        }, "shutdown"));
+        done.await();
+    }
+}

@@ -1,0 +1,24 @@
+package holepunch.rendezvous;
+
+import holepunch.config.Env;
+
+/** The rendezvous settings, from the environment (README has the table). */
+public record RendezvousConfig(String bindAddress, int port, long pingIntervalNanos, long pingTimeoutNanos,
+                               int maxMessageBytes, int handshakeTimeoutSec, int stunUdpPort) {
+
+    public static RendezvousConfig from(Env env) {
+        return new RendezvousConfig(
+                env.string("BIND_ADDRESS", "0.0.0.0"),
+                env.port("PORT", 8080, true),
+                env.seconds("PING_INTERVAL_SEC", 25, 0.05, 3600),
+                env.seconds("PING_TIMEOUT_SEC", 25, 0.05, 3600),
+                env.integer("MAX_MESSAGE_BYTES", 64 * 1024, 256, 16 * 1024 * 1024),
+                env.integer("HANDSHAKE_TIMEOUT_SEC", 5, 1, 300),
+                env.port("STUN_UDP_PORT", 3478, true));
+    }
+
+    public RendezvousConfig withPort(int httpPort, int stunPort) {
+        return new RendezvousConfig(bindAddress, httpPort, pingIntervalNanos, pingTimeoutNanos, maxMessageBytes,
+                handshakeTimeoutSec, stunPort);
+    }
+}

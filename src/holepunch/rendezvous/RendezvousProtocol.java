@@ -1,0 +1,129 @@
+package holepunch.rendezvous;
+
+import holepunch.json.Json;
+import holepunch.log.Log;
+import holepunch.net.Addresses;
+import holepunch.websocket.WebSocketConnection;
+
+import java.math.BigDecimal;
+import java.util.Map;
+
+/**
+ * The rendezvous messages (PROTOCOL.md Part 1): what each message a worker sends does, and what is
+ * answered. Bad input gets an error ack where the original protocol has a reply, and a log line
+ * naming the field where it has none; the session always stays open.
+ */
+final class RendezvousProtocol implements WebSocketConnection.Handler {
+    static final String MISSING_ENDPOINT = "Missing UDP IP or Port";
+
+    private final Registry registry;
+    private final Log log;
+
+    RendezvousProtocol(Registry registry, Log log) {
+        this.registry = registry;
+        this.log = log;
+    }
+
+    @Override
+    public void onText(WebSocketConnection connection, String text) {
+        WorkerEntry worker = (WorkerEntry) connection.attachment();
+        Map<String, Object> message;
+        try {
+            message = Json.parseObject(text);
+        } catch (Json.ParseException e) {
+            log.warn(worker.id, "sent a message that is not a JSON object (" + e.getMessage() + "): " + excerpt(text));
+            return;
+        }
+        Object type = message.get("type");
+        switch (type instanceof String s ? s : "") {
+            case "register_public_ip" -> registerPublicIp(worker, message);
+            case "update_udp_endpoint" -> updateUdpEndpoint(worker, message);
+            case "echo_request" -> connection.sendText(Json.write(Json.obj(
+                    "type", "echo_response",
+                    "original_payload", message.getOrDefault("payload", ""),
+                    "processed_by_rendezvous", "Rendezvous processed echo for " + worker.id)));
+            default -> log.warn(worker.id, "sent unhandled message type " + (type instanceof String ? "'" + type + "'" : Json.typeName(type)));
+        }
+    }
+
+    private void registerPublicIp(WorkerEntry worker, Map<String, Object> message) {
+        Object ip = message.get("ip");
+        if (ip instanceof String s && Addresses.isIpLiteral(s)) {
+            worker.httpReportedIp = s;
+            log.info(worker.id, "reported HTTP-based public IP " + s);
+        } else {
+            log.warn(worker.id, "register_public_ip: field 'ip' must be an IP address, got " + describe(ip));
+        }
+    }
+
+    private void updateUdpEndpoint(WorkerEntry worker, Map<String, Object> message) {
+        Object ip = message.get("udp_ip");
+        Object port = message.get("udp_port");
+        String error = null;
+        Integer p = null;
+        if (ip == null || "".equals(ip) || port == null) {
+            error = MISSING_ENDPOINT;
+        } else if (!(ip instanceof String s) || !Addresses.isIpLiteral(s)) {
+            error = "udp_ip must be an IPv4 or IPv6 address, got " + describe(ip);
+        } else if ((p = portOf(port)) == null) {
+            error = "udp_port must be a whole number from 1 to 65535 (or such a number as a string), got " + describe(port);
+        }
+        if (error != null) {
+            log.warn(worker.id, "sent an unusable update_udp_endpoint: " + error);
+            worker.connection.sendText(Json.write(Json.obj("type", "udp_endpoint_ack", "status", "error", "detail", error)));
+            return;
+        }
+        worker.stunIp = (String) ip;
+        worker.stunPort = p;
+        Object mapping = message.get("nat_mapping");
+        worker.natMapping = mapping instanceof String m && m.length() <= 64 ? m : null;
+        log.info(worker.id, "updated STUN UDP endpoint to " + ip + ":" + p
+                + (worker.natMapping == null ? "" : " (NAT mapping " + worker.natMapping + ")"));
+        worker.connection.sendText(Json.write(Json.obj("type", "udp_endpoint_ack", "status", "success")));
+    }
+
+    /** A port as the original's int() takes it: an integral number, or a decimal string; 1-65535. */
+    static Integer portOf(Object value) {
+        long n;
+        switch (value) {
+            case Long l -> n = l;
+            case BigDecimal d -> {
+                try {
+                    n = d.longValueExact();
+                } catch (ArithmeticException e) {
+                    return null;
+                }
+            }
+            case String s -> {
+                String t = s.strip();
+                if (t.startsWith("+")) t = t.substring(1);
+                if (t.isEmpty() || t.length() > 5 || !t.chars().allMatch(c -> c >= '0' && c <= '9')) return null;
+                n = Long.parseLong(t);
+            }
+            default -> {
+                return null;
+            }
+        }
+        return n >= 1 && n <= 65535 ? (int) n : null;
+    }
+
+    @Override
+    public void onClosed(WebSocketConnection connection, int code, String reason) {
+        WorkerEntry worker = (WorkerEntry) connection.attachment();
+        String how = "disconnected from " + worker.observedIp + ":" + worker.observedPort + " (code " + code
+                + (reason == null || reason.isEmpty() ? "" : ", " + reason) + ")";
+        if (registry.remove(worker)) {
+            log.info(worker.id, how + "; de-registered. Total: " + registry.size());
+        } else {
+            log.info(worker.id, how + "; a newer session owns the id, entry kept");
+        }
+    }
+
+    private static String describe(Object v) {
+        return v instanceof String s ? "'" + excerpt(s) + "'" : Json.typeName(v) + (v == null ? "" : " " + excerpt(String.valueOf(v)));
+    }
+
+    static String excerpt(String s) {
+        return s.length() <= 120 ? s : s.substring(0, 120) + "... (" + s.length() + " chars)";
+    }
+}

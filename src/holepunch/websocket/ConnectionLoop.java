@@ -1,0 +1,174 @@
+package holepunch.websocket;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
+
+/**
+ * A selector thread that owns a share of the WebSocket sessions: it reads and decodes their frames,
+ * writes their queued output, pings them and ends the silent ones. Work from other threads comes
+ * in through {@link #execute}. No session can block another: every read and write is non-blocking.
+ */
+public final class ConnectionLoop implements Runnable {
+
+    /** Limits for every session of a loop. */
+    public record Settings(long pingIntervalNanos, long pingTimeoutNanos, int maxMessageBytes,
+                           int maxOutboundBytes, long closeGraceNanos) {
+    }
+
+    private static final long TICK_NANOS = 1_000_000_000L;
+    private static final int READS_PER_WAKEUP = 4;
+
+    private final Settings settings;
+    private final Selector selector;
+    private final Consumer<String> log;
+    private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
+    private final AtomicBoolean wakeupPending = new AtomicBoolean();
+    private final Set<WebSocketConnection> connections = new HashSet<>();
+    private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(64 * 1024);
+    private final Thread thread;
+    private volatile boolean running = true;
+
+    public ConnectionLoop(String name, Settings settings, Consumer<String> log) {
+        this.settings = settings;
+        this.log = log;
+        try {
+            this.selector = Selector.open();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        this.thread = Thread.ofPlatform().name(name).daemon(true).unstarted(this);
+    }
+
+    public void start() {
+        thread.start();
+    }
+
+    Settings settings() {
+        return settings;
+    }
+
+    void log(String line) {
+        log.accept(line);
+    }
+
+    public void execute(Runnable task) {
+        tasks.add(task);
+        if (Thread.currentThread() != thread && wakeupPending.compareAndSet(false, true)) selector.wakeup();
+    }
+
+    /** Takes over an upgraded connection; {@code leftover} are bytes already read past the handshake. */
+    public void adopt(WebSocketConnection connection, byte[] leftover) {
+        connection.setLoop(this);
+        execute(() -> {
+            long now = System.nanoTime();
+            connection.started(this, now);
+            try {
+                connection.channel.configureBlocking(false);
+                connection.key = connection.channel.register(selector, SelectionKey.OP_READ, connection);
+            } catch (IOException e) {
+                connection.onEndOfStream("register failed: " + e.getMessage());
+                return;
+            }
+            connections.add(connection);
+            if (leftover.length > 0) connection.onBytes(ByteBuffer.wrap(leftover), now);
+        });
+    }
+
+    void forget(WebSocketConnection connection) {
+        connections.remove(connection);
+    }
+
+    /** Closes every session with {@code code} (on shutdown). */
+    public void closeAll(int code, String reason) {
+        execute(() -> {
+            for (WebSocketConnection c : List.copyOf(connections)) c.startClose(code, reason, true);
+        });
+    }
+
+    public void stop() {
+        running = false;
+        selector.wakeup();
+        try {
+            thread.join(2000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        for (WebSocketConnection c : new ArrayList<>(connections)) c.terminate();
+        try {
+            selector.close();
+        } catch (IOException ignored) {
+            // stopping anyway
+        }
+    }
+
+    @Override
+    public void run() {
+        long nextTick = System.nanoTime() + TICK_NANOS;
+        while (running) {
+            try {
+                long wait = Math.max(1, (nextTick - System.nanoTime()) / 1_000_000);
+                selector.select(wait);
+                wakeupPending.set(false);
+                Runnable task;
+                while ((task = tasks.poll()) != null) safely(task);
+                long now = System.nanoTime();
+                Iterator<SelectionKey> it = selector.selectedKeys().iterator();
+                while (it.hasNext()) {
+                    SelectionKey key = it.next();
+                    it.remove();
+                    WebSocketConnection c = (WebSocketConnection) key.attachment();
+                    safely(() -> handle(key, c, now));
+                }
+                if (now - nextTick >= 0) {
+                    nextTick = now + TICK_NANOS;
+                    for (WebSocketConnection c : List.copyOf(connections)) safely(() -> c.tick(now, settings));
+                }
+            } catch (IOException | RuntimeException e) {
+                log("connection loop: " + e);   // never let one session's trouble stop the loop
+            }
+        }
+    }
+
+    private void handle(SelectionKey key, WebSocketConnection c, long now) {
+        if (!key.isValid()) return;
+        if (key.isWritable()) c.onWritable();
+        if (key.isValid() && key.isReadable()) {
+            for (int i = 0; i < READS_PER_WAKEUP && key.isValid() && (key.interestOps() & SelectionKey.OP_READ) != 0; i++) {
+                readBuffer.clear();
+                int n;
+                try {
+                    n = c.channel.read(readBuffer);
+                } catch (IOException e) {
+                    c.onEndOfStream("read failed: " + e.getMessage());
+                    return;
+                }
+                if (n < 0) {
+                    c.onEndOfStream("connection closed without a close frame");
+                    return;
+                }
+                if (n == 0) return;
+                c.onBytes(readBuffer.flip(), now);
+                if (n < readBuffer.capacity()) return;
+            }
+        }
+    }
+
+    private void safely(Runnable r) {
+        try {
+            r.run();
+        } catch (RuntimeException e) {
+            log("connection loop: unexpected " + e);
+        }
+    }
+}

@@ -1,0 +1,180 @@
+package holepunch.websocket;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+
+/**
+ * The protocol rules for frames sent by a client (RFC 6455 §5): masking, reserved bits and
+ * opcodes, minimal length encoding, control frame limits, fragmentation, UTF-8 of text and close
+ * reasons, and the message size limit. Each violation throws a {@link WebSocketException} with the
+ * close code to fail the connection with. Whole messages go to the {@link Listener}.
+ */
+public final class MessageDecoder implements FrameReader.Consumer {
+
+    public interface Listener {
+        void onText(String text) throws WebSocketException;
+
+        void onPing(byte[] payload);
+
+        void onPong(byte[] payload);
+
+        /** {@code code} is {@link CloseCode#NO_STATUS} for a Close frame without a body. */
+        void onClose(int code, String reason);
+    }
+
+    private static final int MAX_CONTROL_PAYLOAD = 125;   // §5.5
+
+    private final Listener listener;
+    private final int maxMessageBytes;
+
+    // the frame being read
+    private boolean fin;
+    private Opcode opcode;
+    private int maskKey;
+    private long maskOffset;
+
+    // the message being assembled (text only: binary messages are refused)
+    private boolean inMessage;
+    private byte[] message;
+    private int messageLength;
+    private final Utf8Validator utf8 = new Utf8Validator();
+
+    // the control frame being read
+    private byte[] control;
+    private int controlLength;
+
+    public MessageDecoder(Listener listener, int maxMessageBytes) {
+        this.listener = listener;
+        this.maxMessageBytes = maxMessageBytes;
+    }
+
+    @Override
+    public void fin(boolean value) {
+        fin = value;
+    }
+
+    @Override
+    public void rsv(int bits) throws WebSocketException {
+        if (bits != 0) throw WebSocketException.protocol("reserved bits set without a negotiated extension");
+    }
+
+    @Override
+    public void opcode(Opcode value) throws WebSocketException {
+        if (value.isReserved()) throw WebSocketException.protocol("reserved opcode " + value.code);
+        if (value.isControl()) {
+            if (!fin) throw WebSocketException.protocol("fragmented control frame");
+        } else if (value == Opcode.CONTINUATION) {
+            if (!inMessage) throw WebSocketException.protocol("continuation frame without a message to continue");
+        } else {
+            if (inMessage) throw WebSocketException.protocol("new data frame inside a fragmented message");
+            if (value == Opcode.BINARY) {
+                throw new WebSocketException(CloseCode.UNSUPPORTED_DATA, "binary messages are not accepted; send JSON text");
+            }
+        }
+        opcode = value;
+    }
+
+    @Override
+    public void mask(boolean masked) throws WebSocketException {
+        if (!masked) throw WebSocketException.protocol("client frame is not masked");
+    }
+
+    @Override
+    public void payloadLen(long length, int extendedBytes) throws WebSocketException {
+        if (length < 0) throw WebSocketException.protocol("64-bit payload length with its most significant bit set");
+        if ((extendedBytes == 2 && length < 126) || (extendedBytes == 8 && length <= 0xFFFF)) {
+            throw WebSocketException.protocol("payload length not in its minimal encoding");   // §5.2
+        }
+        if (opcode.isControl()) {
+            if (length > MAX_CONTROL_PAYLOAD) throw WebSocketException.protocol("control frame payload over 125 bytes");
+            control = new byte[(int) length];
+            controlLength = 0;
+        } else {
+            long total = (opcode == Opcode.CONTINUATION ? messageLength : 0) + length;
+            if (total > maxMessageBytes) {
+                throw new WebSocketException(CloseCode.MESSAGE_TOO_BIG,
+                        "message of at least " + total + " bytes exceeds the limit of " + maxMessageBytes);
+            }
+            if (opcode != Opcode.CONTINUATION) {
+                inMessage = true;
+                messageLength = 0;
+                message = new byte[(int) length];
+                utf8.reset();
+            } else if (message.length < total) {
+                message = Arrays.copyOf(message, (int) total);
+            }
+        }
+        maskOffset = 0;
+    }
+
+    @Override
+    public void maskingKey(int key) {
+        maskKey = key;
+    }
+
+    @Override
+    public void payloadData(ByteBuffer data) throws WebSocketException {
+        int n = data.remaining();
+        byte[] target;
+        int at;
+        if (opcode.isControl()) {
+            target = control;
+            at = controlLength;
+            controlLength += n;
+        } else {
+            target = message;
+            at = messageLength;
+            messageLength += n;
+        }
+        for (int i = 0; i < n; i++, maskOffset++) {
+            int shift = 24 - 8 * (int) (maskOffset & 3);
+            target[at + i] = (byte) (data.get(data.position() + i) ^ (maskKey >>> shift));
+        }
+        if (!opcode.isControl() && !utf8.feed(ByteBuffer.wrap(target, at, n))) {
+            throw new WebSocketException(CloseCode.INVALID_PAYLOAD, "text message is not valid UTF-8");
+        }
+    }
+
+    @Override
+    public void endFrame() throws WebSocketException {
+        switch (opcode) {
+            case PING -> listener.onPing(takeControl());
+            case PONG -> listener.onPong(takeControl());
+            case CLOSE -> endClose(takeControl());
+            default -> {
+                if (!fin) return;
+                if (!utf8.isComplete()) {
+                    throw new WebSocketException(CloseCode.INVALID_PAYLOAD, "text message ends inside a UTF-8 sequence");
+                }
+                String text = new String(message, 0, messageLength, StandardCharsets.UTF_8);
+                inMessage = false;
+                message = null;     // idle sessions keep no buffer
+                messageLength = 0;
+                listener.onText(text);
+            }
+        }
+    }
+
+    private byte[] takeControl() {
+        byte[] payload = control;
+        control = null;
+        return payload;
+    }
+
+    /** §5.5.1: an optional 2-byte code, then an optional UTF-8 reason. */
+    private void endClose(byte[] payload) throws WebSocketException {
+        if (payload.length == 0) {
+            listener.onClose(CloseCode.NO_STATUS, "");
+            return;
+        }
+        if (payload.length == 1) throw WebSocketException.protocol("close frame with a 1-byte payload");
+        int code = ((payload[0] & 0xFF) << 8) | (payload[1] & 0xFF);
+        if (!CloseCode.isValidOnWire(code)) throw WebSocketException.protocol("invalid close code " + code);
+        byte[] reason = Arrays.copyOfRange(payload, 2, payload.length);
+        if (!Utf8Validator.isValid(reason)) {
+            throw new WebSocketException(CloseCode.INVALID_PAYLOAD, "close reason is not valid UTF-8");
+        }
+        listener.onClose(code, new String(reason, StandardCharsets.UTF_8));
+    }
+}

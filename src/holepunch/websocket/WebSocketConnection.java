@@ -1,0 +1,277 @@
+package holepunch.websocket;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.SocketChannel;
+import java.util.ArrayDeque;
+
+/**
+ * One server-side WebSocket session on a non-blocking channel, owned by one {@link ConnectionLoop}:
+ * every field is touched on that loop's thread only. {@link #sendText} and {@link #close} may be
+ * called from any thread.
+ */
+public final class WebSocketConnection implements MessageDecoder.Listener {
+
+    /** What the application sees of a session. Called on the loop thread; must not block. */
+    public interface Handler {
+        void onText(WebSocketConnection connection, String text);
+
+        /** Once, when the TCP connection is gone; {@code code} is the close code sent or received. */
+        void onClosed(WebSocketConnection connection, int code, String reason);
+    }
+
+    private static final int OPEN = 0, CLOSING = 1, CLOSED = 2;
+
+    final SocketChannel channel;
+    private final InetSocketAddress remote;
+    private final Handler handler;
+    private final FrameReader reader = new FrameReader();
+    private final MessageDecoder decoder;
+    private ConnectionLoop loop;
+    SelectionKey key;
+    private volatile Object attachment;
+
+    private ArrayDeque<ByteBuffer> outbound;    // created on first backlog
+    private int outboundBytes;
+    private int state = OPEN;
+    private boolean closeWhenFlushed;
+    private int closeCode = CloseCode.ABNORMAL;
+    private String closeReason = "";
+    long lastHeardNanos;
+    long lastPingNanos;
+    long closeDeadlineNanos;
+
+    public WebSocketConnection(SocketChannel channel, InetSocketAddress remote, Handler handler, int maxMessageBytes) {
+        this.channel = channel;
+        this.remote = remote;
+        this.handler = handler;
+        this.decoder = new MessageDecoder(this, maxMessageBytes);
+    }
+
+    public InetSocketAddress remoteAddress() {
+        return remote;
+    }
+
+    /** Application data carried with the session (the rendezvous keeps its worker record here). */
+    public Object attachment() {
+        return attachment;
+    }
+
+    public void attach(Object value) {
+        attachment = value;
+    }
+
+    public boolean isOpen() {
+        return state == OPEN;
+    }
+
+    public void sendText(String text) {
+        ByteBuffer frame = FrameEncoder.text(text);
+        runOnLoop(() -> {
+            if (state == OPEN) enqueue(frame);
+        });
+    }
+
+    /** Starts the closing handshake (§7.1.2); the TCP connection ends when the peer answers or the grace ends. */
+    public void close(int code, String reason) {
+        runOnLoop(() -> startClose(code, reason, false));
+    }
+
+    private void runOnLoop(Runnable task) {
+        ConnectionLoop l = loop;
+        if (l == null) throw new IllegalStateException("connection not started");
+        l.execute(task);
+    }
+
+    void started(ConnectionLoop owner, long now) {
+        loop = owner;
+        lastHeardNanos = now;
+        lastPingNanos = now;
+    }
+
+    void setLoop(ConnectionLoop owner) {
+        loop = owner;
+    }
+
+    // ---- input, on the loop thread
+
+    void onBytes(ByteBuffer input, long now) {
+        if (state == CLOSED) return;
+        lastHeardNanos = now;
+        try {
+            reader.read(input, decoder);
+        } catch (WebSocketException e) {
+            loop.log("websocket " + remote + ": " + e.getMessage() + " (closing with " + e.closeCode() + ")");
+            startClose(e.closeCode(), e.getMessage(), true);
+        }
+    }
+
+    @Override
+    public void onText(String text) {
+        if (state != OPEN) return;
+        handler.onText(this, text);
+    }
+
+    @Override
+    public void onPing(byte[] payload) {
+        if (state == OPEN) enqueue(FrameEncoder.frame(Opcode.PONG, payload));   // §5.5.2
+    }
+
+    @Override
+    public void onPong(byte[] payload) {
+        // any input counts as a sign of life (lastHeardNanos); unsolicited pongs are fine (§5.5.3)
+    }
+
+    @Override
+    public void onClose(int code, String reason) {
+        if (state == OPEN) {
+            // §5.5.1: answer with a Close frame, echoing the status code, then end the TCP connection.
+            enqueue(FrameEncoder.close(code, ""));
+            closeCode = code;
+            closeReason = reason;
+        }
+        state = CLOSING;
+        closeWhenFlushed = true;
+        stopReading();
+        flushOrFinish();
+    }
+
+    void onEndOfStream(String why) {
+        if (state != CLOSED) {
+            if (state == OPEN) closeReason = why;
+            terminate();
+        }
+    }
+
+    // ---- closing
+
+    /** {@code fail}: a protocol error, so the TCP connection ends as soon as the Close frame is out. */
+    void startClose(int code, String reason, boolean fail) {
+        if (state != OPEN) return;
+        state = CLOSING;
+        closeCode = code;
+        closeReason = reason;
+        closeDeadlineNanos = System.nanoTime() + loop.settings().closeGraceNanos();
+        enqueue(FrameEncoder.close(code, reason));
+        if (fail) {
+            closeWhenFlushed = true;
+            stopReading();
+            flushOrFinish();
+        }
+    }
+
+    /** Ends the TCP connection now, telling the handler once. */
+    void terminate() {
+        if (state == CLOSED) return;
+        state = CLOSED;
+        outbound = null;
+        if (key != null) key.cancel();
+        try {
+            channel.close();
+        } catch (IOException ignored) {
+            // closing anyway
+        }
+        loop.forget(this);
+        handler.onClosed(this, closeCode, closeReason);
+    }
+
+    boolean isClosing() {
+        return state == CLOSING;
+    }
+
+    // ---- output, on the loop thread
+
+    private void enqueue(ByteBuffer frame) {
+        if (state == CLOSED) return;
+        if (outbound == null || outbound.isEmpty()) {
+            try {
+                channel.write(frame);
+            } catch (IOException e) {
+                onEndOfStream("write failed: " + e.getMessage());
+                return;
+            }
+            if (!frame.hasRemaining()) return;
+        }
+        if (outbound == null) outbound = new ArrayDeque<>(4);
+        outbound.add(frame);
+        outboundBytes += frame.remaining();
+        ConnectionLoop.Settings s = loop.settings();
+        if (outboundBytes > s.maxOutboundBytes()) {
+            loop.log("websocket " + remote + ": peer does not read; " + outboundBytes + " bytes queued, dropping the connection");
+            closeCode = CloseCode.POLICY_VIOLATION;
+            closeReason = "outbound queue full";
+            terminate();
+            return;
+        }
+        if (outboundBytes > s.maxOutboundBytes() / 2) stopReading();   // back-pressure on a client that does not read
+        interest(SelectionKey.OP_WRITE, true);
+    }
+
+    void onWritable() {
+        flushOrFinish();
+    }
+
+    private void flushOrFinish() {
+        if (state == CLOSED) return;
+        try {
+            while (outbound != null && !outbound.isEmpty()) {
+                ByteBuffer head = outbound.peek();
+                int n = channel.write(head);
+                outboundBytes -= n;
+                if (head.hasRemaining()) return;
+                outbound.poll();
+            }
+        } catch (IOException e) {
+            onEndOfStream("write failed: " + e.getMessage());
+            return;
+        }
+        outbound = null;
+        outboundBytes = 0;
+        if (closeWhenFlushed) {
+            terminate();
+            return;
+        }
+        interest(SelectionKey.OP_WRITE, false);
+        if (state == OPEN) interest(SelectionKey.OP_READ, true);
+    }
+
+    private void stopReading() {
+        interest(SelectionKey.OP_READ, false);
+    }
+
+    private void interest(int op, boolean on) {
+        if (key == null || !key.isValid()) return;
+        int ops = key.interestOps();
+        int next = on ? ops | op : ops & ~op;
+        if (next != ops) key.interestOps(next);
+    }
+
+    /** Liveness (called about once a second): ping when due, end a silent or stuck session. */
+    void tick(long now, ConnectionLoop.Settings s) {
+        if (state == CLOSING) {
+            if (now - closeDeadlineNanos > 0) terminate();
+            return;
+        }
+        if (state != OPEN) return;
+        if (now - lastHeardNanos > s.pingIntervalNanos() + s.pingTimeoutNanos()) {
+            loop.log("websocket " + remote + ": silent for over " + (s.pingIntervalNanos() + s.pingTimeoutNanos()) / 1_000_000_000L
+                    + " s, ending the session");
+            closeCode = CloseCode.INTERNAL_ERROR;   // as the websockets library: 1011 keepalive ping timeout
+            closeReason = "keepalive ping timeout";
+            enqueue(FrameEncoder.close(closeCode, closeReason));
+            terminate();
+            return;
+        }
+        if (now - lastPingNanos >= s.pingIntervalNanos()) {
+            lastPingNanos = now;
+            enqueue(FrameEncoder.frame(Opcode.PING, new byte[0]));
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "WebSocketConnection[" + remote + "]";
+    }
+}

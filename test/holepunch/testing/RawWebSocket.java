@@ -1,0 +1,198 @@
+package holepunch.testing;
+
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * A deliberately low-level WebSocket client for tests: it writes whatever frame bytes a test wants
+ * (masked or not, any opcode, any length encoding) and reads the server's frames back. Every read
+ * has a timeout, so a test never hangs.
+ */
+public final class RawWebSocket implements AutoCloseable {
+    public record Frame(boolean fin, int opcode, byte[] payload) {
+        public String text() {
+            return new String(payload, StandardCharsets.UTF_8);
+        }
+
+        public int closeCode() {
+            return payload.length >= 2 ? ((payload[0] & 0xFF) << 8) | (payload[1] & 0xFF) : 1005;
+        }
+
+        public String closeReason() {
+            return payload.length > 2 ? new String(payload, 2, payload.length - 2, StandardCharsets.UTF_8) : "";
+        }
+    }
+
+    public final Socket socket;
+    private final DataInputStream in;
+    private final OutputStream out;
+    public final String responseHead;
+
+    private RawWebSocket(Socket socket, String responseHead, DataInputStream in) throws IOException {
+        this.socket = socket;
+        this.in = in;
+        this.out = socket.getOutputStream();
+        this.responseHead = responseHead;
+    }
+
+    /** Connects and sends {@code request} verbatim; returns the client with the response head read. */
+    public static RawWebSocket raw(int port, String request) throws IOException {
+        Socket s = new Socket();
+        s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+        s.setSoTimeout(10_000);
+        s.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+        s.getOutputStream().flush();
+        DataInputStream in = new DataInputStream(s.getInputStream());
+        return new RawWebSocket(s, readHead(in), in);
+    }
+
+    public static RawWebSocket connect(int port, String workerId) throws IOException {
+        return connect(port, workerId, new byte[0]);
+    }
+
+    /** A proper upgrade; {@code extra} bytes are sent in the same write, right after the request head. */
+    public static RawWebSocket connect(int port, String workerId, byte[] extra) throws IOException {
+        byte[] nonce = new byte[16];
+        ThreadLocalRandom.current().nextBytes(nonce);
+        String head = "GET /ws/register/" + workerId + " HTTP/1.1\r\nHost: 127.0.0.1:" + port
+                + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: "
+                + Base64.getEncoder().encodeToString(nonce) + "\r\n\r\n";
+        ByteArrayOutputStream all = new ByteArrayOutputStream();
+        all.writeBytes(head.getBytes(StandardCharsets.ISO_8859_1));
+        all.writeBytes(extra);
+        Socket s = new Socket();
+        s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+        s.setSoTimeout(10_000);
+        s.getOutputStream().write(all.toByteArray());
+        DataInputStream in = new DataInputStream(s.getInputStream());
+        RawWebSocket ws = new RawWebSocket(s, readHead(in), in);
+        if (!ws.responseHead.startsWith("HTTP/1.1 101")) throw new IOException("upgrade refused: " + ws.responseHead);
+        return ws;
+    }
+
+    private static String readHead(InputStream in) throws IOException {
+        StringBuilder sb = new StringBuilder();
+        while (!sb.toString().endsWith("\r\n\r\n")) {
+            int b = in.read();
+            if (b < 0) break;
+            sb.append((char) b);
+            if (sb.length() > 65536) throw new IOException("response head too long");
+        }
+        return sb.toString();
+    }
+
+    /** Reads the rest of the response after the head (an HTTP error body), up to EOF or 64 KB. */
+    public String readBody() throws IOException {
+        return new String(in.readNBytes(65536), StandardCharsets.UTF_8);
+    }
+
+    // ---- frames out
+
+    /** A client frame, masked with a random key, the length in its minimal encoding. */
+    public static byte[] frame(int opcode, boolean fin, byte[] payload) {
+        return frame(opcode, fin, payload, true, -1, 0);
+    }
+
+    public static byte[] text(String s) {
+        return frame(0x1, true, s.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * Full control: {@code lengthBytes} -1 for minimal, else 0, 2 or 8 extended bytes (possibly
+     * non-minimal); {@code rsv} the three reserved bits.
+     */
+    public static byte[] frame(int opcode, boolean fin, byte[] payload, boolean masked, int lengthBytes, int rsv) {
+        int n = payload.length;
+        int lb = lengthBytes >= 0 ? lengthBytes : n < 126 ? 0 : n <= 0xFFFF ? 2 : 8;
+        ByteBuffer b = ByteBuffer.allocate(2 + lb + (masked ? 4 : 0) + n);
+        b.put((byte) ((fin ? 0x80 : 0) | (rsv << 4) | opcode));
+        int maskBit = masked ? 0x80 : 0;
+        switch (lb) {
+            case 0 -> b.put((byte) (maskBit | n));
+            case 2 -> b.put((byte) (maskBit | 126)).putShort((short) n);
+            default -> b.put((byte) (maskBit | 127)).putLong(n);
+        }
+        byte[] key = new byte[4];
+        if (masked) {
+            ThreadLocalRandom.current().nextBytes(key);
+            b.put(key);
+        }
+        for (int i = 0; i < n; i++) b.put((byte) (payload[i] ^ key[i & 3]));
+        return b.array();
+    }
+
+    public static byte[] close(int code, byte[] reason) {
+        ByteBuffer p = ByteBuffer.allocate(2 + reason.length).putShort((short) code).put(reason);
+        return frame(0x8, true, p.array());
+    }
+
+    public void send(byte[]... frames) throws IOException {
+        for (byte[] f : frames) out.write(f);
+        out.flush();
+    }
+
+    public void sendText(String s) throws IOException {
+        send(text(s));
+    }
+
+    // ---- frames in
+
+    public Frame read() throws IOException {
+        int b0 = in.readUnsignedByte();
+        int b1 = in.readUnsignedByte();
+        if ((b1 & 0x80) != 0) throw new IOException("server frame is masked");
+        long len = b1 & 0x7F;
+        if (len == 126) len = in.readUnsignedShort();
+        else if (len == 127) len = in.readLong();
+        if (len > 1 << 24) throw new IOException("frame too large: " + len);
+        byte[] payload = new byte[(int) len];
+        in.readFully(payload);
+        return new Frame((b0 & 0x80) != 0, b0 & 0xF, payload);
+    }
+
+    /** The next frame that is not a ping (pings are answered). */
+    public Frame readSkippingPings() throws IOException {
+        while (true) {
+            Frame f = read();
+            if (f.opcode() != 0x9) return f;
+            send(frame(0xA, true, f.payload()));
+        }
+    }
+
+    /** Reads until the server's Close frame; returns it. */
+    public Frame readClose() throws IOException {
+        while (true) {
+            Frame f = read();
+            if (f.opcode() == 0x8) return f;
+        }
+    }
+
+    /** True when the server ends the TCP connection within the socket timeout. */
+    public boolean awaitEof() throws IOException {
+        try {
+            while (true) {
+                if (in.read() < 0) return true;
+            }
+        } catch (SocketTimeoutException e) {
+            return false;
+        } catch (EOFException | java.net.SocketException e) {
+            return true;
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        socket.close();
+    }
+}
