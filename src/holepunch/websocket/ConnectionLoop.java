@@ -26,7 +26,6 @@ public final class ConnectionLoop implements Runnable {
                            int maxOutboundBytes, long closeGraceNanos) {
     }
 
-    private static final long TICK_NANOS = 1_000_000_000L;
     private static final int READS_PER_WAKEUP = 4;
 
     private final Settings settings;
@@ -37,6 +36,7 @@ public final class ConnectionLoop implements Runnable {
     private final Set<WebSocketConnection> connections = new HashSet<>();
     private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(64 * 1024);
     private final Thread thread;
+    private final long tickNanos;
     private volatile boolean running = true;
 
     public ConnectionLoop(String name, Settings settings, Consumer<String> log) {
@@ -48,6 +48,9 @@ public final class ConnectionLoop implements Runnable {
             throw new UncheckedIOException(e);
         }
         this.thread = Thread.ofPlatform().name(name).daemon(true).unstarted(this);
+        // Liveness checks run often enough to keep the configured times within a quarter of them.
+        long shortest = Math.min(settings.pingIntervalNanos(), settings.pingTimeoutNanos());
+        this.tickNanos = Math.clamp(shortest / 4, 20_000_000L, 1_000_000_000L);
     }
 
     public void start() {
@@ -114,7 +117,7 @@ public final class ConnectionLoop implements Runnable {
 
     @Override
     public void run() {
-        long nextTick = System.nanoTime() + TICK_NANOS;
+        long nextTick = System.nanoTime() + tickNanos;
         while (running) {
             try {
                 long wait = Math.max(1, (nextTick - System.nanoTime()) / 1_000_000);
@@ -131,7 +134,7 @@ public final class ConnectionLoop implements Runnable {
                     safely(() -> handle(key, c, now));
                 }
                 if (now - nextTick >= 0) {
-                    nextTick = now + TICK_NANOS;
+                    nextTick = now + tickNanos;
                     for (WebSocketConnection c : List.copyOf(connections)) safely(() -> c.tick(now, settings));
                 }
             } catch (IOException | RuntimeException e) {

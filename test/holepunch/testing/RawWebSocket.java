@@ -92,9 +92,11 @@ public final class RawWebSocket implements AutoCloseable {
         return sb.toString();
     }
 
-    /** Reads the rest of the response after the head (an HTTP error body), up to EOF or 64 KB. */
+    /** Reads the body of an HTTP response (Content-Length bytes after the head). */
     public String readBody() throws IOException {
-        return new String(in.readNBytes(65536), StandardCharsets.UTF_8);
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(responseHead);
+        if (!m.find()) throw new IOException("no Content-Length in " + responseHead);
+        return new String(in.readNBytes(Integer.parseInt(m.group(1))), StandardCharsets.UTF_8);
     }
 
     // ---- frames out
