@@ -22,7 +22,7 @@ JUNIT_JAR := $(DEPS)/junit-platform-console-standalone-1.11.4.jar
 JUNIT_SHA256 := b016ef6b1c3454d6d7c2c88ce081dabf289699686af6622d6e4e2e1b54b4a2fc
 
 SRCS := $(shell find src -name '*.java')
-TEST_SRCS := $(shell find test -name '*.java')
+TEST_SRCS := $(shell find test -name '*.java' 2>/dev/null)
 OPENS := --add-opens jdk.httpserver/sun.net.httpserver=ALL-UNNAMED
 TEST_JVM_FLAGS := $(OPENS) -Xss512k -XX:+UseSerialGC -Dsun.net.httpserver.maxReqTime=2
 TEST_ARGS ?= --scan-class-path

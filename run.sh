@@ -45,4 +45,8 @@ if [ "${1:-}" = "--java-home" ]; then find_jdk; exit $?; fi
 
 jdk=$(find_jdk)
 make -s -C "$here" JAVA_HOME="$jdk" build/holepunch.jar >&2
-exec "$jdk/bin/java" -jar "$here/build/holepunch.jar" "$@"
+# A small young generation keeps the heap (and so RSS) near the live data: the HTTP server makes
+# ~30 KB of short-lived garbage per connection. The Dockerfile sets the same in JDK_JAVA_OPTIONS.
+# shellcheck disable=SC2086
+exec "$jdk/bin/java" ${HOLEPUNCH_JAVA_OPTS--XX:+UseSerialGC -Xmn32m -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30} \
+  -jar "$here/build/holepunch.jar" "$@"

@@ -58,6 +58,7 @@ public final class Main {
             } catch (Exception e) {
                 System.err.println("holepunch: error while stopping: " + e);
             } finally {
+                holepunch.log.Log.flush(2000);
                 done.countDown();
             }
         }, "shutdown"));

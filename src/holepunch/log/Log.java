@@ -2,19 +2,40 @@ package holepunch.log;
 
 import holepunch.json.Json;
 
-import java.io.PrintStream;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.util.Locale;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * One line per event on standard output, naming the worker it concerns. {@code LOG_FORMAT=json}
  * writes one JSON object per line with {@code severity}, {@code message} and {@code worker_id}
- * (the fields Cloud Logging reads). Callers must never pass secrets.
+ * (the fields Cloud Logging reads); {@code LOG_LEVEL} (debug, info, warning, error) filters.
+ * Lines are written by one background thread from a bounded queue, so a burst of events never
+ * slows the service; when the queue is full, lines are dropped and the count is reported.
+ * Callers must never pass secrets.
  */
 public final class Log {
     public enum Level { DEBUG, INFO, WARNING, ERROR }
 
+    private static final int QUEUE_LINES = 16_384;
+    private static final BlockingQueue<String> QUEUE = new ArrayBlockingQueue<>(QUEUE_LINES);
+    private static final AtomicLong DROPPED = new AtomicLong();
+    private static final Object FLUSHED = new Object();
     private static volatile boolean json = "json".equalsIgnoreCase(System.getenv("LOG_FORMAT"));
-    private static volatile PrintStream out = System.out;
+    private static volatile Level threshold = parseLevel(System.getenv("LOG_LEVEL"));
+    private static volatile OutputStream out = new FileOutputStream(FileDescriptor.out);
+
+    static {
+        Thread.ofPlatform().name("log-writer").daemon(true).start(Log::drain);
+    }
 
     private final String component;
 
@@ -30,6 +51,24 @@ public final class Log {
         json = value;
     }
 
+    static Level parseLevel(String name) {
+        if (name == null || name.isBlank()) return Level.INFO;
+        return switch (name.trim().toUpperCase(Locale.ROOT)) {
+            case "DEBUG" -> Level.DEBUG;
+            case "WARN", "WARNING" -> Level.WARNING;
+            case "ERROR" -> Level.ERROR;
+            default -> Level.INFO;
+        };
+    }
+
+    public static boolean enabled(Level level) {
+        return level.compareTo(threshold) >= 0;
+    }
+
+    public void debug(String workerId, String message) {
+        write(Level.DEBUG, workerId, message);
+    }
+
     public void info(String workerId, String message) {
         write(Level.INFO, workerId, message);
     }
@@ -43,8 +82,9 @@ public final class Log {
     }
 
     public void write(Level level, String workerId, String message) {
-        String line;
+        if (!enabled(level)) return;
         String oneLine = message.replace('\n', ' ').replace('\r', ' ');
+        String line;
         if (json) {
             line = Json.write(Json.obj("time", Instant.now().toString(), "severity", level.name(),
                     "component", component, "worker_id", workerId, "message", oneLine));
@@ -52,6 +92,46 @@ public final class Log {
             line = Instant.now() + " " + level + " " + component
                     + (workerId == null ? "" : " worker=" + workerId) + " " + oneLine;
         }
-        out.println(line);
+        if (!QUEUE.offer(line)) DROPPED.incrementAndGet();
+    }
+
+    /** Waits (at most {@code millis}) until every queued line is written; for shutdown. */
+    public static void flush(long millis) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+        synchronized (FLUSHED) {
+            while (!QUEUE.isEmpty() && System.nanoTime() < deadline) {
+                try {
+                    FLUSHED.wait(10);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+    }
+
+    private static void drain() {
+        StringBuilder batch = new StringBuilder();
+        while (true) {
+            try {
+                batch.append(QUEUE.take()).append('\n');
+                String next;
+                while (batch.length() < 64 * 1024 && (next = QUEUE.poll()) != null) batch.append(next).append('\n');
+                long dropped = DROPPED.getAndSet(0);
+                if (dropped > 0) batch.append(Instant.now()).append(" WARNING log ").append(dropped).append(" log lines dropped (queue full)\n");
+                out.write(batch.toString().getBytes(StandardCharsets.UTF_8));
+                out.flush();
+                batch.setLength(0);
+                if (QUEUE.isEmpty()) {
+                    synchronized (FLUSHED) {
+                        FLUSHED.notifyAll();
+                    }
+                }
+            } catch (InterruptedException e) {
+                return;
+            } catch (IOException e) {
+                batch.setLength(0);   // stdout is gone; nothing better to do than keep the service running
+            }
+        }
     }
 }

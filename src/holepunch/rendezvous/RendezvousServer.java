@@ -153,7 +153,6 @@ public final class RendezvousServer implements AutoCloseable {
         byte[] response = ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 + "Sec-WebSocket-Accept: " + hs.accept() + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII);
         ConnectionLoop loop = loops[Math.floorMod(nextLoop.getAndIncrement(), loops.length)];
-        log.info(workerId, "connecting from WebSocket " + ip + ":" + remote.getPort());
         WorkerEntry old = registry.register(entry);
         if (old != null) {
             log.info(workerId, "re-connecting; closing the old session from " + old.observedIp + ":" + old.observedPort);
@@ -169,7 +168,7 @@ public final class RendezvousServer implements AutoCloseable {
             return true;
         }
         loop.adopt(connection, leftover);
-        log.info(workerId, "registered. WS endpoint " + ip + ":" + remote.getPort() + ". Total: " + registry.size());
+        log.info(workerId, "registered from WebSocket " + ip + ":" + remote.getPort() + ". Total: " + registry.size());
         return true;
     }
 

@@ -65,9 +65,14 @@ public final class ConnectionLoop implements Runnable {
         log.accept(line);
     }
 
+    /** Runs {@code task} on this loop's thread: now when called from it, else soon. */
     public void execute(Runnable task) {
+        if (Thread.currentThread() == thread) {
+            task.run();
+            return;
+        }
         tasks.add(task);
-        if (Thread.currentThread() != thread && wakeupPending.compareAndSet(false, true)) selector.wakeup();
+        if (wakeupPending.compareAndSet(false, true)) selector.wakeup();
     }
 
     /** Takes over an upgraded connection; {@code leftover} are bytes already read past the handshake. */

@@ -56,14 +56,25 @@ public final class Handshake {
         return new Result(acceptFor(key), 101, "Switching Protocols", Map.of());
     }
 
-    /** §4.2.2 step 5.4: base64(SHA-1(key + GUID)). */
-    public static String acceptFor(String key) {
+    private static final MessageDigest SHA1 = sha1();
+
+    private static MessageDigest sha1() {
         try {
-            byte[] sha1 = MessageDigest.getInstance("SHA-1").digest((key + GUID).getBytes(StandardCharsets.US_ASCII));
-            return Base64.getEncoder().encodeToString(sha1);
+            return MessageDigest.getInstance("SHA-1");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("SHA-1 is required of every JDK", e);
         }
+    }
+
+    /** §4.2.2 step 5.4: base64(SHA-1(key + GUID)). */
+    public static String acceptFor(String key) {
+        MessageDigest md;
+        try {
+            md = (MessageDigest) SHA1.clone();       // cheaper than a provider lookup per handshake
+        } catch (CloneNotSupportedException e) {
+            md = sha1();
+        }
+        return Base64.getEncoder().encodeToString(md.digest((key + GUID).getBytes(StandardCharsets.US_ASCII)));
     }
 
     static boolean isValidKey(String key) {

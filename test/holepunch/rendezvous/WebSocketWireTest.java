@@ -209,17 +209,23 @@ class WebSocketWireTest {
         try (RawWebSocket stalled = RawWebSocket.connect(rv.port, "wire-stalled");
              RawWebSocket other = RawWebSocket.connect(rv.port, "wire-other")) {
             stalled.socket.setReceiveBufferSize(4096);
-            // Ask for many echoes and never read them: the server's queue for it fills up.
+            // Ask for many echoes and never read them: the server's queue for it fills, and the
+            // server stops reading from it; this sender then blocks in write until the socket closes.
             byte[] echo = RawWebSocket.text(Json.write(Json.obj("type", "echo_request", "payload", "p".repeat(3000))));
-            for (int i = 0; i < 200; i++) {
+            Thread pump = Thread.ofVirtual().start(() -> {
                 try {
-                    stalled.send(echo);
+                    for (int i = 0; i < 2000; i++) stalled.send(echo);
                 } catch (IOException e) {
-                    break;     // the server stopped reading or dropped us: both are fine
+                    // the socket was closed under us: expected at the end of the test
                 }
+            });
+            for (int i = 0; i < 100; i++) {
                 other.send(RawWebSocket.text(Json.write(Json.obj("type", "echo_request", "payload", i))));
                 assertEquals((long) i, Json.parseObject(other.readSkippingPings().text()).get("original_payload"));
             }
+            stalled.close();
+            pump.join(10_000);
+            assertTrue(!pump.isAlive(), "the stalled sender ends once its socket is closed");
         }
     }
 }
