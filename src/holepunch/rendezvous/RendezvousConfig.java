@@ -4,7 +4,8 @@ import holepunch.config.Env;
 
 /** The rendezvous settings, from the environment (README has the table). */
 public record RendezvousConfig(String bindAddress, int port, long pingIntervalNanos, long pingTimeoutNanos,
-                               int maxMessageBytes, int handshakeTimeoutSec, int stunUdpPort) {
+                               int maxMessageBytes, int handshakeTimeoutSec, int stunUdpPort,
+                               int stunMaxPerSource) {
 
     public static RendezvousConfig from(Env env) {
         return new RendezvousConfig(
@@ -14,11 +15,8 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                 env.seconds("PING_TIMEOUT_SEC", 25, 0.05, 3600),
                 env.integer("MAX_MESSAGE_BYTES", 64 * 1024, 256, 16 * 1024 * 1024),
                 env.integer("HANDSHAKE_TIMEOUT_SEC", 5, 1, 300),
-                env.port("STUN_UDP_PORT", 3478, true));
+                env.port("STUN_UDP_PORT", 3478, true),
+                env.integer("STUN_MAX_PER_SOURCE", 50, 0, 10_000_000));
     }
 
-    public RendezvousConfig withPort(int httpPort, int stunPort) {
-        return new RendezvousConfig(bindAddress, httpPort, pingIntervalNanos, pingTimeoutNanos, maxMessageBytes,
-                handshakeTimeoutSec, stunPort);
-    }
 }

@@ -4,6 +4,7 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import holepunch.json.Json;
 import holepunch.log.Log;
+import holepunch.stun.StunServer;
 import holepunch.websocket.CloseCode;
 import holepunch.websocket.ConnectionLoop;
 import holepunch.websocket.Handshake;
@@ -37,6 +38,7 @@ public final class RendezvousServer implements AutoCloseable {
     private final AtomicInteger nextLoop = new AtomicInteger();
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     private final HttpServer http;
+    private StunServer stun;
 
     private RendezvousServer(RendezvousConfig config) throws IOException {
         this.config = config;
@@ -60,6 +62,9 @@ public final class RendezvousServer implements AutoCloseable {
 
     public static RendezvousServer start(RendezvousConfig config) throws IOException {
         RendezvousServer server = new RendezvousServer(config);
+        if (config.stunUdpPort() != 0) {
+            server.stun = StunServer.start(new InetSocketAddress(config.bindAddress(), config.stunUdpPort()), config.stunMaxPerSource());
+        }
         for (ConnectionLoop loop : server.loops) loop.start();
         server.http.start();
         server.log.info(null, "listening on " + config.bindAddress() + ":" + server.port() + " (HTTP and WebSocket)");
@@ -68,6 +73,11 @@ public final class RendezvousServer implements AutoCloseable {
 
     public int port() {
         return http.getAddress().getPort();
+    }
+
+    /** The built-in STUN server's UDP port, or 0 when it is disabled. */
+    public int stunPort() {
+        return stun == null ? 0 : stun.port();
     }
 
     public int sessionCount() {
@@ -187,6 +197,7 @@ public final class RendezvousServer implements AutoCloseable {
             }
         }
         for (ConnectionLoop loop : loops) loop.stop();
+        if (stun != null) stun.close();
         executor.shutdownNow();
         log.info(null, "stopped");
     }
