@@ -4,6 +4,8 @@ import holepunch.config.ConfigException;
 import holepunch.config.Env;
 import holepunch.rendezvous.RendezvousConfig;
 import holepunch.rendezvous.RendezvousServer;
+import holepunch.worker.Worker;
+import holepunch.worker.WorkerConfig;
 
 import java.util.concurrent.CountDownLatch;
 
@@ -26,6 +28,8 @@ public final class Main {
         try {
             switch (command) {
                 case "rendezvous" -> runRendezvous();
+                case "worker" -> awaitShutdown(Worker.start(WorkerConfig.from(Env.system())));
+                case "demo" -> Demo.run(Env.system());
                 case "--version", "version" -> System.out.println("holepunch " + version());
                 case "--help", "-h", "help" -> System.out.println(USAGE);
                 default -> {
@@ -36,6 +40,9 @@ public final class Main {
         } catch (ConfigException e) {
             System.err.println("holepunch: configuration error: " + e.getMessage());
             System.exit(2);
+        } catch (java.io.IOException e) {
+            System.err.println("holepunch: cannot start: " + e.getMessage());
+            System.exit(1);
         }
     }
 
@@ -51,6 +58,15 @@ public final class Main {
 
     /** Blocks until SIGTERM/SIGINT, then closes {@code service} before the JVM exits. */
     static void awaitShutdown(AutoCloseable service) throws InterruptedException {
+        awaitShutdownAsync(service).await();
+    }
+
+    static void blockForever() throws InterruptedException {
+        new CountDownLatch(1).await();
+    }
+
+    /** On SIGTERM/SIGINT, closes {@code service} before the JVM exits; the latch opens when it is closed. */
+    static CountDownLatch awaitShutdownAsync(AutoCloseable service) {
         CountDownLatch done = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {
@@ -61,7 +77,9 @@ public final class Main {
                 holepunch.log.Log.flush(2000);
                 done.countDown();
             }
+            // A clean stop on SIGTERM/SIGINT exits 0 (the JVM would report 143/130 otherwise).
+            Runtime.getRuntime().halt(0);
         }, "shutdown"));
-        done.await();
+        return done;
     }
 }

@@ -112,6 +112,18 @@ public final class Json {
         return out.toString();
     }
 
+    /** Indented, for people to read. */
+    public static String writePretty(Object value) {
+        StringWriter out = new StringWriter();
+        try (JsonGenerator g = FACTORY.createGenerator(out)) {
+            g.useDefaultPrettyPrinter();
+            write(g, value);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toString();
+    }
+
     private static void write(JsonGenerator g, Object v) throws IOException {
         switch (v) {
             case null -> g.writeNull();

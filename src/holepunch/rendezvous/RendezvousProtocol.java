@@ -77,6 +77,7 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
         worker.stunPort = p;
         Object mapping = message.get("nat_mapping");
         worker.natMapping = mapping instanceof String m && m.length() <= 64 ? m : null;
+        worker.portPreserved = message.get("port_preserved") instanceof Boolean b ? b : null;
         log.info(worker.id, "updated STUN UDP endpoint to " + ip + ":" + p
                 + (worker.natMapping == null ? "" : " (NAT mapping " + worker.natMapping + ")"));
         worker.connection.sendText(Json.write(Json.obj("type", "udp_endpoint_ack", "status", "success")));

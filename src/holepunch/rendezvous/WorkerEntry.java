@@ -16,6 +16,7 @@ final class WorkerEntry {
     volatile Integer stunPort;
     /** Extra from holepunch workers: their NAT mapping behaviour (absent from original workers). */
     volatile String natMapping;
+    volatile Boolean portPreserved;
 
     WorkerEntry(String id, String observedIp, int observedPort, WebSocketConnection connection) {
         this.id = id;
@@ -34,6 +35,7 @@ final class WorkerEntry {
         m.put("stun_reported_udp_port", stunPort);
         m.put("websocket_connected", connection.isOpen());
         m.put("nat_mapping", natMapping);
+        m.put("port_preserved", portPreserved);
         return m;
     }
 }

@@ -1,0 +1,108 @@
+package holepunch;
+
+import holepunch.config.Env;
+import holepunch.json.Json;
+import holepunch.log.Log;
+import holepunch.rendezvous.RendezvousConfig;
+import holepunch.rendezvous.RendezvousServer;
+import holepunch.worker.Worker;
+import holepunch.worker.WorkerConfig;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code demo}: a rendezvous with its STUN server and two workers, all on loopback and in this
+ * process, with no internet needed. Shows the rendezvous's worker list once both endpoints are
+ * in, then runs until Ctrl-C.
+ */
+final class Demo {
+    private Demo() {
+    }
+
+    static void run(Env env) throws Exception {
+        Log log = Log.of("demo");
+        int httpPort = env.port("PORT", freeOr(8080), true);
+        Map<String, String> rv = new HashMap<>(Map.of("PORT", String.valueOf(httpPort), "BIND_ADDRESS", "127.0.0.1",
+                "STUN_UDP_PORT", String.valueOf(env.port("STUN_UDP_PORT", freeUdpOr(3478), false))));
+        RendezvousServer server = RendezvousServer.start(RendezvousConfig.from(new Env(rv)));
+        String base = "http://127.0.0.1:" + server.port();
+        Worker[] workers = new Worker[2];
+        for (int i = 0; i < workers.length; i++) {
+            workers[i] = Worker.start(WorkerConfig.from(new Env(Map.of(
+                    "RENDEZVOUS_SERVICE_URL", base,
+                    "WORKER_ID", "demo-worker-" + (i + 1),
+                    "STUN_HOST_ENV", "127.0.0.1",
+                    "STUN_PORT_ENV", String.valueOf(server.stunPort()),
+                    "INTERNAL_UDP_PORT_ENV", "0",
+                    "PORT", "0",
+                    "IP_ECHO_URL", ""))));
+        }
+        Main.awaitShutdownAsync(() -> {
+            for (Worker w : workers) w.close();
+            server.close();
+        });
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (System.nanoTime() < deadline && !bothReported(workers)) Thread.sleep(50);
+        String list = get(base + "/debug/list_workers");
+        StringBuilder out = new StringBuilder("\n=== holepunch demo ===\n");
+        out.append("rendezvous:  ").append(base).append("   (STUN on UDP 127.0.0.1:").append(server.stunPort()).append(")\n");
+        for (Worker w : workers) {
+            out.append("worker ").append(w.id()).append(": UDP port ").append(w.udpPort())
+                    .append(", status http://127.0.0.1:").append(w.healthPort()).append("/status\n");
+        }
+        out.append("\nGET ").append(base).append("/debug/list_workers\n").append(Json.writePretty(Json.parse(list))).append('\n');
+        out.append(bothReported(workers) ? "\nBoth workers are registered with their STUN-discovered UDP endpoints.\n"
+                : "\nThe workers have not reported their endpoints yet; see the log above.\n");
+        out.append("Press Ctrl-C to stop.\n");
+        Log.flush(2000);
+        System.out.println(out);
+        log.info(null, "demo running");
+        Main.blockForever();
+    }
+
+    private static boolean bothReported(Worker[] workers) {
+        for (Worker w : workers) {
+            Map<String, Object> s = w.status();
+            if (w.publicEndpoint() == null || !"success".equals(s.get("last_udp_endpoint_ack"))) return false;
+        }
+        return true;
+    }
+
+    private static String get(String url) throws IOException, InterruptedException {
+        try (HttpClient c = HttpClient.newHttpClient()) {
+            return c.send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString()).body();
+        }
+    }
+
+    private static int freeUdpOr(int preferred) {
+        for (int p : List.of(preferred, 0)) {
+            try (java.net.DatagramSocket s = new java.net.DatagramSocket(new InetSocketAddress("127.0.0.1", p))) {
+                return s.getLocalPort();
+            } catch (IOException e) {
+                // taken: try the next
+            }
+        }
+        return 0;
+    }
+
+    private static int freeOr(int preferred) {
+        for (int p : List.of(preferred, 0)) {
+            try (ServerSocket s = new ServerSocket()) {
+                s.bind(new InetSocketAddress("127.0.0.1", p));
+                return s.getLocalPort();
+            } catch (IOException e) {
+                // taken: try the next
+            }
+        }
+        return 0;
+    }
+}

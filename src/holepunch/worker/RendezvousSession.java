@@ -1,0 +1,239 @@
+package holepunch.worker;
+
+import holepunch.json.Json;
+import holepunch.log.Log;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.WebSocket;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+
+/**
+ * The worker's WebSocket session to the rendezvous (java.net.http.WebSocket): connects, pings
+ * every PING_INTERVAL_SEC and drops a session silent for longer than the timeout, and reconnects
+ * with exponential backoff and full jitter capped at 10 s (the original's fixed delay), so a
+ * restarted rendezvous is not hit by every worker at once.
+ */
+final class RendezvousSession {
+    static final long MAX_BACKOFF_MILLIS = 10_000;
+    private static final int MAX_MESSAGE_CHARS = 1 << 20;
+
+    interface Handler {
+        void onConnected(RendezvousSession session);
+
+        void onMessage(Map<String, Object> message);
+
+        void onDisconnected();
+    }
+
+    private final Log log = Log.of("worker");
+    private final String workerId;
+    private final URI uri;
+    private final long pingIntervalNanos;
+    private final long pingTimeoutNanos;
+    private final Handler handler;
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    private final Object sendLock = new Object();
+    private final Object wake = new Object();
+    private final AtomicLong lastHeard = new AtomicLong();
+    private volatile WebSocket ws;
+    private volatile boolean running = true;
+    private Thread thread;
+
+    RendezvousSession(String workerId, URI uri, long pingIntervalNanos, long pingTimeoutNanos, Handler handler) {
+        this.workerId = workerId;
+        this.uri = uri;
+        this.pingIntervalNanos = pingIntervalNanos;
+        this.pingTimeoutNanos = pingTimeoutNanos;
+        this.handler = handler;
+    }
+
+    void start() {
+        thread = Thread.ofVirtual().name("rendezvous-session").start(this::run);
+    }
+
+    boolean isConnected() {
+        WebSocket w = ws;
+        return w != null && !w.isInputClosed() && !w.isOutputClosed();
+    }
+
+    /** Full jitter: a random delay up to min(cap, 500 ms x 2^attempt). */
+    static long backoffMillis(int attempt) {
+        long ceiling = Math.min(MAX_BACKOFF_MILLIS, 500L << Math.min(attempt, 10));
+        return ThreadLocalRandom.current().nextLong(ceiling / 2, ceiling + 1);
+    }
+
+    private void run() {
+        int attempt = 0;
+        while (running) {
+            CompletableFuture<String> closed = new CompletableFuture<>();
+            try {
+                log.info(workerId, "connecting to the rendezvous at " + uri);
+                WebSocket w = http.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(10))
+                        .buildAsync(uri, new Listener(closed)).get(15, TimeUnit.SECONDS);
+                ws = w;
+                attempt = 0;
+                lastHeard.set(System.nanoTime());
+                log.info(workerId, "connected to the rendezvous");
+                handler.onConnected(this);
+                String why = keepAlive(w, closed);
+                if (running) log.warn(workerId, "rendezvous session ended: " + why);
+            } catch (Exception e) {
+                Throwable cause = e.getCause() != null ? e.getCause() : e;
+                log.warn(workerId, "cannot connect to the rendezvous at " + uri + ": " + cause);
+            } finally {
+                WebSocket w = ws;
+                ws = null;
+                if (w != null) w.abort();
+            }
+            handler.onDisconnected();
+            if (!running) break;
+            long delay = backoffMillis(attempt++);
+            log.info(workerId, "retrying the rendezvous connection in " + delay + " ms");
+            pause(delay);
+        }
+    }
+
+    /** Pings until the session closes or goes silent; returns why it ended. */
+    private String keepAlive(WebSocket w, CompletableFuture<String> closed) {
+        long interval = Math.max(1, pingIntervalNanos / 1_000_000);
+        while (running) {
+            try {
+                return closed.get(interval, TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.TimeoutException e) {
+                long silent = System.nanoTime() - lastHeard.get();
+                if (silent > pingIntervalNanos + pingTimeoutNanos) {
+                    return "no answer for " + silent / 1_000_000 + " ms (ping timeout)";
+                }
+                w.sendPing(ByteBuffer.allocate(0));
+            } catch (Exception e) {
+                return e.toString();
+            }
+        }
+        return "worker stopping";
+    }
+
+    private void pause(long millis) {
+        synchronized (wake) {
+            long end = System.currentTimeMillis() + millis;
+            long left;
+            while (running && (left = end - System.currentTimeMillis()) > 0) {
+                try {
+                    wake.wait(left);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /** Sends one JSON message; false when there is no session or it did not go out within 10 s. */
+    boolean send(Map<String, Object> message) {
+        WebSocket w = ws;
+        if (w == null) return false;
+        synchronized (sendLock) {      // java.net.http.WebSocket allows one outstanding send
+            try {
+                w.sendText(Json.write(message), true).get(10, TimeUnit.SECONDS);
+                return true;
+            } catch (Exception e) {
+                log.warn(workerId, "sending " + message.get("type") + " to the rendezvous failed: " + e);
+                return false;
+            }
+        }
+    }
+
+    /** Closes the session with 1000 and stops reconnecting. */
+    void close() {
+        running = false;
+        synchronized (wake) {
+            wake.notifyAll();
+        }
+        WebSocket w = ws;
+        if (w != null) {
+            try {
+                w.sendClose(WebSocket.NORMAL_CLOSURE, "worker stopping").get(3, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                w.abort();
+            }
+        }
+        if (thread != null) {
+            try {
+                thread.join(5000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private final class Listener implements WebSocket.Listener {
+        private final CompletableFuture<String> closed;
+        private final StringBuilder text = new StringBuilder();
+
+        Listener(CompletableFuture<String> closed) {
+            this.closed = closed;
+        }
+
+        @Override
+        public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
+            lastHeard.set(System.nanoTime());
+            if (text.length() + data.length() > MAX_MESSAGE_CHARS) {
+                closed.complete("message from the rendezvous over " + MAX_MESSAGE_CHARS + " characters");
+                webSocket.abort();
+                return null;
+            }
+            text.append(data);
+            if (last) {
+                String message = text.toString();
+                text.setLength(0);
+                try {
+                    handler.onMessage(Json.parseObject(message));
+                } catch (Json.ParseException e) {
+                    log.warn(workerId, "the rendezvous sent a message that is not a JSON object: " + e.getMessage());
+                } catch (RuntimeException e) {
+                    log.error(workerId, "handling a rendezvous message failed: " + e);
+                }
+            }
+            webSocket.request(1);
+            return null;
+        }
+
+        @Override
+        public CompletionStage<?> onPong(WebSocket webSocket, ByteBuffer message) {
+            lastHeard.set(System.nanoTime());
+            webSocket.request(1);
+            return null;
+        }
+
+        @Override
+        public CompletionStage<?> onPing(WebSocket webSocket, ByteBuffer message) {
+            lastHeard.set(System.nanoTime());
+            webSocket.request(1);
+            return null;
+        }
+
+        @Override
+        public CompletionStage<?> onBinary(WebSocket webSocket, ByteBuffer data, boolean last) {
+            webSocket.request(1);
+            return null;
+        }
+
+        @Override
+        public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
+            closed.complete("closed by the rendezvous with " + statusCode + (reason.isEmpty() ? "" : " (" + reason + ")"));
+            return null;
+        }
+
+        @Override
+        public void onError(WebSocket webSocket, Throwable error) {
+            closed.complete("error: " + error);
+        }
+    }
+}

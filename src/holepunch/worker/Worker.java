@@ -1,0 +1,290 @@
+package holepunch.worker;
+
+import holepunch.json.Json;
+import holepunch.log.Log;
+import holepunch.net.Addresses;
+import holepunch.stun.Scheduler;
+import holepunch.stun.StunClient;
+import holepunch.stun.StunException;
+import holepunch.stun.StunMessage;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.StandardProtocolFamily;
+import java.net.URI;
+import java.net.UnknownHostException;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.DatagramChannel;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A worker: one UDP socket for STUN and peer traffic, a session to the rendezvous, and the health
+ * server. It reports the mapping STUN finds for that very socket, re-discovers it periodically and
+ * on every reconnect, and reports a change at once.
+ */
+public final class Worker implements AutoCloseable {
+    private final Log log = Log.of("worker");
+    private final WorkerConfig config;
+    private final Scheduler scheduler = Scheduler.system();
+    private final DatagramChannel udp;
+    private final StunClient stun;
+    private final RendezvousSession session;
+    private final HealthServer health;
+    private final Thread reader;
+    private final Object discoveryLock = new Object();
+    private volatile InetSocketAddress publicEndpoint;
+    private volatile NatMapping mapping;
+    private volatile InetSocketAddress reported;
+    private volatile String lastAck;
+    private volatile int discoveryFailures;
+    private volatile Scheduler.Handle nextDiscovery;
+    private volatile boolean running = true;
+
+    private Worker(WorkerConfig config) throws IOException {
+        this.config = config;
+        udp = DatagramChannel.open(StandardProtocolFamily.INET);
+        try {
+            udp.bind(new InetSocketAddress(config.udpPort()));
+        } catch (IOException e) {
+            udp.close();
+            throw new IOException("cannot bind UDP port " + config.udpPort() + " (INTERNAL_UDP_PORT_ENV): " + e.getMessage(), e);
+        }
+        stun = new StunClient((d, to) -> udp.send(d, to), scheduler, config.retransmission());
+        reader = Thread.ofPlatform().name("udp-reader").daemon(true).unstarted(this::readUdp);
+        session = new RendezvousSession(config.workerId(), config.rendezvousWs(), config.pingIntervalNanos(),
+                config.pingTimeoutNanos(), new SessionHandler());
+        health = new HealthServer(config.httpPort(), this::status);
+    }
+
+    public static Worker start(WorkerConfig config) throws IOException {
+        Worker w = new Worker(config);
+        w.log.info(config.workerId(), "worker starting: UDP port " + w.udpPort() + ", health server on port "
+                + w.health.port() + ", STUN servers " + config.stunServers().stream()
+                .map(a -> a.getHostString() + ":" + a.getPort()).toList());
+        w.reader.start();
+        w.session.start();
+        return w;
+    }
+
+    public String id() {
+        return config.workerId();
+    }
+
+    public int udpPort() {
+        try {
+            return ((InetSocketAddress) udp.getLocalAddress()).getPort();
+        } catch (IOException e) {
+            return -1;
+        }
+    }
+
+    public int healthPort() {
+        return health.port();
+    }
+
+    public InetSocketAddress publicEndpoint() {
+        return publicEndpoint;
+    }
+
+    public boolean isConnected() {
+        return session.isConnected();
+    }
+
+    /** The JSON of {@code GET /status}. */
+    public Map<String, Object> status() {
+        InetSocketAddress pub = publicEndpoint;
+        NatMapping m = mapping;
+        Map<String, Object> s = new LinkedHashMap<>();
+        s.put("worker_id", config.workerId());
+        s.put("udp_local_port", udpPort());
+        s.put("public_endpoint", pub == null ? null : Json.obj("ip", pub.getAddress().getHostAddress(), "port", pub.getPort()));
+        s.put("nat_mapping", m == null ? null : m.behaviour());
+        s.put("port_preserved", m == null ? null : m.portPreserved());
+        s.put("rendezvous_connected", session.isConnected());
+        s.put("last_udp_endpoint_ack", lastAck);
+        s.put("peers", List.of());
+        return s;
+    }
+
+    // ---- the UDP socket: one reader, STUN answers to the client, the rest to peers
+
+    private void readUdp() {
+        ByteBuffer buf = ByteBuffer.allocate(2048);
+        while (running) {
+            try {
+                buf.clear();
+                InetSocketAddress from = (InetSocketAddress) udp.receive(buf);
+                buf.flip();
+                if (StunMessage.looksLikeStun(buf)) {
+                    try {
+                        stun.onDatagram(from, buf.array(), buf.limit());
+                    } catch (StunException e) {
+                        log.debug(config.workerId(), "ignored a malformed STUN datagram from " + from + ": " + e.getMessage());
+                    }
+                } else {
+                    log.debug(config.workerId(), "datagram of " + buf.limit() + " bytes from " + from + " (no peer path yet)");
+                }
+            } catch (ClosedChannelException e) {
+                return;
+            } catch (IOException | RuntimeException e) {
+                if (running) log.warn(config.workerId(), "UDP receive failed: " + e);
+            }
+        }
+    }
+
+    // ---- discovery
+
+    /** Runs STUN against every server on the worker's socket; reports when asked or when the mapping changed. */
+    void discover(boolean alwaysReport) {
+        synchronized (discoveryLock) {
+            if (!running) return;
+            List<CompletableFuture<StunClient.Binding>> pending = new ArrayList<>();
+            List<String> failures = new ArrayList<>();
+            for (InetSocketAddress server : config.stunServers()) {
+                try {
+                    InetAddress ip = resolveIpv4(server.getHostString());
+                    pending.add(stun.bind(new InetSocketAddress(ip, server.getPort())));
+                } catch (UnknownHostException e) {
+                    failures.add("DNS lookup of STUN server " + server.getHostString() + " failed: " + e.getMessage());
+                }
+            }
+            List<StunClient.Binding> bindings = new ArrayList<>();
+            for (CompletableFuture<StunClient.Binding> f : pending) {
+                try {
+                    bindings.add(f.get(120, TimeUnit.SECONDS));
+                } catch (ExecutionException e) {
+                    failures.add(e.getCause().getMessage());
+                } catch (Exception e) {
+                    failures.add(e.toString());
+                }
+            }
+            for (String f : failures) log.warn(config.workerId(), "STUN: " + f);
+            if (bindings.isEmpty()) {
+                int n = ++discoveryFailures;
+                long retry = Math.min(config.stunRefreshMillis(), 1000L << Math.min(n - 1, 6));
+                log.warn(config.workerId(), "STUN discovery failed (" + n + " in a row); keeping the last endpoint "
+                        + publicEndpoint + ", retrying in " + retry + " ms");
+                scheduleDiscovery(retry);
+                return;
+            }
+            discoveryFailures = 0;
+            NatMapping m = NatMapping.classify(bindings, udpPort());
+            InetSocketAddress endpoint = bindings.get(0).mapped();
+            boolean changed = !endpoint.equals(publicEndpoint) || !m.equals(mapping);
+            publicEndpoint = endpoint;
+            mapping = m;
+            log.info(config.workerId(), "STUN result: " + endpoint.getAddress().getHostAddress() + ":" + endpoint.getPort()
+                    + " for local UDP port " + udpPort() + " (NAT mapping " + m.behaviour() + ", port "
+                    + (m.portPreserved() ? "preserved" : "not preserved") + ", rtt " + bindings.get(0).rttMillis() + " ms)");
+            if (changed || alwaysReport || !endpoint.equals(reported)) report(endpoint, m);
+            scheduleDiscovery(config.stunRefreshMillis());
+        }
+    }
+
+    private void report(InetSocketAddress endpoint, NatMapping m) {
+        boolean sent = session.send(Json.obj("type", "update_udp_endpoint",
+                "udp_ip", endpoint.getAddress().getHostAddress(), "udp_port", endpoint.getPort(),
+                "nat_mapping", m.behaviour(), "port_preserved", m.portPreserved()));
+        if (sent) {
+            reported = endpoint;
+            log.info(config.workerId(), "sent STUN-discovered UDP endpoint " + endpoint.getAddress().getHostAddress() + ":"
+                    + endpoint.getPort() + " to the rendezvous");
+        }
+    }
+
+    private void scheduleDiscovery(long delayMillis) {
+        Scheduler.Handle old = nextDiscovery;
+        if (old != null) old.cancel();
+        if (running) nextDiscovery = scheduler.schedule(delayMillis, () -> Thread.ofVirtual().start(() -> discover(false)));
+    }
+
+    private static InetAddress resolveIpv4(String host) throws UnknownHostException {
+        InetAddress literal = Addresses.literal(host);
+        if (literal != null) return literal;
+        for (InetAddress a : InetAddress.getAllByName(host)) {
+            if (a instanceof java.net.Inet4Address) return a;
+        }
+        throw new UnknownHostException(host + " has no IPv4 address");
+    }
+
+    private void reportPublicIp() {
+        String url = config.ipEchoUrl();
+        if (url.isEmpty()) return;
+        try (HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build()) {
+            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            String ip = r.body().strip();
+            if (r.statusCode() != 200 || !Addresses.isIpLiteral(ip)) {
+                log.warn(config.workerId(), "IP echo service " + url + " answered " + r.statusCode() + " with no IP address");
+                return;
+            }
+            if (session.send(Json.obj("type", "register_public_ip", "ip", ip))) {
+                log.info(config.workerId(), "sent HTTP-based IP " + ip + " to the rendezvous");
+            }
+        } catch (Exception e) {
+            log.warn(config.workerId(), "IP echo service " + url + " failed: " + e);
+        }
+    }
+
+    private final class SessionHandler implements RendezvousSession.Handler {
+        @Override
+        public void onConnected(RendezvousSession s) {
+            Thread.ofVirtual().start(() -> {
+                reportPublicIp();
+                reported = null;
+                discover(true);
+            });
+        }
+
+        @Override
+        public void onMessage(Map<String, Object> message) {
+            Object type = message.get("type");
+            if ("udp_endpoint_ack".equals(type)) {
+                Object status = message.get("status");
+                lastAck = String.valueOf(status);
+                if ("success".equals(status)) {
+                    log.info(config.workerId(), "received UDP endpoint ack from the rendezvous: status 'success'");
+                } else {
+                    log.warn(config.workerId(), "rendezvous refused the UDP endpoint: " + message.get("detail"));
+                }
+            } else if ("echo_response".equals(type)) {
+                log.info(config.workerId(), "echo response: " + message.get("processed_by_rendezvous"));
+            } else {
+                log.info(config.workerId(), "unhandled message type from the rendezvous: " + type);
+            }
+        }
+
+        @Override
+        public void onDisconnected() {
+            reported = null;
+        }
+    }
+
+    /** Closes the session with 1000, releases the socket, stops the health server. */
+    @Override
+    public void close() {
+        running = false;
+        Scheduler.Handle next = nextDiscovery;
+        if (next != null) next.cancel();
+        session.close();
+        try {
+            udp.close();
+        } catch (IOException ignored) {
+            // closing anyway
+        }
+        health.close();
+        log.info(config.workerId(), "worker stopped");
+    }
+}

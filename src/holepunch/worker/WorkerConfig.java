@@ -1,0 +1,87 @@
+package holepunch.worker;
+
+import holepunch.config.ConfigException;
+import holepunch.config.Env;
+import holepunch.rendezvous.WorkerIds;
+import holepunch.stun.StunClient;
+
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.UUID;
+
+/** The worker's settings, from the environment (PROTOCOL.md Part 2 and 3; README has the table). */
+public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAddress> stunServers, int udpPort,
+                           int httpPort, long pingIntervalNanos, long pingTimeoutNanos, String ipEchoUrl,
+                           long stunRefreshMillis, StunClient.Retransmission retransmission) {
+
+    public static WorkerConfig from(Env env) {
+        String id = env.string("WORKER_ID", "");
+        if (id.isEmpty()) {
+            id = UUID.randomUUID().toString();
+        } else if (!WorkerIds.isValid(id)) {
+            throw new ConfigException("WORKER_ID '" + id + "' is not allowed: " + WorkerIds.RULE);
+        }
+        URI ws = webSocketUrl(env.required("RENDEZVOUS_SERVICE_URL",
+                "set it to the rendezvous base URL, e.g. http://127.0.0.1:8080 or https://rendezvous.example.run.app"), id);
+        List<InetSocketAddress> stun = new ArrayList<>();
+        stun.add(InetSocketAddress.createUnresolved(env.string("STUN_HOST_ENV", "stun.l.google.com"),
+                env.port("STUN_PORT_ENV", 19302, false)));
+        String more = env.string("STUN_SERVERS", "");
+        for (String item : more.split(",")) {
+            if (!item.isBlank()) stun.add(hostPort("STUN_SERVERS", item.trim()));
+        }
+        return new WorkerConfig(id, ws, List.copyOf(stun),
+                env.port("INTERNAL_UDP_PORT_ENV", 8081, true),
+                env.port("PORT", 8080, true),
+                env.seconds("PING_INTERVAL_SEC", 25, 0.05, 3600),
+                env.seconds("PING_TIMEOUT_SEC", 25, 0.05, 3600),
+                env.string("IP_ECHO_URL", "https://api.ipify.org"),
+                env.seconds("STUN_REFRESH_SEC", 25, 0.1, 86400) / 1_000_000,
+                new StunClient.Retransmission(env.integer("STUN_RTO_MS", 500, 1, 60_000),
+                        env.integer("STUN_RC", 7, 1, 20), env.integer("STUN_RM", 16, 1, 100)));
+    }
+
+    /** http(s)://host[:port] becomes ws(s)://host[:port]/ws/register/ID, as the original builds it. */
+    static URI webSocketUrl(String base, String workerId) {
+        String lower = base.toLowerCase(Locale.ROOT);
+        String scheme;
+        String rest;
+        if (lower.startsWith("https://") || lower.startsWith("wss://")) {
+            scheme = "wss";
+            rest = base.substring(base.indexOf("://") + 3);
+        } else if (lower.startsWith("http://") || lower.startsWith("ws://")) {
+            scheme = "ws";
+            rest = base.substring(base.indexOf("://") + 3);
+        } else {
+            throw new ConfigException("RENDEZVOUS_SERVICE_URL must start with http:// or https://, got '" + base + "'");
+        }
+        while (rest.endsWith("/")) rest = rest.substring(0, rest.length() - 1);
+        try {
+            URI uri = URI.create(scheme + "://" + rest + "/ws/register/" + workerId);
+            if (uri.getHost() == null) throw new IllegalArgumentException("no host");
+            return uri;
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException("RENDEZVOUS_SERVICE_URL '" + base + "' is not a usable URL: " + e.getMessage());
+        }
+    }
+
+    static InetSocketAddress hostPort(String variable, String item) {
+        int colon = item.lastIndexOf(':');
+        if (colon <= 0 || colon == item.length() - 1) {
+            throw new ConfigException(variable + " entries must be host:port, got '" + item + "'");
+        }
+        String host = item.substring(0, colon);
+        if (host.startsWith("[") && host.endsWith("]")) host = host.substring(1, host.length() - 1);
+        int port;
+        try {
+            port = Integer.parseInt(item.substring(colon + 1));
+        } catch (NumberFormatException e) {
+            port = -1;
+        }
+        if (port < 1 || port > 65535) throw new ConfigException(variable + " entry '" + item + "' has no valid port (1-65535)");
+        return InetSocketAddress.createUnresolved(host, port);
+    }
+}
