@@ -27,7 +27,7 @@ OPENS := --add-opens jdk.httpserver/sun.net.httpserver=ALL-UNNAMED
 TEST_JVM_FLAGS := $(OPENS) -Xss512k -XX:+UseSerialGC -Dsun.net.httpserver.maxReqTime=2
 TEST_ARGS ?= --scan-class-path
 
-.PHONY: all test bench clean jdk deps
+.PHONY: all test test-tools bench clean jdk deps
 all: build/holepunch.jar
 
 jdk:
@@ -75,8 +75,21 @@ build/test-classes.stamp: $(TEST_SRCS) build/holepunch.jar $(JUNIT_JAR) | jdk
 	$(JAVAC) --release 25 -Xlint:all,-serial,-try -encoding UTF-8 -d build/test-classes -cp build/holepunch.jar:$(JUNIT_JAR) $(TEST_SRCS)
 	@touch $@
 
+# Programs the interop tests run (Debian packages), installed when missing and we are root.
+test-tools:
+	@missing=""; \
+	for t in turnserver:coturn turnutils_stunclient:coturn; do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
+	/usr/bin/python3 -c 'import aioice' 2>/dev/null || missing="$$missing python3-aioice"; \
+	missing=$$(echo $$missing | tr ' ' '\n' | sort -u | tr '\n' ' '); \
+	if [ -n "$${missing// /}" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing test tools: $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "the interop tests need the Debian packages: $$missing (install them as root)" >&2; exit 1; fi; \
+	fi
+
 # Runs JUnit's console launcher, then prints one plain "N passed, N failed" line from its summary.
-test: build/test-classes.stamp
+test: build/test-classes.stamp test-tools
 	@set -o pipefail; $(JAVA) $(TEST_JVM_FLAGS) -jar $(JUNIT_JAR) execute --disable-banner --disable-ansi-colors --details=tree \
 	  --class-path build/test-classes:build/holepunch.jar $(TEST_ARGS) 2>&1 | tee build/test.log; rc=$$?; \
 	  ok=$$(sed -n 's/^\[ *\([0-9]*\) tests successful.*/\1/p' build/test.log); \

@@ -22,6 +22,10 @@ public final class Bench {
     }
 
     public static void main(String[] args) throws Exception {
+        String only = System.getenv().getOrDefault("BENCH_ONLY", "");
+        if (only.isEmpty() || only.equals("stun")) stun();
+        if (only.isEmpty() || only.equals("worker")) worker();
+        if (only.equals("stun") || only.equals("worker")) return;
         int sessions = Integer.parseInt(System.getenv().getOrDefault("BENCH_SESSIONS", "10000"));
         boolean seed = "1".equals(System.getenv("BENCH_SEED"));
         System.out.printf("# holepunch bench: %d sessions, %d cores%n", sessions, Runtime.getRuntime().availableProcessors());
@@ -34,6 +38,96 @@ public final class Bench {
             } else {
                 rendezvous("original", List.of("bash", script.getAbsolutePath()), sessions);
             }
+        }
+    }
+
+    /** STUN Binding answers per second, ours beside coturn's turnserver --stun-only, 64 outstanding from one socket. */
+    static void stun() throws Exception {
+        int port = freeUdpPort();
+        Process ours = start(List.of(Path.of("run.sh").toAbsolutePath().toString(), "rendezvous"),
+                java.util.Map.of("PORT", String.valueOf(freePort()), "STUN_UDP_PORT", String.valueOf(port), "STUN_MAX_PER_SOURCE", "0"), "bench-stun-ours");
+        try {
+            InetSocketAddress target = new InetSocketAddress("127.0.0.1", port);
+            StunLoad.awaitReady(target);
+            StunLoad.run(target, 64, 2.0);   // warm-up
+            System.out.printf(Locale.ROOT, "holepunch STUN server: %.0f binding responses/s (64 outstanding, one client socket; STUN_MAX_PER_SOURCE=0)%n",
+                    StunLoad.run(target, 64, 5.0));
+        } finally {
+            stop(ours);
+        }
+        if (!new File("/usr/bin/turnserver").exists()) {
+            System.out.println("coturn STUN server: turnserver not installed (make test-tools), skipped");
+            return;
+        }
+        int cport = freeUdpPort();
+        Process coturn = start(List.of("turnserver", "--stun-only", "-n", "--listening-ip", "127.0.0.1", "--listening-port",
+                String.valueOf(cport), "--no-cli", "--no-tls", "--no-dtls", "--log-file", "stdout",
+                "--pidfile", "/tmp/holepunch-bench-turnserver.pid"), java.util.Map.of(), "bench-coturn");
+        try {
+            InetSocketAddress target = new InetSocketAddress("127.0.0.1", cport);
+            StunLoad.awaitReady(target);
+            StunLoad.run(target, 64, 2.0);
+            System.out.printf(Locale.ROOT, "coturn STUN server: %.0f binding responses/s (turnserver --stun-only, same load)%n",
+                    StunLoad.run(target, 64, 5.0));
+        } finally {
+            stop(coturn);
+        }
+    }
+
+    /** A worker's time from process start to its udp_endpoint_ack, and its idle RSS. */
+    static void worker() throws Exception {
+        int httpPort = freePort();
+        int stunPort = freeUdpPort();
+        Process rv = start(List.of(Path.of("run.sh").toAbsolutePath().toString(), "rendezvous"),
+                java.util.Map.of("PORT", String.valueOf(httpPort), "STUN_UDP_PORT", String.valueOf(stunPort)), "bench-worker-rv");
+        try {
+            waitForPort(httpPort, 60_000);
+            ProcessBuilder pb = new ProcessBuilder(Path.of("run.sh").toAbsolutePath().toString(), "worker").redirectErrorStream(true);
+            pb.environment().putAll(java.util.Map.of("RENDEZVOUS_SERVICE_URL", "http://127.0.0.1:" + httpPort,
+                    "STUN_HOST_ENV", "127.0.0.1", "STUN_PORT_ENV", String.valueOf(stunPort), "INTERNAL_UDP_PORT_ENV", "0",
+                    "PORT", String.valueOf(freePort()), "IP_ECHO_URL", ""));
+            long t0 = System.nanoTime();
+            Process w = pb.start();
+            try (var lines = new java.io.BufferedReader(new java.io.InputStreamReader(w.getInputStream()))) {
+                String line;
+                while ((line = lines.readLine()) != null && !line.contains("received UDP endpoint ack")) {
+                    if (System.nanoTime() - t0 > 60_000_000_000L) break;
+                }
+                double ms = (System.nanoTime() - t0) / 1e6;
+                System.out.printf(Locale.ROOT, "holepunch worker: %.0f ms from process start to udp_endpoint_ack (run.sh, loopback)%n", ms);
+                Thread.sleep(3000);
+                System.out.printf(Locale.ROOT, "holepunch worker: idle RSS %.1f MB%n", rssKb(w.pid()) / 1024.0);
+                Thread.ofVirtual().start(() -> {
+                    try {
+                        lines.transferTo(java.io.Writer.nullWriter());
+                    } catch (IOException ignored) {
+                        // the worker is gone
+                    }
+                });
+                stop(w);
+            }
+        } finally {
+            stop(rv);
+        }
+    }
+
+    static Process start(List<String> command, java.util.Map<String, String> env, String name) throws IOException {
+        ProcessBuilder pb = new ProcessBuilder(command);
+        pb.environment().putAll(env);
+        Path log = Files.createTempFile(name, ".log");
+        pb.redirectErrorStream(true).redirectOutput(log.toFile());
+        return pb.start();
+    }
+
+    static void stop(Process p) throws InterruptedException {
+        p.descendants().forEach(ProcessHandle::destroy);
+        p.destroy();
+        if (!p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) p.destroyForcibly();
+    }
+
+    static int freeUdpPort() throws IOException {
+        try (java.net.DatagramSocket s = new java.net.DatagramSocket(0)) {
+            return s.getLocalPort();
         }
     }
 
