@@ -46,7 +46,9 @@ if [ "${1:-}" = "--java-home" ]; then find_jdk; exit $?; fi
 jdk=$(find_jdk)
 make -s -C "$here" JAVA_HOME="$jdk" build/holepunch.jar >&2
 # A small young generation keeps the heap (and so RSS) near the live data: the HTTP server makes
-# ~30 KB of short-lived garbage per connection. The Dockerfile sets the same in JDK_JAVA_OPTIONS.
+# ~30 KB of short-lived garbage per connection. C1 alone compiles this I/O-bound service well enough
+# and costs far less CPU and memory than C2 while warming up (see README, Benchmarks).
+# The Dockerfile sets the same in JDK_JAVA_OPTIONS.
 # shellcheck disable=SC2086
-exec "$jdk/bin/java" ${HOLEPUNCH_JAVA_OPTS--XX:+UseSerialGC -Xmn32m -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30} \
+exec "$jdk/bin/java" ${HOLEPUNCH_JAVA_OPTS--XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmn16m -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30} \
   -jar "$here/build/holepunch.jar" "$@"

@@ -89,10 +89,30 @@ public final class Log {
             line = Json.write(Json.obj("time", Instant.now().toString(), "severity", level.name(),
                     "component", component, "worker_id", workerId, "message", oneLine));
         } else {
-            line = Instant.now() + " " + level + " " + component
+            line = timestamp() + " " + level + " " + component
                     + (workerId == null ? "" : " worker=" + workerId) + " " + oneLine;
         }
         if (!QUEUE.offer(line)) DROPPED.incrementAndGet();
+    }
+
+    private record Second(long epochSecond, String prefix) {
+    }
+
+    private static volatile Second cached = new Second(-1, "");
+
+    /** ISO-8601 UTC with milliseconds; the date-and-seconds part is formatted once per second. */
+    static String timestamp() {
+        long now = System.currentTimeMillis();
+        long second = now / 1000;
+        Second c = cached;
+        if (c.epochSecond() != second) {
+            String iso = Instant.ofEpochSecond(second).toString();     // e.g. 2026-11-24T06:20:12Z
+            c = new Second(second, iso.substring(0, iso.length() - 1));
+            cached = c;
+        }
+        String prefix = c.prefix();
+        long ms = now % 1000;
+        return prefix + (ms < 10 ? ".00" : ms < 100 ? ".0" : ".") + ms + "Z";
     }
 
     /** Waits (at most {@code millis}) until every queued line is written; for shutdown. */

@@ -147,7 +147,8 @@ public final class RendezvousServer implements AutoCloseable {
             json(ex, 400, Json.obj("detail", "invalid worker id: " + WorkerIds.RULE));
             return false;
         }
-        Handshake.Result hs = Handshake.check(ex.getRequestMethod(), name -> ex.getRequestHeaders().get(name));
+        com.sun.net.httpserver.Headers headers = ex.getRequestHeaders();   // a fresh copy per call: take it once
+        Handshake.Result hs = Handshake.check(ex.getRequestMethod(), headers::get);
         if (!hs.accepted()) {
             log.warn(workerId, "refused a WebSocket upgrade: " + hs.message());
             hs.headers().forEach((k, v) -> ex.getResponseHeaders().set(k, v));

@@ -159,6 +159,11 @@ public final class Bench {
                 long held = rssKb(pid);
                 if (System.getenv("BENCH_CPU_SPLIT") != null) threadCpu(pid);
                 if (System.getenv("BENCH_HISTO") != null) histogram(pid);
+                if (System.getenv("BENCH_JFR") != null) {     // diagnosis: the server was started with a recording
+                    String jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd").toString();
+                    new ProcessBuilder(jcmd, String.valueOf(pid), "JFR.dump", "filename=" + System.getenv("BENCH_JFR"))
+                            .inheritIO().start().waitFor();
+                }
                 System.out.printf(Locale.ROOT, "%s rendezvous: RSS %.1f MB at start, %.1f MB after warm-up, %.1f MB holding %d sessions:"
                                 + " %.1f KB/session over start (%.1f KB/session of total RSS)%n",
                         name, fresh / 1024.0, idle / 1024.0, held / 1024.0, sessions, (held - fresh) / (double) sessions,
