@@ -28,6 +28,8 @@ public final class Log {
     private static final int QUEUE_LINES = 16_384;
     private static final BlockingQueue<String> QUEUE = new ArrayBlockingQueue<>(QUEUE_LINES);
     private static final AtomicLong DROPPED = new AtomicLong();
+    /** Lines queued but not yet written. */
+    private static final AtomicLong PENDING = new AtomicLong();
     private static final Object FLUSHED = new Object();
     private static volatile boolean json = "json".equalsIgnoreCase(System.getenv("LOG_FORMAT"));
     private static volatile Level threshold = parseLevel(System.getenv("LOG_LEVEL"));
@@ -51,6 +53,12 @@ public final class Log {
         json = value;
     }
 
+    /** Where lines go (standard output unless changed; tests capture them). */
+    public static void setOutput(OutputStream stream) {
+        flush(2000);
+        out = stream;
+    }
+
     static Level parseLevel(String name) {
         if (name == null || name.isBlank()) return Level.INFO;
         return switch (name.trim().toUpperCase(Locale.ROOT)) {
@@ -59,6 +67,15 @@ public final class Log {
             case "ERROR" -> Level.ERROR;
             default -> Level.INFO;
         };
+    }
+
+    /** Changes the level threshold (LOG_LEVEL sets it at start). */
+    public static void setLevel(Level level) {
+        threshold = level;
+    }
+
+    public static Level level() {
+        return threshold;
     }
 
     public static boolean enabled(Level level) {
@@ -92,7 +109,11 @@ public final class Log {
             line = timestamp() + " " + level + " " + component
                     + (workerId == null ? "" : " worker=" + workerId) + " " + oneLine;
         }
-        if (!QUEUE.offer(line)) DROPPED.incrementAndGet();
+        PENDING.incrementAndGet();
+        if (!QUEUE.offer(line)) {
+            PENDING.decrementAndGet();
+            DROPPED.incrementAndGet();
+        }
     }
 
     private record Second(long epochSecond, String prefix) {
@@ -119,7 +140,7 @@ public final class Log {
     public static void flush(long millis) {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
         synchronized (FLUSHED) {
-            while (!QUEUE.isEmpty() && System.nanoTime() < deadline) {
+            while (PENDING.get() > 0 && System.nanoTime() < deadline) {
                 try {
                     FLUSHED.wait(10);
                 } catch (InterruptedException e) {
@@ -133,24 +154,29 @@ public final class Log {
     private static void drain() {
         StringBuilder batch = new StringBuilder();
         while (true) {
+            int lines = 0;
             try {
                 batch.append(QUEUE.take()).append('\n');
+                lines++;
                 String next;
-                while (batch.length() < 64 * 1024 && (next = QUEUE.poll()) != null) batch.append(next).append('\n');
+                while (batch.length() < 64 * 1024 && (next = QUEUE.poll()) != null) {
+                    batch.append(next).append('\n');
+                    lines++;
+                }
                 long dropped = DROPPED.getAndSet(0);
                 if (dropped > 0) batch.append(Instant.now()).append(" WARNING log ").append(dropped).append(" log lines dropped (queue full)\n");
                 out.write(batch.toString().getBytes(StandardCharsets.UTF_8));
                 out.flush();
-                batch.setLength(0);
-                if (QUEUE.isEmpty()) {
-                    synchronized (FLUSHED) {
-                        FLUSHED.notifyAll();
-                    }
-                }
             } catch (InterruptedException e) {
                 return;
             } catch (IOException e) {
-                batch.setLength(0);   // stdout is gone; nothing better to do than keep the service running
+                // stdout is gone; nothing better to do than keep the service running
+            }
+            batch.setLength(0);
+            if (PENDING.addAndGet(-lines) == 0) {
+                synchronized (FLUSHED) {
+                    FLUSHED.notifyAll();
+                }
             }
         }
     }

@@ -2,6 +2,8 @@ package holepunch.rendezvous;
 
 import holepunch.json.Json;
 import holepunch.log.Log;
+import holepunch.metrics.Metrics;
+import holepunch.websocket.CloseCode;
 import holepunch.net.Addresses;
 import holepunch.websocket.WebSocketConnection;
 
@@ -15,26 +17,43 @@ import java.util.Map;
  */
 final class RendezvousProtocol implements WebSocketConnection.Handler {
     static final String MISSING_ENDPOINT = "Missing UDP IP or Port";
+    private static final java.util.Set<String> KNOWN_TYPES = java.util.Set.of("register_public_ip", "update_udp_endpoint", "echo_request");
 
     private final Registry registry;
     private final Log log;
+    private final Metrics metrics;
+    private final int maxMessagesPerSec;
+    private final java.util.function.ObjIntConsumer<WorkerEntry> onEnd;
 
-    RendezvousProtocol(Registry registry, Log log) {
+    RendezvousProtocol(Registry registry, Log log, Metrics metrics, int maxMessagesPerSec,
+                       java.util.function.ObjIntConsumer<WorkerEntry> onEnd) {
         this.registry = registry;
         this.log = log;
+        this.metrics = metrics;
+        this.maxMessagesPerSec = maxMessagesPerSec;
+        this.onEnd = onEnd;
     }
 
     @Override
     public void onText(WebSocketConnection connection, String text) {
         WorkerEntry worker = (WorkerEntry) connection.attachment();
+        if (!worker.rate.allow(System.nanoTime())) {
+            metrics.inc("holepunch_messages_total", "type", "over_rate");
+            log.warn(worker.id, "sends more than " + maxMessagesPerSec + " messages per second (MAX_MESSAGES_PER_SEC); closing with 1008");
+            connection.close(CloseCode.POLICY_VIOLATION, "message rate over " + maxMessagesPerSec + "/s");
+            return;
+        }
         Map<String, Object> message;
         try {
             message = Json.parseObject(text);
         } catch (Json.ParseException e) {
+            metrics.inc("holepunch_messages_total", "type", "invalid_json");
             log.warn(worker.id, "sent a message that is not a JSON object (" + e.getMessage() + "): " + excerpt(text));
             return;
         }
         Object type = message.get("type");
+        String known = type instanceof String s && KNOWN_TYPES.contains(s) ? s : "unknown";
+        metrics.inc("holepunch_messages_total", "type", known);
         switch (type instanceof String s ? s : "") {
             case "register_public_ip" -> registerPublicIp(worker, message);
             case "update_udp_endpoint" -> updateUdpEndpoint(worker, message);
@@ -111,6 +130,7 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
     @Override
     public void onClosed(WebSocketConnection connection, int code, String reason) {
         WorkerEntry worker = (WorkerEntry) connection.attachment();
+        onEnd.accept(worker, code);
         String how = "disconnected from " + worker.observedIp + ":" + worker.observedPort + " (code " + code
                 + (reason == null || reason.isEmpty() ? "" : ", " + reason) + ")";
         if (registry.remove(worker)) {

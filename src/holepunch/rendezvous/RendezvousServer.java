@@ -4,6 +4,7 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import holepunch.json.Json;
 import holepunch.log.Log;
+import holepunch.metrics.Metrics;
 import holepunch.stun.StunServer;
 import holepunch.websocket.CloseCode;
 import holepunch.websocket.ConnectionLoop;
@@ -33,7 +34,11 @@ public final class RendezvousServer implements AutoCloseable {
     private final Log log = Log.of("rendezvous");
     private final RendezvousConfig config;
     private final Registry registry = new Registry();
-    private final RendezvousProtocol protocol = new RendezvousProtocol(registry, log);
+    private final Metrics metrics = new Metrics();
+    private final RendezvousProtocol protocol;
+    private final Auth auth;
+    private final AtomicInteger openConnections = new AtomicInteger();
+    private final java.util.concurrent.ConcurrentHashMap<String, AtomicInteger> perIp = new java.util.concurrent.ConcurrentHashMap<>();
     private final ConnectionLoop[] loops;
     private final AtomicInteger nextLoop = new AtomicInteger();
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
@@ -42,6 +47,9 @@ public final class RendezvousServer implements AutoCloseable {
 
     private RendezvousServer(RendezvousConfig config) throws IOException {
         this.config = config;
+        this.auth = new Auth(config.token());
+        this.protocol = new RendezvousProtocol(registry, log, metrics, config.maxMessagesPerSec(), this::connectionClosed);
+        describeMetrics();
         HttpServerUpgrade.checkAvailable();
         // The JDK server reads these once: a request head must arrive within the handshake timeout,
         // and may not be larger than 16 KB.
@@ -67,7 +75,8 @@ public final class RendezvousServer implements AutoCloseable {
         }
         for (ConnectionLoop loop : server.loops) loop.start();
         server.http.start();
-        server.log.info(null, "listening on " + config.bindAddress() + ":" + server.port() + " (HTTP and WebSocket)");
+        server.log.info(null, "listening on " + config.bindAddress() + ":" + server.port() + " (HTTP and WebSocket)"
+                + (server.auth.enabled() ? "; a bearer token is required for /ws and /debug" : ""));
         return server;
     }
 
@@ -102,9 +111,14 @@ public final class RendezvousServer implements AutoCloseable {
                     }
                 }
                 case "/debug/list_workers" -> {
-                    if (getOnly(ex, method)) json(ex, 200, listWorkers());
+                    if (getOnly(ex, method) && authorized(ex, null)) json(ex, 200, listWorkers());
                 }
-                default -> json(ex, 404, Json.obj("detail", "Not Found"));
+                case "/metrics" -> {
+                    if (getOnly(ex, method) && authorized(ex, null)) text(ex, 200, "text/plain; version=0.0.4", metrics.render());
+                }
+                default -> {
+                    if (!path.startsWith("/debug/") || authorized(ex, null)) json(ex, 404, Json.obj("detail", "Not Found"));
+                }
             }
             ex.close();
         } catch (IOException | RuntimeException e) {
@@ -126,9 +140,24 @@ public final class RendezvousServer implements AutoCloseable {
         return Json.obj("connected_workers_count", workers.size(), "workers", workers);
     }
 
+    /** With RENDEZVOUS_TOKEN set, answers 401 (and returns false) unless the request bears the token. */
+    private boolean authorized(HttpExchange ex, String workerId) throws IOException {
+        if (auth.allows(ex.getRequestHeaders().getFirst("Authorization"))) return true;
+        metrics.inc("holepunch_refused_total", "reason", "unauthorized");
+        log.warn(workerId, "refused " + ex.getRequestURI().getPath() + " from " + ex.getRemoteAddress().getAddress().getHostAddress()
+                + ": no valid bearer token");
+        ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"holepunch\"");
+        json(ex, 401, Json.obj("detail", "this rendezvous requires 'Authorization: Bearer <token>' (the RENDEZVOUS_TOKEN it was started with)"));
+        return false;
+    }
+
     static void json(HttpExchange ex, int status, Object body) throws IOException {
-        byte[] bytes = Json.write(body).getBytes(StandardCharsets.UTF_8);
-        ex.getResponseHeaders().set("Content-Type", "application/json");
+        text(ex, status, "application/json", Json.write(body));
+    }
+
+    static void text(HttpExchange ex, int status, String contentType, String body) throws IOException {
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        ex.getResponseHeaders().set("Content-Type", contentType);
         boolean head = ex.getRequestMethod().equals("HEAD");
         ex.sendResponseHeaders(status, head ? -1 : bytes.length);
         if (!head) {
@@ -142,7 +171,9 @@ public final class RendezvousServer implements AutoCloseable {
 
     /** True when the connection was upgraded (and so is no longer the exchange's). */
     private boolean upgrade(HttpExchange ex, String workerId) throws IOException {
+        if (!authorized(ex, WorkerIds.isValid(workerId) ? workerId : null)) return false;
         if (!WorkerIds.isValid(workerId)) {
+            metrics.inc("holepunch_refused_total", "reason", "invalid_worker_id");
             log.warn(null, "refused a WebSocket upgrade: invalid worker id '" + RendezvousProtocol.excerpt(workerId) + "'");
             json(ex, 400, Json.obj("detail", "invalid worker id: " + WorkerIds.RULE));
             return false;
@@ -150,16 +181,36 @@ public final class RendezvousServer implements AutoCloseable {
         com.sun.net.httpserver.Headers headers = ex.getRequestHeaders();   // a fresh copy per call: take it once
         Handshake.Result hs = Handshake.check(ex.getRequestMethod(), headers::get);
         if (!hs.accepted()) {
+            metrics.inc("holepunch_refused_total", "reason", "bad_handshake");
             log.warn(workerId, "refused a WebSocket upgrade: " + hs.message());
             hs.headers().forEach((k, v) -> ex.getResponseHeaders().set(k, v));
             json(ex, hs.status(), Json.obj("detail", hs.message()));
             return false;
         }
         InetSocketAddress remote = ex.getRemoteAddress();
+        String sourceIp = remote.getAddress().getHostAddress();
+        if (openConnections.incrementAndGet() > config.maxSessions()) {
+            openConnections.decrementAndGet();
+            metrics.inc("holepunch_refused_total", "reason", "max_sessions");
+            log.warn(workerId, "refused: the rendezvous holds its maximum of " + config.maxSessions() + " sessions (MAX_SESSIONS)");
+            ex.getResponseHeaders().set("Retry-After", "5");
+            json(ex, 503, Json.obj("detail", "server full: at most " + config.maxSessions() + " sessions (MAX_SESSIONS)"));
+            return false;
+        }
+        AtomicInteger fromIp = perIp.computeIfAbsent(sourceIp, k -> new AtomicInteger());
+        if (fromIp.incrementAndGet() > config.maxSessionsPerIp()) {
+            releaseSlot(sourceIp);
+            metrics.inc("holepunch_refused_total", "reason", "max_sessions_per_ip");
+            log.warn(workerId, "refused: " + sourceIp + " already holds " + config.maxSessionsPerIp() + " sessions (MAX_SESSIONS_PER_IP)");
+            ex.getResponseHeaders().set("Retry-After", "5");
+            json(ex, 429, Json.obj("detail", "too many sessions from " + sourceIp + ": at most " + config.maxSessionsPerIp()
+                    + " (MAX_SESSIONS_PER_IP)"));
+            return false;
+        }
         SocketChannel channel = HttpServerUpgrade.channel(ex);
         WebSocketConnection connection = new WebSocketConnection(channel, remote, protocol, config.maxMessageBytes());
-        String ip = remote.getAddress().getHostAddress();
-        WorkerEntry entry = new WorkerEntry(workerId, ip, remote.getPort(), connection);
+        String ip = sourceIp;
+        WorkerEntry entry = new WorkerEntry(workerId, ip, remote.getPort(), connection, config.maxMessagesPerSec());
         connection.attach(entry);
         byte[] response = ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 + "Sec-WebSocket-Accept: " + hs.accept() + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII);
@@ -174,13 +225,39 @@ public final class RendezvousServer implements AutoCloseable {
             leftover = HttpServerUpgrade.upgrade(ex, response);
         } catch (IOException | RuntimeException e) {
             registry.remove(entry);
+            releaseSlot(sourceIp);
             channel.close();
             log.warn(workerId, "WebSocket upgrade failed: " + e);
             return true;
         }
         loop.adopt(connection, leftover);
+        metrics.inc("holepunch_registrations_total");
         log.info(workerId, "registered from WebSocket " + ip + ":" + remote.getPort() + ". Total: " + registry.size());
         return true;
+    }
+
+    private void releaseSlot(String ip) {
+        openConnections.decrementAndGet();
+        perIp.computeIfPresent(ip, (k, n) -> n.decrementAndGet() <= 0 ? null : n);
+    }
+
+    /** Called once per ended session (after the upgrade completed). */
+    private void connectionClosed(WorkerEntry entry, int code) {
+        releaseSlot(entry.observedIp);
+        metrics.inc("holepunch_closes_total", "code", String.valueOf(code));
+    }
+
+    private void describeMetrics() {
+        metrics.gauge("holepunch_sessions", "Open WebSocket sessions.", openConnections::get);
+        metrics.gauge("holepunch_workers", "Registered worker ids.", registry::size);
+        metrics.counterFamily("holepunch_registrations_total", "WebSocket upgrades accepted.");
+        metrics.counterFamily("holepunch_refused_total", "Requests refused, by reason.");
+        metrics.counterFamily("holepunch_messages_total", "Messages received from workers, by type.");
+        metrics.counterFamily("holepunch_closes_total", "Sessions ended, by close code (1006: no close frame).");
+        metrics.gauge("holepunch_stun_requests_total", "STUN datagrams received.", () -> stun == null ? 0 : stun.requests());
+        metrics.gauge("holepunch_stun_responses_total", "STUN responses sent.", () -> stun == null ? 0 : stun.responses());
+        metrics.gauge("holepunch_stun_dropped_total", "STUN datagrams dropped (malformed, not a request, or over the rate).",
+                () -> stun == null ? 0 : stun.dropped());
     }
 
     /** Closes every session with 1001 (going away), then stops. */

@@ -17,8 +17,11 @@ final class WorkerEntry {
     /** Extra from holepunch workers: their NAT mapping behaviour (absent from original workers). */
     volatile String natMapping;
     volatile Boolean portPreserved;
+    /** Messages per second allowed from this session (touched on its loop thread only). */
+    final MessageRate rate;
 
-    WorkerEntry(String id, String observedIp, int observedPort, WebSocketConnection connection) {
+    WorkerEntry(String id, String observedIp, int observedPort, WebSocketConnection connection, int maxMessagesPerSec) {
+        this.rate = new MessageRate(maxMessagesPerSec);
         this.id = id;
         this.observedIp = observedIp;
         this.observedPort = observedPort;

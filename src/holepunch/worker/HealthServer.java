@@ -20,7 +20,7 @@ final class HealthServer implements AutoCloseable {
     private final HttpServer server;
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
 
-    HealthServer(int port, Supplier<Map<String, Object>> status) throws IOException {
+    HealthServer(int port, Supplier<Map<String, Object>> status, Supplier<String> metrics) throws IOException {
         server = HttpServer.create(new InetSocketAddress(port), 64);
         server.setExecutor(executor);
         server.createContext("/", ex -> {
@@ -32,8 +32,10 @@ final class HealthServer implements AutoCloseable {
                     reply(ex, 200, "text/plain", HEALTH_TEXT);
                 } else if (path.equals("/status")) {
                     reply(ex, 200, "application/json", Json.write(status.get()));
+                } else if (path.equals("/metrics")) {
+                    reply(ex, 200, "text/plain; version=0.0.4", metrics.get());
                 } else {
-                    reply(ex, 404, "text/plain", "not found: try / or /status");
+                    reply(ex, 404, "text/plain", "not found: try /, /status or /metrics");
                 }
             }
         });

@@ -40,15 +40,22 @@ final class RendezvousSession {
     private final long pingIntervalNanos;
     private final long pingTimeoutNanos;
     private final Handler handler;
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    private final String token;
+    private final holepunch.metrics.Metrics metrics;
+    /** One client (one selector thread) for every session in this JVM. */
+    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
     private final Object sendLock = new Object();
     private final Object wake = new Object();
     private final AtomicLong lastHeard = new AtomicLong();
     private volatile WebSocket ws;
+    private volatile CompletableFuture<WebSocket> connecting;
     private volatile boolean running = true;
     private Thread thread;
 
-    RendezvousSession(String workerId, URI uri, long pingIntervalNanos, long pingTimeoutNanos, Handler handler) {
+    RendezvousSession(String workerId, URI uri, long pingIntervalNanos, long pingTimeoutNanos, String token,
+                      holepunch.metrics.Metrics metrics, Handler handler) {
+        this.token = token;
+        this.metrics = metrics;
         this.workerId = workerId;
         this.uri = uri;
         this.pingIntervalNanos = pingIntervalNanos;
@@ -77,8 +84,14 @@ final class RendezvousSession {
             CompletableFuture<String> closed = new CompletableFuture<>();
             try {
                 log.info(workerId, "connecting to the rendezvous at " + uri);
-                WebSocket w = http.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(10))
-                        .buildAsync(uri, new Listener(closed)).get(15, TimeUnit.SECONDS);
+                WebSocket.Builder builder = HTTP.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(10));
+                if (token != null) builder.header("Authorization", "Bearer " + token);
+                metrics.inc("holepunch_worker_connect_attempts_total");
+                CompletableFuture<WebSocket> pending = builder.buildAsync(uri, new Listener(closed));
+                connecting = pending;
+                if (!running) pending.cancel(true);
+                WebSocket w = pending.get(15, TimeUnit.SECONDS);
+                connecting = null;
                 ws = w;
                 attempt = 0;
                 lastHeard.set(System.nanoTime());
@@ -88,7 +101,7 @@ final class RendezvousSession {
                 if (running) log.warn(workerId, "rendezvous session ended: " + why);
             } catch (Exception e) {
                 Throwable cause = e.getCause() != null ? e.getCause() : e;
-                log.warn(workerId, "cannot connect to the rendezvous at " + uri + ": " + cause);
+                if (running) log.warn(workerId, "cannot connect to the rendezvous at " + uri + ": " + cause);
             } finally {
                 WebSocket w = ws;
                 ws = null;
@@ -156,6 +169,8 @@ final class RendezvousSession {
         synchronized (wake) {
             wake.notifyAll();
         }
+        CompletableFuture<WebSocket> pending = connecting;
+        if (pending != null) pending.cancel(true);
         WebSocket w = ws;
         if (w != null) {
             try {

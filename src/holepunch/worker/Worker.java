@@ -2,6 +2,7 @@ package holepunch.worker;
 
 import holepunch.json.Json;
 import holepunch.log.Log;
+import holepunch.metrics.Metrics;
 import holepunch.net.Addresses;
 import holepunch.stun.Scheduler;
 import holepunch.stun.StunClient;
@@ -36,6 +37,8 @@ import java.util.concurrent.TimeUnit;
  */
 public final class Worker implements AutoCloseable {
     private final Log log = Log.of("worker");
+    private final Metrics metrics = new Metrics();
+    private volatile long lastStunRttMillis = -1;
     private final WorkerConfig config;
     private final Scheduler scheduler = Scheduler.system();
     private final DatagramChannel udp;
@@ -64,8 +67,13 @@ public final class Worker implements AutoCloseable {
         stun = new StunClient((d, to) -> udp.send(d, to), scheduler, config.retransmission());
         reader = Thread.ofPlatform().name("udp-reader").daemon(true).unstarted(this::readUdp);
         session = new RendezvousSession(config.workerId(), config.rendezvousWs(), config.pingIntervalNanos(),
-                config.pingTimeoutNanos(), new SessionHandler());
-        health = new HealthServer(config.httpPort(), this::status);
+                config.pingTimeoutNanos(), config.token(), metrics, new SessionHandler());
+        metrics.gauge("holepunch_worker_rendezvous_connected", "1 while the rendezvous session is up.", () -> session.isConnected() ? 1 : 0);
+        metrics.gauge("holepunch_worker_stun_rtt_ms", "Round-trip time of the last successful STUN transaction.", () -> lastStunRttMillis);
+        metrics.counterFamily("holepunch_worker_stun_transactions_total", "STUN transactions, by outcome.");
+        metrics.counterFamily("holepunch_worker_connect_attempts_total", "Connection attempts to the rendezvous.");
+        metrics.counterFamily("holepunch_worker_endpoint_reports_total", "update_udp_endpoint messages sent.");
+        health = new HealthServer(config.httpPort(), this::status, metrics::render);
     }
 
     public static Worker start(WorkerConfig config) throws IOException {
@@ -164,10 +172,13 @@ public final class Worker implements AutoCloseable {
             for (CompletableFuture<StunClient.Binding> f : pending) {
                 try {
                     bindings.add(f.get(120, TimeUnit.SECONDS));
+                    metrics.inc("holepunch_worker_stun_transactions_total", "outcome", "success");
                 } catch (ExecutionException e) {
                     failures.add(e.getCause().getMessage());
+                    metrics.inc("holepunch_worker_stun_transactions_total", "outcome", "failure");
                 } catch (Exception e) {
                     failures.add(e.toString());
+                    metrics.inc("holepunch_worker_stun_transactions_total", "outcome", "failure");
                 }
             }
             for (String f : failures) log.warn(config.workerId(), "STUN: " + f);
@@ -180,6 +191,7 @@ public final class Worker implements AutoCloseable {
                 return;
             }
             discoveryFailures = 0;
+            lastStunRttMillis = bindings.get(0).rttMillis();
             NatMapping m = NatMapping.classify(bindings, udpPort());
             InetSocketAddress endpoint = bindings.get(0).mapped();
             boolean changed = !endpoint.equals(publicEndpoint) || !m.equals(mapping);
@@ -199,6 +211,7 @@ public final class Worker implements AutoCloseable {
                 "nat_mapping", m.behaviour(), "port_preserved", m.portPreserved()));
         if (sent) {
             reported = endpoint;
+            metrics.inc("holepunch_worker_endpoint_reports_total");
             log.info(config.workerId(), "sent STUN-discovered UDP endpoint " + endpoint.getAddress().getHostAddress() + ":"
                     + endpoint.getPort() + " to the rendezvous");
         }

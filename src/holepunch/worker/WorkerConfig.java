@@ -15,7 +15,13 @@ import java.util.UUID;
 /** The worker's settings, from the environment (PROTOCOL.md Part 2 and 3; README has the table). */
 public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAddress> stunServers, int udpPort,
                            int httpPort, long pingIntervalNanos, long pingTimeoutNanos, String ipEchoUrl,
-                           long stunRefreshMillis, StunClient.Retransmission retransmission) {
+                           long stunRefreshMillis, StunClient.Retransmission retransmission, String token) {
+
+    /** Never shows the token. */
+    @Override
+    public String toString() {
+        return "WorkerConfig[id=" + workerId + ", rendezvous=" + rendezvousWs + ", token=" + (token == null ? "unset" : "set") + "]";
+    }
 
     public static WorkerConfig from(Env env) {
         String id = env.string("WORKER_ID", "");
@@ -41,7 +47,8 @@ public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAdd
                 env.string("IP_ECHO_URL", "https://api.ipify.org"),
                 env.seconds("STUN_REFRESH_SEC", 25, 0.1, 86400) / 1_000_000,
                 new StunClient.Retransmission(env.integer("STUN_RTO_MS", 500, 1, 60_000),
-                        env.integer("STUN_RC", 7, 1, 20), env.integer("STUN_RM", 16, 1, 100)));
+                        env.integer("STUN_RC", 7, 1, 20), env.integer("STUN_RM", 16, 1, 100)),
+                env.string("RENDEZVOUS_TOKEN", "").isEmpty() ? null : env.string("RENDEZVOUS_TOKEN", ""));
     }
 
     /** http(s)://host[:port] becomes ws(s)://host[:port]/ws/register/ID, as the original builds it. */

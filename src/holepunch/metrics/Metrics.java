@@ -1,0 +1,82 @@
+package holepunch.metrics;
+
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.DoubleSupplier;
+
+/**
+ * Counters and gauges rendered in the Prometheus text format (version 0.0.4). Series are created
+ * on first use; label values come from small fixed sets (message types, close codes), so the
+ * number of series stays bounded.
+ */
+public final class Metrics {
+    private record Family(String type, String help) {
+    }
+
+    private final Map<String, Family> families = new ConcurrentHashMap<>();
+    private final Map<String, LongAdder> counters = new ConcurrentHashMap<>();
+    private final Map<String, DoubleSupplier> gauges = new ConcurrentHashMap<>();
+
+    public void counterFamily(String name, String help) {
+        families.put(name, new Family("counter", help));
+    }
+
+    /** Adds one to the counter {@code name} with labels given as key, value, key, value... */
+    public void inc(String name, String... labels) {
+        add(name, 1, labels);
+    }
+
+    public void add(String name, long amount, String... labels) {
+        counters.computeIfAbsent(series(name, labels), k -> new LongAdder()).add(amount);
+    }
+
+    public long value(String name, String... labels) {
+        LongAdder a = counters.get(series(name, labels));
+        return a == null ? 0 : a.sum();
+    }
+
+    public void gauge(String name, String help, DoubleSupplier value) {
+        families.put(name, new Family("gauge", help));
+        gauges.put(name, value);
+    }
+
+    private static String series(String name, String... labels) {
+        if (labels.length == 0) return name;
+        StringBuilder sb = new StringBuilder(name).append('{');
+        for (int i = 0; i < labels.length; i += 2) {
+            if (i > 0) sb.append(',');
+            sb.append(labels[i]).append("=\"").append(escape(labels[i + 1])).append('"');
+        }
+        return sb.append('}').toString();
+    }
+
+    private static String escape(String v) {
+        return v.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n");
+    }
+
+    /** The exposition text: HELP and TYPE once per family, then its series in name order. */
+    public String render() {
+        Map<String, StringBuilder> byFamily = new TreeMap<>();
+        for (Map.Entry<String, LongAdder> e : new TreeMap<>(counters).entrySet()) {
+            String family = e.getKey().contains("{") ? e.getKey().substring(0, e.getKey().indexOf('{')) : e.getKey();
+            byFamily.computeIfAbsent(family, k -> new StringBuilder()).append(e.getKey()).append(' ').append(e.getValue().sum()).append('\n');
+        }
+        for (Map.Entry<String, DoubleSupplier> e : gauges.entrySet()) {
+            double v = e.getValue().getAsDouble();
+            String text = v == Math.rint(v) && Math.abs(v) < 1e15 ? String.valueOf((long) v) : String.valueOf(v);
+            byFamily.computeIfAbsent(e.getKey(), k -> new StringBuilder()).append(e.getKey()).append(' ').append(text).append('\n');
+        }
+        StringBuilder out = new StringBuilder();
+        for (Map.Entry<String, Family> f : new TreeMap<>(families).entrySet()) {
+            out.append("# HELP ").append(f.getKey()).append(' ').append(f.getValue().help()).append('\n');
+            out.append("# TYPE ").append(f.getKey()).append(' ').append(f.getValue().type()).append('\n');
+            StringBuilder series = byFamily.remove(f.getKey());
+            if (series != null) out.append(series);
+            else if (f.getValue().type().equals("counter")) out.append(f.getKey()).append(" 0\n");
+        }
+        byFamily.values().forEach(out::append);
+        return out.toString();
+    }
+}

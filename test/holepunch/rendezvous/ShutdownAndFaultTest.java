@@ -1,0 +1,75 @@
+package holepunch.rendezvous;
+
+import holepunch.testing.Await;
+import holepunch.testing.Ports;
+import holepunch.testing.RawWebSocket;
+import holepunch.testing.TestRendezvous;
+import org.junit.jupiter.api.Test;
+
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The service as a process: SIGTERM closes every session with 1001 and exits 0; a killed worker leaves the list. */
+class ShutdownAndFaultTest {
+    static String javaBin() {
+        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    }
+
+    @Test
+    void rendezvousProcess_onSigtermClosesSessionsWith1001AndExitsZero() throws Exception {
+        int port = Ports.freeTcp();
+        Path log = Files.createTempFile("rv-sigterm", ".log");
+        ProcessBuilder pb = new ProcessBuilder(javaBin(), "-jar", "build/holepunch.jar", "rendezvous")
+                .redirectErrorStream(true).redirectOutput(log.toFile());
+        pb.environment().putAll(Map.of("PORT", String.valueOf(port), "STUN_UDP_PORT", "0", "BIND_ADDRESS", "127.0.0.1"));
+        Process p = pb.start();
+        try {
+            Await.until(Duration.ofSeconds(30), "rendezvous listening", () -> {
+                try (Socket s = new Socket("127.0.0.1", port)) {
+                    return true;
+                } catch (java.io.IOException e) {
+                    return false;
+                }
+            });
+            try (RawWebSocket a = RawWebSocket.connect(port, "going-away-1"); RawWebSocket b = RawWebSocket.connect(port, "going-away-2")) {
+                long t0 = System.nanoTime();
+                p.destroy();    // SIGTERM
+                assertEquals(1001, a.readClose().closeCode());
+                assertEquals(1001, b.readClose().closeCode());
+                assertTrue(p.waitFor(10, TimeUnit.SECONDS), "rendezvous stops within 10 s");
+                assertEquals(0, p.exitValue(), Files.readString(log));
+                assertTrue(System.nanoTime() - t0 < 10_000_000_000L);
+            }
+        } finally {
+            p.destroyForcibly();
+            Files.deleteIfExists(log);
+        }
+    }
+
+    @Test
+    void workerKilledWithSigkill_leavesTheListWithinThePingTimeout() throws Exception {
+        try (TestRendezvous rv = new TestRendezvous(Map.of("PING_INTERVAL_SEC", "1", "PING_TIMEOUT_SEC", "1"))) {
+            ProcessBuilder pb = new ProcessBuilder(javaBin(), "-jar", "build/holepunch.jar", "worker")
+                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD);
+            pb.environment().putAll(Map.of("RENDEZVOUS_SERVICE_URL", rv.base(), "WORKER_ID", "doomed", "STUN_HOST_ENV", "127.0.0.1",
+                    "STUN_PORT_ENV", String.valueOf(Ports.freeUdp()), "INTERNAL_UDP_PORT_ENV", "0", "PORT", "0", "IP_ECHO_URL", ""));
+            Process p = pb.start();
+            try {
+                Await.until(Duration.ofSeconds(30), "worker registered", () -> rv.worker("doomed") != null);
+                p.destroyForcibly();    // SIGKILL: no close frame
+                long t0 = System.nanoTime();
+                Await.until(Duration.ofSeconds(3), "gone within interval + timeout", () -> rv.worker("doomed") == null);
+                assertTrue(System.nanoTime() - t0 < 3_000_000_000L);
+            } finally {
+                p.destroyForcibly();
+            }
+        }
+    }
+}
