@@ -20,7 +20,7 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                 env.integer("STUN_MAX_PER_SOURCE", 50, 0, 10_000_000),
                 token.isEmpty() ? null : token,
                 env.integer("MAX_SESSIONS", 100_000, 1, 10_000_000),
-                env.integer("MAX_SESSIONS_PER_IP", 1000, 1, 10_000_000),
+                env.integer("MAX_SESSIONS_PER_IP", 10_000, 1, 10_000_000),
                 env.integer("MAX_MESSAGES_PER_SEC", 50, 1, 1_000_000));
     }
 

@@ -138,6 +138,7 @@ public final class Bench {
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().put("PORT", String.valueOf(port));
         pb.environment().put("STUN_UDP_PORT", "0");
+        pb.environment().put("MAX_SESSIONS_PER_IP", "1000000");     // every load session comes from 127.0.0.1
         Path log = Files.createTempFile("bench-" + name, ".log");
         pb.redirectErrorStream(true).redirectOutput(log.toFile());
         Process p = pb.start();
@@ -168,6 +169,7 @@ public final class Bench {
                                 + " %.1f KB/session over start (%.1f KB/session of total RSS)%n",
                         name, fresh / 1024.0, idle / 1024.0, held / 1024.0, sessions, (held - fresh) / (double) sessions,
                         held / (double) sessions);
+                if ("1".equals(System.getenv("BENCH_SOAK")) && name.equals("holepunch")) soak(load, pid, sessions);
                 load.echo(100, 1.0);
                 double[] e = load.echo(100, 5.0);
                 System.out.printf(Locale.ROOT, "%s rendezvous: echo, 100 concurrent senders: %.0f msg/s, p50 %.2f ms, p99 %.2f ms%n",
@@ -191,6 +193,22 @@ public final class Bench {
         Process g = new ProcessBuilder(jcmd, String.valueOf(pid), "GC.heap_info").redirectErrorStream(true).start();
         System.out.print(new String(g.getInputStream().readAllBytes()));
         g.waitFor();
+    }
+
+    /** Opt-in (BENCH_SOAK=1, BENCH_SOAK_SECONDS default 600): holds every session, then reports RSS and losses. */
+    static void soak(WsLoad load, long pid, int sessions) throws IOException {
+        double seconds = Double.parseDouble(System.getenv().getOrDefault("BENCH_SOAK_SECONDS", "600"));
+        long rssStart = rssKb(pid);
+        long open = load.hold(seconds, () -> {
+            try {
+                System.out.printf(Locale.ROOT, "  soak: RSS %.1f MB, %d sessions open%n", rssKb(pid) / 1024.0, load.open());
+            } catch (IOException e) {
+                System.out.println("  soak: " + e);
+            }
+        });
+        long rssEnd = rssKb(pid);
+        System.out.printf(Locale.ROOT, "holepunch rendezvous soak: %.0f s holding %d sessions: RSS %.1f MB at start, %.1f MB at end; %d sessions lost%n",
+                seconds, sessions, rssStart / 1024.0, rssEnd / 1024.0, sessions - open);
     }
 
     /** The process that holds the port: the JVM itself, or the python the seed script execs. */

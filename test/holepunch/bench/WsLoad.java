@@ -73,6 +73,24 @@ final class WsLoad implements AutoCloseable {
         return (System.nanoTime() - t0) / 1e9;
     }
 
+    /** Keeps the sessions (answering the server's pings) for {@code seconds}; returns how many are still open. */
+    long hold(double seconds, Runnable everyMinute) throws IOException {
+        long end = System.nanoTime() + (long) (seconds * 1e9);
+        long nextReport = System.nanoTime() + 60_000_000_000L;
+        while (System.nanoTime() < end) {
+            poll(100);
+            if (System.nanoTime() > nextReport) {
+                everyMinute.run();
+                nextReport += 60_000_000_000L;
+            }
+        }
+        return open();
+    }
+
+    long open() {
+        return conns.stream().filter(c -> c.state >= IDLE).count();
+    }
+
     /** Runs {@code senders} closed-loop echo senders for the given time; returns [msgs/s, p50 ms, p99 ms]. */
     double[] echo(int senders, double seconds) throws IOException {
         latencyCount = 0;

@@ -75,6 +75,10 @@ class WorkerEndToEndTest {
                 assertEquals(Json.obj("ip", "127.0.0.1", "port", (long) udpPort), status.get("public_endpoint"));
                 assertEquals(Boolean.TRUE, status.get("rendezvous_connected"));
                 assertEquals(java.util.List.of(), status.get("peers"));
+                String metrics = get("http://127.0.0.1:" + w.healthPort() + "/metrics");
+                assertTrue(metrics.contains("holepunch_worker_rendezvous_connected 1\n"), metrics);
+                assertTrue(metrics.contains("holepunch_worker_stun_transactions_total{outcome=\"success\"}"), metrics);
+                assertTrue(metrics.matches("(?s).*holepunch_worker_stun_rtt_ms [0-9]+\n.*"), metrics);
             }
             Await.until(Duration.ofSeconds(10), "worker gone after close", () -> rv.worker("e2e-worker") == null);
         } finally {
