@@ -8,6 +8,8 @@ import holepunch.net.Addresses;
 import holepunch.websocket.WebSocketConnection;
 
 import java.math.BigDecimal;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -17,13 +19,16 @@ import java.util.Map;
  */
 final class RendezvousProtocol implements WebSocketConnection.Handler {
     static final String MISSING_ENDPOINT = "Missing UDP IP or Port";
-    private static final java.util.Set<String> KNOWN_TYPES = java.util.Set.of("register_public_ip", "update_udp_endpoint", "echo_request");
+    private static final java.util.Set<String> KNOWN_TYPES = java.util.Set.of("register_public_ip", "update_udp_endpoint",
+            "echo_request", "request_p2p_connection", "p2p_connection_status");
+    static final int MAX_HOST_CANDIDATES = 8;
 
     private final Registry registry;
     private final Log log;
     private final Metrics metrics;
     private final int maxMessagesPerSec;
     private final java.util.function.ObjIntConsumer<WorkerEntry> onEnd;
+    private final PeerBroker broker;
 
     RendezvousProtocol(Registry registry, Log log, Metrics metrics, int maxMessagesPerSec,
                        java.util.function.ObjIntConsumer<WorkerEntry> onEnd) {
@@ -32,6 +37,11 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
         this.metrics = metrics;
         this.maxMessagesPerSec = maxMessagesPerSec;
         this.onEnd = onEnd;
+        this.broker = new PeerBroker(registry, log, metrics);
+    }
+
+    PeerBroker broker() {
+        return broker;
     }
 
     @Override
@@ -61,6 +71,8 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
                     "type", "echo_response",
                     "original_payload", message.getOrDefault("payload", ""),
                     "processed_by_rendezvous", "Rendezvous processed echo for " + worker.id)));
+            case "request_p2p_connection" -> broker.request(worker, message);
+            case "p2p_connection_status" -> broker.status(worker, message);
             default -> log.warn(worker.id, "sent unhandled message type " + (type instanceof String ? "'" + type + "'" : Json.typeName(type)));
         }
     }
@@ -97,9 +109,32 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
         Object mapping = message.get("nat_mapping");
         worker.natMapping = mapping instanceof String m && m.length() <= 64 ? m : null;
         worker.portPreserved = message.get("port_preserved") instanceof Boolean b ? b : null;
+        worker.hostCandidates = hostCandidates(worker, message.get("host_candidates"));
         log.info(worker.id, "updated STUN UDP endpoint to " + ip + ":" + p
                 + (worker.natMapping == null ? "" : " (NAT mapping " + worker.natMapping + ")"));
         worker.connection.sendText(Json.write(Json.obj("type", "udp_endpoint_ack", "status", "success")));
+    }
+
+    /** Valid "ip:port" strings from {@code host_candidates}, at most {@value #MAX_HOST_CANDIDATES}. */
+    private List<String> hostCandidates(WorkerEntry worker, Object value) {
+        if (value == null) return List.of();
+        List<String> out = new ArrayList<>();
+        if (value instanceof List<?> list) {
+            for (Object o : list) {
+                if (out.size() == MAX_HOST_CANDIDATES) break;
+                if (o instanceof String s && isHostPort(s)) out.add(s);
+                else log.warn(worker.id, "update_udp_endpoint: dropped an entry of field 'host_candidates' that is not \"ip:port\": " + describe(o));
+            }
+        } else {
+            log.warn(worker.id, "update_udp_endpoint: field 'host_candidates' must be a list of \"ip:port\" strings");
+        }
+        return List.copyOf(out);
+    }
+
+    static boolean isHostPort(String s) {
+        int colon = s.lastIndexOf(':');
+        if (colon <= 0) return false;
+        return Addresses.isIpLiteral(s.substring(0, colon)) && portOf(s.substring(colon + 1)) != null;
     }
 
     /** A port as the original's int() takes it: an integral number, or a decimal string; 1-65535. */

@@ -137,7 +137,7 @@ public final class RendezvousServer implements AutoCloseable {
     private Map<String, Object> listWorkers() {
         Map<String, Object> workers = new LinkedHashMap<>();
         for (WorkerEntry w : registry.snapshot()) workers.put(w.id, w.toJson());
-        return Json.obj("connected_workers_count", workers.size(), "workers", workers);
+        return Json.obj("connected_workers_count", workers.size(), "workers", workers, "pairs", protocol.broker().pairsJson());
     }
 
     /** With RENDEZVOUS_TOKEN set, answers 401 (and returns false) unless the request bears the token. */

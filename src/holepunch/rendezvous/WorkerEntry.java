@@ -3,6 +3,7 @@ package holepunch.rendezvous;
 import holepunch.websocket.WebSocketConnection;
 
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /** What the rendezvous knows of one connected worker session (one entry per worker id). */
@@ -17,6 +18,8 @@ final class WorkerEntry {
     /** Extra from holepunch workers: their NAT mapping behaviour (absent from original workers). */
     volatile String natMapping;
     volatile Boolean portPreserved;
+    /** The worker's own interface addresses with its UDP port, "ip:port" (for peers on the same LAN). */
+    volatile List<String> hostCandidates = List.of();
     /** Messages per second allowed from this session (touched on its loop thread only). */
     final MessageRate rate;
 
@@ -39,6 +42,7 @@ final class WorkerEntry {
         m.put("websocket_connected", connection.isOpen());
         m.put("nat_mapping", natMapping);
         m.put("port_preserved", portPreserved);
+        m.put("host_candidates", hostCandidates);
         return m;
     }
 }

@@ -89,6 +89,7 @@ public final class ConnectionLoop implements Runnable {
                 return;
             }
             connections.add(connection);
+            connection.registered(now);
             if (leftover.length > 0) connection.onBytes(ByteBuffer.wrap(leftover), now);
         });
     }

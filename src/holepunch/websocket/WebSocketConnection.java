@@ -41,6 +41,8 @@ public final class WebSocketConnection implements MessageDecoder.Listener {
     private String closeReason = "";
     long lastHeardNanos;
     long lastPingNanos;
+    /** Round-trip time from the server's last answered ping, -1 until one is answered. */
+    private volatile long rttNanos = -1;
     long closeDeadlineNanos;
 
     public WebSocketConnection(SocketChannel channel, InetSocketAddress remote, Handler handler, int maxMessageBytes) {
@@ -91,6 +93,15 @@ public final class WebSocketConnection implements MessageDecoder.Listener {
         lastPingNanos = now;
     }
 
+    /** Once the channel is registered: an early ping measures the round-trip time (for coordinated punching). */
+    void registered(long now) {
+        sendPing(now);
+    }
+
+    private void sendPing(long now) {
+        enqueue(FrameEncoder.frame(Opcode.PING, java.nio.ByteBuffer.allocate(8).putLong(now).array()));
+    }
+
     void setLoop(ConnectionLoop owner) {
         loop = owner;
     }
@@ -121,7 +132,18 @@ public final class WebSocketConnection implements MessageDecoder.Listener {
 
     @Override
     public void onPong(byte[] payload) {
-        // any input counts as a sign of life (lastHeardNanos); unsolicited pongs are fine (§5.5.3)
+        // Any input counts as a sign of life (lastHeardNanos); unsolicited pongs are fine (§5.5.3).
+        // Our pings carry their send time, so a pong that echoes one gives the round-trip time.
+        if (payload.length == 8) {
+            long sent = java.nio.ByteBuffer.wrap(payload).getLong();
+            long rtt = System.nanoTime() - sent;
+            if (rtt >= 0 && rtt < 60_000_000_000L) rttNanos = rtt;
+        }
+    }
+
+    /** The WebSocket round-trip time in nanoseconds, or -1 when not measured yet. */
+    public long rttNanos() {
+        return rttNanos;
     }
 
     @Override
@@ -266,7 +288,7 @@ public final class WebSocketConnection implements MessageDecoder.Listener {
         }
         if (now - lastPingNanos >= s.pingIntervalNanos()) {
             lastPingNanos = now;
-            enqueue(FrameEncoder.frame(Opcode.PING, new byte[0]));
+            sendPing(now);
         }
     }
 

@@ -22,6 +22,16 @@ public final class Bench {
     }
 
     public static void main(String[] args) throws Exception {
+        String holdPort = System.getenv("BENCH_HOLD_PORT");
+        if (holdPort != null) {     // diagnosis: hold sessions against a server started by hand
+            try (WsLoad load = new WsLoad(new InetSocketAddress("127.0.0.1", Integer.parseInt(holdPort)))) {
+                int n = Integer.parseInt(System.getenv().getOrDefault("BENCH_SESSIONS", "10000"));
+                load.register(n, 512, "hold-", 300_000_000_000L);
+                System.out.println("holding " + n + " sessions");
+                load.hold(Double.parseDouble(System.getenv().getOrDefault("BENCH_HOLD_SECONDS", "60")), () -> { });
+            }
+            return;
+        }
         String only = System.getenv().getOrDefault("BENCH_ONLY", "");
         if (only.isEmpty() || only.equals("stun")) stun();
         if (only.isEmpty() || only.equals("worker")) worker();
@@ -145,30 +155,29 @@ public final class Bench {
         try {
             waitForPort(port, 60_000);
             long pid = serverPid(p);
+            InetSocketAddress target = new InetSocketAddress("127.0.0.1", port);
+            // Memory, the same way for every server: RSS freshly started, then holding N sessions.
             long fresh = rssKb(pid);
-            try (WsLoad warm = new WsLoad(new InetSocketAddress("127.0.0.1", port))) {
-                warm.register(Math.min(10000, sessions), 512, "warm-", 120_000_000_000L);   // JIT warm-up, then released
+            try (WsLoad first = new WsLoad(target)) {
+                first.register(sessions, 512, "first-", 300_000_000_000L);
+                long held = rssKb(pid);
+                System.out.printf(Locale.ROOT, "%s rendezvous: RSS %.1f MB freshly started, %.1f MB holding %d sessions: %.1f KB/session%n",
+                        name, fresh / 1024.0, held / 1024.0, sessions, (held - fresh) / (double) sessions);
+                if (System.getenv("BENCH_HISTO") != null) histogram(pid);
             }
-            Thread.sleep(1000);
-            long idle = rssKb(pid);
-            try (WsLoad load = new WsLoad(new InetSocketAddress("127.0.0.1", port))) {
+            Thread.sleep(2000);    // let the server see every close
+            // Throughput on a second wave, the server warmed up by the first.
+            try (WsLoad load = new WsLoad(target)) {
                 long cpu0 = cpuMillis(pid);
                 double secs = load.register(sessions, 512, "bench-", 300_000_000_000L);
                 long cpu = cpuMillis(pid) - cpu0;
                 System.out.printf(Locale.ROOT, "%s rendezvous: %d registrations in %.2f s = %.0f registrations/s (server CPU %.3f ms per registration, %.2f cores)%n",
                         name, sessions, secs, sessions / secs, cpu / (double) sessions, cpu / 1000.0 / secs);
-                long held = rssKb(pid);
-                if (System.getenv("BENCH_CPU_SPLIT") != null) threadCpu(pid);
-                if (System.getenv("BENCH_HISTO") != null) histogram(pid);
                 if (System.getenv("BENCH_JFR") != null) {     // diagnosis: the server was started with a recording
                     String jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd").toString();
                     new ProcessBuilder(jcmd, String.valueOf(pid), "JFR.dump", "filename=" + System.getenv("BENCH_JFR"))
                             .inheritIO().start().waitFor();
                 }
-                System.out.printf(Locale.ROOT, "%s rendezvous: RSS %.1f MB at start, %.1f MB after warm-up, %.1f MB holding %d sessions:"
-                                + " %.1f KB/session over start (%.1f KB/session of total RSS)%n",
-                        name, fresh / 1024.0, idle / 1024.0, held / 1024.0, sessions, (held - fresh) / (double) sessions,
-                        held / (double) sessions);
                 if ("1".equals(System.getenv("BENCH_SOAK")) && name.equals("holepunch")) soak(load, pid, sessions);
                 load.echo(100, 1.0);
                 double[] e = load.echo(100, 5.0);
@@ -220,23 +229,7 @@ public final class Bench {
     static long cpuMillis(long pid) throws IOException {
         String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
         String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        if (System.getenv("BENCH_CPU_SPLIT") != null) System.out.println("  cpu user " + Long.parseLong(f[11]) * 10 + " ms, sys " + Long.parseLong(f[12]) * 10 + " ms");
         return (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10;
-    }
-
-    /** Diagnosis only: CPU by thread name, from /proc/PID/task. */
-    static void threadCpu(long pid) throws IOException {
-        java.util.Map<String, Long> byName = new java.util.TreeMap<>();
-        try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
-            for (Path t : tasks.toList()) {
-                String stat = Files.readString(t.resolve("stat"));
-                String comm = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replaceAll("[0-9]+", "#");
-                String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-                byName.merge(comm, (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10, Long::sum);
-            }
-        }
-        byName.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue(), a.getValue())).limit(12)
-                .forEach(e -> System.out.println("  thread " + e.getKey() + ": " + e.getValue() + " ms"));
     }
 
     static long rssKb(long pid) throws IOException {

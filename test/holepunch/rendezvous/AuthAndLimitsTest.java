@@ -125,7 +125,7 @@ class AuthAndLimitsTest {
         try (TestRendezvous rv = new TestRendezvous(Map.of("STUN_UDP_PORT", String.valueOf(holepunch.testing.Ports.freeUdp())))) {
             try (RawWebSocket ws = RawWebSocket.connect(rv.port, "metered")) {
                 ws.sendText(Json.write(Json.obj("type", "echo_request", "payload", 1)));
-                ws.read();
+                ws.readSkippingPings();
                 ws.sendText("not json");
                 ws.send(RawWebSocket.close(1000, new byte[0]));
                 ws.readClose();

@@ -1,0 +1,110 @@
+package holepunch.rendezvous;
+
+import holepunch.json.Json;
+import holepunch.testing.RawWebSocket;
+import holepunch.testing.TestRendezvous;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** request_p2p_connection, the offers to both sides, the errors, and the outcome reports. */
+class PeerBrokerTest {
+    static TestRendezvous rv;
+
+    @BeforeAll
+    static void start() throws Exception {
+        rv = new TestRendezvous();
+    }
+
+    @AfterAll
+    static void stop() {
+        rv.close();
+    }
+
+    private static Map<String, Object> next(RawWebSocket ws) throws Exception {
+        return Json.parseObject(ws.readSkippingPings().text());
+    }
+
+    private static RawWebSocket registered(String id, String ip, int port, List<String> hosts) throws Exception {
+        RawWebSocket ws = RawWebSocket.connect(rv.port, id);
+        ws.sendText(Json.write(Json.obj("type", "update_udp_endpoint", "udp_ip", ip, "udp_port", port,
+                "nat_mapping", "endpoint-independent", "host_candidates", hosts)));
+        assertEquals("success", next(ws).get("status"));
+        return ws;
+    }
+
+    @Test
+    void request_sendsMatchingOffersToBothWorkers() throws Exception {
+        try (RawWebSocket a = registered("pb-a", "198.51.100.1", 40001, List.of("10.0.0.5:8081", "bogus"));
+             RawWebSocket b = registered("pb-b", "198.51.100.2", 40002, List.of())) {
+            a.sendText(Json.write(Json.obj("type", "request_p2p_connection", "target_worker_id", "pb-b")));
+            Map<String, Object> toA = next(a);
+            Map<String, Object> toB = next(b);
+            assertEquals("p2p_connection_offer", toA.get("type"));
+            assertEquals("p2p_connection_offer", toB.get("type"));
+            assertEquals("pb-b", toA.get("peer_worker_id"));
+            assertEquals("198.51.100.2", toA.get("peer_udp_ip"));
+            assertEquals(40002L, toA.get("peer_udp_port"));
+            assertEquals("pb-a", toB.get("peer_worker_id"));
+            assertEquals("198.51.100.1", toB.get("peer_udp_ip"));
+            assertEquals(40001L, toB.get("peer_udp_port"));
+            assertEquals(List.of("10.0.0.5:8081"), toB.get("peer_host_candidates"), "invalid candidates are dropped");
+            assertEquals("endpoint-independent", toB.get("peer_nat_mapping"));
+            assertEquals(toA.get("pair_id"), toB.get("pair_id"));
+            assertEquals(toA.get("pair_key"), toB.get("pair_key"));
+            assertEquals(32, Base64.getDecoder().decode((String) toA.get("pair_key")).length);
+            assertEquals("initiator", toA.get("role"));
+            assertEquals("responder", toB.get("role"));
+            assertTrue((Long) toA.get("start_in_ms") >= 0 && (Long) toB.get("start_in_ms") >= 0);
+
+            a.sendText(Json.write(Json.obj("type", "request_p2p_connection", "target_worker_id", "pb-b")));
+            assertNotEquals(toA.get("pair_key"), next(a).get("pair_key"), "every offer has a fresh key");
+            next(b);
+
+            b.sendText(Json.write(Json.obj("type", "p2p_connection_status", "pair_id", toB.get("pair_id"), "state", "direct",
+                    "remote", "198.51.100.1:40001", "rtt_ms", 12)));
+            b.sendText(Json.write(Json.obj("type", "echo_request", "payload", "sync")));    // in order: the status is recorded
+            next(b);
+            @SuppressWarnings("unchecked")
+            List<Map<String, Object>> pairs = (List<Map<String, Object>>) Json.parseObject(rv.get("/debug/list_workers").body()).get("pairs");
+            Map<String, Object> pair = pairs.stream().filter(p -> p.get("pair_id").equals(toA.get("pair_id"))).findFirst().orElseThrow();
+            assertEquals("pb-a", pair.get("initiator"));
+            @SuppressWarnings("unchecked")
+            Map<String, Object> outcome = (Map<String, Object>) ((Map<String, Object>) pair.get("outcomes")).get("pb-b");
+            assertEquals("direct", outcome.get("state"));
+            assertEquals("198.51.100.1:40001", outcome.get("remote"));
+        }
+    }
+
+    private static String errorFor(RawWebSocket ws, Object target) throws Exception {
+        Map<String, Object> m = Json.obj("type", "request_p2p_connection");
+        if (target != null) m.put("target_worker_id", target);
+        ws.sendText(Json.write(m));
+        Map<String, Object> reply = next(ws);
+        assertEquals("p2p_connection_error", reply.get("type"));
+        assertInstanceOf(String.class, reply.get("detail"));
+        return (String) reply.get("detail");
+    }
+
+    @Test
+    void request_refusalsSayWhy() throws Exception {
+        try (RawWebSocket a = registered("pb-c", "198.51.100.3", 40003, List.of());
+             RawWebSocket noEndpoint = RawWebSocket.connect(rv.port, "pb-d")) {
+            assertTrue(errorFor(a, null).contains("target_worker_id is missing"));
+            assertTrue(errorFor(a, 42).contains("target_worker_id is missing"));
+            assertTrue(errorFor(a, "pb-c").contains("itself"));
+            assertTrue(errorFor(a, "pb-nobody").contains("unknown worker id"));
+            assertTrue(errorFor(a, "pb-d").contains("has not reported a UDP endpoint"));
+            assertTrue(errorFor(noEndpoint, "pb-c").contains("report your own UDP endpoint"));
+        }
+    }
+}
