@@ -46,6 +46,7 @@ public final class Worker implements AutoCloseable {
     private final RendezvousSession session;
     private final HealthServer health;
     private final Thread reader;
+    private final holepunch.peer.Peers peers;
     private final Object discoveryLock = new Object();
     private volatile InetSocketAddress publicEndpoint;
     private volatile NatMapping mapping;
@@ -73,6 +74,7 @@ public final class Worker implements AutoCloseable {
         metrics.counterFamily("holepunch_worker_stun_transactions_total", "STUN transactions, by outcome.");
         metrics.counterFamily("holepunch_worker_connect_attempts_total", "Connection attempts to the rendezvous.");
         metrics.counterFamily("holepunch_worker_endpoint_reports_total", "update_udp_endpoint messages sent.");
+        peers = new holepunch.peer.Peers(config.workerId(), (d, to) -> udp.send(d, to), session::send, scheduler, config.peers());
         health = new HealthServer(config.httpPort(), this::status, metrics::render);
     }
 
@@ -122,7 +124,7 @@ public final class Worker implements AutoCloseable {
         s.put("port_preserved", m == null ? null : m.portPreserved());
         s.put("rendezvous_connected", session.isConnected());
         s.put("last_udp_endpoint_ack", lastAck);
-        s.put("peers", List.of());
+        s.put("peers", peers.status());
         return s;
     }
 
@@ -141,8 +143,8 @@ public final class Worker implements AutoCloseable {
                     } catch (StunException e) {
                         log.debug(config.workerId(), "ignored a malformed STUN datagram from " + from + ": " + e.getMessage());
                     }
-                } else {
-                    log.debug(config.workerId(), "datagram of " + buf.limit() + " bytes from " + from + " (no peer path yet)");
+                } else if (!holepunch.peer.Probe.looksLikeProbe(buf) || !peers.onDatagram(from, buf.array(), buf.limit())) {
+                    log.debug(config.workerId(), "dropped a datagram of " + buf.limit() + " bytes from " + from + " (not STUN, no peer path)");
                 }
             } catch (ClosedChannelException e) {
                 return;
@@ -208,13 +210,30 @@ public final class Worker implements AutoCloseable {
     private void report(InetSocketAddress endpoint, NatMapping m) {
         boolean sent = session.send(Json.obj("type", "update_udp_endpoint",
                 "udp_ip", endpoint.getAddress().getHostAddress(), "udp_port", endpoint.getPort(),
-                "nat_mapping", m.behaviour(), "port_preserved", m.portPreserved()));
+                "nat_mapping", m.behaviour(), "port_preserved", m.portPreserved(), "host_candidates", hostCandidates()));
         if (sent) {
             reported = endpoint;
             metrics.inc("holepunch_worker_endpoint_reports_total");
             log.info(config.workerId(), "sent STUN-discovered UDP endpoint " + endpoint.getAddress().getHostAddress() + ":"
                     + endpoint.getPort() + " to the rendezvous");
         }
+    }
+
+    /** This host's own IPv4 addresses with the UDP port: how a peer on the same LAN reaches us. */
+    private List<String> hostCandidates() {
+        List<String> out = new ArrayList<>();
+        if (!config.hostCandidates()) return out;
+        try {
+            for (java.net.NetworkInterface nif : java.util.Collections.list(java.net.NetworkInterface.getNetworkInterfaces())) {
+                if (!nif.isUp() || nif.isLoopback()) continue;
+                for (InetAddress a : java.util.Collections.list(nif.getInetAddresses())) {
+                    if (a instanceof java.net.Inet4Address && out.size() < 8) out.add(a.getHostAddress() + ":" + udpPort());
+                }
+            }
+        } catch (java.net.SocketException e) {
+            log.debug(config.workerId(), "cannot list network interfaces: " + e.getMessage());
+        }
+        return out;
     }
 
     private void scheduleDiscovery(long delayMillis) {
@@ -269,9 +288,14 @@ public final class Worker implements AutoCloseable {
                 lastAck = String.valueOf(status);
                 if ("success".equals(status)) {
                     log.info(config.workerId(), "received UDP endpoint ack from the rendezvous: status 'success'");
+                    peers.onEndpointAccepted();
                 } else {
                     log.warn(config.workerId(), "rendezvous refused the UDP endpoint: " + message.get("detail"));
                 }
+            } else if ("p2p_connection_offer".equals(type)) {
+                peers.onOffer(message);
+            } else if ("p2p_connection_error".equals(type)) {
+                peers.onError(message);
             } else if ("echo_response".equals(type)) {
                 log.info(config.workerId(), "echo response: " + message.get("processed_by_rendezvous"));
             } else {
@@ -291,6 +315,7 @@ public final class Worker implements AutoCloseable {
         running = false;
         Scheduler.Handle next = nextDiscovery;
         if (next != null) next.cancel();
+        peers.close();
         session.close();
         try {
             udp.close();

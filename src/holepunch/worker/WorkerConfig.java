@@ -15,7 +15,8 @@ import java.util.UUID;
 /** The worker's settings, from the environment (PROTOCOL.md Part 2 and 3; README has the table). */
 public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAddress> stunServers, int udpPort,
                            int httpPort, long pingIntervalNanos, long pingTimeoutNanos, String ipEchoUrl,
-                           long stunRefreshMillis, StunClient.Retransmission retransmission, String token) {
+                           long stunRefreshMillis, StunClient.Retransmission retransmission, String token,
+                           holepunch.peer.Peers.Settings peers, boolean hostCandidates) {
 
     /** Never shows the token. */
     @Override
@@ -48,7 +49,14 @@ public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAdd
                 env.seconds("STUN_REFRESH_SEC", 25, 0.1, 86400) / 1_000_000,
                 new StunClient.Retransmission(env.integer("STUN_RTO_MS", 500, 1, 60_000),
                         env.integer("STUN_RC", 7, 1, 20), env.integer("STUN_RM", 16, 1, 100)),
-                env.string("RENDEZVOUS_TOKEN", "").isEmpty() ? null : env.string("RENDEZVOUS_TOKEN", ""));
+                env.string("RENDEZVOUS_TOKEN", "").isEmpty() ? null : env.string("RENDEZVOUS_TOKEN", ""),
+                new holepunch.peer.Peers.Settings(
+                        env.integer("P2P_DEADLINE_MS", 5000, 100, 600_000),
+                        env.integer("P2P_PROBE_INTERVAL_MS", 50, 5, 10_000),
+                        env.seconds("P2P_KEEPALIVE_SEC", 15, 0.05, 3600) / 1_000_000,
+                        env.integer("P2P_ANSWER_WAIT_MS", 3000, 10, 60_000),
+                        peerIds(env.string("P2P_CONNECT_TO", ""))),
+                !env.string("HOST_CANDIDATES", "true").equalsIgnoreCase("false"));
     }
 
     /** http(s)://host[:port] becomes ws(s)://host[:port]/ws/register/ID, as the original builds it. */
@@ -73,6 +81,17 @@ public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAdd
         } catch (IllegalArgumentException e) {
             throw new ConfigException("RENDEZVOUS_SERVICE_URL '" + base + "' is not a usable URL: " + e.getMessage());
         }
+    }
+
+    static List<String> peerIds(String list) {
+        List<String> ids = new ArrayList<>();
+        for (String item : list.split(",")) {
+            String id = item.trim();
+            if (id.isEmpty()) continue;
+            if (!WorkerIds.isValid(id)) throw new ConfigException("P2P_CONNECT_TO entry '" + id + "' is not a worker id: " + WorkerIds.RULE);
+            ids.add(id);
+        }
+        return List.copyOf(ids);
     }
 
     static InetSocketAddress hostPort(String variable, String item) {

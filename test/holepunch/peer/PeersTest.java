@@ -1,0 +1,121 @@
+package holepunch.peer;
+
+import holepunch.json.Json;
+import holepunch.testing.FakeScheduler;
+import org.junit.jupiter.api.Test;
+
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The peer state machine on a fake clock: bursts are bounded, only authentic answers open a path. */
+class PeersTest {
+    static final byte[] KEY = new byte[32];
+    static final InetSocketAddress PEER = new InetSocketAddress("127.0.0.1", 40002);
+
+    record Sent(InetSocketAddress to, byte[] data) {
+    }
+
+    final FakeScheduler clock = new FakeScheduler();
+    final List<Sent> sent = new ArrayList<>();
+    final List<Map<String, Object>> toRendezvous = new ArrayList<>();
+    final Peers peers = new Peers("me", (d, to) -> {
+        byte[] b = new byte[d.remaining()];
+        d.get(b);
+        sent.add(new Sent(to, b));
+    }, m -> toRendezvous.add(m), clock, new Peers.Settings(500, 50, 15_000, 3000, List.of()));
+
+    private void offer() {
+        peers.onOffer(Json.obj("type", "p2p_connection_offer", "peer_worker_id", "peer", "peer_udp_ip", "127.0.0.1",
+                "peer_udp_port", 40002L, "peer_host_candidates", List.of(), "pair_id", "00000000000000ab",
+                "pair_key", Base64.getEncoder().encodeToString(KEY), "role", "initiator", "start_in_ms", 100L));
+    }
+
+    private Object state() {
+        return peers.status().get(0).get("state");
+    }
+
+    @Test
+    void silentPeer_getsABoundedBurstThenFailedWithAReason() {
+        offer();
+        clock.advance(99);
+        assertTrue(sent.isEmpty(), "nothing before the coordinated start");
+        clock.advance(10_000);
+        assertTrue(sent.size() >= 10 && sent.size() <= 12, "burst of deadline/interval probes, got " + sent.size());
+        assertTrue(sent.stream().allMatch(s -> s.to().equals(PEER)));
+        assertEquals("failed", state());
+        assertTrue(((String) peers.status().get(0).get("detail")).contains("no probe answered"));
+        assertEquals("failed", toRendezvous.getLast().get("state"));
+    }
+
+    private byte[] ackFor(Sent probe, byte[] key) {
+        Probe p = Probe.parse(probe.data(), probe.data().length, KEY);
+        return new Probe(Probe.Kind.PROBE_ACK, p.pairId(), p.nonce(), null).encode(key);
+    }
+
+    @Test
+    void authenticAnswer_makesTheLinkDirect_forgedOrReplayedOnesDoNot() {
+        offer();
+        clock.advance(100);
+        Sent first = sent.getFirst();
+        byte[] wrongKey = new byte[32];
+        wrongKey[0] = 1;
+        byte[] forged = ackFor(first, wrongKey);
+        assertFalse(peers.onDatagram(PEER, forged, forged.length), "a datagram made without the pair key is refused");
+        byte[] unknownNonce = new Probe(Probe.Kind.PROBE_ACK, 0xab, 12345, null).encode(KEY);
+        peers.onDatagram(PEER, unknownNonce, unknownNonce.length);
+        assertEquals("connecting", state(), "an answer to a probe we never sent opens nothing");
+
+        byte[] ack = ackFor(first, KEY);
+        assertTrue(peers.onDatagram(PEER, ack, ack.length));
+        assertEquals("direct", state());
+        assertEquals("127.0.0.1:40002", peers.status().get(0).get("remote"));
+        assertEquals("direct", toRendezvous.getLast().get("state"));
+
+        InetSocketAddress attacker = new InetSocketAddress("127.0.0.1", 50000);
+        peers.onDatagram(attacker, ack, ack.length);
+        assertEquals("127.0.0.1:40002", peers.status().get(0).get("remote"), "a replayed answer cannot move the path");
+    }
+
+    @Test
+    void peersProbe_isAnsweredOnceAndItsSourceBecomesACandidate() {
+        offer();
+        byte[] probe = new Probe(Probe.Kind.PROBE, 0xab, 777, null).encode(KEY);
+        InetSocketAddress reflexive = new InetSocketAddress("127.0.0.1", 45555);
+        peers.onDatagram(reflexive, probe, probe.length);
+        peers.onDatagram(reflexive, probe, probe.length);     // replayed: not answered again
+        List<Sent> acks = sent.stream().filter(s -> Probe.parse(s.data(), s.data().length, KEY).kind() == Probe.Kind.PROBE_ACK).toList();
+        assertEquals(1, acks.size());
+        assertEquals(reflexive, acks.getFirst().to());
+        sent.clear();
+        clock.advance(100);
+        assertTrue(sent.stream().anyMatch(s -> s.to().equals(reflexive)), "the peer-reflexive address is probed too");
+    }
+
+    @Test
+    void lostPath_isDetectedWhenKeepalivesGoUnanswered() {
+        offer();
+        clock.advance(100);
+        byte[] ack = ackFor(sent.getFirst(), KEY);
+        peers.onDatagram(PEER, ack, ack.length);
+        assertEquals("direct", state());
+        clock.advance(15_000 + 3_000);     // a keepalive goes out and nothing answers it
+        assertEquals("connecting", state());
+        assertTrue(((String) peers.status().get(0).get("detail")).contains("stopped answering"));
+    }
+
+    @Test
+    void offerWithoutUsableKeyOrAddress_isIgnored() {
+        peers.onOffer(Json.obj("type", "p2p_connection_offer", "peer_worker_id", "x", "pair_id", "zz", "pair_key", "!!"));
+        peers.onOffer(Json.obj("type", "p2p_connection_offer", "peer_worker_id", "x", "pair_id", "01", "peer_udp_ip", "not-ip",
+                "peer_udp_port", 1L, "pair_key", Base64.getEncoder().encodeToString(KEY)));
+        assertTrue(peers.status().isEmpty());
+    }
+}
