@@ -169,7 +169,7 @@ public final class Peers {
         volatile InetSocketAddress remote;
         volatile long rttMillis = -1;
         volatile String detail = "punching";
-        long lastAnswer;
+        volatile long lastAnswer;
         boolean stopped;
 
         Link(String peer, long pairId, byte[] key, LinkedHashSet<InetSocketAddress> candidates, String peerMapping) {
@@ -290,9 +290,11 @@ public final class Peers {
 
         Map<String, Object> json() {
             InetSocketAddress r = remote;
+            long last = lastAnswer;
             return Json.obj("peer_worker_id", peer, "state", state,
                     "remote", r == null ? null : r.getAddress().getHostAddress() + ":" + r.getPort(),
-                    "rtt_ms", rttMillis < 0 ? null : rttMillis, "detail", detail);
+                    "rtt_ms", rttMillis < 0 ? null : rttMillis, "detail", detail,
+                    "last_answer_ms_ago", last == 0 ? null : scheduler.nowMillis() - last);
         }
     }
 }

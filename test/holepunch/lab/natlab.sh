@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# NAT lab for the peer-connection tests: network namespaces with Linux NATs, all traffic inside them.
+#
+#   natlab.sh up NAT1 NAT2 [same]   NAT: cone (MASQUERADE: port-preserving, endpoint-independent mapping,
+#                                   port-restricted filtering), symmetric (MASQUERADE --random-fully),
+#                                   fullcone (MASQUERADE plus a DNAT of UDP 4000 to the host behind it)
+#                                   "same" adds hp-h3 on router 1's LAN, beside hp-h1.
+#   natlab.sh down                  removes every hp-* namespace (and so every link in them)
+#
+#   hp-pub   203.0.113.1 and .2 on bridge br0: the "internet" (rendezvous, STUN)
+#   hp-rN    wanN 203.0.113.1N  <->  LAN bridge brl 10.N.0.1/24     (the NAT)
+#   hp-hN    eth0 10.N.0.2/24, default route via 10.N.0.1           (a worker)
+set -euo pipefail
+
+down() {
+  for ns in $(ip netns list | awk '{print $1}' | grep '^hp-' || true); do ip netns del "$ns" || true; done
+}
+
+in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+host() {   # host NAME ROUTER ADDR
+  local name=$1 r=$2 addr=$3
+  ip netns add "$name"
+  in_ns "$name" ip link set lo up
+  ip link add eth0 netns "$name" type veth peer name "l-$name" netns "hp-r$r"
+  in_ns "hp-r$r" ip link set "l-$name" master brl up
+  in_ns "$name" ip addr add "$addr/24" dev eth0
+  in_ns "$name" ip link set eth0 up
+  in_ns "$name" ip route add default via "10.$r.0.1"
+}
+
+router() {   # router N NAT
+  local r=$1 nat=$2 ns="hp-r$1"
+  ip netns add "$ns"
+  in_ns "$ns" ip link set lo up
+  ip link add "wan$r" netns "$ns" type veth peer name "pw$r" netns hp-pub
+  in_ns hp-pub ip link set "pw$r" master br0 up
+  in_ns "$ns" ip addr add "203.0.113.1$r/24" dev "wan$r"
+  in_ns "$ns" ip link set "wan$r" up
+  in_ns "$ns" ip link add brl type bridge
+  in_ns "$ns" ip addr add "10.$r.0.1/24" dev brl
+  in_ns "$ns" ip link set brl up
+  in_ns "$ns" sysctl -qw net.ipv4.ip_forward=1
+  # As home routers do (OpenWrt's wan zone: input REJECT): unsolicited traffic to the router itself
+  # is refused in the filter table, so it never confirms a conntrack entry. Without this, a peer's
+  # probe that arrives before our own first packet would hold our port and force a new mapping.
+  in_ns "$ns" iptables -A INPUT -i "wan$r" -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+  in_ns "$ns" iptables -A INPUT -i "wan$r" -j DROP
+  case "$nat" in
+    cone)      in_ns "$ns" iptables -t nat -A POSTROUTING -o "wan$r" -j MASQUERADE ;;
+    symmetric) in_ns "$ns" iptables -t nat -A POSTROUTING -o "wan$r" -j MASQUERADE --random-fully ;;
+    fullcone)  in_ns "$ns" iptables -t nat -A POSTROUTING -o "wan$r" -j MASQUERADE
+               in_ns "$ns" iptables -t nat -A PREROUTING -i "wan$r" -p udp --dport 4000 -j DNAT --to-destination "10.$r.0.2:4000" ;;
+    *) echo "natlab: unknown NAT type '$nat' (cone, symmetric, fullcone)" >&2; exit 2 ;;
+  esac
+}
+
+up() {
+  down
+  ip netns add hp-pub
+  in_ns hp-pub ip link set lo up
+  in_ns hp-pub ip link add br0 type bridge
+  in_ns hp-pub ip addr add 203.0.113.1/24 dev br0
+  in_ns hp-pub ip addr add 203.0.113.2/24 dev br0
+  in_ns hp-pub ip link set br0 up
+  router 1 "$1"
+  router 2 "$2"
+  host hp-h1 1 10.1.0.2
+  host hp-h2 2 10.2.0.2
+  if [ "${3:-}" = same ]; then host hp-h3 1 10.1.0.3; fi
+}
+
+case "${1:-}" in
+  up) shift; trap 'down' ERR; up "$@" ;;
+  down) down ;;
+  *) echo "usage: natlab.sh up NAT1 NAT2 [same] | down" >&2; exit 2 ;;
+esac
