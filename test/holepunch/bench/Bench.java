@@ -149,6 +149,7 @@ public final class Bench {
         pb.environment().put("PORT", String.valueOf(port));
         pb.environment().put("STUN_UDP_PORT", "0");
         pb.environment().put("MAX_SESSIONS_PER_IP", "1000000");     // every load session comes from 127.0.0.1
+        pb.environment().put("MAX_MESSAGES_PER_SEC", "1000000");    // the echo senders go as fast as they can
         Path log = Files.createTempFile("bench-" + name, ".log");
         pb.redirectErrorStream(true).redirectOutput(log.toFile());
         Process p = pb.start();

@@ -95,7 +95,14 @@ final class WsLoad implements AutoCloseable {
     double[] echo(int senders, double seconds) throws IOException {
         latencyCount = 0;
         echoRunning = true;
-        for (int i = 0; i < senders && i < conns.size(); i++) sendEcho(conns.get(i));
+        int started = 0;
+        for (Conn c : conns) {
+            if (started == senders) break;
+            if (c.state == IDLE && c.ch.isOpen()) {
+                sendEcho(c);
+                started++;
+            }
+        }
         long t0 = System.nanoTime();
         long end = t0 + (long) (seconds * 1e9);
         while (System.nanoTime() < end) poll(10);
