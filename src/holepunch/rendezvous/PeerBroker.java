@@ -29,9 +29,12 @@ final class PeerBroker {
     private static final Set<String> STATES = Set.of("connecting", "direct", "relay", "failed");
     private static final SecureRandom RANDOM = new SecureRandom();
 
+    static final int MAX_RELAY_BYTES = 1500;
+
     private final Registry registry;
     private final Log log;
     private final Metrics metrics;
+    private final int relayBytesPerSec;
     private final LinkedHashMap<String, PairRecord> pairs = new LinkedHashMap<>(16, 0.75f, false) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<String, PairRecord> eldest) {
@@ -40,13 +43,37 @@ final class PeerBroker {
     };
 
     /** One brokered pair; outcomes by worker id. */
-    record PairRecord(String pairId, String initiator, String responder, long createdMillis, Map<String, Map<String, Object>> outcomes) {
+    record PairRecord(String pairId, String initiator, String responder, long createdMillis, Map<String, Map<String, Object>> outcomes,
+                      ByteRate relay) {
     }
 
-    PeerBroker(Registry registry, Log log, Metrics metrics) {
+    /** Relay bytes per second for one pair (token bucket, burst twice the rate). */
+    static final class ByteRate {
+        private final double perSecond;
+        private double tokens;
+        private long last = System.nanoTime();
+
+        ByteRate(int perSecond) {
+            this.perSecond = perSecond;
+            this.tokens = perSecond * 2.0;
+        }
+
+        synchronized boolean take(int bytes, long now) {
+            tokens = Math.min(perSecond * 2.0, tokens + (now - last) / 1e9 * perSecond);
+            last = now;
+            if (tokens < bytes) return false;
+            tokens -= bytes;
+            return true;
+        }
+    }
+
+    PeerBroker(Registry registry, Log log, Metrics metrics, int relayBytesPerSec) {
         this.registry = registry;
         this.log = log;
         this.metrics = metrics;
+        this.relayBytesPerSec = relayBytesPerSec;
+        metrics.counterFamily("holepunch_relay_bytes_total", "Bytes relayed between the workers of a pair.");
+        metrics.counterFamily("holepunch_relay_dropped_total", "relay_data messages refused, by reason.");
         metrics.counterFamily("holepunch_offers_total", "Peer introductions made (p2p_connection_offer pairs).");
         metrics.counterFamily("holepunch_p2p_errors_total", "request_p2p_connection refused (p2p_connection_error).");
         metrics.counterFamily("holepunch_p2p_outcomes_total", "Outcomes reported by workers, by state.");
@@ -85,7 +112,8 @@ final class PeerBroker {
         long oneWayB = oneWayMillis(peer);
         long base = Math.max(oneWayA, oneWayB) + START_MARGIN_MILLIS;
         synchronized (pairs) {
-            pairs.put(pairId, new PairRecord(pairId, requester.id, peer.id, System.currentTimeMillis(), new LinkedHashMap<>()));
+            pairs.put(pairId, new PairRecord(pairId, requester.id, peer.id, System.currentTimeMillis(), new LinkedHashMap<>(),
+                    new ByteRate(relayBytesPerSec)));
         }
         requester.connection.sendText(Json.write(offer(pairId, pairKey, "initiator", peer, base - oneWayA)));
         peer.connection.sendText(Json.write(offer(pairId, pairKey, "responder", requester, base - oneWayB)));
@@ -137,6 +165,45 @@ final class PeerBroker {
         metrics.inc("holepunch_p2p_outcomes_total", "state", s);
         log.info(reporter.id, "pair " + pair.pairId() + ": " + s + (outcome.get("remote") == null ? "" : " via " + outcome.get("remote"))
                 + (outcome.get("detail") == null ? "" : " (" + outcome.get("detail") + ")"));
+    }
+
+    /**
+     * {@code relay_data}: a datagram for the other worker of a pair, carried over the two
+     * WebSocket sessions when no direct path exists. At most {@value #MAX_RELAY_BYTES} bytes each and
+     * RELAY_BYTES_PER_SEC per pair; anything else is refused with {@code relay_error}.
+     */
+    void relay(WorkerEntry sender, Map<String, Object> message) {
+        Object pairId = message.get("pair_id");
+        PairRecord pair;
+        synchronized (pairs) {
+            pair = pairId instanceof String p ? pairs.get(p) : null;
+        }
+        String error = null;
+        byte[] data = null;
+        WorkerEntry peer = null;
+        if (pair == null || !(pair.initiator().equals(sender.id) || pair.responder().equals(sender.id))) {
+            error = "pair_id names no pair of this worker";
+        } else {
+            try {
+                data = message.get("data") instanceof String d ? Base64.getDecoder().decode(d) : null;
+            } catch (IllegalArgumentException e) {
+                data = null;
+            }
+            peer = registry.get(pair.initiator().equals(sender.id) ? pair.responder() : pair.initiator());
+            if (data == null) error = "data must be base64";
+            else if (data.length > MAX_RELAY_BYTES) error = "data over " + MAX_RELAY_BYTES + " bytes";
+            else if (peer == null) error = "the peer is not connected";
+            else if (!pair.relay().take(data.length, System.nanoTime())) error = "relay rate over " + relayBytesPerSec + " bytes/s for this pair (RELAY_BYTES_PER_SEC)";
+        }
+        if (error != null) {
+            metrics.inc("holepunch_relay_dropped_total", "reason", error.startsWith("relay rate") ? "rate" : "invalid");
+            sender.connection.sendText(Json.write(Json.obj("type", "relay_error", "pair_id", pairId instanceof String ? pairId : null,
+                    "detail", error)));
+            return;
+        }
+        metrics.add("holepunch_relay_bytes_total", data.length);
+        peer.connection.sendText(Json.write(Json.obj("type", "relay_data", "pair_id", pair.pairId(), "from_worker_id", sender.id,
+                "data", message.get("data"))));
     }
 
     private static String bounded(Object v) {

@@ -5,7 +5,8 @@ import holepunch.config.Env;
 /** The rendezvous settings, from the environment (README has the table). */
 public record RendezvousConfig(String bindAddress, int port, long pingIntervalNanos, long pingTimeoutNanos,
                                int maxMessageBytes, int handshakeTimeoutSec, int stunUdpPort, int stunMaxPerSource,
-                               String token, int maxSessions, int maxSessionsPerIp, int maxMessagesPerSec) {
+                               String token, int maxSessions, int maxSessionsPerIp, int maxMessagesPerSec,
+                               int relayBytesPerSec) {
 
     public static RendezvousConfig from(Env env) {
         String token = env.string("RENDEZVOUS_TOKEN", "");
@@ -21,7 +22,8 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                 token.isEmpty() ? null : token,
                 env.integer("MAX_SESSIONS", 100_000, 1, 10_000_000),
                 env.integer("MAX_SESSIONS_PER_IP", 10_000, 1, 10_000_000),
-                env.integer("MAX_MESSAGES_PER_SEC", 50, 1, 1_000_000));
+                env.integer("MAX_MESSAGES_PER_SEC", 50, 1, 1_000_000),
+                env.integer("RELAY_BYTES_PER_SEC", 65_536, 1500, 100_000_000));
     }
 
     /** Never shows the token. */

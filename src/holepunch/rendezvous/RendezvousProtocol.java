@@ -20,7 +20,7 @@ import java.util.Map;
 final class RendezvousProtocol implements WebSocketConnection.Handler {
     static final String MISSING_ENDPOINT = "Missing UDP IP or Port";
     private static final java.util.Set<String> KNOWN_TYPES = java.util.Set.of("register_public_ip", "update_udp_endpoint",
-            "echo_request", "request_p2p_connection", "p2p_connection_status");
+            "echo_request", "request_p2p_connection", "p2p_connection_status", "relay_data");
     static final int MAX_HOST_CANDIDATES = 8;
 
     private final Registry registry;
@@ -30,14 +30,14 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
     private final java.util.function.ObjIntConsumer<WorkerEntry> onEnd;
     private final PeerBroker broker;
 
-    RendezvousProtocol(Registry registry, Log log, Metrics metrics, int maxMessagesPerSec,
+    RendezvousProtocol(Registry registry, Log log, Metrics metrics, int maxMessagesPerSec, int relayBytesPerSec,
                        java.util.function.ObjIntConsumer<WorkerEntry> onEnd) {
         this.registry = registry;
         this.log = log;
         this.metrics = metrics;
         this.maxMessagesPerSec = maxMessagesPerSec;
         this.onEnd = onEnd;
-        this.broker = new PeerBroker(registry, log, metrics);
+        this.broker = new PeerBroker(registry, log, metrics, relayBytesPerSec);
     }
 
     PeerBroker broker() {
@@ -73,6 +73,7 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
                     "processed_by_rendezvous", "Rendezvous processed echo for " + worker.id)));
             case "request_p2p_connection" -> broker.request(worker, message);
             case "p2p_connection_status" -> broker.status(worker, message);
+            case "relay_data" -> broker.relay(worker, message);
             default -> log.warn(worker.id, "sent unhandled message type " + (type instanceof String ? "'" + type + "'" : Json.typeName(type)));
         }
     }

@@ -48,7 +48,8 @@ public final class RendezvousServer implements AutoCloseable {
     private RendezvousServer(RendezvousConfig config) throws IOException {
         this.config = config;
         this.auth = new Auth(config.token());
-        this.protocol = new RendezvousProtocol(registry, log, metrics, config.maxMessagesPerSec(), this::connectionClosed);
+        this.protocol = new RendezvousProtocol(registry, log, metrics, config.maxMessagesPerSec(), config.relayBytesPerSec(),
+                this::connectionClosed);
         describeMetrics();
         HttpServerUpgrade.checkAvailable();
         // The JDK server reads these once: a request head must arrive within the handshake timeout,

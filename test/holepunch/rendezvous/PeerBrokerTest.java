@@ -22,7 +22,7 @@ class PeerBrokerTest {
 
     @BeforeAll
     static void start() throws Exception {
-        rv = new TestRendezvous();
+        rv = new TestRendezvous(Map.of("RELAY_BYTES_PER_SEC", "2000"));
     }
 
     @AfterAll
@@ -82,6 +82,44 @@ class PeerBrokerTest {
             Map<String, Object> outcome = (Map<String, Object>) ((Map<String, Object>) pair.get("outcomes")).get("pb-b");
             assertEquals("direct", outcome.get("state"));
             assertEquals("198.51.100.1:40001", outcome.get("remote"));
+        }
+    }
+
+    @Test
+    void relay_carriesDataBetweenThePairAndHoldsEachPairToItsRate() throws Exception {
+        try (RawWebSocket a = registered("rl-a", "198.51.100.5", 40005, List.of());
+             RawWebSocket b = registered("rl-b", "198.51.100.6", 40006, List.of());
+             RawWebSocket c = registered("rl-c", "198.51.100.7", 40007, List.of())) {
+            a.sendText(Json.write(Json.obj("type", "request_p2p_connection", "target_worker_id", "rl-b")));
+            String pairId = (String) next(a).get("pair_id");
+            next(b);
+            String data = Base64.getEncoder().encodeToString("hello over the relay".getBytes());
+            a.sendText(Json.write(Json.obj("type", "relay_data", "pair_id", pairId, "data", data)));
+            Map<String, Object> got = next(b);
+            assertEquals(Json.obj("type", "relay_data", "pair_id", pairId, "from_worker_id", "rl-a", "data", data), got);
+
+            c.sendText(Json.write(Json.obj("type", "relay_data", "pair_id", pairId, "data", data)));
+            Map<String, Object> refused = next(c);
+            assertEquals("relay_error", refused.get("type"));
+            assertTrue(((String) refused.get("detail")).contains("no pair of this worker"), "an outsider cannot use the pair");
+
+            String big = Base64.getEncoder().encodeToString(new byte[1501]);
+            a.sendText(Json.write(Json.obj("type", "relay_data", "pair_id", pairId, "data", big)));
+            assertTrue(((String) next(a).get("detail")).contains("1500 bytes"));
+
+            // 2000 bytes/s with a burst of 4000: the fourth 1400-byte datagram in a row is over.
+            String chunk = Base64.getEncoder().encodeToString(new byte[1400]);
+            for (int i = 0; i < 2; i++) {
+                a.sendText(Json.write(Json.obj("type", "relay_data", "pair_id", pairId, "data", chunk)));
+                assertEquals("relay_data", next(b).get("type"));
+            }
+            a.sendText(Json.write(Json.obj("type", "relay_data", "pair_id", pairId, "data", chunk)));
+            Map<String, Object> over = next(a);
+            assertEquals("relay_error", over.get("type"));
+            assertTrue(((String) over.get("detail")).contains("RELAY_BYTES_PER_SEC"), over.toString());
+            String metrics = rv.get("/metrics").body();
+            assertTrue(metrics.contains("holepunch_relay_dropped_total{reason=\"rate\"} 1"), metrics);
+            assertTrue(metrics.matches("(?s).*holepunch_relay_bytes_total 28\\d\\d\n.*"), metrics);
         }
     }
 
