@@ -39,9 +39,51 @@ public final class Peers {
         boolean send(Map<String, Object> message);
     }
 
-    /** P2P_* settings: punch deadline and pace, keepalive period, and the peers to ask for. */
+    /** P2P_* settings: punch deadline and pace, keepalive period, direct retries while relaying, and the peers to ask for. */
     public record Settings(long deadlineMillis, long probeIntervalMillis, long keepaliveMillis, long answerWaitMillis,
-                           List<String> connectTo) {
+                           long retryDirectMillis, List<String> connectTo) {
+    }
+
+    /** Receives application payloads from peers, over whichever path carried them. */
+    public interface DataListener {
+        void onData(String peer, byte[] payload);
+    }
+
+    private volatile DataListener dataListener = (peer, payload) -> { };
+
+    public void onData(DataListener listener) {
+        dataListener = listener;
+    }
+
+    /**
+     * Sends an application payload to {@code peer}: directly when the path is direct, else through
+     * the rendezvous relay. False when there is no pair with that peer (yet).
+     */
+    public boolean send(String peer, byte[] payload) {
+        Link l = byPeer.get(peer);
+        if (l == null) return false;
+        InetSocketAddress r = l.remote;
+        if (l.state.equals("direct") && r != null) {
+            try {
+                transport.send(ByteBuffer.wrap(new Probe(Probe.Kind.DATA, l.pairId, RANDOM.nextLong(), payload).encode(l.key)), r);
+                return true;
+            } catch (IOException e) {
+                log.debug(selfId, "direct send to " + peer + " failed: " + e.getMessage());
+            }
+        }
+        return rendezvous.send(Json.obj("type", "relay_data", "pair_id", HexFormat.of().toHexDigits(l.pairId),
+                "data", Base64.getEncoder().encodeToString(payload)));
+    }
+
+    /** {@code relay_data} from the rendezvous: a payload the peer sent through the relay. */
+    public void onRelay(Map<String, Object> message) {
+        try {
+            Link l = byPair.get(Long.parseUnsignedLong((String) message.get("pair_id"), 16));
+            if (l == null) return;
+            dataListener.onData(l.peer, Base64.getDecoder().decode((String) message.get("data")));
+        } catch (RuntimeException e) {
+            log.warn(selfId, "ignored a relay_data without a usable pair_id or data");
+        }
     }
 
     static final int MAX_CANDIDATES = 12;
@@ -70,7 +112,7 @@ public final class Peers {
     public void onEndpointAccepted() {
         for (String peer : settings.connectTo()) {
             Link l = byPeer.get(peer);
-            if (l == null || l.state.equals("failed")) requestPeer(peer);
+            if (l == null) requestPeer(peer);
         }
     }
 
@@ -142,6 +184,10 @@ public final class Peers {
         if (p == null) return false;
         link.onProbe(from, p);
         return true;
+    }
+
+    private void retryDirect(Link link) {
+        if (byPeer.get(link.peer) == link && !link.state.equals("direct")) requestPeer(link.peer);
     }
 
     /** The {@code peers} list of {@code GET /status}. */
@@ -241,8 +287,8 @@ public final class Peers {
                         scheduler.schedule(settings.keepaliveMillis(), this::keepalive);
                     }
                 }
-                default -> {
-                    // DATA: application traffic is not carried yet
+                case DATA -> {
+                    if (from.equals(remote)) dataListener.onData(peer, p.payload());
                 }
             }
         }
@@ -268,13 +314,13 @@ public final class Peers {
             if (settings.connectTo().contains(peer)) requestPeer(peer);
         }
 
+        /** No direct path: traffic goes through the rendezvous relay, and a direct path is tried again later. */
         private void fail(String why) {
-            state = "failed";
-            detail = why + " (a relay fallback is not available yet)";
-            stopped = true;
-            log.warn(selfId, "no direct path to " + peer + ": " + detail);
+            state = "relay";
+            detail = why + "; relaying through the rendezvous, retrying direct every " + settings.retryDirectMillis() / 1000 + " s";
+            log.warn(selfId, "no direct path to " + peer + ": " + why + "; using the relay");
             report();
-            if (settings.connectTo().contains(peer)) scheduler.schedule(30_000, () -> requestPeer(peer));
+            if (settings.connectTo().contains(peer)) scheduler.schedule(settings.retryDirectMillis(), () -> retryDirect(this));
         }
 
         private void report() {

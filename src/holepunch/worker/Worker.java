@@ -47,6 +47,7 @@ public final class Worker implements AutoCloseable {
     private final HealthServer health;
     private final Thread reader;
     private final holepunch.peer.Peers peers;
+    private final Forwarder forwarder;
     private final Object discoveryLock = new Object();
     private volatile InetSocketAddress publicEndpoint;
     private volatile NatMapping mapping;
@@ -75,6 +76,13 @@ public final class Worker implements AutoCloseable {
         metrics.counterFamily("holepunch_worker_connect_attempts_total", "Connection attempts to the rendezvous.");
         metrics.counterFamily("holepunch_worker_endpoint_reports_total", "update_udp_endpoint messages sent.");
         peers = new holepunch.peer.Peers(config.workerId(), (d, to) -> udp.send(d, to), session::send, scheduler, config.peers());
+        try {
+            forwarder = new Forwarder(config.workerId(), peers, config.forward(), config.forwardAllow());
+        } catch (IOException e) {
+            udp.close();
+            throw e;
+        }
+        peers.onData(forwarder::onData);
         health = new HealthServer(config.httpPort(), this::status, metrics::render);
     }
 
@@ -296,6 +304,10 @@ public final class Worker implements AutoCloseable {
                 peers.onOffer(message);
             } else if ("p2p_connection_error".equals(type)) {
                 peers.onError(message);
+            } else if ("relay_data".equals(type)) {
+                peers.onRelay(message);
+            } else if ("relay_error".equals(type)) {
+                log.warn(config.workerId(), "relay refused a datagram: " + message.get("detail"));
             } else if ("echo_response".equals(type)) {
                 log.info(config.workerId(), "echo response: " + message.get("processed_by_rendezvous"));
             } else {
@@ -315,6 +327,7 @@ public final class Worker implements AutoCloseable {
         running = false;
         Scheduler.Handle next = nextDiscovery;
         if (next != null) next.cancel();
+        forwarder.close();
         peers.close();
         session.close();
         try {

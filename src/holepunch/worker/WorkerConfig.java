@@ -16,7 +16,8 @@ import java.util.UUID;
 public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAddress> stunServers, int udpPort,
                            int httpPort, long pingIntervalNanos, long pingTimeoutNanos, String ipEchoUrl,
                            long stunRefreshMillis, StunClient.Retransmission retransmission, String token,
-                           holepunch.peer.Peers.Settings peers, boolean hostCandidates) {
+                           holepunch.peer.Peers.Settings peers, boolean hostCandidates, List<Forwarder.Rule> forward,
+                           List<String> forwardAllow) {
 
     /** Never shows the token. */
     @Override
@@ -40,6 +41,12 @@ public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAdd
         for (String item : more.split(",")) {
             if (!item.isBlank()) stun.add(hostPort("STUN_SERVERS", item.trim()));
         }
+        List<Forwarder.Rule> forward = Forwarder.parseRules(env.string("FORWARD", ""));
+        List<String> connectTo = new ArrayList<>(peerIds(env.string("P2P_CONNECT_TO", "")));
+        for (Forwarder.Rule r : forward) {
+            if (!WorkerIds.isValid(r.peer())) throw new ConfigException("FORWARD names '" + r.peer() + "', which is not a worker id");
+            if (!connectTo.contains(r.peer())) connectTo.add(r.peer());
+        }
         return new WorkerConfig(id, ws, List.copyOf(stun),
                 env.port("INTERNAL_UDP_PORT_ENV", 8081, true),
                 env.port("PORT", 8080, true),
@@ -55,8 +62,10 @@ public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAdd
                         env.integer("P2P_PROBE_INTERVAL_MS", 50, 5, 10_000),
                         env.seconds("P2P_KEEPALIVE_SEC", 15, 0.05, 3600) / 1_000_000,
                         env.integer("P2P_ANSWER_WAIT_MS", 3000, 10, 60_000),
-                        peerIds(env.string("P2P_CONNECT_TO", ""))),
-                !env.string("HOST_CANDIDATES", "true").equalsIgnoreCase("false"));
+                        env.seconds("P2P_RETRY_DIRECT_SEC", 30, 0.1, 86400) / 1_000_000,
+                        List.copyOf(connectTo)),
+                !env.string("HOST_CANDIDATES", "true").equalsIgnoreCase("false"),
+                forward, Forwarder.parseAllow(env.string("FORWARD_ALLOW", "127.0.0.1")));
     }
 
     /** http(s)://host[:port] becomes ws(s)://host[:port]/ws/register/ID, as the original builds it. */

@@ -72,11 +72,16 @@ class NatLabTest {
     }
 
     private void worker(String ns, String id, String connectTo) throws Exception {
+        worker(ns, id, connectTo, Map.of());
+    }
+
+    private void worker(String ns, String id, String connectTo, Map<String, String> extra) throws Exception {
         Map<String, String> env = new HashMap<>(Map.of("RENDEZVOUS_SERVICE_URL", "http://203.0.113.1:8080", "WORKER_ID", id,
                 "STUN_HOST_ENV", "203.0.113.1", "STUN_PORT_ENV", "3478", "STUN_SERVERS", "203.0.113.2:3478",
                 "INTERNAL_UDP_PORT_ENV", "4000", "PORT", "8090", "IP_ECHO_URL", "", "STUN_RTO_MS", "200"));
         env.putAll(Map.of("P2P_KEEPALIVE_SEC", "1", "P2P_ANSWER_WAIT_MS", "700", "P2P_DEADLINE_MS", "5000"));
         if (connectTo != null) env.put("P2P_CONNECT_TO", connectTo);
+        env.putAll(extra);
         inNamespace(ns, "worker", env);
     }
 
@@ -124,15 +129,37 @@ class NatLabTest {
     }
 
     @Test
-    void symmetricToSymmetric_isNotDirectAndSaysWhy() throws Exception {
+    void symmetricToSymmetric_fallsBackToTheRelayAndSaysWhy() throws Exception {
         lab("symmetric", "symmetric");
         rendezvous();
         worker("hp-h2", "lab-b", null);
         worker("hp-h1", "lab-a", "lab-b");
-        awaitState("hp-h1", "10.1.0.2", "failed", 60);
+        awaitState("hp-h1", "10.1.0.2", "relay", 60);
         String detail = (String) peer("hp-h1", "10.1.0.2").get("detail");
         assertTrue(detail.contains("endpoint-dependent"), detail);
         assertEquals("endpoint-dependent", status("hp-h1", "10.1.0.2").get("nat_mapping"));
+    }
+
+    @Test
+    void symmetricToSymmetric_forwardedTrafficStillFlowsOverTheRelay() throws Exception {
+        lab("symmetric", "symmetric");
+        rendezvous();
+        // a UDP echo service beside worker B, reached from beside worker A through A's forwarding port
+        Process echo = new ProcessBuilder("ip", "netns", "exec", "hp-h2", "/usr/bin/python3", "-c",
+                "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('127.0.0.1',7000))\n"
+                        + "while True:\n d,a=s.recvfrom(2048)\n s.sendto(d,a)").redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        processes.add(echo);
+        worker("hp-h2", "lab-b", null);
+        worker("hp-h1", "lab-a", null, Map.of("FORWARD", "5000=lab-b:127.0.0.1:7000"));
+        awaitState("hp-h1", "10.1.0.2", "relay", 60);
+        String out = Tools.run(60, List.of("ip", "netns", "exec", "hp-h1", "/usr/bin/python3", "-c",
+                "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.settimeout(1)\n"
+                        + "for i in range(30):\n"
+                        + " s.sendto(b'through the relay',('127.0.0.1',5000))\n"
+                        + " try:\n  print(s.recvfrom(2048)[0].decode()); break\n"
+                        + " except socket.timeout:\n  pass\n"));
+        assertEquals("through the relay", out.trim(), logsText());
     }
 
     @Test

@@ -30,7 +30,7 @@ class PeersTest {
         byte[] b = new byte[d.remaining()];
         d.get(b);
         sent.add(new Sent(to, b));
-    }, m -> toRendezvous.add(m), clock, new Peers.Settings(500, 50, 15_000, 3000, List.of()));
+    }, m -> toRendezvous.add(m), clock, new Peers.Settings(500, 50, 15_000, 3000, 30_000, List.of()));
 
     private void offer() {
         peers.onOffer(Json.obj("type", "p2p_connection_offer", "peer_worker_id", "peer", "peer_udp_ip", "127.0.0.1",
@@ -43,16 +43,18 @@ class PeersTest {
     }
 
     @Test
-    void silentPeer_getsABoundedBurstThenFailedWithAReason() {
+    void silentPeer_getsABoundedBurstThenRelayWithAReason() {
         offer();
         clock.advance(99);
         assertTrue(sent.isEmpty(), "nothing before the coordinated start");
         clock.advance(10_000);
         assertTrue(sent.size() >= 10 && sent.size() <= 12, "burst of deadline/interval probes, got " + sent.size());
         assertTrue(sent.stream().allMatch(s -> s.to().equals(PEER)));
-        assertEquals("failed", state());
+        assertEquals("relay", state());
         assertTrue(((String) peers.status().get(0).get("detail")).contains("no probe answered"));
-        assertEquals("failed", toRendezvous.getLast().get("state"));
+        assertEquals("relay", toRendezvous.getLast().get("state"));
+        assertTrue(peers.send("peer", new byte[] {1, 2, 3}));
+        assertEquals("relay_data", toRendezvous.getLast().get("type"), "no direct path: payloads go to the relay");
     }
 
     private byte[] ackFor(Sent probe, byte[] key) {
@@ -78,6 +80,11 @@ class PeersTest {
         assertEquals("direct", state());
         assertEquals("127.0.0.1:40002", peers.status().get(0).get("remote"));
         assertEquals("direct", toRendezvous.getLast().get("state"));
+
+        sent.clear();
+        assertTrue(peers.send("peer", "app".getBytes()));
+        assertEquals(PEER, sent.getLast().to(), "direct: payloads go over UDP to the remote");
+        assertEquals(Probe.Kind.DATA, Probe.parse(sent.getLast().data(), sent.getLast().data().length, KEY).kind());
 
         InetSocketAddress attacker = new InetSocketAddress("127.0.0.1", 50000);
         peers.onDatagram(attacker, ack, ack.length);

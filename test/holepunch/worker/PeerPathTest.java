@@ -17,10 +17,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 /** Two workers on loopback: P2P_CONNECT_TO gets an introduction and both sides a direct path. */
 class PeerPathTest {
     private static Worker worker(TestRendezvous rv, String id, String connectTo) throws Exception {
+        return worker(rv, id, connectTo, Map.of());
+    }
+
+    private static Worker worker(TestRendezvous rv, String id, String connectTo, Map<String, String> extra) throws Exception {
         Map<String, String> env = new HashMap<>(Map.of("RENDEZVOUS_SERVICE_URL", rv.base(), "WORKER_ID", id,
                 "STUN_HOST_ENV", "127.0.0.1", "STUN_PORT_ENV", String.valueOf(rv.server.stunPort()),
                 "INTERNAL_UDP_PORT_ENV", "0", "PORT", "0", "IP_ECHO_URL", "", "HOST_CANDIDATES", "false"));
         if (connectTo != null) env.put("P2P_CONNECT_TO", connectTo);
+        env.putAll(extra);
         return Worker.start(WorkerConfig.from(new Env(env)));
     }
 
@@ -28,6 +33,63 @@ class PeerPathTest {
     private static Map<String, Object> peer(Worker w) {
         List<Map<String, Object>> peers = (List<Map<String, Object>>) w.status().get("peers");
         return peers.isEmpty() ? Map.of() : peers.getFirst();
+    }
+
+    @Test
+    void forwarding_carriesUdpToTheTargetBesideThePeerAndBack() throws Exception {
+        try (java.nio.channels.DatagramChannel echo = java.nio.channels.DatagramChannel.open()
+                .bind(new java.net.InetSocketAddress("127.0.0.1", 0));
+             TestRendezvous rv = new TestRendezvous(Map.of("STUN_UDP_PORT", String.valueOf(Ports.freeUdp())))) {
+            int echoPort = ((java.net.InetSocketAddress) echo.getLocalAddress()).getPort();
+            Thread echoer = Thread.ofVirtual().start(() -> {
+                java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(2048);
+                try {
+                    while (true) {
+                        buf.clear();
+                        java.net.SocketAddress from = echo.receive(buf);
+                        buf.flip();
+                        echo.send(buf, from);
+                    }
+                } catch (java.io.IOException e) {
+                    // closed at the end
+                }
+            });
+            int forwardPort = Ports.freeUdp();
+            try (Worker b = worker(rv, "fwd-b", null);
+                 Worker a = worker(rv, "fwd-a", null, Map.of("FORWARD", forwardPort + "=fwd-b:127.0.0.1:" + echoPort));
+                 java.net.DatagramSocket app = new java.net.DatagramSocket(new java.net.InetSocketAddress("127.0.0.1", 0))) {
+                Await.until(Duration.ofSeconds(30), "direct", () -> "direct".equals(peer(a).get("state")));
+                app.setSoTimeout(500);
+                String answer = null;
+                for (int i = 0; i < 20 && answer == null; i++) {     // bounded: the far side may still be settling
+                    byte[] msg = ("hello " + i).getBytes();
+                    app.send(new java.net.DatagramPacket(msg, msg.length, new java.net.InetSocketAddress("127.0.0.1", forwardPort)));
+                    java.net.DatagramPacket p = new java.net.DatagramPacket(new byte[2048], 2048);
+                    try {
+                        app.receive(p);
+                        answer = new String(p.getData(), 0, p.getLength());
+                    } catch (java.net.SocketTimeoutException e) {
+                        // try again
+                    }
+                }
+                assertEquals(true, answer != null && answer.startsWith("hello "), "echo through the forward: " + answer);
+            }
+            echo.close();
+            echoer.join(5000);
+        }
+    }
+
+    @Test
+    void forwardAllow_refusesTargetsItDoesNotList() throws Exception {
+        try (Forwarder f = new Forwarder("t", null, List.of(), Forwarder.parseAllow("127.0.0.1,10.0.0.5:7000"))) {
+            assertEquals(true, f.allowed("127.0.0.1", 9));
+            assertEquals(true, f.allowed("10.0.0.5", 7000));
+            assertEquals(false, f.allowed("10.0.0.5", 7001));
+            assertEquals(false, f.allowed("192.0.2.1", 53));
+        }
+        org.junit.jupiter.api.Assertions.assertThrows(holepunch.config.ConfigException.class, () -> Forwarder.parseAllow("example.com"));
+        org.junit.jupiter.api.Assertions.assertThrows(holepunch.config.ConfigException.class, () -> Forwarder.parseRules("5000=peer"));
+        assertEquals(List.of(new Forwarder.Rule(5000, "peer", "127.0.0.1", 7000)), Forwarder.parseRules(" 5000=peer:127.0.0.1:7000 "));
     }
 
     @Test
