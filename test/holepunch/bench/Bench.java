@@ -35,7 +35,11 @@ public final class Bench {
         String only = System.getenv().getOrDefault("BENCH_ONLY", "");
         if (only.isEmpty() || only.equals("stun")) stun();
         if (only.isEmpty() || only.equals("worker")) worker();
-        if (only.equals("stun") || only.equals("worker")) return;
+        if (only.isEmpty() || only.equals("p2p")) {
+            if ("0".equals(new String(new ProcessBuilder("id", "-u").start().getInputStream().readAllBytes()).trim())) LabBench.run();
+            else System.out.println("p2p: the NAT lab needs root; skipped");
+        }
+        if (only.equals("stun") || only.equals("worker") || only.equals("p2p")) return;
         int sessions = Integer.parseInt(System.getenv().getOrDefault("BENCH_SESSIONS", "10000"));
         boolean seed = "1".equals(System.getenv("BENCH_SEED"));
         System.out.printf("# holepunch bench: %d sessions, %d cores%n", sessions, Runtime.getRuntime().availableProcessors());

@@ -1,0 +1,108 @@
+package holepunch.lab;
+
+import holepunch.json.Json;
+import holepunch.testing.Tools;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The NAT lab from Java: natlab.sh builds the namespaces; the built jar runs inside them
+ * (rendezvous and a second STUN server on the "public" side, workers behind the NATs).
+ * {@link #close} stops every process and removes every namespace.
+ */
+public final class Lab implements AutoCloseable {
+    static final String SCRIPT = "test/holepunch/lab/natlab.sh";
+    private final List<Process> processes = new ArrayList<>();
+    private final List<Path> logs = new ArrayList<>();
+
+    public Lab(String... natTypes) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("bash", SCRIPT, "up"));
+        cmd.addAll(List.of(natTypes));
+        Tools.run(60, cmd);
+    }
+
+    public Process inNamespace(String ns, List<String> command, Map<String, String> env) throws Exception {
+        Path log = Files.createTempFile("natlab-" + ns, ".log");
+        logs.add(log);
+        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", ns));
+        cmd.addAll(command);
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+        pb.environment().putAll(env);
+        Process p = pb.start();
+        processes.add(p);
+        return p;
+    }
+
+    private Process jar(String ns, String role, Map<String, String> env) throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        return inNamespace(ns, List.of(java, "-XX:TieredStopAtLevel=1", "-jar", "build/holepunch.jar", role), env);
+    }
+
+    public void rendezvous() throws Exception {
+        jar("hp-pub", "rendezvous", Map.of("PORT", "8080", "BIND_ADDRESS", "203.0.113.1", "STUN_UDP_PORT", "3478",
+                "PING_INTERVAL_SEC", "5", "PING_TIMEOUT_SEC", "5", "RELAY_BYTES_PER_SEC", "10000000", "MAX_MESSAGES_PER_SEC", "100000"));
+        // a second STUN server on another address, so workers can tell their NAT's mapping behaviour
+        jar("hp-pub", "rendezvous", Map.of("PORT", "8081", "BIND_ADDRESS", "203.0.113.2", "STUN_UDP_PORT", "3478"));
+    }
+
+    public void worker(String ns, String id, String connectTo, Map<String, String> extra) throws Exception {
+        Map<String, String> env = new HashMap<>(Map.of("RENDEZVOUS_SERVICE_URL", "http://203.0.113.1:8080", "WORKER_ID", id,
+                "STUN_HOST_ENV", "203.0.113.1", "STUN_PORT_ENV", "3478", "STUN_SERVERS", "203.0.113.2:3478",
+                "INTERNAL_UDP_PORT_ENV", "4000", "PORT", "8090", "IP_ECHO_URL", "", "STUN_RTO_MS", "200"));
+        env.putAll(Map.of("P2P_KEEPALIVE_SEC", "1", "P2P_ANSWER_WAIT_MS", "700", "P2P_DEADLINE_MS", "5000"));
+        if (connectTo != null) env.put("P2P_CONNECT_TO", connectTo);
+        env.putAll(extra);
+        jar(ns, "worker", env);
+    }
+
+    /** Runs a short Python program inside a namespace (no extra tools needed there). */
+    public String python(String ns, int seconds, String program) throws Exception {
+        return Tools.run(seconds, List.of("ip", "netns", "exec", ns, "/usr/bin/python3", "-c", program));
+    }
+
+    /** A UDP echo service on 127.0.0.1:PORT inside a namespace, until the lab closes. */
+    public void udpEcho(String ns, int port) throws Exception {
+        inNamespace(ns, List.of("/usr/bin/python3", "-c", "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+                + "s.bind(('127.0.0.1'," + port + "))\nwhile True:\n d,a=s.recvfrom(4096)\n s.sendto(d,a)"), Map.of());
+    }
+
+    /** GET a URL from inside a namespace, as JSON; an empty map while it is not up. */
+    public Map<String, Object> getJson(String ns, String url) {
+        try {
+            return Json.parseObject(python(ns, 10,
+                    "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('" + url + "', timeout=3).read().decode())"));
+        } catch (Throwable e) {
+            return Map.of();
+        }
+    }
+
+    public Map<String, Object> status(String ns, String ip) {
+        return getJson(ns, "http://" + ip + ":8090/status");
+    }
+
+    @SuppressWarnings("unchecked")
+    public Map<String, Object> peer(String ns, String ip) {
+        Object peers = status(ns, ip).get("peers");
+        return peers instanceof List<?> l && !l.isEmpty() ? (Map<String, Object>) l.getFirst() : Map.of();
+    }
+
+    public String logs() throws Exception {
+        StringBuilder sb = new StringBuilder();
+        for (Path l : logs) sb.append("---- ").append(l).append('\n').append(Files.readString(l));
+        return sb.toString();
+    }
+
+    @Override
+    public void close() throws Exception {
+        for (Process p : processes) p.destroyForcibly();
+        for (Process p : processes) p.waitFor(10, TimeUnit.SECONDS);
+        Tools.run(30, List.of("bash", SCRIPT, "down"));
+        for (Path l : logs) Files.deleteIfExists(l);
+    }
+}
