@@ -38,6 +38,9 @@ public final class ConnectionLoop implements Runnable {
     private final Thread thread;
     private final long tickNanos;
     private volatile boolean running = true;
+    /** Set by {@link #closeAll}: sessions adopted afterwards are closed the same way at once. */
+    private volatile int closingCode;
+    private volatile String closingReason;
 
     public ConnectionLoop(String name, Settings settings, Consumer<String> log) {
         this.settings = settings;
@@ -90,6 +93,10 @@ public final class ConnectionLoop implements Runnable {
             }
             connections.add(connection);
             connection.registered(now);
+            if (closingCode != 0) {
+                connection.startClose(closingCode, closingReason, true);
+                return;
+            }
             if (leftover.length > 0) connection.onBytes(ByteBuffer.wrap(leftover), now);
         });
     }
@@ -100,6 +107,8 @@ public final class ConnectionLoop implements Runnable {
 
     /** Closes every session with {@code code} (on shutdown). */
     public void closeAll(int code, String reason) {
+        closingReason = reason;
+        closingCode = code;
         execute(() -> {
             for (WebSocketConnection c : List.copyOf(connections)) c.startClose(code, reason, true);
         });
