@@ -37,21 +37,24 @@ final class Demo {
         String base = "http://127.0.0.1:" + server.port();
         Worker[] workers = new Worker[2];
         for (int i = 0; i < workers.length; i++) {
-            workers[i] = Worker.start(WorkerConfig.from(new Env(Map.of(
+            Map<String, String> env1 = new HashMap<>(Map.of(
                     "RENDEZVOUS_SERVICE_URL", base,
                     "WORKER_ID", "demo-worker-" + (i + 1),
                     "STUN_HOST_ENV", "127.0.0.1",
                     "STUN_PORT_ENV", String.valueOf(server.stunPort()),
                     "INTERNAL_UDP_PORT_ENV", "0",
                     "PORT", "0",
-                    "IP_ECHO_URL", ""))));
+                    "IP_ECHO_URL", "",
+                    "HOST_CANDIDATES", "false"));      // loopback only
+            if (i == 0) env1.put("P2P_CONNECT_TO", "demo-worker-2");
+            workers[i] = Worker.start(WorkerConfig.from(new Env(env1)));
         }
         Main.awaitShutdownAsync(() -> {
             for (Worker w : workers) w.close();
             server.close();
         });
         long deadline = System.nanoTime() + 30_000_000_000L;
-        while (System.nanoTime() < deadline && !bothReported(workers)) Thread.sleep(50);
+        while (System.nanoTime() < deadline && !(bothReported(workers) && direct(workers[0]))) Thread.sleep(50);
         String list = get(base + "/debug/list_workers");
         StringBuilder out = new StringBuilder("\n=== holepunch demo ===\n");
         out.append("rendezvous:  ").append(base).append("   (STUN on UDP 127.0.0.1:").append(server.stunPort()).append(")\n");
@@ -62,11 +65,18 @@ final class Demo {
         out.append("\nGET ").append(base).append("/debug/list_workers\n").append(Json.writePretty(Json.parse(list))).append('\n');
         out.append(bothReported(workers) ? "\nBoth workers are registered with their STUN-discovered UDP endpoints.\n"
                 : "\nThe workers have not reported their endpoints yet; see the log above.\n");
+        out.append("\nGET worker demo-worker-1 /status peers: ").append(Json.write(workers[0].status().get("peers"))).append('\n');
         out.append("Press Ctrl-C to stop.\n");
         Log.flush(2000);
         System.out.println(out);
         log.info(null, "demo running");
         Main.blockForever();
+    }
+
+    @SuppressWarnings("unchecked")
+    private static boolean direct(Worker w) {
+        List<Map<String, Object>> peers = (List<Map<String, Object>>) w.status().get("peers");
+        return !peers.isEmpty() && "direct".equals(peers.getFirst().get("state"));
     }
 
     private static boolean bothReported(Worker[] workers) {
