@@ -98,6 +98,8 @@ public final class Peers {
     private final Log log = Log.of("peers");
     private final Map<String, Link> byPeer = new ConcurrentHashMap<>();
     private final Map<Long, Link> byPair = new ConcurrentHashMap<>();
+    /** Failed punching attempts in a row, per peer: direct retries back off (a false endpoint gets ever less). */
+    private final Map<String, Integer> failures = new ConcurrentHashMap<>();
     private volatile boolean closed;
 
     public Peers(String selfId, Transport transport, Rendezvous rendezvous, Scheduler scheduler, Settings settings) {
@@ -283,6 +285,7 @@ public final class Peers {
                         state = "direct";
                         detail = null;
                         log.info(selfId, "direct path to " + peer + " via " + from + " (rtt " + rttMillis + " ms)");
+                        failures.remove(peer);
                         report();
                         scheduler.schedule(settings.keepaliveMillis(), this::keepalive);
                     }
@@ -317,10 +320,13 @@ public final class Peers {
         /** No direct path: traffic goes through the rendezvous relay, and a direct path is tried again later. */
         private void fail(String why) {
             state = "relay";
-            detail = why + "; relaying through the rendezvous, retrying direct every " + settings.retryDirectMillis() / 1000 + " s";
+            detail = why + "; relaying through the rendezvous and retrying direct, backing off from every "
+                    + settings.retryDirectMillis() / 1000 + " s";
             log.warn(selfId, "no direct path to " + peer + ": " + why + "; using the relay");
             report();
-            if (settings.connectTo().contains(peer)) scheduler.schedule(settings.retryDirectMillis(), () -> retryDirect(this));
+            int n = failures.merge(peer, 1, Integer::sum);
+            long retry = settings.retryDirectMillis() << Math.min(n - 1, 5);     // 1x, 2x, 4x ... 32x
+            if (settings.connectTo().contains(peer)) scheduler.schedule(retry, () -> retryDirect(this));
         }
 
         private void report() {

@@ -119,6 +119,29 @@ class PeersTest {
     }
 
     @Test
+    void failedPeer_isRetriedWithBackoff() {
+        Peers asking = new Peers("me", (d, to) -> sent.add(new Sent(to, new byte[0])), m -> toRendezvous.add(m), clock,
+                new Peers.Settings(500, 50, 15_000, 3000, 1_000, List.of("peer")));
+        List<Long> requests = new ArrayList<>();
+        for (int round = 0; round < 3; round++) {
+            asking.onOffer(Json.obj("type", "p2p_connection_offer", "peer_worker_id", "peer", "peer_udp_ip", "127.0.0.1",
+                    "peer_udp_port", 40002L, "pair_id", "0000000000000" + (100 + round), "pair_key", Base64.getEncoder().encodeToString(KEY),
+                    "role", "initiator", "start_in_ms", 0L));
+            long failedAt = -1;
+            for (int ms = 0; ms < 60_000 && requests.size() == round; ms += 10) {
+                clock.advance(10);
+                if (failedAt < 0 && "relay".equals(asking.status().getFirst().get("state"))) failedAt = clock.nowMillis();
+                if (!toRendezvous.isEmpty() && "request_p2p_connection".equals(toRendezvous.getLast().get("type"))) {
+                    requests.add(clock.nowMillis() - failedAt);
+                    toRendezvous.add(Json.obj("type", "noted"));
+                }
+            }
+        }
+        assertEquals(3, requests.size());
+        assertTrue(requests.get(0) >= 1000 && requests.get(1) >= 2000 && requests.get(2) >= 4000, "doubling: " + requests);
+    }
+
+    @Test
     void offerWithoutUsableKeyOrAddress_isIgnored() {
         peers.onOffer(Json.obj("type", "p2p_connection_offer", "peer_worker_id", "x", "pair_id", "zz", "pair_key", "!!"));
         peers.onOffer(Json.obj("type", "p2p_connection_offer", "peer_worker_id", "x", "pair_id", "01", "peer_udp_ip", "not-ip",
