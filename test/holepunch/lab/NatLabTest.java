@@ -42,12 +42,17 @@ class NatLabTest {
         }
     }
 
-    @Test
-    void coneToCone_isDirect() throws Exception {
-        lab = new Lab("cone", "cone");
+    /** The lab with NATs of these kinds, the rendezvous, and worker A (behind NAT 1) asking for worker B (behind NAT 2). */
+    private void aAsksForB(String nat1, String nat2) throws Exception {
+        lab = new Lab(nat1, nat2);
         lab.rendezvous();
         lab.worker("hp-h2", "lab-b", null, Map.of());
         lab.worker("hp-h1", "lab-a", "lab-b", Map.of());
+    }
+
+    @Test
+    void coneToCone_isDirect() throws Exception {
+        aAsksForB("cone", "cone");
         awaitState("hp-h1", "10.1.0.2", "direct", 60);
         awaitState("hp-h2", "10.2.0.2", "direct", 20);
         assertEquals("203.0.113.12:4000", lab.peer("hp-h1", "10.1.0.2").get("remote"), "through the peer's NAT, port preserved");
@@ -56,10 +61,7 @@ class NatLabTest {
 
     @Test
     void symmetricToSymmetric_fallsBackToTheRelayAndSaysWhy() throws Exception {
-        lab = new Lab("symmetric", "symmetric");
-        lab.rendezvous();
-        lab.worker("hp-h2", "lab-b", null, Map.of());
-        lab.worker("hp-h1", "lab-a", "lab-b", Map.of());
+        aAsksForB("symmetric", "symmetric");
         awaitState("hp-h1", "10.1.0.2", "relay", 60);
         String detail = (String) lab.peer("hp-h1", "10.1.0.2").get("detail");
         assertTrue(detail.contains("endpoint-dependent"), detail);
@@ -106,10 +108,7 @@ class NatLabTest {
 
     @Test
     void flushedNatMappings_recoverByThemselves() throws Exception {
-        lab = new Lab("cone", "cone");
-        lab.rendezvous();
-        lab.worker("hp-h2", "lab-b", null, Map.of());
-        lab.worker("hp-h1", "lab-a", "lab-b", Map.of());
+        aAsksForB("cone", "cone");
         awaitState("hp-h1", "10.1.0.2", "direct", 60);
         awaitState("hp-h2", "10.2.0.2", "direct", 20);
         long flushedAt = System.nanoTime();
