@@ -114,6 +114,12 @@ public final class StunServer implements AutoCloseable {
         }
         if (request.messageClass() != StunClass.REQUEST) return null;
         if (request.method() != StunMessage.BINDING) return error(request, ErrorCode.BAD_REQUEST, List.of());
+        byte[] change = request.attribute(AttributeType.CHANGE_REQUEST);
+        if (change != null && (change[3] & 0x06) != 0) {
+            // RFC 5780 §7.2 asks to answer from another address or port; this server has none, and a
+            // reply from the same one would tell the client its NAT filters nothing. 420 says so.
+            return error(request, ErrorCode.UNKNOWN_ATTRIBUTE, List.of(AttributeType.CHANGE_REQUEST.code));
+        }
         byte[] tid = request.transactionId();
         List<StunAttribute> attrs = new ArrayList<>(4);
         if (request.isClassic()) {

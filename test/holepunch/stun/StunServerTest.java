@@ -66,6 +66,18 @@ class StunServerTest {
     }
 
     @Test
+    void respond_changeRequestAskingForAChangeGets420_withoutFlagsIsAnswered() throws Exception {
+        byte[] plain = new StunMessage(StunClass.REQUEST, StunMessage.BINDING, StunMessage.newTransactionId(),
+                List.of(new StunAttribute(0x0003, new byte[4]))).encode(true);
+        assertEquals(StunClass.SUCCESS_RESPONSE, StunMessage.parse(StunServer.respond(plain, plain.length, CLIENT)).messageClass());
+        byte[] req = new StunMessage(StunClass.REQUEST, StunMessage.BINDING, StunMessage.newTransactionId(),
+                List.of(new StunAttribute(0x0003, new byte[] {0, 0, 0, 6}))).encode(true);
+        StunMessage r = StunMessage.parse(StunServer.respond(req, req.length, CLIENT));
+        assertTrue(r.errorCode().startsWith("420"));
+        assertArrayEquals(new byte[] {0x00, 0x03}, r.attribute(AttributeType.UNKNOWN_ATTRIBUTES));
+    }
+
+    @Test
     void respond_otherMethodGets400() throws Exception {
         byte[] req = new StunMessage(StunClass.REQUEST, 0x003, StunMessage.newTransactionId(), List.of()).encode(true);
         assertTrue(StunMessage.parse(StunServer.respond(req, req.length, CLIENT)).errorCode().startsWith("400"));
