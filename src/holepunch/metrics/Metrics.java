@@ -18,6 +18,7 @@ public final class Metrics {
     private final Map<String, Family> families = new ConcurrentHashMap<>();
     private final Map<String, LongAdder> counters = new ConcurrentHashMap<>();
     private final Map<String, DoubleSupplier> gauges = new ConcurrentHashMap<>();
+    private final Map<String, java.util.function.Supplier<Map<String, Double>>> gaugeSeries = new ConcurrentHashMap<>();
 
     public void counterFamily(String name, String help) {
         families.put(name, new Family("counter", help));
@@ -40,6 +41,18 @@ public final class Metrics {
     public void gauge(String name, String help, DoubleSupplier value) {
         families.put(name, new Family("gauge", help));
         gauges.put(name, value);
+    }
+
+    /** A gauge family whose series come and go (one per peer, say): label text such as {@code peer="b"} to value. */
+    public void gaugeSeries(String name, String help, java.util.function.Supplier<Map<String, Double>> series) {
+        families.put(name, new Family("gauge", help));
+        gaugeSeries.put(name, series);
+    }
+
+    /** The label part of a series name: {@code labels("peer", "b")} is {@code peer="b"}. */
+    public static String labels(String... keysAndValues) {
+        String s = series("x", keysAndValues);
+        return s.substring(2, s.length() - 1);
     }
 
     private static String series(String name, String... labels) {
@@ -67,6 +80,12 @@ public final class Metrics {
             double v = e.getValue().getAsDouble();
             String text = v == Math.rint(v) && Math.abs(v) < 1e15 ? String.valueOf((long) v) : String.valueOf(v);
             byFamily.computeIfAbsent(e.getKey(), k -> new StringBuilder()).append(e.getKey()).append(' ').append(text).append('\n');
+        }
+        for (Map.Entry<String, java.util.function.Supplier<Map<String, Double>>> e : gaugeSeries.entrySet()) {
+            StringBuilder sb = byFamily.computeIfAbsent(e.getKey(), k -> new StringBuilder());
+            for (Map.Entry<String, Double> v : new TreeMap<>(e.getValue().get()).entrySet()) {
+                sb.append(e.getKey()).append('{').append(v.getKey()).append("} ").append(v.getValue().longValue()).append('\n');
+            }
         }
         StringBuilder out = new StringBuilder();
         for (Map.Entry<String, Family> f : new TreeMap<>(families).entrySet()) {

@@ -50,6 +50,22 @@ public final class Peers {
     }
 
     private volatile DataListener dataListener = (peer, payload) -> { };
+    private volatile holepunch.metrics.Metrics metrics = new holepunch.metrics.Metrics();
+
+    /** Counts application bytes per peer, path and direction into {@code m}, and shows each path's state. */
+    public void useMetrics(holepunch.metrics.Metrics m) {
+        metrics = m;
+        m.counterFamily("holepunch_worker_path_bytes_total", "Application bytes, by peer, path (direct or relay) and direction.");
+        m.gaugeSeries("holepunch_worker_path_state", "1 for each peer's current path state.", () -> {
+            Map<String, Double> out = new LinkedHashMap<>();
+            for (Link l : byPeer.values()) out.put(holepunch.metrics.Metrics.labels("peer", l.peer, "state", l.state), 1.0);
+            return out;
+        });
+    }
+
+    private void count(String peer, String path, String direction, int bytes) {
+        metrics.add("holepunch_worker_path_bytes_total", bytes, "peer", peer, "path", path, "direction", direction);
+    }
 
     public void onData(DataListener listener) {
         dataListener = listener;
@@ -66,13 +82,16 @@ public final class Peers {
         if (l.state.equals("direct") && r != null) {
             try {
                 transport.send(ByteBuffer.wrap(new Probe(Probe.Kind.DATA, l.pairId, RANDOM.nextLong(), payload).encode(l.key)), r);
+                count(peer, "direct", "sent", payload.length);
                 return true;
             } catch (IOException e) {
                 log.debug(selfId, "direct send to " + peer + " failed: " + e.getMessage());
             }
         }
-        return rendezvous.send(Json.obj("type", "relay_data", "pair_id", HexFormat.of().toHexDigits(l.pairId),
+        boolean sent = rendezvous.send(Json.obj("type", "relay_data", "pair_id", HexFormat.of().toHexDigits(l.pairId),
                 "data", Base64.getEncoder().encodeToString(payload)));
+        if (sent) count(peer, "relay", "sent", payload.length);
+        return sent;
     }
 
     /** {@code relay_data} from the rendezvous: a payload the peer sent through the relay. */
@@ -80,7 +99,9 @@ public final class Peers {
         try {
             Link l = byPair.get(Long.parseUnsignedLong((String) message.get("pair_id"), 16));
             if (l == null) return;
-            dataListener.onData(l.peer, Base64.getDecoder().decode((String) message.get("data")));
+            byte[] data = Base64.getDecoder().decode((String) message.get("data"));
+            count(l.peer, "relay", "received", data.length);
+            dataListener.onData(l.peer, data);
         } catch (RuntimeException e) {
             log.warn(selfId, "ignored a relay_data without a usable pair_id or data");
         }
@@ -291,7 +312,10 @@ public final class Peers {
                     }
                 }
                 case DATA -> {
-                    if (from.equals(remote)) dataListener.onData(peer, p.payload());
+                    if (from.equals(remote)) {
+                        count(peer, "direct", "received", p.payload().length);
+                        dataListener.onData(peer, p.payload());
+                    }
                 }
             }
         }

@@ -83,6 +83,7 @@ public final class Worker implements AutoCloseable {
             throw e;
         }
         peers.onData(forwarder::onData);
+        peers.useMetrics(metrics);
         health = new HealthServer(config.httpPort(), this::status, metrics::render);
     }
 

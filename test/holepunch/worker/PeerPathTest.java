@@ -7,12 +7,17 @@ import holepunch.testing.Ports;
 import holepunch.testing.TestRendezvous;
 import org.junit.jupiter.api.Test;
 
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Two workers on loopback: P2P_CONNECT_TO gets an introduction and both sides a direct path. */
 class PeerPathTest {
@@ -73,6 +78,11 @@ class PeerPathTest {
                     }
                 }
                 assertEquals(true, answer != null && answer.startsWith("hello "), "echo through the forward: " + answer);
+                String metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + a.healthPort() + "/metrics")).build(),
+                        HttpResponse.BodyHandlers.ofString()).body();
+                assertTrue(metrics.contains("holepunch_worker_path_state{peer=\"fwd-b\",state=\"direct\"} 1"), metrics);
+                assertTrue(metrics.matches("(?s).*holepunch_worker_path_bytes_total\\{direction=\"sent\",path=\"direct\",peer=\"fwd-b\"} [1-9].*")
+                        || metrics.matches("(?s).*holepunch_worker_path_bytes_total\\{peer=\"fwd-b\",path=\"direct\",direction=\"sent\"} [1-9].*"), metrics);
             }
             echo.close();
             echoer.join(5000);
