@@ -92,7 +92,6 @@ public final class ConnectionLoop implements Runnable {
                 return;
             }
             connections.add(connection);
-            connection.registered(now);
             if (closingCode != 0) {
                 connection.startClose(closingCode, closingReason, true);
                 return;

@@ -87,15 +87,13 @@ public final class WebSocketConnection implements MessageDecoder.Listener {
         l.execute(task);
     }
 
+    /** The first ping goes out a second after the upgrade (sooner with a shorter interval), to measure the RTT early. */
+    static final long FIRST_PING_NANOS = 1_000_000_000L;
+
     void started(ConnectionLoop owner, long now) {
         loop = owner;
         lastHeardNanos = now;
-        lastPingNanos = now;
-    }
-
-    /** Once the channel is registered: an early ping measures the round-trip time (for coordinated punching). */
-    void registered(long now) {
-        sendPing(now);
+        lastPingNanos = now - owner.settings().pingIntervalNanos() + Math.min(FIRST_PING_NANOS, owner.settings().pingIntervalNanos());
     }
 
     private void sendPing(long now) {
