@@ -1,6 +1,7 @@
 package holepunch.rendezvous;
 
 import holepunch.json.Json;
+import holepunch.limits.TokenBucket;
 import holepunch.log.Log;
 import holepunch.metrics.Metrics;
 
@@ -44,27 +45,7 @@ final class PeerBroker {
 
     /** One brokered pair; outcomes by worker id. */
     record PairRecord(String pairId, String initiator, String responder, long createdMillis, Map<String, Map<String, Object>> outcomes,
-                      ByteRate relay) {
-    }
-
-    /** Relay bytes per second for one pair (token bucket, burst twice the rate). */
-    static final class ByteRate {
-        private final double perSecond;
-        private double tokens;
-        private long last = System.nanoTime();
-
-        ByteRate(int perSecond) {
-            this.perSecond = perSecond;
-            this.tokens = perSecond * 2.0;
-        }
-
-        synchronized boolean take(int bytes, long now) {
-            tokens = Math.min(perSecond * 2.0, tokens + (now - last) / 1e9 * perSecond);
-            last = now;
-            if (tokens < bytes) return false;
-            tokens -= bytes;
-            return true;
-        }
+                      TokenBucket relay) {
     }
 
     PeerBroker(Registry registry, Log log, Metrics metrics, int relayBytesPerSec) {
@@ -113,7 +94,7 @@ final class PeerBroker {
         long base = Math.max(oneWayA, oneWayB) + START_MARGIN_MILLIS;
         synchronized (pairs) {
             pairs.put(pairId, new PairRecord(pairId, requester.id, peer.id, System.currentTimeMillis(), new LinkedHashMap<>(),
-                    new ByteRate(relayBytesPerSec)));
+                    new TokenBucket(relayBytesPerSec, 2.0 * relayBytesPerSec, System.nanoTime())));
         }
         requester.connection.sendText(Json.write(offer(pairId, pairKey, "initiator", peer, base - oneWayA)));
         peer.connection.sendText(Json.write(offer(pairId, pairKey, "responder", requester, base - oneWayB)));

@@ -47,7 +47,7 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
     @Override
     public void onText(WebSocketConnection connection, String text) {
         WorkerEntry worker = (WorkerEntry) connection.attachment();
-        if (!worker.rate.allow(System.nanoTime())) {
+        if (!worker.rate.take(1, System.nanoTime())) {
             metrics.inc("holepunch_messages_total", "type", "over_rate");
             log.warn(worker.id, "sends more than " + maxMessagesPerSec + " messages per second (MAX_MESSAGES_PER_SEC); closing with 1008");
             connection.close(CloseCode.POLICY_VIOLATION, "message rate over " + maxMessagesPerSec + "/s");

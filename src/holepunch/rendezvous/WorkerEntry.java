@@ -21,10 +21,10 @@ final class WorkerEntry {
     /** The worker's own interface addresses with its UDP port, "ip:port" (for peers on the same LAN). */
     volatile List<String> hostCandidates = List.of();
     /** Messages per second allowed from this session (touched on its loop thread only). */
-    final MessageRate rate;
+    final holepunch.limits.TokenBucket rate;
 
     WorkerEntry(String id, String observedIp, int observedPort, WebSocketConnection connection, int maxMessagesPerSec) {
-        this.rate = new MessageRate(maxMessagesPerSec);
+        this.rate = new holepunch.limits.TokenBucket(maxMessagesPerSec, 2.0 * maxMessagesPerSec, System.nanoTime());
         this.id = id;
         this.observedIp = observedIp;
         this.observedPort = observedPort;

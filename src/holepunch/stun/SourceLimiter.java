@@ -1,8 +1,9 @@
 package holepunch.stun;
 
+import holepunch.limits.TokenBucket;
+
 import java.net.InetAddress;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.Map;
 
 /**
@@ -14,7 +15,7 @@ final class SourceLimiter {
     private final double perSecond;
     private final double burst;
     private final int maxSources;
-    private final Map<InetAddress, double[]> buckets = new HashMap<>();   // {tokens, last refill nanos}
+    private final Map<InetAddress, TokenBucket> buckets = new HashMap<>();
 
     /** {@code perSecond} 0 means unlimited. */
     SourceLimiter(double perSecond, int maxSources) {
@@ -25,25 +26,17 @@ final class SourceLimiter {
 
     boolean allow(InetAddress source, long nowNanos) {
         if (perSecond <= 0) return true;
-        double[] b = buckets.get(source);
+        TokenBucket b = buckets.get(source);
         if (b == null) {
             if (buckets.size() >= maxSources) evict(nowNanos);
-            b = new double[] {burst, nowNanos};
+            b = new TokenBucket(perSecond, burst, nowNanos);
             buckets.put(source, b);
-        } else {
-            b[0] = Math.min(burst, b[0] + (nowNanos - (long) b[1]) / 1e9 * perSecond);
-            b[1] = nowNanos;
         }
-        if (b[0] < 1) return false;
-        b[0] -= 1;
-        return true;
+        return b.take(1, nowNanos);
     }
 
     private void evict(long nowNanos) {
-        for (Iterator<double[]> it = buckets.values().iterator(); it.hasNext(); ) {
-            double[] b = it.next();
-            if (nowNanos - (long) b[1] > 10_000_000_000L) it.remove();
-        }
+        buckets.values().removeIf(b -> nowNanos - b.lastNanos() > 10_000_000_000L);
         if (buckets.size() >= maxSources) buckets.clear();
     }
 

@@ -43,11 +43,16 @@ class StunClientTest {
         }
     }
 
+    final FakeScheduler clock = new FakeScheduler();
+    final Recorder sent = new Recorder(clock);
+
+    private StunClient client(StunClient.Retransmission params) {
+        return new StunClient(sent, clock, params);
+    }
+
     @Test
     void bind_silentServerGetsRfc8489RetransmissionsThenFails() {
-        FakeScheduler clock = new FakeScheduler();
-        Recorder sent = new Recorder(clock);
-        StunClient client = new StunClient(sent, clock, StunClient.Retransmission.RFC_DEFAULT);
+        StunClient client = client(StunClient.Retransmission.RFC_DEFAULT);
         CompletableFuture<StunClient.Binding> f = client.bind(SERVER);
         clock.advance(39_499);
         assertFalse(f.isDone(), "still waiting Rm x RTO after the last request");
@@ -63,9 +68,7 @@ class StunClientTest {
 
     @Test
     void bind_customParametersAreHonoured() {
-        FakeScheduler clock = new FakeScheduler();
-        Recorder sent = new Recorder(clock);
-        StunClient client = new StunClient(sent, clock, new StunClient.Retransmission(100, 3, 2));
+        StunClient client = client(new StunClient.Retransmission(100, 3, 2));
         CompletableFuture<StunClient.Binding> f = client.bind(SERVER);
         clock.advance(499);
         assertEquals(List.of(0L, 100L, 300L), sent.times);
@@ -80,9 +83,7 @@ class StunClientTest {
 
     @Test
     void onDatagram_acceptsTheAnswerFromTheServerAskedAndStopsRetransmitting() throws Exception {
-        FakeScheduler clock = new FakeScheduler();
-        Recorder sent = new Recorder(clock);
-        StunClient client = new StunClient(sent, clock, StunClient.Retransmission.RFC_DEFAULT);
+        StunClient client = client(StunClient.Retransmission.RFC_DEFAULT);
         CompletableFuture<StunClient.Binding> f = client.bind(SERVER);
         clock.advance(600);
         InetSocketAddress mapped = new InetSocketAddress("198.51.100.7", 40001);
@@ -99,8 +100,7 @@ class StunClientTest {
 
     @Test
     void onDatagram_ignoresUnknownTransactions() throws Exception {
-        FakeScheduler clock = new FakeScheduler();
-        StunClient client = new StunClient(new Recorder(clock), clock, StunClient.Retransmission.RFC_DEFAULT);
+        StunClient client = client(StunClient.Retransmission.RFC_DEFAULT);
         client.bind(SERVER);
         byte[] stray = answer(StunMessage.bindingRequest(StunMessage.newTransactionId()).encode(true), SERVER);
         assertFalse(client.onDatagram(SERVER, stray, stray.length));
@@ -109,9 +109,7 @@ class StunClientTest {
 
     @Test
     void onDatagram_errorResponseFailsWithItsCode() throws Exception {
-        FakeScheduler clock = new FakeScheduler();
-        Recorder sent = new Recorder(clock);
-        StunClient client = new StunClient(sent, clock, StunClient.Retransmission.RFC_DEFAULT);
+        StunClient client = client(StunClient.Retransmission.RFC_DEFAULT);
         CompletableFuture<StunClient.Binding> f = client.bind(SERVER);
         StunMessage req = StunMessage.parse(sent.datagrams.get(0));
         byte[] err = new StunMessage(StunClass.ERROR_RESPONSE, StunMessage.BINDING, req.transactionId(), List.of(
