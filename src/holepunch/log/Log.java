@@ -9,24 +9,31 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.Locale;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * One line per event on standard output, naming the worker it concerns. {@code LOG_FORMAT=json}
  * writes one JSON object per line with {@code severity}, {@code message} and {@code worker_id}
  * (the fields Cloud Logging reads); {@code LOG_LEVEL} (debug, info, warning, error) filters.
- * Lines are written by one background thread from a bounded queue, so a burst of events never
- * slows the service; when the queue is full, lines are dropped and the count is reported.
+ * Lines are written by one background thread from a bounded lock-free queue, so a burst of events
+ * never slows the service; when the queue is full, lines are dropped and the count is reported.
+ * The writer wakes once when lines arrive after a quiet spell and then gathers what comes in
+ * within {@link #LINGER_NANOS} into one write, so a burst costs one write per millisecond, not a
+ * write and a thread wake-up per line.
  * Callers must never pass secrets.
  */
 public final class Log {
     public enum Level { DEBUG, INFO, WARNING, ERROR }
 
-    private static final int QUEUE_LINES = 16_384;
-    private static final BlockingQueue<String> QUEUE = new ArrayBlockingQueue<>(QUEUE_LINES);
+    static final int QUEUE_LINES = 16_384;
+    private static final long LINGER_NANOS = 1_000_000;
+    private static final ConcurrentLinkedQueue<String> QUEUE = new ConcurrentLinkedQueue<>();
+    /** Set by the writer before it parks with an empty queue; the producer that clears it unparks it. */
+    private static final AtomicBoolean WRITER_IDLE = new AtomicBoolean();
     private static final AtomicLong DROPPED = new AtomicLong();
     /** Lines queued but not yet written. */
     private static final AtomicLong PENDING = new AtomicLong();
@@ -35,8 +42,10 @@ public final class Log {
     private static volatile Level threshold = parseLevel(System.getenv("LOG_LEVEL"));
     private static volatile OutputStream out = new FileOutputStream(FileDescriptor.out);
 
+    private static final Thread WRITER = Thread.ofPlatform().name("log-writer").daemon(true).unstarted(Log::drain);
+
     static {
-        Thread.ofPlatform().name("log-writer").daemon(true).start(Log::drain);
+        WRITER.start();
     }
 
     private final String component;
@@ -109,11 +118,13 @@ public final class Log {
             line = timestamp() + " " + level + " " + component
                     + (workerId == null ? "" : " worker=" + workerId) + " " + oneLine;
         }
-        PENDING.incrementAndGet();
-        if (!QUEUE.offer(line)) {
+        if (PENDING.incrementAndGet() > QUEUE_LINES) {
             PENDING.decrementAndGet();
             DROPPED.incrementAndGet();
+            return;
         }
+        QUEUE.add(line);
+        if (WRITER_IDLE.get() && WRITER_IDLE.compareAndSet(true, false)) LockSupport.unpark(WRITER);
     }
 
     private record Second(long epochSecond, String prefix) {
@@ -154,21 +165,23 @@ public final class Log {
     private static void drain() {
         StringBuilder batch = new StringBuilder();
         while (true) {
+            String next = QUEUE.poll();
+            if (next == null) {
+                WRITER_IDLE.set(true);
+                if (QUEUE.isEmpty()) LockSupport.park();   // a producer clears the flag and unparks us
+                WRITER_IDLE.set(false);
+                continue;
+            }
             int lines = 0;
-            try {
-                batch.append(QUEUE.take()).append('\n');
+            do {
+                batch.append(next).append('\n');
                 lines++;
-                String next;
-                while (batch.length() < 64 * 1024 && (next = QUEUE.poll()) != null) {
-                    batch.append(next).append('\n');
-                    lines++;
-                }
-                long dropped = DROPPED.getAndSet(0);
-                if (dropped > 0) batch.append(Instant.now()).append(" WARNING log ").append(dropped).append(" log lines dropped (queue full)\n");
+            } while (batch.length() < 64 * 1024 && (next = QUEUE.poll()) != null);
+            long dropped = DROPPED.getAndSet(0);
+            if (dropped > 0) batch.append(timestamp()).append(" WARNING log ").append(dropped).append(" log lines dropped (queue full)\n");
+            try {
                 out.write(batch.toString().getBytes(StandardCharsets.UTF_8));
                 out.flush();
-            } catch (InterruptedException e) {
-                return;
             } catch (IOException e) {
                 // stdout is gone; nothing better to do than keep the service running
             }
@@ -178,6 +191,7 @@ public final class Log {
                     FLUSHED.notifyAll();
                 }
             }
+            LockSupport.parkNanos(LINGER_NANOS);   // gather the rest of a burst into the next write
         }
     }
 }

@@ -174,10 +174,12 @@ public final class Bench {
             // Throughput on a second wave, the server warmed up by the first.
             try (WsLoad load = new WsLoad(target)) {
                 long cpu0 = cpuMillis(pid);
+                long own0 = cpuMillis(ProcessHandle.current().pid());
                 double secs = load.register(sessions, 512, "bench-", 300_000_000_000L);
                 long cpu = cpuMillis(pid) - cpu0;
-                System.out.printf(Locale.ROOT, "%s rendezvous: %d registrations in %.2f s = %.0f registrations/s (server CPU %.3f ms per registration, %.2f cores)%n",
-                        name, sessions, secs, sessions / secs, cpu / (double) sessions, cpu / 1000.0 / secs);
+                long own = cpuMillis(ProcessHandle.current().pid()) - own0;
+                System.out.printf(Locale.ROOT, "%s rendezvous: %d registrations in %.2f s = %.0f registrations/s (server CPU %.3f ms per registration, %.2f cores; load client %.3f ms)%n",
+                        name, sessions, secs, sessions / secs, cpu / (double) sessions, cpu / 1000.0 / secs, own / (double) sessions);
                 if (System.getenv("BENCH_JFR") != null) {     // diagnosis: the server was started with a recording
                     String jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd").toString();
                     new ProcessBuilder(jcmd, String.valueOf(pid), "JFR.dump", "filename=" + System.getenv("BENCH_JFR"))

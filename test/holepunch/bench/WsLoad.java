@@ -62,9 +62,20 @@ final class WsLoad implements AutoCloseable {
                 Conn c = new Conn(started++, ch);
                 conns.add(c);
                 c.pending = (idPrefix + c.index).getBytes(StandardCharsets.US_ASCII);   // the id, until upgraded
-                ch.connect(target);
-                ch.register(selector, SelectionKey.OP_CONNECT, c);
                 inFlight++;
+                try {
+                    if (ch.connect(target)) {   // on loopback the connection is often made at once
+                        sendUpgrade(c);
+                        ch.register(selector, SelectionKey.OP_READ, c);
+                    } else {
+                        ch.register(selector, SelectionKey.OP_CONNECT, c);
+                    }
+                } catch (IOException e) {
+                    ch.close();
+                    c.state = -1;
+                    failed++;
+                    inFlight--;
+                }
             }
             poll(100);
             if (System.nanoTime() > deadline) throw new IOException("registration timed out: " + registered + " of " + n);
@@ -133,12 +144,7 @@ final class WsLoad implements AutoCloseable {
             try {
                 if (key.isConnectable()) {
                     c.ch.finishConnect();
-                    String id = new String(c.pending, StandardCharsets.US_ASCII);
-                    c.pending = new byte[0];
-                    write(c, ("GET /ws/register/" + id + " HTTP/1.1\r\nHost: " + target.getHostString() + ":" + target.getPort()
-                            + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-                            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-                    c.state = UPGRADING;
+                    sendUpgrade(c);
                     key.interestOps(SelectionKey.OP_READ);
                 } else if (key.isReadable()) {
                     onReadable(c);
@@ -154,6 +160,15 @@ final class WsLoad implements AutoCloseable {
             }
         }
         selector.selectedKeys().clear();
+    }
+
+    private void sendUpgrade(Conn c) throws IOException {
+        String id = new String(c.pending, StandardCharsets.US_ASCII);
+        c.pending = new byte[0];
+        write(c, ("GET /ws/register/" + id + " HTTP/1.1\r\nHost: " + target.getHostString() + ":" + target.getPort()
+                + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+        c.state = UPGRADING;
     }
 
     private void onReadable(Conn c) throws IOException {
