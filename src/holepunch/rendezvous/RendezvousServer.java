@@ -145,7 +145,12 @@ public final class RendezvousServer implements AutoCloseable {
 
     /** With RENDEZVOUS_TOKEN set, answers 401 (and returns false) unless the request bears the token. */
     private boolean authorized(HttpExchange ex, String workerId) throws IOException {
-        if (auth.allows(ex.getRequestHeaders().getFirst("Authorization"))) return true;
+        return authorized(ex, workerId, ex.getRequestHeaders());
+    }
+
+    /** As above, with the request headers already taken ({@code getRequestHeaders()} copies them on every call). */
+    private boolean authorized(HttpExchange ex, String workerId, com.sun.net.httpserver.Headers headers) throws IOException {
+        if (auth.allows(headers.getFirst("Authorization"))) return true;
         metrics.inc("holepunch_refused_total", "reason", "unauthorized");
         log.warn(workerId, "refused " + ex.getRequestURI().getPath() + " from " + ex.getRemoteAddress().getAddress().getHostAddress()
                 + ": no valid bearer token");
@@ -174,14 +179,14 @@ public final class RendezvousServer implements AutoCloseable {
 
     /** True when the connection was upgraded (and so is no longer the exchange's). */
     private boolean upgrade(HttpExchange ex, String workerId) throws IOException {
-        if (!authorized(ex, WorkerIds.isValid(workerId) ? workerId : null)) return false;
+        com.sun.net.httpserver.Headers headers = ex.getRequestHeaders();   // a fresh copy per call: take it once
+        if (!authorized(ex, WorkerIds.isValid(workerId) ? workerId : null, headers)) return false;
         if (!WorkerIds.isValid(workerId)) {
             metrics.inc("holepunch_refused_total", "reason", "invalid_worker_id");
             log.warn(null, "refused a WebSocket upgrade: invalid worker id '" + RendezvousProtocol.excerpt(workerId) + "'");
             json(ex, 400, Json.obj("detail", "invalid worker id: " + WorkerIds.RULE));
             return false;
         }
-        com.sun.net.httpserver.Headers headers = ex.getRequestHeaders();   // a fresh copy per call: take it once
         Handshake.Result hs = Handshake.check(ex.getRequestMethod(), headers::get);
         if (!hs.accepted()) {
             metrics.inc("holepunch_refused_total", "reason", "bad_handshake");

@@ -18,9 +18,6 @@ import java.util.Locale;
  * (default 10000) sets how many sessions are held.
  */
 public final class Bench {
-    /** Per server: {KB per session, median registrations/s}, for the side-by-side line. */
-    private static final java.util.Map<String, double[]> RESULTS = new java.util.LinkedHashMap<>();
-
     private Bench() {
     }
 
@@ -47,17 +44,151 @@ public final class Bench {
         boolean seed = "1".equals(System.getenv("BENCH_SEED"));
         System.out.printf("# holepunch bench: %d sessions, %d cores%n", sessions, Runtime.getRuntime().availableProcessors());
         // The server is started the way users start it: ./run.sh (same JVM settings as the container).
-        rendezvous("holepunch", List.of(Path.of("run.sh").toAbsolutePath().toString(), "rendezvous"), sessions);
-        if (seed) {
-            File script = new File("../shared/anchors/seed_rendezvous.sh");
-            if (!script.exists()) {
-                System.out.println("seed: ../shared/anchors/seed_rendezvous.sh not found, skipped");
-            } else {
-                rendezvous("original", List.of("bash", script.getAbsolutePath()), sessions);
-                double[] ours = RESULTS.get("holepunch"), theirs = RESULTS.get("original");
-                System.out.printf(Locale.ROOT, "side by side: registrations/s %.1fx the original's (target >= 10x); memory per session %.0f%% of the original's (target <= 20%%)%n",
-                        ours[1] / theirs[1], 100 * ours[0] / theirs[0]);
+        List<RvServer> servers = new ArrayList<>();
+        try {
+            servers.add(RvServer.start("holepunch", List.of(Path.of("run.sh").toAbsolutePath().toString(), "rendezvous")));
+            if (seed) {
+                File script = new File("../shared/anchors/seed_rendezvous.sh");
+                if (script.exists()) servers.add(RvServer.start("original", List.of("bash", script.getAbsolutePath())));
+                else System.out.println("seed: ../shared/anchors/seed_rendezvous.sh not found, skipped");
             }
+            for (RvServer server : servers) memory(server, sessions);
+            // Throughput: waves taken in turn from each server, so a slow spell of the machine (its
+            // speed drifts by ±20% over minutes) falls on both; the median wave is the figure.
+            int waves = Integer.parseInt(System.getenv().getOrDefault("BENCH_WAVES", "3"));
+            for (int w = 0; w < waves; w++) {
+                for (RvServer server : servers) {
+                    quiesce(servers);    // the other server's clean-up would take CPU from this wave
+                    server.rates.add(wave(server, sessions, w + 1));
+                }
+            }
+            for (RvServer server : servers) {
+                System.out.printf(Locale.ROOT, "%s rendezvous: registrations/s, median of %d waves: %.0f%n", server.name, waves, server.medianRate());
+            }
+            for (RvServer server : servers) {
+                quiesce(servers);
+                echo(server, sessions);
+            }
+            if (servers.size() == 2) {
+                RvServer ours = servers.get(0), theirs = servers.get(1);
+                System.out.printf(Locale.ROOT, "side by side: registrations/s %.1fx the original's (target >= 10x); memory per session %.0f%% of the original's (target <= 20%%)%n",
+                        ours.medianRate() / theirs.medianRate(), 100 * ours.kbPerSession / theirs.kbPerSession);
+            }
+        } finally {
+            for (RvServer server : servers) server.stop();
+        }
+    }
+
+    /** A rendezvous under test: its own process, so its RSS and CPU can be read from /proc. */
+    static final class RvServer {
+        final String name;
+        final Process process;
+        final int port;
+        final InetSocketAddress target;
+        final List<Double> rates = new ArrayList<>();
+        double kbPerSession;
+
+        private RvServer(String name, Process process, int port) {
+            this.name = name;
+            this.process = process;
+            this.port = port;
+            this.target = new InetSocketAddress("127.0.0.1", port);
+        }
+
+        static RvServer start(String name, List<String> command) throws Exception {
+            int port = freePort();
+            List<String> cmd = new ArrayList<>(command);
+            if (name.equals("original")) cmd.add(String.valueOf(port));
+            ProcessBuilder pb = new ProcessBuilder(cmd);
+            pb.environment().put("PORT", String.valueOf(port));
+            pb.environment().put("STUN_UDP_PORT", "0");
+            pb.environment().put("MAX_SESSIONS_PER_IP", "1000000");     // every load session comes from 127.0.0.1
+            pb.environment().put("MAX_MESSAGES_PER_SEC", "1000000");    // the echo senders go as fast as they can
+            Path log = Files.createTempFile("bench-" + name, ".log");
+            pb.redirectErrorStream(true).redirectOutput(log.toFile());
+            RvServer server = new RvServer(name, pb.start(), port);
+            waitForPort(port, 60_000);
+            return server;
+        }
+
+        long pid() {
+            return process.pid();     // the JVM itself, or the python the seed script execs
+        }
+
+        double medianRate() {
+            double[] sorted = rates.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+            return sorted[sorted.length / 2];
+        }
+
+        void stop() throws InterruptedException {
+            process.descendants().forEach(ProcessHandle::destroy);
+            process.destroy();
+            if (!process.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) process.destroyForcibly();
+        }
+    }
+
+    /**
+     * Waits until every server lists no workers and has been idle (under 5% of a core) for 200 ms;
+     * at most 120 s.
+     */
+    static void quiesce(List<RvServer> servers) throws Exception {
+        for (RvServer server : servers) awaitNoWorkers(server.port);
+        long deadline = System.nanoTime() + 120_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            long busy = 0;
+            long[] before = new long[servers.size()];
+            for (int i = 0; i < before.length; i++) before[i] = cpuMillis(servers.get(i).pid());
+            Thread.sleep(200);    // the measuring window, not a wait for an event
+            for (int i = 0; i < before.length; i++) busy += cpuMillis(servers.get(i).pid()) - before[i];
+            if (busy <= 10) return;
+        }
+        System.out.println("note: the servers did not become idle within 120 s");
+    }
+
+    /** Memory, the same way for every server: RSS freshly started, then holding N sessions. */
+    static void memory(RvServer server, int sessions) throws Exception {
+        long fresh = rssKb(server.pid());
+        try (WsLoad first = new WsLoad(server.target)) {
+            first.register(sessions, 512, "first-", 300_000_000_000L);
+            long held = rssKb(server.pid());
+            server.kbPerSession = (held - fresh) / (double) sessions;
+            System.out.printf(Locale.ROOT, "%s rendezvous: RSS %.1f MB freshly started, %.1f MB holding %d sessions: %.1f KB/session%n",
+                    server.name, fresh / 1024.0, held / 1024.0, sessions, server.kbPerSession);
+            if (System.getenv("BENCH_HISTO") != null) histogram(server.pid());
+        }
+    }
+
+    /** One registration wave on a warmed-up server that lists no workers; returns registrations/s. */
+    static double wave(RvServer server, int sessions, int number) throws Exception {
+        awaitNoWorkers(server.port);    // the previous wave's closes are not charged to this one
+        long pid = server.pid();
+        try (WsLoad load = new WsLoad(server.target)) {
+            long cpu0 = cpuMillis(pid);
+            long own0 = cpuMillis(ProcessHandle.current().pid());
+            double secs = load.register(sessions, 512, "bench-", 300_000_000_000L);
+            long cpu = cpuMillis(pid) - cpu0;
+            long own = cpuMillis(ProcessHandle.current().pid()) - own0;
+            System.out.printf(Locale.ROOT, "%s rendezvous: wave %d: %d registrations in %.2f s = %.0f registrations/s (server CPU %.3f ms per registration, %.2f cores; load client %.3f ms)%n",
+                    server.name, number, sessions, secs, sessions / secs, cpu / (double) sessions, cpu / 1000.0 / secs, own / (double) sessions);
+            return sessions / secs;
+        }
+    }
+
+    /** Echo round trips from 100 closed-loop senders while N sessions are held (and the opt-in soak). */
+    static void echo(RvServer server, int sessions) throws Exception {
+        awaitNoWorkers(server.port);
+        try (WsLoad load = new WsLoad(server.target)) {
+            load.register(sessions, 512, "echo-", 300_000_000_000L);
+            if (System.getenv("BENCH_JFR") != null) {     // diagnosis: the server was started with a recording
+                String jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd").toString();
+                new ProcessBuilder(jcmd, String.valueOf(server.pid()), "JFR.dump", "filename=" + System.getenv("BENCH_JFR"))
+                        .inheritIO().start().waitFor();
+            }
+            if ("1".equals(System.getenv("BENCH_SOAK")) && server.name.equals("holepunch")) soak(load, server.pid(), sessions);
+            load.echo(100, 1.0);
+            double[] e = load.echo(100, 5.0);
+            System.out.printf(Locale.ROOT, "%s rendezvous: echo, 100 concurrent senders: %.0f msg/s, p50 %.2f ms, p99 %.2f ms%n",
+                    server.name, e[0], e[1], e[2]);
         }
     }
 
@@ -151,75 +282,6 @@ public final class Bench {
         }
     }
 
-    static void rendezvous(String name, List<String> command, int sessions) throws Exception {
-        int port = freePort();
-        List<String> cmd = new ArrayList<>(command);
-        if (name.equals("original")) cmd.add(String.valueOf(port));
-        ProcessBuilder pb = new ProcessBuilder(cmd);
-        pb.environment().put("PORT", String.valueOf(port));
-        pb.environment().put("STUN_UDP_PORT", "0");
-        pb.environment().put("MAX_SESSIONS_PER_IP", "1000000");     // every load session comes from 127.0.0.1
-        pb.environment().put("MAX_MESSAGES_PER_SEC", "1000000");    // the echo senders go as fast as they can
-        Path log = Files.createTempFile("bench-" + name, ".log");
-        pb.redirectErrorStream(true).redirectOutput(log.toFile());
-        Process p = pb.start();
-        try {
-            waitForPort(port, 60_000);
-            long pid = serverPid(p);
-            InetSocketAddress target = new InetSocketAddress("127.0.0.1", port);
-            // Memory, the same way for every server: RSS freshly started, then holding N sessions.
-            long fresh = rssKb(pid);
-            try (WsLoad first = new WsLoad(target)) {
-                first.register(sessions, 512, "first-", 300_000_000_000L);
-                long held = rssKb(pid);
-                System.out.printf(Locale.ROOT, "%s rendezvous: RSS %.1f MB freshly started, %.1f MB holding %d sessions: %.1f KB/session%n",
-                        name, fresh / 1024.0, held / 1024.0, sessions, (held - fresh) / (double) sessions);
-                RESULTS.put(name, new double[] {(held - fresh) / (double) sessions, 0});
-                if (System.getenv("BENCH_HISTO") != null) histogram(pid);
-            }
-            // Throughput on further waves, the server warmed up by the first; the machine's noise is
-            // large (±20% between runs), so several waves are run and the median is the figure.
-            int waves = Integer.parseInt(System.getenv().getOrDefault("BENCH_WAVES", "3"));
-            double[] rates = new double[waves];
-            WsLoad load = null;
-            try {
-                for (int w = 0; w < waves; w++) {
-                    if (load != null) load.close();
-                    awaitNoWorkers(port);   // the previous wave's closes are not charged to this one
-                    load = new WsLoad(target);
-                    long cpu0 = cpuMillis(pid);
-                    long own0 = cpuMillis(ProcessHandle.current().pid());
-                    double secs = load.register(sessions, 512, "bench-", 300_000_000_000L);
-                    long cpu = cpuMillis(pid) - cpu0;
-                    long own = cpuMillis(ProcessHandle.current().pid()) - own0;
-                    rates[w] = sessions / secs;
-                    System.out.printf(Locale.ROOT, "%s rendezvous: wave %d: %d registrations in %.2f s = %.0f registrations/s (server CPU %.3f ms per registration, %.2f cores; load client %.3f ms)%n",
-                            name, w + 1, sessions, secs, rates[w], cpu / (double) sessions, cpu / 1000.0 / secs, own / (double) sessions);
-                }
-                double[] sorted = rates.clone();
-                java.util.Arrays.sort(sorted);
-                System.out.printf(Locale.ROOT, "%s rendezvous: registrations/s, median of %d waves: %.0f%n", name, waves, sorted[waves / 2]);
-                RESULTS.get(name)[1] = sorted[waves / 2];
-                if (System.getenv("BENCH_JFR") != null) {     // diagnosis: the server was started with a recording
-                    String jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd").toString();
-                    new ProcessBuilder(jcmd, String.valueOf(pid), "JFR.dump", "filename=" + System.getenv("BENCH_JFR"))
-                            .inheritIO().start().waitFor();
-                }
-                if ("1".equals(System.getenv("BENCH_SOAK")) && name.equals("holepunch")) soak(load, pid, sessions);
-                load.echo(100, 1.0);
-                double[] e = load.echo(100, 5.0);
-                System.out.printf(Locale.ROOT, "%s rendezvous: echo, 100 concurrent senders: %.0f msg/s, p50 %.2f ms, p99 %.2f ms%n",
-                        name, e[0], e[1], e[2]);
-            } finally {
-                if (load != null) load.close();
-            }
-        } finally {
-            p.descendants().forEach(ProcessHandle::destroy);
-            p.destroy();
-            if (!p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) p.destroyForcibly();
-        }
-    }
-
     /** Waits (at most 120 s) until GET /debug/list_workers reports no connected worker. */
     static void awaitNoWorkers(int port) throws Exception {
         // HTTP/1.1: the default h2c upgrade offer is refused by uvicorn.
@@ -262,11 +324,6 @@ public final class Bench {
         long rssEnd = rssKb(pid);
         System.out.printf(Locale.ROOT, "holepunch rendezvous soak: %.0f s holding %d sessions: RSS %.1f MB at start, %.1f MB at end; %d sessions lost%n",
                 seconds, sessions, rssStart / 1024.0, rssEnd / 1024.0, sessions - open);
-    }
-
-    /** The process that holds the port: the JVM itself, or the python the seed script execs. */
-    static long serverPid(Process p) {
-        return p.pid();
     }
 
     /** User + system CPU time of a process, from /proc/PID/stat (clock ticks of 10 ms). */
