@@ -22,6 +22,8 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
     private static final java.util.Set<String> KNOWN_TYPES = java.util.Set.of("register_public_ip", "update_udp_endpoint",
             "echo_request", "request_p2p_connection", "p2p_connection_status", "relay_data");
     static final int MAX_HOST_CANDIDATES = 8;
+    /** The same reply to every good update_udp_endpoint: encoded once. */
+    private static final String ACK_SUCCESS = Json.write(Json.obj("type", "udp_endpoint_ack", "status", "success"));
 
     private final Registry registry;
     private final Log log;
@@ -113,7 +115,7 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
         worker.hostCandidates = hostCandidates(worker, message.get("host_candidates"));
         log.info(worker.id, "updated STUN UDP endpoint to " + ip + ":" + p
                 + (worker.natMapping == null ? "" : " (NAT mapping " + worker.natMapping + ")"));
-        worker.connection.sendText(Json.write(Json.obj("type", "udp_endpoint_ack", "status", "success")));
+        worker.connection.sendText(ACK_SUCCESS);
     }
 
     /** Valid "ip:port" strings from {@code host_candidates}, at most {@value #MAX_HOST_CANDIDATES}. */
