@@ -1,6 +1,9 @@
 package holepunch.net;
 
+import java.io.IOException;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.channels.NetworkChannel;
 
 /** Address helpers that never touch DNS. */
 public final class Addresses {
@@ -20,6 +23,15 @@ public final class Addresses {
             return InetAddress.ofLiteral(t);
         } catch (IllegalArgumentException e) {
             return null;
+        }
+    }
+
+    /** The port a bound channel listens on, or -1 once it is closed. */
+    public static int localPort(NetworkChannel channel) {
+        try {
+            return channel.getLocalAddress() instanceof InetSocketAddress a ? a.getPort() : -1;
+        } catch (IOException e) {
+            return -1;
         }
     }
 }

@@ -1,6 +1,7 @@
 package holepunch.stun;
 
 import holepunch.log.Log;
+import holepunch.net.Addresses;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -54,11 +55,7 @@ public final class StunServer implements AutoCloseable {
     }
 
     public int port() {
-        try {
-            return ((InetSocketAddress) channel.getLocalAddress()).getPort();
-        } catch (IOException e) {
-            return -1;
-        }
+        return Addresses.localPort(channel);
     }
 
     public long requests() {

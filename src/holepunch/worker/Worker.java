@@ -102,11 +102,7 @@ public final class Worker implements AutoCloseable {
     }
 
     public int udpPort() {
-        try {
-            return ((InetSocketAddress) udp.getLocalAddress()).getPort();
-        } catch (IOException e) {
-            return -1;
-        }
+        return Addresses.localPort(udp);
     }
 
     public int healthPort() {

@@ -28,8 +28,8 @@ public final class FakeStunServer implements AutoCloseable {
         thread = Thread.ofPlatform().daemon(true).start(this::run);
     }
 
-    public int port() throws IOException {
-        return ((InetSocketAddress) channel.getLocalAddress()).getPort();
+    public int port() {
+        return holepunch.net.Addresses.localPort(channel);
     }
 
     private void run() {
