@@ -15,7 +15,23 @@ final class Registry {
 
     /** Removes {@code entry} unless a newer session has taken its id; true when removed. */
     boolean remove(WorkerEntry entry) {
-        return workers.remove(entry.id, entry);
+        boolean removed = workers.remove(entry.id, entry);
+        if (removed && workers.isEmpty()) {
+            synchronized (this) {
+                notifyAll();
+            }
+        }
+        return removed;
+    }
+
+    /** Waits until no worker is registered, at most {@code millis}; true when empty. */
+    synchronized boolean awaitEmpty(long millis) throws InterruptedException {
+        long deadline = System.nanoTime() + millis * 1_000_000L;
+        long left;
+        while (!workers.isEmpty() && (left = deadline - System.nanoTime()) > 0) {
+            wait(Math.max(1, left / 1_000_000L));
+        }
+        return workers.isEmpty();
     }
 
     WorkerEntry get(String id) {

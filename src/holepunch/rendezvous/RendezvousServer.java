@@ -273,14 +273,10 @@ public final class RendezvousServer implements AutoCloseable {
     public void close() {
         http.stop(0);
         for (ConnectionLoop loop : loops) loop.closeAll(CloseCode.GOING_AWAY, "server shutting down");
-        long deadline = System.nanoTime() + 3_000_000_000L;   // bounded: sessions that do not read are cut
-        while (registry.size() > 0 && System.nanoTime() < deadline) {
-            try {
-                Thread.sleep(10);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            }
+        try {
+            registry.awaitEmpty(3000);   // bounded: sessions that do not read are cut
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
         for (ConnectionLoop loop : loops) loop.stop();
         if (stun != null) stun.close();
