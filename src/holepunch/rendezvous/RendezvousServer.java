@@ -151,12 +151,18 @@ public final class RendezvousServer implements AutoCloseable {
     /** As above, with the request headers already taken ({@code getRequestHeaders()} copies them on every call). */
     private boolean authorized(HttpExchange ex, String workerId, com.sun.net.httpserver.Headers headers) throws IOException {
         if (auth.allows(headers.getFirst("Authorization"))) return true;
-        metrics.inc("holepunch_refused_total", "reason", "unauthorized");
-        log.warn(workerId, "refused " + ex.getRequestURI().getPath() + " from " + ex.getRemoteAddress().getAddress().getHostAddress()
-                + ": no valid bearer token");
         ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"holepunch\"");
-        json(ex, 401, Json.obj("detail", "this rendezvous requires 'Authorization: Bearer <token>' (the RENDEZVOUS_TOKEN it was started with)"));
+        refuse(ex, workerId, "unauthorized", "refused " + ex.getRequestURI().getPath() + " from "
+                + ex.getRemoteAddress().getAddress().getHostAddress() + ": no valid bearer token",
+                401, "this rendezvous requires 'Authorization: Bearer <token>' (the RENDEZVOUS_TOKEN it was started with)");
         return false;
+    }
+
+    /** Counts a refusal by {@code reason}, logs {@code why} and answers {@code status} with {@code detail}. */
+    private void refuse(HttpExchange ex, String workerId, String reason, String why, int status, String detail) throws IOException {
+        metrics.inc("holepunch_refused_total", "reason", reason);
+        log.warn(workerId, why);
+        json(ex, status, Json.obj("detail", detail));
     }
 
     static void json(HttpExchange ex, int status, Object body) throws IOException {
@@ -182,37 +188,32 @@ public final class RendezvousServer implements AutoCloseable {
         com.sun.net.httpserver.Headers headers = ex.getRequestHeaders();   // a fresh copy per call: take it once
         if (!authorized(ex, WorkerIds.isValid(workerId) ? workerId : null, headers)) return false;
         if (!WorkerIds.isValid(workerId)) {
-            metrics.inc("holepunch_refused_total", "reason", "invalid_worker_id");
-            log.warn(null, "refused a WebSocket upgrade: invalid worker id '" + RendezvousProtocol.excerpt(workerId) + "'");
-            json(ex, 400, Json.obj("detail", "invalid worker id: " + WorkerIds.RULE));
+            refuse(ex, null, "invalid_worker_id", "refused a WebSocket upgrade: invalid worker id '" + RendezvousProtocol.excerpt(workerId) + "'",
+                    400, "invalid worker id: " + WorkerIds.RULE);
             return false;
         }
         Handshake.Result hs = Handshake.check(ex.getRequestMethod(), headers::get);
         if (!hs.accepted()) {
-            metrics.inc("holepunch_refused_total", "reason", "bad_handshake");
-            log.warn(workerId, "refused a WebSocket upgrade: " + hs.message());
             hs.headers().forEach((k, v) -> ex.getResponseHeaders().set(k, v));
-            json(ex, hs.status(), Json.obj("detail", hs.message()));
+            refuse(ex, workerId, "bad_handshake", "refused a WebSocket upgrade: " + hs.message(), hs.status(), hs.message());
             return false;
         }
         InetSocketAddress remote = ex.getRemoteAddress();
         String sourceIp = remote.getAddress().getHostAddress();
         if (openConnections.incrementAndGet() > config.maxSessions()) {
             openConnections.decrementAndGet();
-            metrics.inc("holepunch_refused_total", "reason", "max_sessions");
-            log.warn(workerId, "refused: the rendezvous holds its maximum of " + config.maxSessions() + " sessions (MAX_SESSIONS)");
             ex.getResponseHeaders().set("Retry-After", "5");
-            json(ex, 503, Json.obj("detail", "server full: at most " + config.maxSessions() + " sessions (MAX_SESSIONS)"));
+            refuse(ex, workerId, "max_sessions", "refused: the rendezvous holds its maximum of " + config.maxSessions() + " sessions (MAX_SESSIONS)",
+                    503, "server full: at most " + config.maxSessions() + " sessions (MAX_SESSIONS)");
             return false;
         }
         AtomicInteger fromIp = perIp.computeIfAbsent(sourceIp, k -> new AtomicInteger());
         if (fromIp.incrementAndGet() > config.maxSessionsPerIp()) {
             releaseSlot(sourceIp);
-            metrics.inc("holepunch_refused_total", "reason", "max_sessions_per_ip");
-            log.warn(workerId, "refused: " + sourceIp + " already holds " + config.maxSessionsPerIp() + " sessions (MAX_SESSIONS_PER_IP)");
             ex.getResponseHeaders().set("Retry-After", "5");
-            json(ex, 429, Json.obj("detail", "too many sessions from " + sourceIp + ": at most " + config.maxSessionsPerIp()
-                    + " (MAX_SESSIONS_PER_IP)"));
+            refuse(ex, workerId, "max_sessions_per_ip", "refused: " + sourceIp + " already holds " + config.maxSessionsPerIp()
+                    + " sessions (MAX_SESSIONS_PER_IP)", 429, "too many sessions from " + sourceIp + ": at most " + config.maxSessionsPerIp()
+                    + " (MAX_SESSIONS_PER_IP)");
             return false;
         }
         SocketChannel channel = HttpServerUpgrade.channel(ex);
