@@ -52,6 +52,9 @@ public final class Json {
             return value;
         } catch (IOException e) {
             throw new ParseException(firstLine(e.getMessage()));
+        } catch (RuntimeException e) {
+            // e.g. NumberFormatException for 1e-2147483649: one bad value is a parse error of its message only
+            throw new ParseException("unusable value (" + e.getClass().getSimpleName() + ")");
         }
     }
 

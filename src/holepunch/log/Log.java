@@ -30,13 +30,20 @@ public final class Log {
     public enum Level { DEBUG, INFO, WARNING, ERROR }
 
     static final int QUEUE_LINES = 16_384;
+    /** The queue's bound in characters as well as lines: a few long lines cannot fill the heap. */
+    static final long QUEUE_CHARS = 4L << 20;
+    /** A message longer than this is cut, with a marker saying how long it was. */
+    static final int MAX_MESSAGE_CHARS = 2000;
+    /** What {@link #excerpt} keeps of a string a client sent. */
+    public static final int EXCERPT_CHARS = 200;
     private static final long LINGER_NANOS = 1_000_000;
     private static final ConcurrentLinkedQueue<String> QUEUE = new ConcurrentLinkedQueue<>();
     /** Set by the writer before it parks with an empty queue; the producer that clears it unparks it. */
     private static final AtomicBoolean WRITER_IDLE = new AtomicBoolean();
     private static final AtomicLong DROPPED = new AtomicLong();
-    /** Lines queued but not yet written. */
+    /** Lines queued but not yet written, and their characters. */
     private static final AtomicLong PENDING = new AtomicLong();
+    private static final AtomicLong PENDING_CHARS = new AtomicLong();
     private static final Object FLUSHED = new Object();
     private static volatile boolean json = "json".equalsIgnoreCase(System.getenv("LOG_FORMAT"));
     private static volatile Level threshold = parseLevel(System.getenv("LOG_LEVEL"));
@@ -109,7 +116,7 @@ public final class Log {
 
     public void write(Level level, String workerId, String message) {
         if (!enabled(level)) return;
-        String oneLine = message.replace('\n', ' ').replace('\r', ' ');
+        String oneLine = clean(message, MAX_MESSAGE_CHARS);
         String line;
         if (json) {
             line = Json.write(Json.obj("time", Instant.now().toString(), "severity", level.name(),
@@ -123,8 +130,51 @@ public final class Log {
             DROPPED.incrementAndGet();
             return;
         }
+        if (PENDING_CHARS.addAndGet(line.length()) > QUEUE_CHARS) {
+            PENDING_CHARS.addAndGet(-line.length());
+            PENDING.decrementAndGet();
+            DROPPED.incrementAndGet();
+            return;
+        }
         QUEUE.add(line);
         if (WRITER_IDLE.get() && WRITER_IDLE.compareAndSet(true, false)) LockSupport.unpark(WRITER);
+    }
+
+    /**
+     * A string a client sent, for a log line: at most {@value #EXCERPT_CHARS} characters, with a
+     * marker giving the full length when cut. (Control characters are escaped for every line.)
+     */
+    public static String excerpt(String s) {
+        if (s == null) return "null";
+        return s.length() <= EXCERPT_CHARS ? s : s.substring(0, EXCERPT_CHARS) + "...(" + s.length() + " chars)";
+    }
+
+    /**
+     * One line of text, safe for a terminal and a line-based collector: C0 and C1 controls, DEL and
+     * the Unicode line and paragraph separators (U+2028, U+2029) become visible escapes, and the
+     * whole is cut at {@code max} characters with a marker.
+     */
+    static String clean(String message, int max) {
+        String m = message.length() <= max ? message : message.substring(0, max) + "...(cut, " + message.length() + " chars)";
+        int i = 0;
+        while (i < m.length() && !mustEscape(m.charAt(i))) i++;
+        if (i == m.length()) return m;
+        StringBuilder b = new StringBuilder(m.length() + 16).append(m, 0, i);
+        for (; i < m.length(); i++) {
+            char c = m.charAt(i);
+            if (!mustEscape(c)) {
+                b.append(c);
+            } else if (c == '\n' || c == '\r' || c == '\t') {
+                b.append(' ');              // one event, one line
+            } else {
+                b.append(c < 0x100 ? String.format("\\x%02x", (int) c) : String.format("\\u%04x", (int) c));
+            }
+        }
+        return b.toString();
+    }
+
+    private static boolean mustEscape(char c) {
+        return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == '\u2028' || c == '\u2029';
     }
 
     private record Second(long epochSecond, String prefix) {
@@ -173,9 +223,11 @@ public final class Log {
                 continue;
             }
             int lines = 0;
+            long chars = 0;
             do {
                 batch.append(next).append('\n');
                 lines++;
+                chars += next.length();
             } while (batch.length() < 64 * 1024 && (next = QUEUE.poll()) != null);
             long dropped = DROPPED.getAndSet(0);
             if (dropped > 0) batch.append(timestamp()).append(" WARNING log ").append(dropped).append(" log lines dropped (queue full)\n");
@@ -186,6 +238,7 @@ public final class Log {
                 // stdout is gone; nothing better to do than keep the service running
             }
             batch.setLength(0);
+            PENDING_CHARS.addAndGet(-chars);
             if (PENDING.addAndGet(-lines) == 0) {
                 synchronized (FLUSHED) {
                     FLUSHED.notifyAll();

@@ -1,38 +1,59 @@
 package holepunch.rendezvous;
 
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
+import holepunch.auth.BearerToken;
+
+import java.util.ArrayList;
+import java.util.List;
 
 /**
- * The optional bearer token (RENDEZVOUS_TOKEN). Compares SHA-256 digests with
- * {@link MessageDigest#isEqual}, so the time taken depends neither on where the strings differ nor
- * on their lengths. The token itself is never logged.
+ * The optional bearer token (RENDEZVOUS_TOKEN), compared in constant time ({@link BearerToken}).
+ * The token itself is never logged.
+ *
+ * <p>A browser cannot set {@code Authorization} on a WebSocket, so the upgrade also takes the
+ * token as a subprotocol, {@code Sec-WebSocket-Protocol: holepunch.bearer.<token>} (JavaScript:
+ * {@code new WebSocket(url, ["holepunch.bearer." + token])}). That value is echoed back as the
+ * selected subprotocol, as RFC 6455 §4.2.2 requires (a browser fails the connection otherwise).
  */
 final class Auth {
-    private final byte[] expected;
+    static final String SUBPROTOCOL_PREFIX = "holepunch.bearer.";
+
+    private final BearerToken token;
 
     Auth(String token) {
-        this.expected = token == null ? null : sha256(token);
+        this.token = new BearerToken(token);
     }
 
     boolean enabled() {
-        return expected != null;
+        return token.enabled();
     }
 
     /** Whether an Authorization header value grants access (always, when no token is set). */
     boolean allows(String authorization) {
-        if (expected == null) return true;
-        String presented = authorization != null && authorization.regionMatches(true, 0, "Bearer ", 0, 7)
-                ? authorization.substring(7).trim() : "";
-        return MessageDigest.isEqual(expected, sha256(presented)) & !presented.isEmpty();
+        return token.allows(authorization);
     }
 
-    private static byte[] sha256(String s) {
-        try {
-            return MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is required of every JDK", e);
+    /** The outcome for an upgrade: whether it may go on, and the subprotocol to echo (or null). */
+    record Upgrade(boolean allowed, String subprotocol) {
+    }
+
+    /**
+     * An upgrade request's credentials: the Authorization header, or a {@code holepunch.bearer.*}
+     * subprotocol among those offered (each {@code Sec-WebSocket-Protocol} value is a
+     * comma-separated list, §4.1).
+     */
+    Upgrade upgrade(String authorization, List<String> protocolHeaders) {
+        List<String> offered = new ArrayList<>();
+        if (protocolHeaders != null) {
+            for (String header : protocolHeaders) {
+                for (String p : header.split(",")) {
+                    if (p.trim().startsWith(SUBPROTOCOL_PREFIX)) offered.add(p.trim());
+                }
+            }
         }
+        if (!token.enabled()) return new Upgrade(true, offered.isEmpty() ? null : offered.getFirst());
+        for (String p : offered) {
+            if (token.matches(p.substring(SUBPROTOCOL_PREFIX.length()))) return new Upgrade(true, p);
+        }
+        return new Upgrade(token.allows(authorization), null);
     }
 }

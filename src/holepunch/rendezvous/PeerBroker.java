@@ -8,6 +8,7 @@ import holepunch.metrics.Metrics;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -19,10 +20,16 @@ import java.util.Set;
  * {@code p2p_connection_offer} to both workers, carrying a fresh per-pair key for authenticating
  * probes and a start delay computed from each worker's WebSocket round-trip time, so both sides'
  * first probes leave at about the same moment; or a {@code p2p_connection_error} to the requester.
- * The last {@value #MAX_PAIRS} pairs and the outcome each side reports are kept for the debug list.
+ *
+ * <p>A live pair belongs to the two sessions it introduced and lives exactly as long as both do;
+ * the relay and declines work on live pairs only. Each worker takes part in at most
+ * MAX_PAIRS_PER_WORKER live pairs, and receives at most P2P_OFFERS_PER_MIN introductions, so that
+ * nobody can make a worker probe on someone's behalf without bound or push others' pairs out.
+ * The last {@value #HISTORY} pairs and the outcome each side reports are kept apart, for the
+ * debug list only.
  */
 final class PeerBroker {
-    static final int MAX_PAIRS = 1000;
+    static final int HISTORY = 1000;
     /** Added to the slower side's one-way delay, so both offers have arrived before anyone starts. */
     static final long START_MARGIN_MILLIS = 150;
     /** Assumed round trip for a session whose first ping is not answered yet. */
@@ -36,28 +43,53 @@ final class PeerBroker {
     private final Log log;
     private final Metrics metrics;
     private final int relayBytesPerSec;
-    private final LinkedHashMap<String, PairRecord> pairs = new LinkedHashMap<>(16, 0.75f, false) {
+    private final int offersPerMinute;
+    private final int maxPairsPerWorker;
+    /** Live pairs by id; guarded by {@code this}. */
+    private final Map<String, LivePair> live = new HashMap<>();
+    /** Each session's live pairs; guarded by {@code this}. */
+    private final Map<WorkerEntry, List<LivePair>> bySession = new HashMap<>();
+    private final LinkedHashMap<String, PairRecord> history = new LinkedHashMap<>(16, 0.75f, false) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<String, PairRecord> eldest) {
-            return size() > MAX_PAIRS;
+            return size() > HISTORY;
         }
     };
 
-    /** One brokered pair; outcomes by worker id. */
-    record PairRecord(String pairId, String initiator, String responder, long createdMillis, Map<String, Map<String, Object>> outcomes,
-                      TokenBucket relay) {
+    /** A pair between two sessions, as introduced. */
+    record LivePair(String pairId, WorkerEntry initiator, WorkerEntry responder, TokenBucket relay) {
+        WorkerEntry other(WorkerEntry w) {
+            return w == initiator ? responder : w == responder ? initiator : null;
+        }
     }
 
-    PeerBroker(Registry registry, Log log, Metrics metrics, int relayBytesPerSec) {
+    /** A brokered pair as the debug list shows it; outcomes by worker id. */
+    record PairRecord(String pairId, String initiator, String responder, long createdMillis, Map<String, Map<String, Object>> outcomes) {
+    }
+
+    PeerBroker(Registry registry, Log log, Metrics metrics, RendezvousConfig config) {
         this.registry = registry;
         this.log = log;
         this.metrics = metrics;
-        this.relayBytesPerSec = relayBytesPerSec;
+        this.relayBytesPerSec = config.relayBytesPerSec();
+        this.offersPerMinute = config.offersPerMinute();
+        this.maxPairsPerWorker = config.maxPairsPerWorker();
         metrics.counterFamily("holepunch_relay_bytes_total", "Bytes relayed between the workers of a pair.");
         metrics.counterFamily("holepunch_relay_dropped_total", "relay_data messages refused, by reason.");
         metrics.counterFamily("holepunch_offers_total", "Peer introductions made (p2p_connection_offer pairs).");
         metrics.counterFamily("holepunch_p2p_errors_total", "request_p2p_connection refused (p2p_connection_error).");
+        metrics.counterFamily("holepunch_p2p_declined_total", "Introductions a worker declined (p2p_connection_decline).");
         metrics.counterFamily("holepunch_p2p_outcomes_total", "Outcomes reported by workers, by state.");
+        metrics.gauge("holepunch_live_pairs", "Pairs whose two sessions are both open.", this::liveCount);
+    }
+
+    /** The per-target limit on introductions: P2P_OFFERS_PER_MIN, a third of it at once. */
+    TokenBucket newOfferBucket() {
+        return new TokenBucket(offersPerMinute / 60.0, Math.max(1, offersPerMinute / 3), System.nanoTime());
+    }
+
+    private synchronized int liveCount() {
+        return live.size();
     }
 
     void request(WorkerEntry requester, Map<String, Object> message) {
@@ -70,11 +102,18 @@ final class PeerBroker {
         } else if (target.equals(requester.id)) {
             error = "cannot connect a worker to itself";
         } else if (peer == null) {
-            error = "unknown worker id '" + RendezvousProtocol.excerpt(target) + "': it is not connected to this rendezvous";
-        } else if (requester.stunIp == null) {
+            error = "unknown worker id '" + Log.excerpt(target) + "': it is not connected to this rendezvous";
+        } else if (requester.endpoint() == null) {
             error = "report your own UDP endpoint (update_udp_endpoint) before asking for a peer";
-        } else if (peer.stunIp == null) {
+        } else if (peer.endpoint() == null) {
             error = "worker '" + target + "' has not reported a UDP endpoint yet";
+        }
+        String pairId = null;
+        if (error == null) {
+            byte[] id = new byte[8];
+            RANDOM.nextBytes(id);
+            pairId = HexFormat.of().formatHex(id);
+            error = open(pairId, requester, peer);
         }
         if (error != null) {
             metrics.inc("holepunch_p2p_errors_total");
@@ -83,24 +122,73 @@ final class PeerBroker {
                     "target_worker_id", t instanceof String ? t : null, "detail", error)));
             return;
         }
-        byte[] id = new byte[8];
         byte[] key = new byte[32];
-        RANDOM.nextBytes(id);
         RANDOM.nextBytes(key);
-        String pairId = HexFormat.of().formatHex(id);
         String pairKey = Base64.getEncoder().encodeToString(key);
         long oneWayA = oneWayMillis(requester);
         long oneWayB = oneWayMillis(peer);
         long base = Math.max(oneWayA, oneWayB) + START_MARGIN_MILLIS;
-        synchronized (pairs) {
-            pairs.put(pairId, new PairRecord(pairId, requester.id, peer.id, System.currentTimeMillis(), new LinkedHashMap<>(),
-                    new TokenBucket(relayBytesPerSec, 2.0 * relayBytesPerSec, System.nanoTime())));
-        }
-        requester.connection.sendText(Json.write(offer(pairId, pairKey, "initiator", peer, base - oneWayA)));
-        peer.connection.sendText(Json.write(offer(pairId, pairKey, "responder", requester, base - oneWayB)));
+        WorkerEntry.Endpoint a = requester.endpoint();
+        WorkerEntry.Endpoint b = peer.endpoint();
+        requester.connection.sendText(Json.write(offer(pairId, pairKey, "initiator", peer, b, base - oneWayA)));
+        peer.connection.sendText(Json.write(offer(pairId, pairKey, "responder", requester, a, base - oneWayB)));
         metrics.inc("holepunch_offers_total");
-        log.info(requester.id, "introduced to " + peer.id + " (pair " + pairId + "): " + requester.stunIp + ":" + requester.stunPort
-                + " <-> " + peer.stunIp + ":" + peer.stunPort + ", start in " + (base - oneWayA) + "/" + (base - oneWayB) + " ms");
+        log.info(requester.id, "introduced to " + peer.id + " (pair " + pairId + "): " + a + " <-> " + b
+                + ", start in " + (base - oneWayA) + "/" + (base - oneWayB) + " ms");
+    }
+
+    /** Registers a live pair; the reason it cannot be, or null. */
+    private synchronized String open(String pairId, WorkerEntry requester, WorkerEntry peer) {
+        if (pairsOf(requester).size() >= maxPairsPerWorker) {
+            return "you take part in " + maxPairsPerWorker + " live pairs already (MAX_PAIRS_PER_WORKER)";
+        }
+        if (pairsOf(peer).size() >= maxPairsPerWorker) {
+            return "worker '" + peer.id + "' takes part in its maximum of " + maxPairsPerWorker + " live pairs (MAX_PAIRS_PER_WORKER)";
+        }
+        if (!peer.offers.take(1, System.nanoTime())) {
+            return "too many introductions to worker '" + peer.id + "': at most " + offersPerMinute + " a minute (P2P_OFFERS_PER_MIN)";
+        }
+        if (!requester.connection.isOpen() || !peer.connection.isOpen()) return "worker '" + peer.id + "' is not connected";
+        LivePair pair = new LivePair(pairId, requester, peer, new TokenBucket(relayBytesPerSec, 2.0 * relayBytesPerSec, System.nanoTime()));
+        live.put(pairId, pair);
+        bySession.computeIfAbsent(requester, k -> new ArrayList<>()).add(pair);
+        bySession.computeIfAbsent(peer, k -> new ArrayList<>()).add(pair);
+        history.put(pairId, new PairRecord(pairId, requester.id, peer.id, System.currentTimeMillis(), new LinkedHashMap<>()));
+        return null;
+    }
+
+    private List<LivePair> pairsOf(WorkerEntry w) {
+        return bySession.getOrDefault(w, List.of());
+    }
+
+    /** A session ended: its pairs end with it. */
+    synchronized void sessionEnded(WorkerEntry w) {
+        List<LivePair> pairs = bySession.remove(w);
+        if (pairs == null) return;
+        for (LivePair p : pairs) {
+            live.remove(p.pairId());
+            List<LivePair> others = bySession.get(p.other(w));
+            if (others != null) {
+                others.remove(p);
+                if (others.isEmpty()) bySession.remove(p.other(w));
+            }
+        }
+    }
+
+    private synchronized LivePair livePair(Object pairId, WorkerEntry member) {
+        LivePair p = pairId instanceof String s ? live.get(s) : null;
+        return p != null && p.other(member) != null ? p : null;
+    }
+
+    private synchronized void closePair(LivePair p) {
+        if (live.remove(p.pairId()) == null) return;
+        for (WorkerEntry w : List.of(p.initiator(), p.responder())) {
+            List<LivePair> list = bySession.get(w);
+            if (list != null) {
+                list.remove(p);
+                if (list.isEmpty()) bySession.remove(w);
+            }
+        }
     }
 
     private static long oneWayMillis(WorkerEntry w) {
@@ -108,11 +196,12 @@ final class PeerBroker {
         return (rtt < 0 ? DEFAULT_RTT_MILLIS : rtt / 1_000_000) / 2;
     }
 
-    private static Map<String, Object> offer(String pairId, String key, String role, WorkerEntry peer, long startInMillis) {
+    private static Map<String, Object> offer(String pairId, String key, String role, WorkerEntry peer, WorkerEntry.Endpoint at,
+                                             long startInMillis) {
         return Json.obj("type", "p2p_connection_offer",
                 "peer_worker_id", peer.id,
-                "peer_udp_ip", peer.stunIp,
-                "peer_udp_port", peer.stunPort,
+                "peer_udp_ip", at.ip(),
+                "peer_udp_port", at.port(),
                 "peer_host_candidates", peer.hostCandidates,
                 "peer_nat_mapping", peer.natMapping,
                 "pair_id", pairId,
@@ -121,59 +210,75 @@ final class PeerBroker {
                 "start_in_ms", startInMillis);
     }
 
+    /**
+     * {@code p2p_connection_decline}: a worker will not take part in a pair (its P2P_ALLOW does not
+     * name the peer). The pair ends, and the other worker hears why as a {@code p2p_connection_error}.
+     */
+    void decline(WorkerEntry decliner, Map<String, Object> message) {
+        LivePair pair = livePair(message.get("pair_id"), decliner);
+        if (pair == null) {
+            log.warn(decliner.id, "p2p_connection_decline: field 'pair_id' names no pair of this worker");
+            return;
+        }
+        closePair(pair);
+        String why = bounded(message.get("detail"));
+        metrics.inc("holepunch_p2p_declined_total");
+        WorkerEntry other = pair.other(decliner);
+        log.info(decliner.id, "declined pair " + pair.pairId() + " with " + other.id + (why == null ? "" : ": " + why));
+        other.connection.sendText(Json.write(Json.obj("type", "p2p_connection_error", "target_worker_id", decliner.id,
+                "pair_id", pair.pairId(), "detail", "worker '" + decliner.id + "' declined the connection"
+                        + (why == null ? "" : ": " + why))));
+    }
+
     /** {@code p2p_connection_status}: a worker reports how its side of a pair ended up. */
     void status(WorkerEntry reporter, Map<String, Object> message) {
         Object pairId = message.get("pair_id");
         Object state = message.get("state");
         if (!(state instanceof String s) || !STATES.contains(s)) {
-            log.warn(reporter.id, "p2p_connection_status: field 'state' must be one of " + STATES + ", got " + Json.typeName(state));
-            return;
-        }
-        PairRecord pair;
-        synchronized (pairs) {
-            pair = pairId instanceof String p ? pairs.get(p) : null;
-        }
-        if (pair == null || !(pair.initiator().equals(reporter.id) || pair.responder().equals(reporter.id))) {
-            log.warn(reporter.id, "p2p_connection_status: field 'pair_id' names no pair of this worker");
+            log.warn(reporter.id, "p2p_connection_status: field 'state' must be one of " + STATES + ", got " + RendezvousProtocol.describe(state));
             return;
         }
         Map<String, Object> outcome = Json.obj("state", s, "remote", bounded(message.get("remote")),
                 "rtt_ms", message.get("rtt_ms") instanceof Number n ? n : null, "detail", bounded(message.get("detail")),
                 "at", System.currentTimeMillis());
-        synchronized (pairs) {
-            pair.outcomes().put(reporter.id, outcome);
+        synchronized (this) {
+            PairRecord pair = pairId instanceof String p ? history.get(p) : null;
+            if (pair == null || !(pair.initiator().equals(reporter.id) || pair.responder().equals(reporter.id))) {
+                pair = null;
+            } else {
+                pair.outcomes().put(reporter.id, outcome);
+            }
+            if (pair == null) {
+                log.warn(reporter.id, "p2p_connection_status: field 'pair_id' names no pair of this worker");
+                return;
+            }
         }
         metrics.inc("holepunch_p2p_outcomes_total", "state", s);
-        log.info(reporter.id, "pair " + pair.pairId() + ": " + s + (outcome.get("remote") == null ? "" : " via " + outcome.get("remote"))
+        log.info(reporter.id, "pair " + pairId + ": " + s + (outcome.get("remote") == null ? "" : " via " + outcome.get("remote"))
                 + (outcome.get("detail") == null ? "" : " (" + outcome.get("detail") + ")"));
     }
 
     /**
-     * {@code relay_data}: a datagram for the other worker of a pair, carried over the two
+     * {@code relay_data}: a datagram for the other worker of a live pair, carried over the two
      * WebSocket sessions when no direct path exists. At most {@value #MAX_RELAY_BYTES} bytes each and
      * RELAY_BYTES_PER_SEC per pair; anything else is refused with {@code relay_error}.
      */
     void relay(WorkerEntry sender, Map<String, Object> message) {
         Object pairId = message.get("pair_id");
-        PairRecord pair;
-        synchronized (pairs) {
-            pair = pairId instanceof String p ? pairs.get(p) : null;
-        }
+        LivePair pair = livePair(pairId, sender);
         String error = null;
         byte[] data = null;
-        WorkerEntry peer = null;
-        if (pair == null || !(pair.initiator().equals(sender.id) || pair.responder().equals(sender.id))) {
-            error = "pair_id names no pair of this worker";
+        if (pair == null) {
+            error = "pair_id names no pair of this worker (a pair ends when either of its sessions does)";
         } else {
             try {
                 data = message.get("data") instanceof String d ? Base64.getDecoder().decode(d) : null;
             } catch (IllegalArgumentException e) {
                 data = null;
             }
-            peer = registry.get(pair.initiator().equals(sender.id) ? pair.responder() : pair.initiator());
             if (data == null) error = "data must be base64";
+            else if (!pair.other(sender).connection.isOpen()) error = "the peer is not connected";
             else if (data.length > MAX_RELAY_BYTES) error = "data over " + MAX_RELAY_BYTES + " bytes";
-            else if (peer == null) error = "the peer is not connected";
             else if (!pair.relay().take(data.length, System.nanoTime())) error = "relay rate over " + relayBytesPerSec + " bytes/s for this pair (RELAY_BYTES_PER_SEC)";
         }
         if (error != null) {
@@ -183,21 +288,19 @@ final class PeerBroker {
             return;
         }
         metrics.add("holepunch_relay_bytes_total", data.length);
-        peer.connection.sendText(Json.write(Json.obj("type", "relay_data", "pair_id", pair.pairId(), "from_worker_id", sender.id,
-                "data", message.get("data"))));
+        pair.other(sender).connection.sendText(Json.write(Json.obj("type", "relay_data", "pair_id", pair.pairId(),
+                "from_worker_id", sender.id, "data", message.get("data"))));
     }
 
     private static String bounded(Object v) {
         return v instanceof String s ? (s.length() <= 200 ? s : s.substring(0, 200)) : null;
     }
 
-    List<Map<String, Object>> pairsJson() {
+    synchronized List<Map<String, Object>> pairsJson() {
         List<Map<String, Object>> out = new ArrayList<>();
-        synchronized (pairs) {
-            for (PairRecord p : pairs.values()) {
-                out.add(Json.obj("pair_id", p.pairId(), "initiator", p.initiator(), "responder", p.responder(),
-                        "created_ms", p.createdMillis(), "outcomes", new LinkedHashMap<>(p.outcomes())));
-            }
+        for (PairRecord p : history.values()) {
+            out.add(Json.obj("pair_id", p.pairId(), "initiator", p.initiator(), "responder", p.responder(),
+                    "created_ms", p.createdMillis(), "live", live.containsKey(p.pairId()), "outcomes", new LinkedHashMap<>(p.outcomes())));
         }
         return out;
     }

@@ -1,15 +1,27 @@
 package holepunch.rendezvous;
 
+import holepunch.config.ConfigException;
 import holepunch.config.Env;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
 
 /** The rendezvous settings, from the environment (README has the table). */
 public record RendezvousConfig(String bindAddress, int port, long pingIntervalNanos, long pingTimeoutNanos,
                                int maxMessageBytes, int handshakeTimeoutSec, int stunUdpPort, int stunMaxPerSource,
                                String token, int maxSessions, int maxSessionsPerIp, int maxMessagesPerSec,
-                               int relayBytesPerSec) {
+                               int relayBytesPerSec, int maxPendingConnections, int maxPendingPerIp,
+                               long maxBufferedBytes, List<String> allowedOrigins, int offersPerMinute,
+                               int maxPairsPerWorker) {
+
+    /** Request heads larger than this are refused before any handler runs. */
+    public static final int MAX_REQUEST_HEAD_BYTES = 16 * 1024;
 
     public static RendezvousConfig from(Env env) {
         String token = env.string("RENDEZVOUS_TOKEN", "");
+        int maxSessions = env.integer("MAX_SESSIONS", 100_000, 1, 10_000_000);
+        int maxPending = env.integer("MAX_PENDING_CONNECTIONS", Math.min(maxSessions, 4096), 1, 1_000_000);
         return new RendezvousConfig(
                 env.string("BIND_ADDRESS", "0.0.0.0"),
                 env.port("PORT", 8080, true),
@@ -20,10 +32,29 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                 env.port("STUN_UDP_PORT", 3478, true),
                 env.integer("STUN_MAX_PER_SOURCE", 50, 0, 10_000_000),
                 token.isEmpty() ? null : token,
-                env.integer("MAX_SESSIONS", 100_000, 1, 10_000_000),
+                maxSessions,
                 env.integer("MAX_SESSIONS_PER_IP", 10_000, 1, 10_000_000),
                 env.integer("MAX_MESSAGES_PER_SEC", 50, 1, 1_000_000),
-                env.integer("RELAY_BYTES_PER_SEC", 65_536, 1500, 100_000_000));
+                env.integer("RELAY_BYTES_PER_SEC", 65_536, 1500, 100_000_000),
+                maxPending,
+                env.integer("MAX_PENDING_PER_IP", Math.max(1, maxPending / 4), 1, 1_000_000),
+                (long) env.integer("MAX_BUFFERED_MB", (int) Math.max(8, Runtime.getRuntime().maxMemory() / 4 / (1 << 20)), 1, 1 << 20) << 20,
+                origins(env.string("ALLOWED_ORIGINS", "")),
+                env.integer("P2P_OFFERS_PER_MIN", 30, 1, 1_000_000),
+                env.integer("MAX_PAIRS_PER_WORKER", 64, 1, 100_000));
+    }
+
+    /** {@code ALLOWED_ORIGINS}: exact origins (scheme://host[:port]), comma-separated; empty allows any. */
+    static List<String> origins(String spec) {
+        List<String> out = Arrays.stream(spec.split(",")).map(String::trim).filter(s -> !s.isEmpty())
+                .map(s -> s.toLowerCase(Locale.ROOT)).toList();
+        for (String o : out) {
+            if (!o.equals("*") && !o.matches("https?://[a-z0-9.\\-\\[\\]:]+")) {
+                throw new ConfigException("ALLOWED_ORIGINS entries must be origins such as https://app.example.com"
+                        + " (scheme://host[:port], no path), got '" + o + "'");
+            }
+        }
+        return out.contains("*") ? List.of() : out;
     }
 
     /** Never shows the token. */

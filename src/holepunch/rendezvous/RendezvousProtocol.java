@@ -20,7 +20,7 @@ import java.util.Map;
 final class RendezvousProtocol implements WebSocketConnection.Handler {
     static final String MISSING_ENDPOINT = "Missing UDP IP or Port";
     private static final java.util.Set<String> KNOWN_TYPES = java.util.Set.of("register_public_ip", "update_udp_endpoint",
-            "echo_request", "request_p2p_connection", "p2p_connection_status", "relay_data");
+            "echo_request", "request_p2p_connection", "p2p_connection_status", "p2p_connection_decline", "relay_data");
     static final int MAX_HOST_CANDIDATES = 8;
     /** The same reply to every good update_udp_endpoint: encoded once. */
     private static final String ACK_SUCCESS = Json.write(Json.obj("type", "udp_endpoint_ack", "status", "success"));
@@ -32,14 +32,14 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
     private final java.util.function.ObjIntConsumer<WorkerEntry> onEnd;
     private final PeerBroker broker;
 
-    RendezvousProtocol(Registry registry, Log log, Metrics metrics, int maxMessagesPerSec, int relayBytesPerSec,
+    RendezvousProtocol(Registry registry, Log log, Metrics metrics, RendezvousConfig config,
                        java.util.function.ObjIntConsumer<WorkerEntry> onEnd) {
         this.registry = registry;
         this.log = log;
         this.metrics = metrics;
-        this.maxMessagesPerSec = maxMessagesPerSec;
+        this.maxMessagesPerSec = config.maxMessagesPerSec();
         this.onEnd = onEnd;
-        this.broker = new PeerBroker(registry, log, metrics, relayBytesPerSec);
+        this.broker = new PeerBroker(registry, log, metrics, config);
     }
 
     PeerBroker broker() {
@@ -60,7 +60,7 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
             message = Json.parseObject(text);
         } catch (Json.ParseException e) {
             metrics.inc("holepunch_messages_total", "type", "invalid_json");
-            log.warn(worker.id, "sent a message that is not a JSON object (" + e.getMessage() + "): " + excerpt(text));
+            log.warn(worker.id, "sent a message that is not a JSON object (" + e.getMessage() + "): " + Log.excerpt(text));
             return;
         }
         Object type = message.get("type");
@@ -75,8 +75,9 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
                     "processed_by_rendezvous", "Rendezvous processed echo for " + worker.id)));
             case "request_p2p_connection" -> broker.request(worker, message);
             case "p2p_connection_status" -> broker.status(worker, message);
+            case "p2p_connection_decline" -> broker.decline(worker, message);
             case "relay_data" -> broker.relay(worker, message);
-            default -> log.warn(worker.id, "sent unhandled message type " + (type instanceof String ? "'" + type + "'" : Json.typeName(type)));
+            default -> log.warn(worker.id, "sent unhandled message type " + describe(type));
         }
     }
 
@@ -107,8 +108,7 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
             worker.connection.sendText(Json.write(Json.obj("type", "udp_endpoint_ack", "status", "error", "detail", error)));
             return;
         }
-        worker.stunIp = (String) ip;
-        worker.stunPort = p;
+        worker.endpoint(new WorkerEntry.Endpoint((String) ip, p));
         Object mapping = message.get("nat_mapping");
         worker.natMapping = mapping instanceof String m && m.length() <= 64 ? m : null;
         worker.portPreserved = message.get("port_preserved") instanceof Boolean b ? b : null;
@@ -169,6 +169,7 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
     public void onClosed(WebSocketConnection connection, int code, String reason) {
         WorkerEntry worker = (WorkerEntry) connection.attachment();
         onEnd.accept(worker, code);
+        broker.sessionEnded(worker);
         String how = "disconnected from " + worker.observedIp + ":" + worker.observedPort + " (code " + code
                 + (reason == null || reason.isEmpty() ? "" : ", " + reason) + ")";
         if (registry.remove(worker)) {
@@ -178,11 +179,7 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
         }
     }
 
-    private static String describe(Object v) {
-        return v instanceof String s ? "'" + excerpt(s) + "'" : Json.typeName(v) + (v == null ? "" : " " + excerpt(String.valueOf(v)));
-    }
-
-    static String excerpt(String s) {
-        return s.length() <= 120 ? s : s.substring(0, 120) + "... (" + s.length() + " chars)";
+    static String describe(Object v) {
+        return v instanceof String s ? "'" + Log.excerpt(s) + "'" : Json.typeName(v) + (v == null ? "" : " " + Log.excerpt(String.valueOf(v)));
     }
 }

@@ -3,6 +3,7 @@ package holepunch.rendezvous;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import holepunch.json.Json;
+import holepunch.limits.ByteBudget;
 import holepunch.log.Log;
 import holepunch.metrics.Metrics;
 import holepunch.stun.StunServer;
@@ -37,8 +38,8 @@ public final class RendezvousServer implements AutoCloseable {
     private final Metrics metrics = new Metrics();
     private final RendezvousProtocol protocol;
     private final Auth auth;
-    private final AtomicInteger openConnections = new AtomicInteger();
-    private final java.util.concurrent.ConcurrentHashMap<String, AtomicInteger> perIp = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Admission admission;
+    private final ByteBudget buffers;
     private final ConnectionLoop[] loops;
     private final AtomicInteger nextLoop = new AtomicInteger();
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
@@ -48,15 +49,13 @@ public final class RendezvousServer implements AutoCloseable {
     private RendezvousServer(RendezvousConfig config) throws IOException {
         this.config = config;
         this.auth = new Auth(config.token());
-        this.protocol = new RendezvousProtocol(registry, log, metrics, config.maxMessagesPerSec(), config.relayBytesPerSec(),
-                this::connectionClosed);
-        describeMetrics();
+        this.admission = new Admission(config, metrics, log);
+        // Before anything loads the JDK server's classes: it reads its limits once, then.
+        HttpServerUpgrade.configure(config.handshakeTimeoutSec(), RendezvousConfig.MAX_REQUEST_HEAD_BYTES, admission.maxPending());
         HttpServerUpgrade.checkAvailable();
-        // The JDK server reads these once: a request head must arrive within the handshake timeout,
-        // and may not be larger than 16 KB.
-        System.setProperty("sun.net.httpserver.maxReqTime", System.getProperty("sun.net.httpserver.maxReqTime",
-                String.valueOf(config.handshakeTimeoutSec())));
-        System.setProperty("sun.net.httpserver.maxReqHeaderSize", System.getProperty("sun.net.httpserver.maxReqHeaderSize", "16384"));
+        this.buffers = new ByteBudget(config.maxBufferedBytes());
+        this.protocol = new RendezvousProtocol(registry, log, metrics, config, this::connectionClosed);
+        describeMetrics();
         ConnectionLoop.Settings settings = new ConnectionLoop.Settings(config.pingIntervalNanos(), config.pingTimeoutNanos(),
                 config.maxMessageBytes(), 1 << 20, 2_000_000_000L);
         // Half the cores: the other half run the HTTP dispatcher and the upgrades' virtual threads
@@ -78,9 +77,20 @@ public final class RendezvousServer implements AutoCloseable {
         }
         for (ConnectionLoop loop : server.loops) loop.start();
         server.http.start();
+        server.admission.guard(server.http);
         server.log.info(null, "listening on " + config.bindAddress() + ":" + server.port() + " (HTTP and WebSocket)"
-                + (server.auth.enabled() ? "; a bearer token is required for /ws and /debug" : ""));
+                + (server.auth.enabled() ? "; a bearer token is required for /ws, /debug and /metrics" : ""));
+        if (!server.auth.enabled() && !isLoopback(config.bindAddress())) {
+            server.log.warn(null, "no RENDEZVOUS_TOKEN is set and the service listens on " + config.bindAddress()
+                    + ": anyone who reaches it can register worker ids and read every worker's addresses at /debug/list_workers;"
+                    + " set RENDEZVOUS_TOKEN (README, Security)");
+        }
         return server;
+    }
+
+    private static boolean isLoopback(String bindAddress) {
+        java.net.InetAddress a = holepunch.net.Addresses.literal(bindAddress);
+        return a != null && a.isLoopbackAddress();
     }
 
     public int port() {
@@ -125,7 +135,7 @@ public final class RendezvousServer implements AutoCloseable {
             }
             ex.close();
         } catch (IOException | RuntimeException e) {
-            log.warn(null, "HTTP " + ex.getRequestMethod() + " " + ex.getRequestURI().getPath() + " failed: " + e);
+            log.warn(null, "HTTP " + Log.excerpt(ex.getRequestMethod()) + " " + Log.excerpt(ex.getRequestURI().getPath()) + " failed: " + e);
             ex.close();
         }
     }
@@ -152,7 +162,7 @@ public final class RendezvousServer implements AutoCloseable {
     private boolean authorized(HttpExchange ex, String workerId, com.sun.net.httpserver.Headers headers) throws IOException {
         if (auth.allows(headers.getFirst("Authorization"))) return true;
         ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"holepunch\"");
-        refuse(ex, workerId, "unauthorized", "refused " + ex.getRequestURI().getPath() + " from "
+        refuse(ex, workerId, "unauthorized", "refused " + Log.excerpt(ex.getRequestURI().getPath()) + " from "
                 + ex.getRemoteAddress().getAddress().getHostAddress() + ": no valid bearer token",
                 401, "this rendezvous requires 'Authorization: Bearer <token>' (the RENDEZVOUS_TOKEN it was started with)");
         return false;
@@ -186,47 +196,44 @@ public final class RendezvousServer implements AutoCloseable {
     /** True when the connection was upgraded (and so is no longer the exchange's). */
     private boolean upgrade(HttpExchange ex, String workerId) throws IOException {
         com.sun.net.httpserver.Headers headers = ex.getRequestHeaders();   // a fresh copy per call: take it once
-        if (!authorized(ex, WorkerIds.isValid(workerId) ? workerId : null, headers)) return false;
-        if (!WorkerIds.isValid(workerId)) {
-            refuse(ex, null, "invalid_worker_id", "refused a WebSocket upgrade: invalid worker id '" + RendezvousProtocol.excerpt(workerId) + "'",
-                    400, "invalid worker id: " + WorkerIds.RULE);
-            return false;
+        String loggedId = WorkerIds.isValid(workerId) ? workerId : null;
+        Auth.Upgrade credentials = auth.upgrade(headers.getFirst("Authorization"), headers.get("Sec-WebSocket-Protocol"));
+        if (!credentials.allowed()) {
+            ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"holepunch\"");
+            return refuse(ex, loggedId, new Admission.Refusal(401, "unauthorized", "refused a WebSocket upgrade from "
+                    + ex.getRemoteAddress().getAddress().getHostAddress() + ": no valid bearer token",
+                    "this rendezvous requires 'Authorization: Bearer <token>' or the subprotocol '" + Auth.SUBPROTOCOL_PREFIX
+                            + "<token>' (the RENDEZVOUS_TOKEN it was started with)", Map.of()));
+        }
+        Admission.Refusal origin = admission.checkOrigin(headers.getFirst("Origin"));
+        if (origin != null) return refuse(ex, loggedId, origin);
+        if (loggedId == null) {
+            return refuse(ex, null, new Admission.Refusal(400, "invalid_worker_id", "refused a WebSocket upgrade: invalid worker id '"
+                    + Log.excerpt(workerId) + "'", "invalid worker id: " + WorkerIds.RULE, Map.of()));
         }
         Handshake.Result hs = Handshake.check(ex.getRequestMethod(), headers::get);
         if (!hs.accepted()) {
-            hs.headers().forEach((k, v) -> ex.getResponseHeaders().set(k, v));
-            refuse(ex, workerId, "bad_handshake", "refused a WebSocket upgrade: " + hs.message(), hs.status(), hs.message());
-            return false;
+            return refuse(ex, workerId, new Admission.Refusal(hs.status(), "bad_handshake", "refused a WebSocket upgrade: " + hs.message(),
+                    hs.message(), hs.headers()));
         }
         InetSocketAddress remote = ex.getRemoteAddress();
-        String sourceIp = remote.getAddress().getHostAddress();
-        if (openConnections.incrementAndGet() > config.maxSessions()) {
-            openConnections.decrementAndGet();
-            ex.getResponseHeaders().set("Retry-After", "5");
-            refuse(ex, workerId, "max_sessions", "refused: the rendezvous holds its maximum of " + config.maxSessions() + " sessions (MAX_SESSIONS)",
-                    503, "server full: at most " + config.maxSessions() + " sessions (MAX_SESSIONS)");
-            return false;
-        }
-        AtomicInteger fromIp = perIp.computeIfAbsent(sourceIp, k -> new AtomicInteger());
-        if (fromIp.incrementAndGet() > config.maxSessionsPerIp()) {
-            releaseSlot(sourceIp);
-            ex.getResponseHeaders().set("Retry-After", "5");
-            refuse(ex, workerId, "max_sessions_per_ip", "refused: " + sourceIp + " already holds " + config.maxSessionsPerIp()
-                    + " sessions (MAX_SESSIONS_PER_IP)", 429, "too many sessions from " + sourceIp + ": at most " + config.maxSessionsPerIp()
-                    + " (MAX_SESSIONS_PER_IP)");
-            return false;
-        }
+        String ip = remote.getAddress().getHostAddress();
+        Admission.Refusal full = admission.takeSlot(ip);
+        if (full != null) return refuse(ex, workerId, full);
         SocketChannel channel = HttpServerUpgrade.channel(ex);
-        WebSocketConnection connection = new WebSocketConnection(channel, remote, protocol, config.maxMessageBytes());
-        String ip = sourceIp;
-        WorkerEntry entry = new WorkerEntry(workerId, ip, remote.getPort(), connection, config.maxMessagesPerSec());
+        WebSocketConnection connection = new WebSocketConnection(channel, remote, protocol, config.maxMessageBytes(), buffers);
+        WorkerEntry entry = new WorkerEntry(workerId, ip, remote.getPort(), connection, config.maxMessagesPerSec(),
+                protocol.broker().newOfferBucket());
         connection.attach(entry);
         byte[] response = ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Accept: " + hs.accept() + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII);
+                + "Sec-WebSocket-Accept: " + hs.accept() + "\r\n"
+                + (credentials.subprotocol() == null ? "" : "Sec-WebSocket-Protocol: " + credentials.subprotocol() + "\r\n")
+                + "\r\n").getBytes(StandardCharsets.US_ASCII);
         ConnectionLoop loop = loops[Math.floorMod(nextLoop.getAndIncrement(), loops.length)];
         WorkerEntry old = registry.register(entry);
         if (old != null) {
             log.info(workerId, "re-connecting; closing the old session from " + old.observedIp + ":" + old.observedPort);
+            protocol.broker().sessionEnded(old);      // its pairs end with it, not when its close completes
             old.connection.close(CloseCode.NORMAL, REPLACED_REASON);
         }
         byte[] leftover;
@@ -234,7 +241,7 @@ public final class RendezvousServer implements AutoCloseable {
             leftover = HttpServerUpgrade.upgrade(ex, response);
         } catch (IOException | RuntimeException e) {
             registry.remove(entry);
-            releaseSlot(sourceIp);
+            admission.releaseSlot(ip);
             channel.close();
             log.warn(workerId, "WebSocket upgrade failed: " + e);
             return true;
@@ -245,19 +252,22 @@ public final class RendezvousServer implements AutoCloseable {
         return true;
     }
 
-    private void releaseSlot(String ip) {
-        openConnections.decrementAndGet();
-        perIp.computeIfPresent(ip, (k, n) -> n.decrementAndGet() <= 0 ? null : n);
+    /** Answers an upgrade request with {@code r}; false (the connection was not upgraded). */
+    private boolean refuse(HttpExchange ex, String workerId, Admission.Refusal r) throws IOException {
+        r.headers().forEach((k, v) -> ex.getResponseHeaders().set(k, v));
+        refuse(ex, workerId, r.reason(), r.why(), r.status(), r.detail());
+        return false;
     }
 
     /** Called once per ended session (after the upgrade completed). */
     private void connectionClosed(WorkerEntry entry, int code) {
-        releaseSlot(entry.observedIp);
+        admission.releaseSlot(entry.observedIp);
         metrics.inc("holepunch_closes_total", "code", String.valueOf(code));
     }
 
     private void describeMetrics() {
-        metrics.gauge("holepunch_sessions", "Open WebSocket sessions.", openConnections::get);
+        metrics.gauge("holepunch_sessions", "Open WebSocket sessions.", admission::openSessions);
+        metrics.gauge("holepunch_buffered_bytes", "Bytes held in partial messages and queued output, all sessions.", buffers::used);
         metrics.gauge("holepunch_workers", "Registered worker ids.", registry::size);
         metrics.counterFamily("holepunch_registrations_total", "WebSocket upgrades accepted.");
         metrics.counterFamily("holepunch_refused_total", "Requests refused, by reason.");
@@ -272,6 +282,7 @@ public final class RendezvousServer implements AutoCloseable {
     /** Closes every session with 1001 (going away), then stops. */
     @Override
     public void close() {
+        admission.close();
         http.stop(0);
         for (ConnectionLoop loop : loops) loop.closeAll(CloseCode.GOING_AWAY, "server shutting down");
         try {

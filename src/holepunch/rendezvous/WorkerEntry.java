@@ -1,5 +1,6 @@
 package holepunch.rendezvous;
 
+import holepunch.limits.TokenBucket;
 import holepunch.websocket.WebSocketConnection;
 
 import java.util.LinkedHashMap;
@@ -8,37 +9,58 @@ import java.util.Map;
 
 /** What the rendezvous knows of one connected worker session (one entry per worker id). */
 final class WorkerEntry {
+    /** A reported UDP endpoint, replaced whole so that no reader sees a new address with an old port. */
+    record Endpoint(String ip, int port) {
+        @Override
+        public String toString() {
+            return ip.indexOf(':') >= 0 ? "[" + ip + "]:" + port : ip + ":" + port;
+        }
+    }
+
     final String id;
     final String observedIp;
     final int observedPort;
     final WebSocketConnection connection;
     volatile String httpReportedIp;
-    volatile String stunIp;
-    volatile Integer stunPort;
+    private volatile Endpoint endpoint;
     /** Extra from holepunch workers: their NAT mapping behaviour (absent from original workers). */
     volatile String natMapping;
     volatile Boolean portPreserved;
     /** The worker's own interface addresses with its UDP port, "ip:port" (for peers on the same LAN). */
     volatile List<String> hostCandidates = List.of();
     /** Messages per second allowed from this session (touched on its loop thread only). */
-    final holepunch.limits.TokenBucket rate;
+    final TokenBucket rate;
+    /** Introductions to this session (P2P_OFFERS_PER_MIN). */
+    final TokenBucket offers;
 
-    WorkerEntry(String id, String observedIp, int observedPort, WebSocketConnection connection, int maxMessagesPerSec) {
-        this.rate = new holepunch.limits.TokenBucket(maxMessagesPerSec, 2.0 * maxMessagesPerSec, System.nanoTime());
+    WorkerEntry(String id, String observedIp, int observedPort, WebSocketConnection connection, int maxMessagesPerSec,
+                TokenBucket offers) {
+        this.rate = new TokenBucket(maxMessagesPerSec, 2.0 * maxMessagesPerSec, System.nanoTime());
+        this.offers = offers;
         this.id = id;
         this.observedIp = observedIp;
         this.observedPort = observedPort;
         this.connection = connection;
     }
 
+    /** The STUN-reported UDP endpoint, or null before the first {@code update_udp_endpoint}. */
+    Endpoint endpoint() {
+        return endpoint;
+    }
+
+    void endpoint(Endpoint e) {
+        endpoint = e;
+    }
+
     /** The shape of {@code GET /debug/list_workers} entries (PROTOCOL.md Part 1), plus holepunch's fields. */
     Map<String, Object> toJson() {
+        Endpoint e = endpoint;
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("websocket_observed_ip", observedIp);
         m.put("websocket_observed_port", observedPort);
         m.put("http_reported_public_ip", httpReportedIp);
-        m.put("stun_reported_udp_ip", stunIp);
-        m.put("stun_reported_udp_port", stunPort);
+        m.put("stun_reported_udp_ip", e == null ? null : e.ip());
+        m.put("stun_reported_udp_port", e == null ? null : e.port());
         m.put("websocket_connected", connection.isOpen());
         m.put("nat_mapping", natMapping);
         m.put("port_preserved", portPreserved);

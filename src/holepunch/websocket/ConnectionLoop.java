@@ -1,5 +1,7 @@
 package holepunch.websocket;
 
+import holepunch.log.Fatal;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -145,7 +147,12 @@ public final class ConnectionLoop implements Runnable {
                     SelectionKey key = it.next();
                     it.remove();
                     WebSocketConnection c = (WebSocketConnection) key.attachment();
-                    safely(() -> handle(key, c, now));
+                    try {
+                        handle(key, c, now);
+                    } catch (RuntimeException e) {
+                        log("connection loop: " + c + " failed (" + e + "); ending that session");
+                        c.terminate();
+                    }
                 }
                 if (now - nextTick >= 0) {
                     nextTick = now + tickNanos;
@@ -153,6 +160,8 @@ public final class ConnectionLoop implements Runnable {
                 }
             } catch (IOException | RuntimeException e) {
                 log("connection loop: " + e);   // never let one session's trouble stop the loop
+            } catch (Error e) {
+                Fatal.exit(thread.getName(), e);   // never leave the service half-alive
             }
         }
     }

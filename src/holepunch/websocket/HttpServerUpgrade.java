@@ -1,13 +1,18 @@
 package holepunch.websocket;
 
 import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.lang.reflect.Field;
 import java.lang.reflect.Method;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -18,6 +23,10 @@ import java.util.Set;
  * connection is removed from the server's bookkeeping, which frees its 8 KB stream buffers and
  * keeps its request timers and idle reaper away from the WebSocket. Needs
  * {@code Add-Opens: jdk.httpserver/sun.net.httpserver}, which the jar's manifest declares.
+ *
+ * <p>It also holds the server's limits before the upgrade: the {@code sun.net.httpserver.*}
+ * properties (read once, when the server's classes initialise) and the list of connections that
+ * are not upgraded yet, so that connections per source address can be capped.
  */
 public final class HttpServerUpgrade {
 
@@ -29,33 +38,69 @@ public final class HttpServerUpgrade {
     private static Method exchangeGet;
     private static Field exchangeConnection, exchangeRos, exchangeServer, connectionChan, connectionRaw;
     private static Field[] serverSets;
-    private static Method serverEndExchange;
+    private static Method serverEndExchange, serverCloseConnection, connectionGetState;
+    private static Field wrapperServer;
     private static volatile String failure = "not checked yet";
+    private static volatile boolean configured;
 
     private HttpServerUpgrade() {
     }
 
     /**
+     * The pre-upgrade limits of every JDK {@code HttpServer} in this process. The JDK reads them
+     * once, when its server classes initialise, so this must run before any server is created
+     * (and before {@link #checkAvailable}, which loads those classes without initialising them).
+     * A value set on the command line ({@code -Dsun.net.httpserver...}) wins. Later calls change
+     * nothing.
+     *
+     * @param requestTimeoutSec a connection must deliver its whole request head within this, and
+     *                          one that sends nothing is closed after it too
+     * @param maxHeadBytes      a larger request head is refused
+     * @param maxConnections    connections not yet upgraded, at most; more are closed at accept
+     */
+    public static synchronized void configure(int requestTimeoutSec, int maxHeadBytes, int maxConnections) {
+        if (configured) return;
+        configured = true;
+        setDefault("sun.net.httpserver.maxReqTime", requestTimeoutSec);
+        setDefault("sun.net.httpserver.maxReqHeaderSize", maxHeadBytes);
+        setDefault("jdk.httpserver.maxConnections", maxConnections);
+        // The idle reaper (which closes connections that never sent a byte) runs every clockTick
+        // ms, 10 s by default: too coarse for a 5 s handshake timeout.
+        setDefault("sun.net.httpserver.clockTick", Math.max(250, requestTimeoutSec * 1000 / 4));
+        setDefault("sun.net.httpserver.timerMillis", 250);
+    }
+
+    private static void setDefault(String name, long value) {
+        if (System.getProperty(name) == null) System.setProperty(name, String.valueOf(value));
+    }
+
+    /**
      * Checks once, at start-up, that the internals are reachable. Throws with a message telling the
-     * operator what to do when they are not.
+     * operator what to do when they are not. Loads the classes without initialising them, so the
+     * limits of {@link #configure} still take effect.
      */
     public static synchronized void checkAvailable() {
         if (failure == null) return;
         try {
-            Class<?> exchange = Class.forName(PKG + "ExchangeImpl");
-            Class<?> connection = Class.forName(PKG + "HttpConnection");
-            Class<?> server = Class.forName(PKG + "ServerImpl");
+            ClassLoader loader = HttpServer.class.getClassLoader();
+            Class<?> exchange = Class.forName(PKG + "ExchangeImpl", false, loader);
+            Class<?> connection = Class.forName(PKG + "HttpConnection", false, loader);
+            Class<?> server = Class.forName(PKG + "ServerImpl", false, loader);
+            Class<?> wrapper = Class.forName(PKG + "HttpServerImpl", false, loader);
             exchangeGet = accessible(exchange.getDeclaredMethod("get", HttpExchange.class));
             exchangeConnection = accessible(exchange.getDeclaredField("connection"));
             exchangeRos = accessible(exchange.getDeclaredField("ros"));
             exchangeServer = accessible(exchange.getDeclaredField("server"));
             connectionChan = accessible(connection.getDeclaredField("chan"));
             connectionRaw = accessible(connection.getDeclaredField("raw"));
+            connectionGetState = accessible(connection.getDeclaredMethod("getState"));
             serverSets = new Field[CONNECTION_SETS.length];
             for (int i = 0; i < CONNECTION_SETS.length; i++) {
                 serverSets[i] = accessible(server.getDeclaredField(CONNECTION_SETS[i]));
             }
             serverEndExchange = accessible(server.getDeclaredMethod("endExchange"));
+            serverCloseConnection = accessible(server.getDeclaredMethod("closeConnection", connection));
+            wrapperServer = accessible(wrapper.getDeclaredField("server"));
             failure = null;
         } catch (ReflectiveOperationException | RuntimeException e) {
             failure = e.toString();
@@ -104,6 +149,58 @@ public final class HttpServerUpgrade {
             return leftover;
         } catch (ReflectiveOperationException e) {
             throw new IllegalStateException("WebSocket upgrade through HttpServer internals failed", e);
+        }
+    }
+
+    /** A connection the server holds that is not upgraded: {@code idle} when it has not sent a byte yet. */
+    public record Pending(Object connection, InetAddress source, boolean idle) {
+    }
+
+    /** How many connections {@code server} holds now (cheap: no listing). */
+    public static int pendingCount(HttpServer server) {
+        requireAvailable();
+        try {
+            return ((Set<?>) serverSets[0].get(wrapperServer.get(server))).size();
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot count the HttpServer's connections", e);
+        }
+    }
+
+    /** The connections {@code server} holds now (each HTTP connection before any upgrade). */
+    public static List<Pending> pending(HttpServer server) {
+        requireAvailable();
+        List<Pending> out = new ArrayList<>();
+        try {
+            Object impl = wrapperServer.get(server);
+            Set<?> all = (Set<?>) serverSets[0].get(impl);
+            Object[] connections;
+            synchronized (all) {
+                connections = all.toArray();
+            }
+            for (Object c : connections) {
+                SocketChannel ch = (SocketChannel) connectionChan.get(c);
+                if (ch == null) continue;
+                try {
+                    if (ch.getRemoteAddress() instanceof InetSocketAddress a) {
+                        out.add(new Pending(c, a.getAddress(), "NEWLY_ACCEPTED".equals(String.valueOf(connectionGetState.invoke(c)))));
+                    }
+                } catch (IOException e) {
+                    // closed meanwhile
+                }
+            }
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot list the HttpServer's connections", e);
+        }
+        return out;
+    }
+
+    /** Closes a pending connection the way the server's own idle reaper does. */
+    public static void close(HttpServer server, Pending pending) {
+        requireAvailable();
+        try {
+            serverCloseConnection.invoke(wrapperServer.get(server), pending.connection());
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot close an HttpServer connection", e);
         }
     }
 

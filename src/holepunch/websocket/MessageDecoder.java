@@ -1,5 +1,7 @@
 package holepunch.websocket;
 
+import holepunch.limits.ByteBudget;
+
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
@@ -9,6 +11,10 @@ import java.util.Arrays;
  * opcodes, minimal length encoding, control frame limits, fragmentation, UTF-8 of text and close
  * reasons, and the message size limit. Each violation throws a {@link WebSocketException} with the
  * close code to fail the connection with. Whole messages go to the {@link Listener}.
+ *
+ * <p>Memory follows the bytes that arrived, not the length a header announces: a message buffer
+ * starts small and grows as payload comes in, and every byte it holds is taken from a
+ * {@link ByteBudget} shared by all sessions (a session that cannot get more fails with 1013).
  */
 public final class MessageDecoder implements FrameReader.Consumer {
 
@@ -24,9 +30,12 @@ public final class MessageDecoder implements FrameReader.Consumer {
     }
 
     private static final int MAX_CONTROL_PAYLOAD = 125;   // §5.5
+    /** The first buffer of a message; it doubles as payload arrives, up to the announced size. */
+    static final int INITIAL_BUFFER = 512;
 
     private final Listener listener;
     private final int maxMessageBytes;
+    private final ByteBudget budget;
 
     // the frame being read
     private boolean fin;
@@ -38,15 +47,36 @@ public final class MessageDecoder implements FrameReader.Consumer {
     private boolean inMessage;
     private byte[] message;
     private int messageLength;
+    /** The message's size as announced so far (all its frames' headers). */
+    private long announced;
     private final Utf8Validator utf8 = new Utf8Validator();
 
     // the control frame being read
     private byte[] control;
     private int controlLength;
 
-    public MessageDecoder(Listener listener, int maxMessageBytes) {
+    public MessageDecoder(Listener listener, int maxMessageBytes, ByteBudget budget) {
         this.listener = listener;
         this.maxMessageBytes = maxMessageBytes;
+        this.budget = budget;
+    }
+
+    /** A decoder with a budget of its own (tests, tools). */
+    public MessageDecoder(Listener listener, int maxMessageBytes) {
+        this(listener, maxMessageBytes, new ByteBudget(Long.MAX_VALUE));
+    }
+
+    /** Bytes this decoder holds from its budget now. */
+    public int buffered() {
+        return message == null ? 0 : message.length;
+    }
+
+    /** Gives back what the decoder holds; for a session that ends in the middle of a message. */
+    public void release() {
+        if (message != null) budget.give(message.length);
+        message = null;
+        inMessage = false;
+        messageLength = 0;
     }
 
     @Override
@@ -99,11 +129,9 @@ public final class MessageDecoder implements FrameReader.Consumer {
             if (opcode != Opcode.CONTINUATION) {
                 inMessage = true;
                 messageLength = 0;
-                message = new byte[(int) length];
                 utf8.reset();
-            } else if (message.length < total) {
-                message = Arrays.copyOf(message, (int) total);
             }
+            announced = total;
         }
         maskOffset = 0;
     }
@@ -123,6 +151,7 @@ public final class MessageDecoder implements FrameReader.Consumer {
             at = controlLength;
             controlLength += n;
         } else {
+            ensureCapacity(messageLength + n);
             target = message;
             at = messageLength;
             messageLength += n;
@@ -147,13 +176,22 @@ public final class MessageDecoder implements FrameReader.Consumer {
                 if (!utf8.isComplete()) {
                     throw new WebSocketException(CloseCode.INVALID_PAYLOAD, "text message ends inside a UTF-8 sequence");
                 }
-                String text = new String(message, 0, messageLength, StandardCharsets.UTF_8);
-                inMessage = false;
-                message = null;     // idle sessions keep no buffer
-                messageLength = 0;
+                String text = message == null ? "" : new String(message, 0, messageLength, StandardCharsets.UTF_8);
+                release();          // idle sessions keep no buffer
                 listener.onText(text);
             }
         }
+    }
+
+    /** Grows the message buffer to hold {@code needed} bytes, doubling, never past the announced size. */
+    private void ensureCapacity(int needed) throws WebSocketException {
+        int have = message == null ? 0 : message.length;
+        if (needed <= have) return;
+        int next = (int) Math.min(announced, Math.max(needed, Math.max(INITIAL_BUFFER, 2L * have)));
+        if (!budget.tryTake(next - have)) {
+            throw new WebSocketException(CloseCode.TRY_AGAIN_LATER, "the server's buffers are full; try again later");
+        }
+        message = message == null ? new byte[next] : Arrays.copyOf(message, next);
     }
 
     private byte[] takeControl() {

@@ -1,5 +1,7 @@
 package holepunch.websocket;
 
+import holepunch.limits.ByteBudget;
+
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -29,6 +31,7 @@ public final class WebSocketConnection implements MessageDecoder.Listener {
     private final Handler handler;
     private final FrameReader reader = new FrameReader();
     private final MessageDecoder decoder;
+    private final ByteBudget budget;
     private ConnectionLoop loop;
     SelectionKey key;
     private volatile Object attachment;
@@ -45,11 +48,17 @@ public final class WebSocketConnection implements MessageDecoder.Listener {
     private volatile long rttNanos = -1;
     long closeDeadlineNanos;
 
-    public WebSocketConnection(SocketChannel channel, InetSocketAddress remote, Handler handler, int maxMessageBytes) {
+    /**
+     * @param budget the bytes all sessions together may hold in partial messages and queued output;
+     *               this session's share grows only with what actually arrives or waits to be sent
+     */
+    public WebSocketConnection(SocketChannel channel, InetSocketAddress remote, Handler handler, int maxMessageBytes,
+                               ByteBudget budget) {
         this.channel = channel;
         this.remote = remote;
         this.handler = handler;
-        this.decoder = new MessageDecoder(this, maxMessageBytes);
+        this.budget = budget;
+        this.decoder = new MessageDecoder(this, maxMessageBytes, budget);
     }
 
     public InetSocketAddress remoteAddress() {
@@ -120,7 +129,13 @@ public final class WebSocketConnection implements MessageDecoder.Listener {
     @Override
     public void onText(String text) {
         if (state != OPEN) return;
-        handler.onText(this, text);
+        try {
+            handler.onText(this, text);
+        } catch (RuntimeException e) {
+            // A fault in handling one message costs that message only: the session and the
+            // messages after it in the same read go on.
+            loop.log("websocket " + remote + ": a message could not be handled (" + e + "); skipped it");
+        }
     }
 
     @Override
@@ -187,6 +202,9 @@ public final class WebSocketConnection implements MessageDecoder.Listener {
         if (state == CLOSED) return;
         state = CLOSED;
         outbound = null;
+        budget.give(outboundBytes);
+        outboundBytes = 0;
+        decoder.release();
         if (key != null) key.cancel();
         try {
             channel.close();
@@ -214,6 +232,13 @@ public final class WebSocketConnection implements MessageDecoder.Listener {
             }
             if (!frame.hasRemaining()) return;
         }
+        if (!budget.tryTake(frame.remaining())) {
+            loop.log("websocket " + remote + ": the server's output buffers are full; dropping a session that does not read");
+            closeCode = CloseCode.TRY_AGAIN_LATER;
+            closeReason = "server buffers full";
+            terminate();
+            return;
+        }
         if (outbound == null) outbound = new ArrayDeque<>(4);
         outbound.add(frame);
         outboundBytes += frame.remaining();
@@ -240,6 +265,7 @@ public final class WebSocketConnection implements MessageDecoder.Listener {
                 ByteBuffer head = outbound.peek();
                 int n = channel.write(head);
                 outboundBytes -= n;
+                budget.give(n);
                 if (head.hasRemaining()) return;
                 outbound.poll();
             }

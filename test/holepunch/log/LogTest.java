@@ -129,4 +129,14 @@ class LogTest {
         assertEquals(extra + 1, Integer.parseInt(m.group(1)));
         assertFalse(out.contains("n=" + (Log.QUEUE_LINES + extra - 1) + "\n"), "the last line of the burst should have been dropped");
     }
+
+    /** Issue 9 finding 9: controls become visible escapes; long messages are cut with a marker. */
+    @Test
+    void clean_escapesControlsAndLineSeparators_andCutsLongMessages() {
+        assertEquals("a\\x1b[2J b\\u2028c\\x85d\\x7f", Log.clean("a\u001b[2J\nb\u2028c\u0085d\u007f", 100));
+        assertEquals("plain text", Log.clean("plain text", 100));
+        String cut = Log.clean("x".repeat(5000), Log.MAX_MESSAGE_CHARS);
+        assertTrue(cut.length() < Log.MAX_MESSAGE_CHARS + 40 && cut.endsWith("(cut, 5000 chars)"), cut.substring(cut.length() - 30));
+        assertEquals("y".repeat(Log.EXCERPT_CHARS) + "...(60000 chars)", Log.excerpt("y".repeat(60_000)));
+    }
 }

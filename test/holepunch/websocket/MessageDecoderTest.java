@@ -186,4 +186,31 @@ class MessageDecoderTest {
         masked.writeBytes(RawWebSocket.frame(0x8, true, java.util.Arrays.copyOfRange(b, 2, b.length)));
         assertEquals(List.of("close:1000:" + "é".repeat(61)), decode(masked.toByteArray()));
     }
+
+    /** Issue 9 finding 2: memory follows the bytes that arrived, and all sessions share one cap. */
+    @Test
+    void buffers_growWithArrivingPayload_andTheSharedBudgetCapsTheTotal() throws WebSocketException {
+        holepunch.limits.ByteBudget budget = new holepunch.limits.ByteBudget(100_000);
+        Events events = new Events();
+        MessageDecoder first = new MessageDecoder(events, 65_535, budget);
+        FrameReader reader = new FrameReader();
+        byte[] frame = RawWebSocket.text("a".repeat(65_535));
+        int headerBytes = 2 + 2 + 4;                          // 126-form length and the masking key
+        reader.read(ByteBuffer.wrap(frame, 0, headerBytes), first);
+        assertEquals(0, first.buffered(), "a header announcing 65,535 bytes allocates nothing");
+        reader.read(ByteBuffer.wrap(frame, headerBytes, 1000), first);
+        org.junit.jupiter.api.Assertions.assertTrue(first.buffered() >= 1000 && first.buffered() <= 2048, "grew to " + first.buffered());
+        assertEquals(first.buffered(), budget.used());
+        reader.read(ByteBuffer.wrap(frame, headerBytes + 1000, frame.length - headerBytes - 1000), first);
+        assertEquals(List.of("text:" + "a".repeat(65_535)), events.list);
+        assertEquals(0, budget.used(), "a finished message gives its bytes back");
+
+        MessageDecoder second = new MessageDecoder(events, 65_535, budget);
+        FrameReader reader2 = new FrameReader();
+        reader.read(ByteBuffer.wrap(frame, 0, 60_000), first);       // holds ~64 KB of the 100 KB
+        WebSocketException e = assertThrows(WebSocketException.class, () -> reader2.read(ByteBuffer.wrap(frame), second));
+        assertEquals(CloseCode.TRY_AGAIN_LATER, e.closeCode(), "over the shared budget: 1013");
+        first.release();
+        assertEquals(second.buffered(), budget.used(), "a released session gives back all it held");
+    }
 }
