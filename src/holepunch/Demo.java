@@ -47,6 +47,7 @@ final class Demo {
                     "IP_ECHO_URL", "",
                     "HOST_CANDIDATES", "false"));      // loopback only
             if (i == 0) env1.put("P2P_CONNECT_TO", "demo-worker-2");
+            else env1.put("P2P_ALLOW", "demo-worker-1");       // a worker takes part only in connections it accepts
             workers[i] = Worker.start(WorkerConfig.from(new Env(env1)));
         }
         Main.awaitShutdownAsync(() -> {

@@ -39,9 +39,21 @@ public final class Peers {
         boolean send(Map<String, Object> message);
     }
 
-    /** P2P_* settings: punch deadline and pace, keepalive period, direct retries while relaying, and the peers to ask for. */
+    /**
+     * P2P_* settings: punch deadline and pace, keepalive period, direct retries while relaying, the
+     * peers to ask for, and the peers this worker takes part in connections with ({@code allow};
+     * {@code "*"} for any).
+     */
     public record Settings(long deadlineMillis, long probeIntervalMillis, long keepaliveMillis, long answerWaitMillis,
-                           long retryDirectMillis, List<String> connectTo) {
+                           long retryDirectMillis, List<String> connectTo, List<String> allow) {
+        public Settings(long deadlineMillis, long probeIntervalMillis, long keepaliveMillis, long answerWaitMillis,
+                        long retryDirectMillis, List<String> connectTo) {
+            this(deadlineMillis, probeIntervalMillis, keepaliveMillis, answerWaitMillis, retryDirectMillis, connectTo, connectTo);
+        }
+
+        boolean allows(String peer) {
+            return allow.contains("*") || allow.contains(peer);
+        }
     }
 
     /** Receives application payloads from peers, over whichever path carried them. */
@@ -56,11 +68,17 @@ public final class Peers {
     public void useMetrics(holepunch.metrics.Metrics m) {
         metrics = m;
         m.counterFamily("holepunch_worker_path_bytes_total", "Application bytes, by peer, path (direct or relay) and direction.");
+        m.counterFamily("holepunch_worker_dropped_total", "Peer datagrams and payloads dropped, by reason.");
         m.gaugeSeries("holepunch_worker_path_state", "1 for each peer's current path state.", () -> {
             Map<String, Double> out = new LinkedHashMap<>();
             for (Link l : byPeer.values()) out.put(holepunch.metrics.Metrics.labels("peer", l.peer, "state", l.state), 1.0);
             return out;
         });
+    }
+
+    /** Counts a dropped datagram or payload: {@code unauthenticated}, {@code replay}, {@code unknown_pair}, ... */
+    public void dropped(String reason) {
+        metrics.inc("holepunch_worker_dropped_total", "reason", reason);
     }
 
     private void count(String peer, String path, String direction, int bytes) {
@@ -81,7 +99,7 @@ public final class Peers {
         InetSocketAddress r = l.remote;
         if (l.state.equals("direct") && r != null) {
             try {
-                transport.send(ByteBuffer.wrap(new Probe(Probe.Kind.DATA, l.pairId, RANDOM.nextLong(), payload).encode(l.key)), r);
+                transport.send(ByteBuffer.wrap(new Probe(Probe.Kind.DATA, l.pairId, l.nextCounter(), payload).encode(l.sendKey)), r);
                 count(peer, "direct", "sent", payload.length);
                 return true;
             } catch (IOException e) {
@@ -98,7 +116,10 @@ public final class Peers {
     public void onRelay(Map<String, Object> message) {
         try {
             Link l = byPair.get(Long.parseUnsignedLong((String) message.get("pair_id"), 16));
-            if (l == null) return;
+            if (l == null || l.stopped) {
+                dropped("unknown_pair");
+                return;
+            }
             byte[] data = Base64.getDecoder().decode((String) message.get("data"));
             count(l.peer, "relay", "received", data.length);
             dataListener.onData(l.peer, data);
@@ -109,6 +130,12 @@ public final class Peers {
 
     static final int MAX_CANDIDATES = 12;
     static final int MAX_OUTSTANDING = 512;
+    /** Probes one offer may cost this worker, over all candidates and the whole deadline. */
+    public static final int MAX_PROBES_PER_OFFER = 400;
+    /** Peer links kept; past it, the oldest that is not direct is dropped. */
+    static final int MAX_LINKS = 64;
+    /** A probe or keepalive this far behind the peer's newest counter is too old to answer. */
+    static final int MAX_PROBE_LAG = 64;
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private final String selfId;
@@ -148,9 +175,24 @@ public final class Peers {
 
     public void onError(Map<String, Object> message) {
         Object target = message.get("target_worker_id");
-        log.warn(selfId, "no introduction to " + target + ": " + message.get("detail"));
+        String detail = message.get("detail") instanceof String d ? Log.excerpt(d) : "no detail";
+        Link declined = message.get("pair_id") instanceof String p ? byPair.get(parsePairId(p)) : null;
+        if (declined != null && declined.peer.equals(target)) {
+            // the peer declined a pair already offered: stop probing it
+            declined.declined(detail);
+            return;
+        }
+        log.warn(selfId, "no introduction to " + (target instanceof String t ? Log.excerpt(t) : "?") + ": " + detail);
         if (target instanceof String t && settings.connectTo().contains(t)) {
             scheduler.schedule(5000, () -> requestPeer(t));    // the peer may not have registered yet
+        }
+    }
+
+    private static long parsePairId(String hex) {
+        try {
+            return Long.parseUnsignedLong(hex, 16);
+        } catch (NumberFormatException e) {
+            return -1;
         }
     }
 
@@ -170,6 +212,18 @@ public final class Peers {
             log.warn(selfId, "ignored a p2p_connection_offer without peer_worker_id or with a short pair_key");
             return;
         }
+        Object role = offer.get("role");
+        if (!"initiator".equals(role) && !"responder".equals(role)) {
+            log.warn(selfId, "ignored a p2p_connection_offer whose field 'role' is not initiator or responder");
+            return;
+        }
+        if (!settings.allows(peer)) {
+            // Defaults deny: only peers this worker asked for (P2P_CONNECT_TO, FORWARD) or P2P_ALLOW names.
+            log.warn(selfId, "declined an offer from '" + Log.excerpt(peer) + "': not in P2P_ALLOW (nor P2P_CONNECT_TO)");
+            rendezvous.send(Json.obj("type", "p2p_connection_decline", "pair_id", pairHex,
+                    "detail", "not in this worker's P2P_ALLOW"));
+            return;
+        }
         LinkedHashSet<InetSocketAddress> candidates = new LinkedHashSet<>();
         addCandidate(candidates, offer.get("peer_udp_ip"), offer.get("peer_udp_port"));
         if (offer.get("peer_host_candidates") instanceof List<?> hosts) {
@@ -185,12 +239,29 @@ public final class Peers {
         }
         Link old = byPeer.get(peer);
         if (old != null) old.stop();
-        Link link = new Link(peer, pairId, key, candidates, String.valueOf(offer.get("peer_nat_mapping")));
+        String peerRole = "initiator".equals(role) ? "responder" : "initiator";
+        Link link = new Link(peer, pairId, Probe.directionKey(key, (String) role), Probe.directionKey(key, peerRole), candidates,
+                String.valueOf(offer.get("peer_nat_mapping")));
         byPeer.put(peer, link);
         byPair.put(pairId, link);
+        prune();
         long start = offer.get("start_in_ms") instanceof Long l ? Math.clamp(l, 0, 10_000) : 0;
         log.info(selfId, "offer for " + peer + " (pair " + pairHex + "): punching " + candidates + " in " + start + " ms");
         scheduler.schedule(start, link::punchTick);
+    }
+
+    /** Keeps at most {@value #MAX_LINKS} links: drops the oldest ones that are not direct. */
+    private void prune() {
+        if (byPeer.size() <= MAX_LINKS) return;
+        List<Link> byAge = new ArrayList<>(byPeer.values());
+        byAge.sort(java.util.Comparator.comparingLong(l -> l.createdMillis));
+        for (Link l : byAge) {
+            if (byPeer.size() <= MAX_LINKS) return;
+            if (!l.state.equals("direct")) {
+                l.stop();
+                byPeer.remove(l.peer, l);
+            }
+        }
     }
 
     private static void addCandidate(LinkedHashSet<InetSocketAddress> set, Object ip, Object port) {
@@ -202,10 +273,16 @@ public final class Peers {
     /** A datagram that looks like a probe; false when no pair of ours authenticates it. */
     public boolean onDatagram(InetSocketAddress from, byte[] data, int length) {
         Link link = byPair.get(Probe.pairIdOf(data, length));
-        if (link == null) return false;
-        Probe p = Probe.parse(data, length, link.key);
-        if (p == null) return false;
-        link.onProbe(from, p);
+        Probe p = link == null ? null : Probe.parse(data, length, link.recvKey);
+        if (p == null) {
+            dropped("unauthenticated");
+            return false;
+        }
+        byte[] delivered = link.onProbe(from, p);
+        if (delivered != null) {
+            count(link.peer, "direct", "received", delivered.length);
+            dataListener.onData(link.peer, delivered);
+        }
         return true;
     }
 
@@ -229,22 +306,28 @@ public final class Peers {
     private final class Link {
         final String peer;
         final long pairId;
-        final byte[] key;
+        /** Our datagrams are authenticated with sendKey, the peer's with recvKey (Probe.directionKey). */
+        final byte[] sendKey;
+        final byte[] recvKey;
         final LinkedHashSet<InetSocketAddress> candidates;
         final String peerMapping;
-        final LinkedHashMap<Long, Long> outstanding = new LinkedHashMap<>();     // nonce -> sent at
-        final LinkedHashSet<Long> answered = new LinkedHashSet<>();             // nonces of theirs we answered
+        final LinkedHashMap<Long, Long> outstanding = new LinkedHashMap<>();     // our counter -> sent at
+        final ReplayWindow window = new ReplayWindow();                        // the peer's counters
+        final java.util.concurrent.atomic.AtomicLong counter = new java.util.concurrent.atomic.AtomicLong();
+        final long createdMillis = scheduler.nowMillis();
+        int probesLeft = MAX_PROBES_PER_OFFER;
         volatile String state = "connecting";
         volatile InetSocketAddress remote;
         volatile long rttMillis = -1;
         volatile String detail = "punching";
         volatile long lastAnswer;
-        boolean stopped;
+        volatile boolean stopped;
 
-        Link(String peer, long pairId, byte[] key, LinkedHashSet<InetSocketAddress> candidates, String peerMapping) {
+        Link(String peer, long pairId, byte[] sendKey, byte[] recvKey, LinkedHashSet<InetSocketAddress> candidates, String peerMapping) {
             this.peer = peer;
             this.pairId = pairId;
-            this.key = key;
+            this.sendKey = sendKey;
+            this.recvKey = recvKey;
             this.candidates = candidates;
             this.peerMapping = peerMapping;
         }
@@ -257,7 +340,11 @@ public final class Peers {
                 fail("no probe answered within " + settings.deadlineMillis() + " ms" + reasonFromMappings());
                 return;
             }
-            for (InetSocketAddress c : candidates) send(Probe.Kind.PROBE, c, newNonce(now));
+            for (InetSocketAddress c : candidates) {
+                if (probesLeft <= 0) break;
+                probesLeft--;
+                send(Probe.Kind.PROBE, c, newNonce(now));
+            }
             scheduler.schedule(settings.probeIntervalMillis(), this::punchTick);
         }
 
@@ -269,8 +356,12 @@ public final class Peers {
                     : "; a firewall or an endpoint-dependent NAT on the way drops the probes";
         }
 
+        long nextCounter() {
+            return counter.getAndIncrement();
+        }
+
         private long newNonce(long now) {
-            long nonce = RANDOM.nextLong();
+            long nonce = nextCounter();
             if (outstanding.size() >= MAX_OUTSTANDING) outstanding.remove(outstanding.keySet().iterator().next());
             outstanding.put(nonce, now);
             return nonce;
@@ -278,27 +369,31 @@ public final class Peers {
 
         private void send(Probe.Kind kind, InetSocketAddress to, long nonce) {
             try {
-                transport.send(ByteBuffer.wrap(new Probe(kind, pairId, nonce, null).encode(key)), to);
+                transport.send(ByteBuffer.wrap(new Probe(kind, pairId, nonce, null).encode(sendKey)), to);
             } catch (IOException e) {
                 log.debug(selfId, "probe to " + to + " failed: " + e.getMessage());
             }
         }
 
-        synchronized void onProbe(InetSocketAddress from, Probe p) {
-            if (stopped) return;
+        /** Handles an authenticated datagram; returns a DATA payload to deliver (outside the lock), or null. */
+        synchronized byte[] onProbe(InetSocketAddress from, Probe p) {
+            if (stopped) return null;
             long now = scheduler.nowMillis();
             switch (p.kind()) {
                 case PROBE, KEEPALIVE -> {
-                    if (!answered.add(p.nonce())) return;                     // a replay: answered already
-                    if (answered.size() > MAX_OUTSTANDING) answered.remove(answered.iterator().next());
+                    // Bounded age: far behind the newest counter is stale; seen before is a replay.
+                    if (p.counter() <= window.highest() - MAX_PROBE_LAG || !window.accept(p.counter())) {
+                        dropped("replay");
+                        return null;
+                    }
                     if (candidates.size() < MAX_CANDIDATES && candidates.add(from)) {
                         log.info(selfId, "peer-reflexive candidate " + from + " for " + peer);
                     }
-                    send(p.kind() == Probe.Kind.PROBE ? Probe.Kind.PROBE_ACK : Probe.Kind.KEEPALIVE_ACK, from, p.nonce());
+                    send(p.kind() == Probe.Kind.PROBE ? Probe.Kind.PROBE_ACK : Probe.Kind.KEEPALIVE_ACK, from, p.counter());
                 }
                 case PROBE_ACK, KEEPALIVE_ACK -> {
-                    Long sent = outstanding.remove(p.nonce());
-                    if (sent == null) return;                                   // not ours, or answered already
+                    Long sent = outstanding.remove(p.counter());
+                    if (sent == null) return null;                              // not ours, or answered already
                     lastAnswer = now;
                     rttMillis = now - sent;
                     if (!state.equals("direct") || !from.equals(remote)) {
@@ -312,12 +407,24 @@ public final class Peers {
                     }
                 }
                 case DATA -> {
-                    if (from.equals(remote)) {
-                        count(peer, "direct", "received", p.payload().length);
-                        dataListener.onData(peer, p.payload());
+                    if (!from.equals(remote)) {
+                        dropped("not_the_path");
+                    } else if (!window.accept(p.counter())) {
+                        dropped("replay");
+                    } else {
+                        return p.payload();
                     }
                 }
             }
+            return null;
+        }
+
+        /** The peer declined this pair (its P2P_ALLOW): no probing, no retries. */
+        synchronized void declined(String why) {
+            stopped = true;
+            state = "failed";
+            detail = why;
+            log.warn(selfId, "no path to " + peer + ": " + why);
         }
 
         synchronized void keepalive() {

@@ -8,29 +8,32 @@ import java.security.MessageDigest;
 import java.util.Arrays;
 
 /**
- * A peer datagram on the worker's UDP socket, authenticated with the pair's key.
+ * A peer datagram on the worker's UDP socket, authenticated with the sender's direction key.
  *
  * <pre>
  *  0                   1                   2                   3
  *  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
  * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
- * |   'H' 0x48    |   'P' 0x50    |  version (1)  |     kind      |
+ * |   'H' 0x48    |   'P' 0x50    |  version (2)  |     kind      |
  * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
  * |                     pair id (64 bits)                         |
  * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
- * |                     nonce (64 bits)                           |
+ * |           counter (64 bits; in an answer, the one answered)   |
  * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
  * |                     payload (kind DATA only)                ...
  * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
- * |          HMAC-SHA256(pair key, all bytes above), 128 bits     |
+ * |   HMAC-SHA256(sender's direction key, all bytes above), 128 bits |
  * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
  * </pre>
  *
  * The first byte's top bits are 01, so these never pass for STUN (00) on the shared socket
- * (RFC 7983 §7). An answer (PROBE_ACK, KEEPALIVE_ACK) repeats the nonce of what it answers, so
- * it proves the path both ways; a nonce is accepted once.
+ * (RFC 7983 §7). Each direction has its own key, derived from the pair key and the sender's role
+ * ({@link #directionKey}), so a datagram bounced back to its sender never verifies. PROBE,
+ * KEEPALIVE and DATA carry the sender's counter, which increases with every datagram and is
+ * checked against a {@link ReplayWindow}; an answer (PROBE_ACK, KEEPALIVE_ACK) repeats the counter
+ * of what it answers, so it proves the path both ways, and is accepted once.
  */
-public record Probe(Kind kind, long pairId, long nonce, byte[] payload) {
+public record Probe(Kind kind, long pairId, long counter, byte[] payload) {
     public enum Kind {
         PROBE(1), PROBE_ACK(2), KEEPALIVE(3), KEEPALIVE_ACK(4), DATA(5);
 
@@ -48,7 +51,7 @@ public record Probe(Kind kind, long pairId, long nonce, byte[] payload) {
 
     static final int HEADER = 4 + 8 + 8;
     static final int MAC_BYTES = 16;
-    static final int VERSION = 1;
+    static final int VERSION = 2;
 
     public Probe {
         payload = payload == null ? new byte[0] : payload.clone();
@@ -67,7 +70,7 @@ public record Probe(Kind kind, long pairId, long nonce, byte[] payload) {
 
     public byte[] encode(byte[] key) {
         ByteBuffer b = ByteBuffer.allocate(HEADER + payload.length + MAC_BYTES);
-        b.put((byte) 'H').put((byte) 'P').put((byte) VERSION).put((byte) kind.code).putLong(pairId).putLong(nonce).put(payload);
+        b.put((byte) 'H').put((byte) 'P').put((byte) VERSION).put((byte) kind.code).putLong(pairId).putLong(counter).put(payload);
         b.put(mac(key, b.array(), HEADER + payload.length));
         return b.array();
     }
@@ -85,12 +88,22 @@ public record Probe(Kind kind, long pairId, long nonce, byte[] payload) {
         return new Probe(kind, b.getLong(4), b.getLong(12), Arrays.copyOfRange(data, HEADER, body));
     }
 
+    /** The key {@code senderRole}'s datagrams are authenticated with: HMAC-SHA256(pair key, label and role). */
+    public static byte[] directionKey(byte[] pairKey, String senderRole) {
+        byte[] label = ("holepunch probe v2 from " + senderRole).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        return mac(pairKey, label, label.length, 32);
+    }
+
     private static byte[] mac(byte[] key, byte[] data, int length) {
+        return mac(key, data, length, MAC_BYTES);
+    }
+
+    private static byte[] mac(byte[] key, byte[] data, int length, int size) {
         try {
             Mac mac = Mac.getInstance("HmacSHA256");
             mac.init(new SecretKeySpec(key, "HmacSHA256"));
             mac.update(data, 0, length);
-            return Arrays.copyOf(mac.doFinal(), MAC_BYTES);
+            return Arrays.copyOf(mac.doFinal(), size);
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("HmacSHA256 is required of every JDK", e);
         }

@@ -3,7 +3,7 @@ package holepunch.worker;
 import holepunch.config.ConfigException;
 import holepunch.log.Log;
 import holepunch.net.Addresses;
-import holepunch.peer.Peers;
+import holepunch.metrics.Metrics;
 
 import java.io.IOException;
 import java.net.InetAddress;
@@ -15,13 +15,19 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.Set;
 
 /**
  * UDP forwarding over a peer path (FORWARD, FORWARD_ALLOW). A rule {@code 5000=peer:host:port}
  * listens on 127.0.0.1:5000; each local sender becomes a flow whose datagrams the peer's worker
  * sends on to host:port from a socket of its own, the replies coming back the same way, over
- * whichever path is up (direct or relay). A worker delivers only to targets FORWARD_ALLOW permits.
+ * whichever path is up (direct or relay).
+ *
+ * <p>Trust: a worker delivers only to the exact {@code ip:port} targets FORWARD_ALLOW names (none
+ * by default), and only for peers it accepts at all (P2P_ALLOW: others never get a path). Flow ids
+ * are random and a flow is its peer's: replies are taken only from the peer the flow was sent to,
+ * and far-side flows are keyed by (peer, flow), at most {@value #MAX_FLOWS_PER_PEER} a peer and
+ * {@value #MAX_FLOWS} in all.
  *
  * <pre>
  * payload to the peer:   1 (to target)   | flow id (32 bits) | target length (16 bits) | "host:port" | data
@@ -29,6 +35,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * </pre>
  */
 final class Forwarder implements AutoCloseable {
+    /** Sends an application payload to a peer over whichever path is up; false when there is none. */
+    interface PeerSender {
+        boolean send(String peer, byte[] payload);
+    }
+
     record Rule(int localPort, String peer, String targetHost, int targetPort) {
         String target() {
             return targetHost + ":" + targetPort;
@@ -37,16 +48,22 @@ final class Forwarder implements AutoCloseable {
 
     static final byte TO_TARGET = 1, FROM_TARGET = 2;
     static final int MAX_FLOWS = 256;
+    static final int MAX_FLOWS_PER_PEER = 64;
+    private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
+
+    /** Our side of a flow: the rule's peer, the listener and the local sender to answer. */
+    private record Origin(String peer, DatagramChannel listener, InetSocketAddress sender) {
+    }
     static final int MAX_DATAGRAM = 1400;
 
     private final Log log = Log.of("forward");
     private final String selfId;
-    private final Peers peers;
-    private final List<String> allow;
+    private final PeerSender peers;
+    private final Metrics metrics;
+    private final Set<InetSocketAddress> allow;
     private final List<DatagramChannel> listeners = new ArrayList<>();
-    private final AtomicInteger nextFlow = new AtomicInteger(1);
-    /** Our side: flow id to (listener, local sender). */
-    private final Map<Integer, Object[]> origins = java.util.Collections.synchronizedMap(lru());
+    /** Our side: random flow id to its origin. */
+    private final Map<Integer, Origin> origins = java.util.Collections.synchronizedMap(lru());
     /** The far side: "peer/flow" to the socket facing the target. */
     private final Map<String, DatagramChannel> exits = java.util.Collections.synchronizedMap(lru());
     private volatile boolean closed;
@@ -68,10 +85,13 @@ final class Forwarder implements AutoCloseable {
         };
     }
 
-    Forwarder(String selfId, Peers peers, List<Rule> rules, List<String> allow) throws IOException {
+    Forwarder(String selfId, PeerSender peers, List<Rule> rules, List<String> allow, Metrics metrics) throws IOException {
         this.selfId = selfId;
         this.peers = peers;
-        this.allow = allow;
+        this.metrics = metrics;
+        Set<InetSocketAddress> targets = new java.util.HashSet<>();
+        for (String a : allow) targets.add(target(a));
+        this.allow = Set.copyOf(targets);
         for (Rule r : rules) {
             DatagramChannel ch = DatagramChannel.open();
             try {
@@ -109,21 +129,37 @@ final class Forwarder implements AutoCloseable {
         return List.copyOf(rules);
     }
 
-    /** {@code FORWARD_ALLOW}: comma-separated {@code ip} or {@code ip:port} targets this worker delivers to. */
+    /**
+     * {@code FORWARD_ALLOW}: comma-separated exact {@code ip:port} targets ({@code [v6]:port}) this
+     * worker delivers forwarded traffic to. A bare ip is refused: it used to allow every port.
+     */
     static List<String> parseAllow(String spec) {
         List<String> out = new ArrayList<>();
         for (String item : spec.split(",")) {
             String s = item.trim();
             if (s.isEmpty()) continue;
-            String host = s.contains(":") ? s.substring(0, s.lastIndexOf(':')) : s;
-            if (!Addresses.isIpLiteral(host)) throw new ConfigException("FORWARD_ALLOW entries must be ip or ip:port, got '" + s + "'");
+            if (target(s) == null) {
+                throw new ConfigException("FORWARD_ALLOW entries must each name one exact target as ip:port (e.g. 127.0.0.1:7000);"
+                        + " a bare address no longer opens every port. Got '" + s + "'");
+            }
             out.add(s);
         }
         return List.copyOf(out);
     }
 
-    boolean allowed(String host, int port) {
-        return allow.contains(host) || allow.contains(host + ":" + port);
+    /** "ip:port" or "[v6]:port" as an address, or null; never a DNS lookup. */
+    static InetSocketAddress target(String s) {
+        int colon = s.lastIndexOf(':');
+        if (colon <= 0 || colon == s.length() - 1) return null;
+        InetAddress ip = Addresses.literal(s.substring(0, colon));
+        String p = s.substring(colon + 1);
+        if (ip == null || p.length() > 5 || !p.chars().allMatch(Character::isDigit)) return null;
+        int port = Integer.parseInt(p);
+        return port >= 1 && port <= 65535 ? new InetSocketAddress(ip, port) : null;
+    }
+
+    boolean allowed(InetSocketAddress target) {
+        return target != null && allow.contains(target);
     }
 
     private void listen(DatagramChannel ch, Rule rule) {
@@ -139,11 +175,10 @@ final class Forwarder implements AutoCloseable {
                     continue;
                 }
                 Integer flow = flows.get(from);
-                if (flow == null) {
-                    flow = nextFlow.getAndIncrement();
+                if (flow == null || !origins.containsKey(flow)) {
+                    flow = newFlow(new Origin(rule.peer(), ch, from));
                     flows.put(from, flow);
                     if (flows.size() > MAX_FLOWS) flows.remove(flows.keySet().iterator().next());
-                    origins.put(flow, new Object[] {ch, from});
                 }
                 ByteBuffer out = ByteBuffer.allocate(7 + target.length + buf.position());
                 out.put(TO_TARGET).putInt(flow).putShort((short) target.length).put(target).put(buf.array(), 0, buf.position());
@@ -157,6 +192,18 @@ final class Forwarder implements AutoCloseable {
         }
     }
 
+    /** A fresh random flow id for {@code origin} (unguessable, so no other peer can name it). */
+    private int newFlow(Origin origin) {
+        synchronized (origins) {
+            int id;
+            do {
+                id = RANDOM.nextInt();
+            } while (origins.containsKey(id));
+            origins.put(id, origin);
+            return id;
+        }
+    }
+
     /** A payload from a peer (any path). */
     void onData(String peer, byte[] payload) {
         try {
@@ -164,21 +211,32 @@ final class Forwarder implements AutoCloseable {
             byte kind = b.get();
             int flow = b.getInt();
             if (kind == FROM_TARGET) {
-                Object[] origin = origins.get(flow);
-                if (origin == null) return;
-                ((DatagramChannel) origin[0]).send(b.slice(), (InetSocketAddress) origin[1]);
+                Origin origin = origins.get(flow);
+                if (origin == null || !origin.peer().equals(peer)) {
+                    metrics.inc("holepunch_worker_dropped_total", "reason", "foreign_flow");
+                    log.debug(selfId, "dropped a reply from " + peer + " for a flow it does not own");
+                    return;
+                }
+                origin.listener().send(b.slice(), origin.sender());
             } else if (kind == TO_TARGET) {
                 byte[] t = new byte[b.getShort() & 0xFFFF];
                 b.get(t);
-                String target = new String(t, StandardCharsets.UTF_8);
-                int colon = target.lastIndexOf(':');
-                String host = target.substring(0, colon);
-                int port = Integer.parseInt(target.substring(colon + 1));
-                if (!allowed(host, port)) {
-                    log.warn(selfId, peer + " asked to forward to " + target + ", which FORWARD_ALLOW does not permit; dropped");
+                String name = new String(t, StandardCharsets.UTF_8);
+                InetSocketAddress target = target(name);
+                if (!allowed(target)) {
+                    metrics.inc("holepunch_worker_dropped_total", "reason", "forward_not_allowed");
+                    warnRefused(peer, name);
                     return;
                 }
-                DatagramChannel exit = exits.computeIfAbsent(peer + "/" + flow, k -> openExit(peer, flow, host, port));
+                String key = peer + "/" + flow;
+                DatagramChannel exit = exits.get(key);
+                if (exit == null) {
+                    if (flowsOf(peer) >= MAX_FLOWS_PER_PEER) {
+                        log.debug(selfId, peer + " holds " + MAX_FLOWS_PER_PEER + " forwarded flows already; dropped a new one");
+                        return;
+                    }
+                    exit = exits.computeIfAbsent(key, k -> openExit(peer, flow, target));
+                }
                 if (exit != null) exit.write(b.slice());
             }
         } catch (IOException | RuntimeException e) {
@@ -186,12 +244,38 @@ final class Forwarder implements AutoCloseable {
         }
     }
 
-    private DatagramChannel openExit(String peer, int flow, String host, int port) {
+    private int flowsOf(String peer) {
+        String prefix = peer + "/";
+        synchronized (exits) {
+            int n = 0;
+            for (String k : exits.keySet()) if (k.startsWith(prefix)) n++;
+            return n;
+        }
+    }
+
+    /** One warning per peer and minute for refused targets: an attacker cannot flood the log. */
+    private final Map<String, Long> lastRefusal = java.util.Collections.synchronizedMap(new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Long> eldest) {
+            return size() > MAX_FLOWS;
+        }
+    });
+
+    private void warnRefused(String peer, String target) {
+        long now = System.nanoTime();
+        Long last = lastRefusal.get(peer);
+        if (last != null && now - last < 60_000_000_000L) return;
+        lastRefusal.put(peer, now);
+        log.warn(selfId, peer + " asked to forward to '" + Log.excerpt(target) + "', which FORWARD_ALLOW does not name; dropped"
+                + " (FORWARD_ALLOW takes exact ip:port targets; logged once a minute per peer)");
+    }
+
+    private DatagramChannel openExit(String peer, int flow, InetSocketAddress target) {
+        String host = target.getAddress().getHostAddress();
+        int port = target.getPort();
         try {
-            InetAddress ip = Addresses.literal(host);
-            if (ip == null) return null;
             DatagramChannel ch = DatagramChannel.open();
-            ch.connect(new InetSocketAddress(ip, port));
+            ch.connect(target);
             Thread.ofVirtual().name("forward-exit-" + flow).start(() -> {
                 ByteBuffer buf = ByteBuffer.allocate(MAX_DATAGRAM);
                 while (ch.isOpen() && !closed) {

@@ -2,6 +2,7 @@ package holepunch.worker;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import holepunch.auth.BearerToken;
 import holepunch.json.Json;
 
 import java.io.IOException;
@@ -13,14 +14,21 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.Supplier;
 
-/** The worker's HTTP server on PORT: {@code GET /} for health checks, {@code GET /status} as JSON. */
+/**
+ * The worker's HTTP server on PORT. Every GET path answers the health text, as the original's does
+ * (so probes at {@code /healthz} or {@code /} both pass), except {@code /status} (JSON) and
+ * {@code /metrics} (Prometheus text), which need {@code Authorization: Bearer <RENDEZVOUS_TOKEN>}
+ * when the worker has a token: they show its addresses and peers.
+ */
 final class HealthServer implements AutoCloseable {
     static final String HEALTH_TEXT = "Worker active - health check OK";
 
     private final HttpServer server;
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
 
-    HealthServer(int port, Supplier<Map<String, Object>> status, Supplier<String> metrics) throws IOException {
+    HealthServer(int port, Supplier<Map<String, Object>> status, Supplier<String> metrics, String token) throws IOException {
+        holepunch.websocket.HttpServerUpgrade.configure(5, 16 * 1024, 256);
+        BearerToken bearer = new BearerToken(token);
         server = HttpServer.create(new InetSocketAddress(port), 64);
         server.setExecutor(executor);
         server.createContext("/", ex -> {
@@ -28,14 +36,15 @@ final class HealthServer implements AutoCloseable {
                 String path = ex.getRequestURI().getPath();
                 if (!ex.getRequestMethod().equals("GET")) {
                     reply(ex, 405, "text/plain", "only GET is served here");
-                } else if (path.equals("/")) {
+                } else if (!path.equals("/status") && !path.equals("/metrics")) {
                     reply(ex, 200, "text/plain", HEALTH_TEXT);
+                } else if (!bearer.allows(ex.getRequestHeaders().getFirst("Authorization"))) {
+                    ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"holepunch\"");
+                    reply(ex, 401, "text/plain", path + " needs 'Authorization: Bearer <token>' (this worker's RENDEZVOUS_TOKEN)");
                 } else if (path.equals("/status")) {
                     reply(ex, 200, "application/json", Json.write(status.get()));
-                } else if (path.equals("/metrics")) {
-                    reply(ex, 200, "text/plain; version=0.0.4", metrics.get());
                 } else {
-                    reply(ex, 404, "text/plain", "not found: try /, /status or /metrics");
+                    reply(ex, 200, "text/plain; version=0.0.4", metrics.get());
                 }
             }
         });

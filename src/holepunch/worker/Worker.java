@@ -77,14 +77,14 @@ public final class Worker implements AutoCloseable {
         metrics.counterFamily("holepunch_worker_endpoint_reports_total", "update_udp_endpoint messages sent.");
         peers = new holepunch.peer.Peers(config.workerId(), (d, to) -> udp.send(d, to), session::send, scheduler, config.peers());
         try {
-            forwarder = new Forwarder(config.workerId(), peers, config.forward(), config.forwardAllow());
+            forwarder = new Forwarder(config.workerId(), peers::send, config.forward(), config.forwardAllow(), metrics);
         } catch (IOException e) {
             udp.close();
             throw e;
         }
-        peers.onData(forwarder::onData);
         peers.useMetrics(metrics);
-        health = new HealthServer(config.httpPort(), this::status, metrics::render);
+        peers.onData(forwarder::onData);
+        health = new HealthServer(config.httpPort(), this::status, metrics::render, config.token());
     }
 
     public static Worker start(WorkerConfig config) throws IOException {
@@ -111,6 +111,11 @@ public final class Worker implements AutoCloseable {
 
     public InetSocketAddress publicEndpoint() {
         return publicEndpoint;
+    }
+
+    /** The worker's counters and gauges (what {@code GET /metrics} shows). */
+    Metrics metrics() {
+        return metrics;
     }
 
     public boolean isConnected() {

@@ -63,9 +63,9 @@ public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAdd
                         env.seconds("P2P_KEEPALIVE_SEC", 15, 0.05, 3600) / 1_000_000,
                         env.integer("P2P_ANSWER_WAIT_MS", 3000, 10, 60_000),
                         env.seconds("P2P_RETRY_DIRECT_SEC", 30, 0.1, 86400) / 1_000_000,
-                        List.copyOf(connectTo)),
+                        List.copyOf(connectTo), p2pAllow(env.string("P2P_ALLOW", ""), connectTo)),
                 !env.string("HOST_CANDIDATES", "true").equalsIgnoreCase("false"),
-                forward, Forwarder.parseAllow(env.string("FORWARD_ALLOW", "127.0.0.1")));
+                forward, Forwarder.parseAllow(env.string("FORWARD_ALLOW", "")));
     }
 
     /** http(s)://host[:port] becomes ws(s)://host[:port]/ws/register/ID, as the original builds it. */
@@ -92,12 +92,30 @@ public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAdd
         }
     }
 
+    /**
+     * {@code P2P_ALLOW}: the peers this worker takes part in connections with, {@code *} for any.
+     * Unset, only the peers it asks for itself (P2P_CONNECT_TO and FORWARD's peers).
+     */
+    static List<String> p2pAllow(String spec, List<String> connectTo) {
+        if (spec.trim().equals("*")) return List.of("*");
+        List<String> allow = new ArrayList<>(connectTo);
+        for (String id : peerIds("P2P_ALLOW", spec)) if (!allow.contains(id)) allow.add(id);
+        return List.copyOf(allow);
+    }
+
     static List<String> peerIds(String list) {
+        return peerIds("P2P_CONNECT_TO", list);
+    }
+
+    static List<String> peerIds(String variable, String list) {
         List<String> ids = new ArrayList<>();
         for (String item : list.split(",")) {
             String id = item.trim();
             if (id.isEmpty()) continue;
-            if (!WorkerIds.isValid(id)) throw new ConfigException("P2P_CONNECT_TO entry '" + id + "' is not a worker id: " + WorkerIds.RULE);
+            if (!WorkerIds.isValid(id)) {
+                throw new ConfigException(variable + " entry '" + id + "' is not a worker id: " + WorkerIds.RULE
+                        + (variable.equals("P2P_ALLOW") ? " (or P2P_ALLOW=* for any peer)" : ""));
+            }
             ids.add(id);
         }
         return List.copyOf(ids);

@@ -21,7 +21,7 @@ class ProbeTest {
         Probe p = Probe.parse(wire, wire.length, KEY);
         assertEquals(Probe.Kind.PROBE, p.kind());
         assertEquals(0x1122334455667788L, p.pairId());
-        assertEquals(42, p.nonce());
+        assertEquals(42, p.counter());
         assertEquals(0x1122334455667788L, Probe.pairIdOf(wire, wire.length));
         byte[] data = new Probe(Probe.Kind.DATA, 1, 2, "hello".getBytes()).encode(KEY);
         assertArrayEquals("hello".getBytes(), Probe.parse(data, data.length, KEY).payload());

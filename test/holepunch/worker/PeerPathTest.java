@@ -60,7 +60,7 @@ class PeerPathTest {
                 }
             });
             int forwardPort = Ports.freeUdp();
-            try (Worker b = worker(rv, "fwd-b", null);
+            try (Worker b = worker(rv, "fwd-b", null, Map.of("P2P_ALLOW", "fwd-a", "FORWARD_ALLOW", "127.0.0.1:" + echoPort));
                  Worker a = worker(rv, "fwd-a", null, Map.of("FORWARD", forwardPort + "=fwd-b:127.0.0.1:" + echoPort));
                  java.net.DatagramSocket app = new java.net.DatagramSocket(new java.net.InetSocketAddress("127.0.0.1", 0))) {
                 Await.until(Duration.ofSeconds(30), "direct", () -> "direct".equals(peer(a).get("state")));
@@ -91,13 +91,20 @@ class PeerPathTest {
 
     @Test
     void forwardAllow_refusesTargetsItDoesNotList() throws Exception {
-        try (Forwarder f = new Forwarder("t", null, List.of(), Forwarder.parseAllow("127.0.0.1,10.0.0.5:7000"))) {
-            assertEquals(true, f.allowed("127.0.0.1", 9));
-            assertEquals(true, f.allowed("10.0.0.5", 7000));
-            assertEquals(false, f.allowed("10.0.0.5", 7001));
-            assertEquals(false, f.allowed("192.0.2.1", 53));
+        try (Forwarder f = new Forwarder("t", null, List.of(), Forwarder.parseAllow("127.0.0.1:9,10.0.0.5:7000,[::1]:53"), new holepunch.metrics.Metrics())) {
+            assertEquals(true, f.allowed(Forwarder.target("127.0.0.1:9")));
+            assertEquals(true, f.allowed(Forwarder.target("10.0.0.5:7000")));
+            assertEquals(true, f.allowed(Forwarder.target("[0:0:0:0:0:0:0:1]:53")), "the same address in another spelling");
+            assertEquals(false, f.allowed(Forwarder.target("127.0.0.1:10")), "exact ports only");
+            assertEquals(false, f.allowed(Forwarder.target("10.0.0.5:7001")));
+            assertEquals(false, f.allowed(Forwarder.target("192.0.2.1:53")));
         }
-        org.junit.jupiter.api.Assertions.assertThrows(holepunch.config.ConfigException.class, () -> Forwarder.parseAllow("example.com"));
+        try (Forwarder none = new Forwarder("t", null, List.of(), Forwarder.parseAllow(""), new holepunch.metrics.Metrics())) {
+            assertEquals(false, none.allowed(Forwarder.target("127.0.0.1:7000")), "nothing is allowed by default");
+        }
+        org.junit.jupiter.api.Assertions.assertThrows(holepunch.config.ConfigException.class, () -> Forwarder.parseAllow("example.com:53"));
+        org.junit.jupiter.api.Assertions.assertThrows(holepunch.config.ConfigException.class, () -> Forwarder.parseAllow("127.0.0.1"),
+                "a bare address (every port) is refused");
         org.junit.jupiter.api.Assertions.assertThrows(holepunch.config.ConfigException.class, () -> Forwarder.parseRules("5000=peer"));
         assertEquals(List.of(new Forwarder.Rule(5000, "peer", "127.0.0.1", 7000)), Forwarder.parseRules(" 5000=peer:127.0.0.1:7000 "));
     }
@@ -105,7 +112,7 @@ class PeerPathTest {
     @Test
     void twoWorkers_getADirectPathAndReportIt() throws Exception {
         try (TestRendezvous rv = new TestRendezvous(Map.of("STUN_UDP_PORT", String.valueOf(Ports.freeUdp())));
-             Worker b = worker(rv, "path-b", null);
+             Worker b = worker(rv, "path-b", null, Map.of("P2P_ALLOW", "path-a"));
              Worker a = worker(rv, "path-a", "path-b")) {
             Await.until(Duration.ofSeconds(30), "both direct", () -> "direct".equals(peer(a).get("state")) && "direct".equals(peer(b).get("state")));
             assertEquals("path-b", peer(a).get("peer_worker_id"));
