@@ -13,7 +13,7 @@ FROM gcr.io/distroless/java25-debian13:nonroot
 COPY --from=build /src/build/holepunch.jar /app/holepunch.jar
 USER nonroot
 # Same JVM settings as run.sh: a small young generation keeps RSS near the live data.
-ENV JDK_JAVA_OPTIONS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmn24m -XX:SurvivorRatio=2 -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30"
+ENV JDK_JAVA_OPTIONS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmn24m -XX:SurvivorRatio=2 -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:+ExitOnOutOfMemoryError"
 EXPOSE 8080 3478/udp
 ENTRYPOINT ["java", "-jar", "/app/holepunch.jar"]
 CMD ["rendezvous"]

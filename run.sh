@@ -50,5 +50,5 @@ make -s -C "$here" JAVA_HOME="$jdk" build/holepunch.jar >&2
 # and costs far less CPU and memory than C2 while warming up (see README, Benchmarks).
 # The Dockerfile sets the same in JDK_JAVA_OPTIONS.
 # shellcheck disable=SC2086
-exec "$jdk/bin/java" ${HOLEPUNCH_JAVA_OPTS--XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmn24m -XX:SurvivorRatio=2 -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30} \
+exec "$jdk/bin/java" ${HOLEPUNCH_JAVA_OPTS--XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmn24m -XX:SurvivorRatio=2 -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:+ExitOnOutOfMemoryError} \
   -jar "$here/build/holepunch.jar" "$@"
