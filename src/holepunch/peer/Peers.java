@@ -3,6 +3,15 @@ package holepunch.peer;
 import holepunch.json.Json;
 import holepunch.log.Log;
 import holepunch.net.Addresses;
+import holepunch.protocol.Message;
+import holepunch.protocol.P2pConnectionDecline;
+import holepunch.protocol.P2pConnectionError;
+import holepunch.protocol.P2pConnectionOffer;
+import holepunch.protocol.P2pConnectionStatus;
+import holepunch.protocol.PathState;
+import holepunch.protocol.RelayData;
+import holepunch.protocol.RequestP2pConnection;
+import holepunch.protocol.Role;
 import holepunch.stun.Scheduler;
 
 import java.io.IOException;
@@ -12,7 +21,6 @@ import java.nio.ByteBuffer;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Base64;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -36,7 +44,7 @@ public final class Peers {
     }
 
     public interface Rendezvous {
-        boolean send(Map<String, Object> message);
+        boolean send(Message message);
     }
 
     /**
@@ -106,21 +114,21 @@ public final class Peers {
                 log.debug(selfId, "direct send to " + peer + " failed: " + e.getMessage());
             }
         }
-        boolean sent = rendezvous.send(Json.obj("type", "relay_data", "pair_id", HexFormat.of().toHexDigits(l.pairId),
-                "data", Base64.getEncoder().encodeToString(payload)));
+        boolean sent = rendezvous.send(new RelayData(P2pConnectionOffer.pairIdText(l.pairId), null,
+                Base64.getEncoder().encodeToString(payload)));
         if (sent) count(peer, "relay", "sent", payload.length);
         return sent;
     }
 
     /** {@code relay_data} from the rendezvous: a payload the peer sent through the relay. */
-    public void onRelay(Map<String, Object> message) {
+    public void onRelay(RelayData message) {
         try {
-            Link l = byPair.get(Long.parseUnsignedLong((String) message.get("pair_id"), 16));
+            Link l = message.pairId() == null ? null : byPair.get(parsePairId(message.pairId()));
             if (l == null || l.stopped) {
                 dropped("unknown_pair");
                 return;
             }
-            byte[] data = Base64.getDecoder().decode((String) message.get("data"));
+            byte[] data = Base64.getDecoder().decode(message.data());
             count(l.peer, "relay", "received", data.length);
             dataListener.onData(l.peer, data);
         } catch (RuntimeException e) {
@@ -168,23 +176,23 @@ public final class Peers {
 
     private void requestPeer(String peer) {
         if (closed || peer.equals(selfId)) return;
-        if (rendezvous.send(Json.obj("type", "request_p2p_connection", "target_worker_id", peer))) {
+        if (rendezvous.send(new RequestP2pConnection(peer))) {
             log.info(selfId, "asked the rendezvous for a path to " + peer);
         }
     }
 
-    public void onError(Map<String, Object> message) {
-        Object target = message.get("target_worker_id");
-        String detail = message.get("detail") instanceof String d ? Log.excerpt(d) : "no detail";
-        Link declined = message.get("pair_id") instanceof String p ? byPair.get(parsePairId(p)) : null;
+    public void onError(P2pConnectionError message) {
+        String target = message.targetWorkerId();
+        String detail = message.detail() == null ? "no detail" : Log.excerpt(message.detail());
+        Link declined = message.pairId() == null ? null : byPair.get(parsePairId(message.pairId()));
         if (declined != null && declined.peer.equals(target)) {
             // the peer declined a pair already offered: stop probing it
             declined.declined(detail);
             return;
         }
-        log.warn(selfId, "no introduction to " + (target instanceof String t ? Log.excerpt(t) : "?") + ": " + detail);
-        if (target instanceof String t && settings.connectTo().contains(t)) {
-            scheduler.schedule(5000, () -> requestPeer(t));    // the peer may not have registered yet
+        log.warn(selfId, "no introduction to " + (target == null ? "?" : Log.excerpt(target)) + ": " + detail);
+        if (target != null && settings.connectTo().contains(target)) {
+            scheduler.schedule(5000, () -> requestPeer(target));    // the peer may not have registered yet
         }
     }
 
@@ -196,42 +204,24 @@ public final class Peers {
         }
     }
 
-    public void onOffer(Map<String, Object> offer) {
-        String peer = offer.get("peer_worker_id") instanceof String s ? s : null;
-        String pairHex = offer.get("pair_id") instanceof String s ? s : null;
-        byte[] key;
-        long pairId;
-        try {
-            key = Base64.getDecoder().decode((String) offer.get("pair_key"));
-            pairId = Long.parseUnsignedLong(pairHex, 16);
-        } catch (RuntimeException e) {
-            log.warn(selfId, "ignored a p2p_connection_offer without a usable pair_id or pair_key");
-            return;
-        }
-        if (peer == null || key.length < 16) {
-            log.warn(selfId, "ignored a p2p_connection_offer without peer_worker_id or with a short pair_key");
-            return;
-        }
-        Object role = offer.get("role");
-        if (!"initiator".equals(role) && !"responder".equals(role)) {
-            log.warn(selfId, "ignored a p2p_connection_offer whose field 'role' is not initiator or responder");
-            return;
-        }
+    public void onOffer(P2pConnectionOffer offer) {
+        String peer = offer.peerWorkerId();
+        String pairHex = offer.pairId();
+        long pairId = offer.pairIdValue();
+        byte[] key = offer.pairKeyBytes();
+        Role role = offer.role();
         if (!settings.allows(peer)) {
             // Defaults deny: only peers this worker asked for (P2P_CONNECT_TO, FORWARD) or P2P_ALLOW names.
-            log.warn(selfId, "declined an offer from '" + Log.excerpt(peer) + "': not in P2P_ALLOW (nor P2P_CONNECT_TO)");
-            rendezvous.send(Json.obj("type", "p2p_connection_decline", "pair_id", pairHex,
-                    "detail", "not in this worker's P2P_ALLOW"));
+            log.warn(selfId, "declined an offer from '" + peer + "': not in P2P_ALLOW (nor P2P_CONNECT_TO)");
+            rendezvous.send(new P2pConnectionDecline(pairHex, "not in this worker's P2P_ALLOW"));
             return;
         }
         LinkedHashSet<InetSocketAddress> candidates = new LinkedHashSet<>();
-        addCandidate(candidates, offer.get("peer_udp_ip"), offer.get("peer_udp_port"));
-        if (offer.get("peer_host_candidates") instanceof List<?> hosts) {
-            for (Object h : hosts) {
-                if (h instanceof String s && s.lastIndexOf(':') > 0) {
-                    addCandidate(candidates, s.substring(0, s.lastIndexOf(':')), s.substring(s.lastIndexOf(':') + 1));
-                }
-            }
+        InetAddress ip = Addresses.literal(offer.peerUdpIp());
+        if (ip != null && offer.peerUdpPort() > 0) candidates.add(new InetSocketAddress(ip, offer.peerUdpPort()));
+        for (String h : offer.peerHostCandidates()) {
+            InetSocketAddress a = Addresses.hostPort(h);
+            if (a != null && candidates.size() < MAX_CANDIDATES) candidates.add(a);
         }
         if (candidates.isEmpty()) {
             log.warn(selfId, "ignored an offer for " + peer + " without a usable peer address");
@@ -239,13 +229,12 @@ public final class Peers {
         }
         Link old = byPeer.get(peer);
         if (old != null) old.stop();
-        String peerRole = "initiator".equals(role) ? "responder" : "initiator";
-        Link link = new Link(peer, pairId, Probe.directionKey(key, (String) role), Probe.directionKey(key, peerRole), candidates,
-                String.valueOf(offer.get("peer_nat_mapping")));
+        Link link = new Link(peer, pairId, Probe.directionKey(key, role.wire()), Probe.directionKey(key, role.other().wire()), candidates,
+                String.valueOf(offer.peerNatMapping()));
         byPeer.put(peer, link);
         byPair.put(pairId, link);
         prune();
-        long start = offer.get("start_in_ms") instanceof Long l ? Math.clamp(l, 0, 10_000) : 0;
+        long start = offer.startInMs();
         log.info(selfId, "offer for " + peer + " (pair " + pairHex + "): punching " + candidates + " in " + start + " ms");
         scheduler.schedule(start, link::punchTick);
     }
@@ -262,12 +251,6 @@ public final class Peers {
                 byPeer.remove(l.peer, l);
             }
         }
-    }
-
-    private static void addCandidate(LinkedHashSet<InetSocketAddress> set, Object ip, Object port) {
-        InetAddress a = ip instanceof String s ? Addresses.literal(s) : null;
-        long p = port instanceof Long l ? l : port instanceof String s && s.matches("\\d{1,5}") ? Long.parseLong(s) : -1;
-        if (a != null && p >= 1 && p <= 65535 && set.size() < MAX_CANDIDATES) set.add(new InetSocketAddress(a, (int) p));
     }
 
     /** A datagram that looks like a probe; false when no pair of ours authenticates it. */
@@ -461,9 +444,8 @@ public final class Peers {
         }
 
         private void report() {
-            rendezvous.send(Json.obj("type", "p2p_connection_status", "pair_id", HexFormat.of().toHexDigits(pairId),
-                    "state", state, "remote", remote == null ? null : remote.getAddress().getHostAddress() + ":" + remote.getPort(),
-                    "rtt_ms", rttMillis < 0 ? null : rttMillis, "detail", detail));
+            rendezvous.send(new P2pConnectionStatus(P2pConnectionOffer.pairIdText(pairId), PathState.ofWire(state),
+                    remote == null ? null : Addresses.text(remote), rttMillis < 0 ? null : rttMillis, detail));
         }
 
         synchronized void stop() {
@@ -475,7 +457,7 @@ public final class Peers {
             InetSocketAddress r = remote;
             long last = lastAnswer;
             return Json.obj("peer_worker_id", peer, "state", state,
-                    "remote", r == null ? null : r.getAddress().getHostAddress() + ":" + r.getPort(),
+                    "remote", r == null ? null : Addresses.text(r),
                     "rtt_ms", rttMillis < 0 ? null : rttMillis, "detail", detail,
                     "last_answer_ms_ago", last == 0 ? null : scheduler.nowMillis() - last);
         }

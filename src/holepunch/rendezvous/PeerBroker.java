@@ -13,7 +13,14 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
+import holepunch.protocol.P2pConnectionDecline;
+import holepunch.protocol.P2pConnectionError;
+import holepunch.protocol.P2pConnectionOffer;
+import holepunch.protocol.P2pConnectionStatus;
+import holepunch.protocol.RelayData;
+import holepunch.protocol.RelayError;
+import holepunch.protocol.RequestP2pConnection;
+import holepunch.protocol.Role;
 
 /**
  * Introduces workers to each other (PROTOCOL.md Part 3). {@code request_p2p_connection} gets a
@@ -34,7 +41,6 @@ final class PeerBroker {
     static final long START_MARGIN_MILLIS = 150;
     /** Assumed round trip for a session whose first ping is not answered yet. */
     static final long DEFAULT_RTT_MILLIS = 100;
-    private static final Set<String> STATES = Set.of("connecting", "direct", "relay", "failed");
     private static final SecureRandom RANDOM = new SecureRandom();
 
     static final int MAX_RELAY_BYTES = 1500;
@@ -92,9 +98,8 @@ final class PeerBroker {
         return live.size();
     }
 
-    void request(WorkerEntry requester, Map<String, Object> message) {
-        Object t = message.get("target_worker_id");
-        String target = t instanceof String s ? s : null;
+    void request(WorkerEntry requester, RequestP2pConnection message) {
+        String target = message.targetWorkerId();
         WorkerEntry peer = target == null ? null : registry.get(target);
         String error = null;
         if (target == null || target.isEmpty()) {
@@ -118,8 +123,7 @@ final class PeerBroker {
         if (error != null) {
             metrics.inc("holepunch_p2p_errors_total");
             log.warn(requester.id, "request_p2p_connection refused: " + error);
-            requester.connection.sendText(Json.write(Json.obj("type", "p2p_connection_error",
-                    "target_worker_id", t instanceof String ? t : null, "detail", error)));
+            requester.connection.sendText(new P2pConnectionError(target, null, error).encode());
             return;
         }
         byte[] key = new byte[32];
@@ -130,8 +134,8 @@ final class PeerBroker {
         long base = Math.max(oneWayA, oneWayB) + START_MARGIN_MILLIS;
         WorkerEntry.Endpoint a = requester.endpoint();
         WorkerEntry.Endpoint b = peer.endpoint();
-        requester.connection.sendText(Json.write(offer(pairId, pairKey, "initiator", peer, b, base - oneWayA)));
-        peer.connection.sendText(Json.write(offer(pairId, pairKey, "responder", requester, a, base - oneWayB)));
+        requester.connection.sendText(offer(pairId, pairKey, Role.INITIATOR, peer, b, base - oneWayA).encode());
+        peer.connection.sendText(offer(pairId, pairKey, Role.RESPONDER, requester, a, base - oneWayB).encode());
         metrics.inc("holepunch_offers_total");
         log.info(requester.id, "introduced to " + peer.id + " (pair " + pairId + "): " + a + " <-> " + b
                 + ", start in " + (base - oneWayA) + "/" + (base - oneWayB) + " ms");
@@ -175,8 +179,8 @@ final class PeerBroker {
         }
     }
 
-    private synchronized LivePair livePair(Object pairId, WorkerEntry member) {
-        LivePair p = pairId instanceof String s ? live.get(s) : null;
+    private synchronized LivePair livePair(String pairId, WorkerEntry member) {
+        LivePair p = pairId == null ? null : live.get(pairId);
         return p != null && p.other(member) != null ? p : null;
     }
 
@@ -196,66 +200,46 @@ final class PeerBroker {
         return (rtt < 0 ? DEFAULT_RTT_MILLIS : rtt / 1_000_000) / 2;
     }
 
-    private static Map<String, Object> offer(String pairId, String key, String role, WorkerEntry peer, WorkerEntry.Endpoint at,
-                                             long startInMillis) {
-        return Json.obj("type", "p2p_connection_offer",
-                "peer_worker_id", peer.id,
-                "peer_udp_ip", at.ip(),
-                "peer_udp_port", at.port(),
-                "peer_host_candidates", peer.hostCandidates,
-                "peer_nat_mapping", peer.natMapping,
-                "pair_id", pairId,
-                "pair_key", key,
-                "role", role,
-                "start_in_ms", startInMillis);
+    private static P2pConnectionOffer offer(String pairId, String key, Role role, WorkerEntry peer, WorkerEntry.Endpoint at,
+                                            long startInMillis) {
+        return new P2pConnectionOffer(peer.id, at.ip(), at.port(), peer.hostCandidates, peer.natMapping, pairId, key, role, startInMillis);
     }
 
     /**
      * {@code p2p_connection_decline}: a worker will not take part in a pair (its P2P_ALLOW does not
      * name the peer). The pair ends, and the other worker hears why as a {@code p2p_connection_error}.
      */
-    void decline(WorkerEntry decliner, Map<String, Object> message) {
-        LivePair pair = livePair(message.get("pair_id"), decliner);
+    void decline(WorkerEntry decliner, P2pConnectionDecline message) {
+        LivePair pair = livePair(message.pairId(), decliner);
         if (pair == null) {
             log.warn(decliner.id, "p2p_connection_decline: field 'pair_id' names no pair of this worker");
             return;
         }
         closePair(pair);
-        String why = bounded(message.get("detail"));
+        String why = message.detail();
         metrics.inc("holepunch_p2p_declined_total");
         WorkerEntry other = pair.other(decliner);
         log.info(decliner.id, "declined pair " + pair.pairId() + " with " + other.id + (why == null ? "" : ": " + why));
-        other.connection.sendText(Json.write(Json.obj("type", "p2p_connection_error", "target_worker_id", decliner.id,
-                "pair_id", pair.pairId(), "detail", "worker '" + decliner.id + "' declined the connection"
-                        + (why == null ? "" : ": " + why))));
+        other.connection.sendText(new P2pConnectionError(decliner.id, pair.pairId(), "worker '" + decliner.id + "' declined the connection"
+                + (why == null ? "" : ": " + why)).encode());
     }
 
     /** {@code p2p_connection_status}: a worker reports how its side of a pair ended up. */
-    void status(WorkerEntry reporter, Map<String, Object> message) {
-        Object pairId = message.get("pair_id");
-        Object state = message.get("state");
-        if (!(state instanceof String s) || !STATES.contains(s)) {
-            log.warn(reporter.id, "p2p_connection_status: field 'state' must be one of " + STATES + ", got " + RendezvousProtocol.describe(state));
-            return;
-        }
-        Map<String, Object> outcome = Json.obj("state", s, "remote", bounded(message.get("remote")),
-                "rtt_ms", message.get("rtt_ms") instanceof Number n ? n : null, "detail", bounded(message.get("detail")),
-                "at", System.currentTimeMillis());
+    void status(WorkerEntry reporter, P2pConnectionStatus message) {
+        String pairId = message.pairId();
+        Map<String, Object> outcome = Json.obj("state", message.state().wire(), "remote", message.remote(),
+                "rtt_ms", message.rttMs(), "detail", message.detail(), "at", System.currentTimeMillis());
         synchronized (this) {
-            PairRecord pair = pairId instanceof String p ? history.get(p) : null;
+            PairRecord pair = pairId == null ? null : history.get(pairId);
             if (pair == null || !(pair.initiator().equals(reporter.id) || pair.responder().equals(reporter.id))) {
-                pair = null;
-            } else {
-                pair.outcomes().put(reporter.id, outcome);
-            }
-            if (pair == null) {
                 log.warn(reporter.id, "p2p_connection_status: field 'pair_id' names no pair of this worker");
                 return;
             }
+            pair.outcomes().put(reporter.id, outcome);
         }
-        metrics.inc("holepunch_p2p_outcomes_total", "state", s);
-        log.info(reporter.id, "pair " + pairId + ": " + s + (outcome.get("remote") == null ? "" : " via " + outcome.get("remote"))
-                + (outcome.get("detail") == null ? "" : " (" + outcome.get("detail") + ")"));
+        metrics.inc("holepunch_p2p_outcomes_total", "state", message.state().wire());
+        log.info(reporter.id, "pair " + pairId + ": " + message.state().wire() + (message.remote() == null ? "" : " via " + message.remote())
+                + (message.detail() == null ? "" : " (" + message.detail() + ")"));
     }
 
     /**
@@ -263,8 +247,8 @@ final class PeerBroker {
      * WebSocket sessions when no direct path exists. At most {@value #MAX_RELAY_BYTES} bytes each and
      * RELAY_BYTES_PER_SEC per pair; anything else is refused with {@code relay_error}.
      */
-    void relay(WorkerEntry sender, Map<String, Object> message) {
-        Object pairId = message.get("pair_id");
+    void relay(WorkerEntry sender, RelayData message) {
+        String pairId = message.pairId();
         LivePair pair = livePair(pairId, sender);
         String error = null;
         byte[] data = null;
@@ -272,7 +256,7 @@ final class PeerBroker {
             error = "pair_id names no pair of this worker (a pair ends when either of its sessions does)";
         } else {
             try {
-                data = message.get("data") instanceof String d ? Base64.getDecoder().decode(d) : null;
+                data = message.data() == null ? null : Base64.getDecoder().decode(message.data());
             } catch (IllegalArgumentException e) {
                 data = null;
             }
@@ -283,17 +267,11 @@ final class PeerBroker {
         }
         if (error != null) {
             metrics.inc("holepunch_relay_dropped_total", "reason", error.startsWith("relay rate") ? "rate" : "invalid");
-            sender.connection.sendText(Json.write(Json.obj("type", "relay_error", "pair_id", pairId instanceof String ? pairId : null,
-                    "detail", error)));
+            sender.connection.sendText(new RelayError(pairId, error).encode());
             return;
         }
         metrics.add("holepunch_relay_bytes_total", data.length);
-        pair.other(sender).connection.sendText(Json.write(Json.obj("type", "relay_data", "pair_id", pair.pairId(),
-                "from_worker_id", sender.id, "data", message.get("data"))));
-    }
-
-    private static String bounded(Object v) {
-        return v instanceof String s ? (s.length() <= 200 ? s : s.substring(0, 200)) : null;
+        pair.other(sender).connection.sendText(new RelayData(pair.pairId(), sender.id, message.data()).encode());
     }
 
     synchronized List<Map<String, Object>> pairsJson() {

@@ -6,6 +6,8 @@ import holepunch.json.Json;
 import holepunch.limits.ByteBudget;
 import holepunch.log.Log;
 import holepunch.metrics.Metrics;
+import holepunch.net.Addresses;
+import holepunch.protocol.WorkerIds;
 import holepunch.stun.StunServer;
 import holepunch.websocket.CloseCode;
 import holepunch.websocket.ConnectionLoop;
@@ -89,7 +91,7 @@ public final class RendezvousServer implements AutoCloseable {
     }
 
     private static boolean isLoopback(String bindAddress) {
-        java.net.InetAddress a = holepunch.net.Addresses.literal(bindAddress);
+        java.net.InetAddress a = Addresses.literal(bindAddress);
         return a != null && a.isLoopbackAddress();
     }
 
@@ -217,7 +219,7 @@ public final class RendezvousServer implements AutoCloseable {
                     hs.message(), hs.headers()));
         }
         InetSocketAddress remote = ex.getRemoteAddress();
-        String ip = remote.getAddress().getHostAddress();
+        String ip = Addresses.text(remote.getAddress());     // RFC 5952 for IPv6
         Admission.Refusal full = admission.takeSlot(ip);
         if (full != null) return refuse(ex, workerId, full);
         SocketChannel channel = HttpServerUpgrade.channel(ex);

@@ -149,13 +149,7 @@ final class Forwarder implements AutoCloseable {
 
     /** "ip:port" or "[v6]:port" as an address, or null; never a DNS lookup. */
     static InetSocketAddress target(String s) {
-        int colon = s.lastIndexOf(':');
-        if (colon <= 0 || colon == s.length() - 1) return null;
-        InetAddress ip = Addresses.literal(s.substring(0, colon));
-        String p = s.substring(colon + 1);
-        if (ip == null || p.length() > 5 || !p.chars().allMatch(Character::isDigit)) return null;
-        int port = Integer.parseInt(p);
-        return port >= 1 && port <= 65535 ? new InetSocketAddress(ip, port) : null;
+        return Addresses.hostPort(s);
     }
 
     boolean allowed(InetSocketAddress target) {

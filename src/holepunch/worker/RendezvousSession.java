@@ -2,13 +2,14 @@ package holepunch.worker;
 
 import holepunch.json.Json;
 import holepunch.log.Log;
+import holepunch.protocol.Message;
+import holepunch.protocol.ProtocolException;
 
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.WebSocket;
 import java.nio.ByteBuffer;
 import java.time.Duration;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ThreadLocalRandom;
@@ -29,7 +30,7 @@ final class RendezvousSession {
     interface Handler {
         void onConnected(RendezvousSession session);
 
-        void onMessage(Map<String, Object> message);
+        void onMessage(Message message);
 
         void onDisconnected();
     }
@@ -148,16 +149,16 @@ final class RendezvousSession {
         }
     }
 
-    /** Sends one JSON message; false when there is no session or it did not go out within 10 s. */
-    boolean send(Map<String, Object> message) {
+    /** Sends one message; false when there is no session or it did not go out within 10 s. */
+    boolean send(Message message) {
         WebSocket w = ws;
         if (w == null) return false;
         synchronized (sendLock) {      // java.net.http.WebSocket allows one outstanding send
             try {
-                w.sendText(Json.write(message), true).get(10, TimeUnit.SECONDS);
+                w.sendText(message.encode(), true).get(10, TimeUnit.SECONDS);
                 return true;
             } catch (Exception e) {
-                log.warn(workerId, "sending " + message.get("type") + " to the rendezvous failed: " + e);
+                log.warn(workerId, "sending " + message.type().wire + " to the rendezvous failed: " + e);
                 return false;
             }
         }
@@ -209,9 +210,11 @@ final class RendezvousSession {
                 String message = text.toString();
                 text.setLength(0);
                 try {
-                    handler.onMessage(Json.parseObject(message));
+                    handler.onMessage(Message.parse(Json.parseObject(message)));
                 } catch (Json.ParseException e) {
                     log.warn(workerId, "the rendezvous sent a message that is not a JSON object: " + e.getMessage());
+                } catch (ProtocolException e) {
+                    log.warn(workerId, "the rendezvous sent an unusable message: " + e.getMessage());
                 } catch (RuntimeException e) {
                     log.error(workerId, "handling a rendezvous message failed: " + e);
                 }

@@ -4,6 +4,15 @@ import holepunch.json.Json;
 import holepunch.log.Log;
 import holepunch.metrics.Metrics;
 import holepunch.net.Addresses;
+import holepunch.protocol.EchoResponse;
+import holepunch.protocol.Message;
+import holepunch.protocol.P2pConnectionError;
+import holepunch.protocol.P2pConnectionOffer;
+import holepunch.protocol.RegisterPublicIp;
+import holepunch.protocol.RelayData;
+import holepunch.protocol.RelayError;
+import holepunch.protocol.UdpEndpointAck;
+import holepunch.protocol.UpdateUdpEndpoint;
 import holepunch.stun.Scheduler;
 import holepunch.stun.StunClient;
 import holepunch.stun.StunException;
@@ -129,7 +138,7 @@ public final class Worker implements AutoCloseable {
         Map<String, Object> s = new LinkedHashMap<>();
         s.put("worker_id", config.workerId());
         s.put("udp_local_port", udpPort());
-        s.put("public_endpoint", pub == null ? null : Json.obj("ip", pub.getAddress().getHostAddress(), "port", pub.getPort()));
+        s.put("public_endpoint", pub == null ? null : Json.obj("ip", Addresses.text(pub.getAddress()), "port", pub.getPort()));
         s.put("nat_mapping", m == null ? null : m.behaviour());
         s.put("port_preserved", m == null ? null : m.portPreserved());
         s.put("rendezvous_connected", session.isConnected());
@@ -209,7 +218,7 @@ public final class Worker implements AutoCloseable {
             boolean changed = !endpoint.equals(publicEndpoint) || !m.equals(mapping);
             publicEndpoint = endpoint;
             mapping = m;
-            log.info(config.workerId(), "STUN result: " + endpoint.getAddress().getHostAddress() + ":" + endpoint.getPort()
+            log.info(config.workerId(), "STUN result: " + Addresses.text(endpoint)
                     + " for local UDP port " + udpPort() + " (NAT mapping " + m.behaviour() + ", port "
                     + (m.portPreserved() ? "preserved" : "not preserved") + ", rtt " + bindings.get(0).rttMillis() + " ms)");
             if (changed || alwaysReport || !endpoint.equals(reported)) report(endpoint, m);
@@ -218,14 +227,12 @@ public final class Worker implements AutoCloseable {
     }
 
     private void report(InetSocketAddress endpoint, NatMapping m) {
-        boolean sent = session.send(Json.obj("type", "update_udp_endpoint",
-                "udp_ip", endpoint.getAddress().getHostAddress(), "udp_port", endpoint.getPort(),
-                "nat_mapping", m.behaviour(), "port_preserved", m.portPreserved(), "host_candidates", hostCandidates()));
+        boolean sent = session.send(new UpdateUdpEndpoint(Addresses.text(endpoint.getAddress()), endpoint.getPort(),
+                m.behaviour(), m.portPreserved(), hostCandidates()));
         if (sent) {
             reported = endpoint;
             metrics.inc("holepunch_worker_endpoint_reports_total");
-            log.info(config.workerId(), "sent STUN-discovered UDP endpoint " + endpoint.getAddress().getHostAddress() + ":"
-                    + endpoint.getPort() + " to the rendezvous");
+            log.info(config.workerId(), "sent STUN-discovered UDP endpoint " + Addresses.text(endpoint) + " to the rendezvous");
         }
     }
 
@@ -272,7 +279,7 @@ public final class Worker implements AutoCloseable {
                 log.warn(config.workerId(), "IP echo service " + url + " answered " + r.statusCode() + " with no IP address");
                 return;
             }
-            if (session.send(Json.obj("type", "register_public_ip", "ip", ip))) {
+            if (session.send(new RegisterPublicIp(ip))) {
                 log.info(config.workerId(), "sent HTTP-based IP " + ip + " to the rendezvous");
             }
         } catch (Exception e) {
@@ -291,29 +298,24 @@ public final class Worker implements AutoCloseable {
         }
 
         @Override
-        public void onMessage(Map<String, Object> message) {
-            Object type = message.get("type");
-            if ("udp_endpoint_ack".equals(type)) {
-                Object status = message.get("status");
-                lastAck = String.valueOf(status);
-                if ("success".equals(status)) {
-                    log.info(config.workerId(), "received UDP endpoint ack from the rendezvous: status 'success'");
-                    peers.onEndpointAccepted();
-                } else {
-                    log.warn(config.workerId(), "rendezvous refused the UDP endpoint: " + message.get("detail"));
+        public void onMessage(Message message) {
+            switch (message) {
+                case UdpEndpointAck ack -> {
+                    lastAck = ack.status();
+                    if (ack.success()) {
+                        log.info(config.workerId(), "received UDP endpoint ack from the rendezvous: status 'success'");
+                        peers.onEndpointAccepted();
+                    } else {
+                        log.warn(config.workerId(), "rendezvous refused the UDP endpoint: " + ack.detail());
+                    }
                 }
-            } else if ("p2p_connection_offer".equals(type)) {
-                peers.onOffer(message);
-            } else if ("p2p_connection_error".equals(type)) {
-                peers.onError(message);
-            } else if ("relay_data".equals(type)) {
-                peers.onRelay(message);
-            } else if ("relay_error".equals(type)) {
-                log.warn(config.workerId(), "relay refused a datagram: " + message.get("detail"));
-            } else if ("echo_response".equals(type)) {
-                log.info(config.workerId(), "echo response: " + message.get("processed_by_rendezvous"));
-            } else {
-                log.info(config.workerId(), "unhandled message type from the rendezvous: " + type);
+                case P2pConnectionOffer offer -> peers.onOffer(offer);
+                case P2pConnectionError error -> peers.onError(error);
+                case RelayData data -> peers.onRelay(data);
+                case RelayError error -> log.warn(config.workerId(), "relay refused a datagram: " + error.detail());
+                case EchoResponse echo -> log.info(config.workerId(), "echo response: " + echo.processedByRendezvous());
+                case Message.Unknown u -> log.info(config.workerId(), "unhandled message type from the rendezvous: " + Log.excerpt(u.typeName()));
+                default -> log.info(config.workerId(), "unexpected message from the rendezvous: " + message.type().wire);
             }
         }
 

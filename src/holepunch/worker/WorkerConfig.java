@@ -2,7 +2,7 @@ package holepunch.worker;
 
 import holepunch.config.ConfigException;
 import holepunch.config.Env;
-import holepunch.rendezvous.WorkerIds;
+import holepunch.protocol.WorkerIds;
 import holepunch.stun.StunClient;
 
 import java.net.InetSocketAddress;

@@ -33,12 +33,21 @@ class PeersTest {
         byte[] b = new byte[d.remaining()];
         d.get(b);
         sent.add(new Sent(to, b));
-    }, m -> toRendezvous.add(m), clock, new Peers.Settings(500, 50, 15_000, 3000, 30_000, List.of(), List.of("peer")));
+    }, m -> toRendezvous.add(m.toJson()), clock, new Peers.Settings(500, 50, 15_000, 3000, 30_000, List.of(), List.of("peer")));
 
     private void offer() {
-        peers.onOffer(Json.obj("type", "p2p_connection_offer", "peer_worker_id", "peer", "peer_udp_ip", "127.0.0.1",
+        deliver(peers, Json.obj("type", "p2p_connection_offer", "peer_worker_id", "peer", "peer_udp_ip", "127.0.0.1",
                 "peer_udp_port", 40002L, "peer_host_candidates", List.of(), "pair_id", "00000000000000ab",
                 "pair_key", Base64.getEncoder().encodeToString(KEY), "role", "initiator", "start_in_ms", 100L));
+    }
+
+    /** As the worker does: parse the offer, and ignore one it cannot use (it logs the field). */
+    static void deliver(Peers p, Map<String, Object> json) {
+        try {
+            p.onOffer((holepunch.protocol.P2pConnectionOffer) holepunch.protocol.Message.parse(json));
+        } catch (holepunch.protocol.ProtocolException e) {
+            // ignored, as Worker does
+        }
     }
 
     private Object state() {
@@ -123,11 +132,11 @@ class PeersTest {
 
     @Test
     void failedPeer_isRetriedWithBackoff() {
-        Peers asking = new Peers("me", (d, to) -> sent.add(new Sent(to, new byte[0])), m -> toRendezvous.add(m), clock,
+        Peers asking = new Peers("me", (d, to) -> sent.add(new Sent(to, new byte[0])), m -> toRendezvous.add(m.toJson()), clock,
                 new Peers.Settings(500, 50, 15_000, 3000, 1_000, List.of("peer")));
         List<Long> requests = new ArrayList<>();
         for (int round = 0; round < 3; round++) {
-            asking.onOffer(Json.obj("type", "p2p_connection_offer", "peer_worker_id", "peer", "peer_udp_ip", "127.0.0.1",
+            deliver(asking, Json.obj("type", "p2p_connection_offer", "peer_worker_id", "peer", "peer_udp_ip", "127.0.0.1",
                     "peer_udp_port", 40002L, "pair_id", "0000000000000" + (100 + round), "pair_key", Base64.getEncoder().encodeToString(KEY),
                     "role", "initiator", "start_in_ms", 0L));
             long failedAt = -1;
@@ -146,8 +155,8 @@ class PeersTest {
 
     @Test
     void offerWithoutUsableKeyOrAddress_isIgnored() {
-        peers.onOffer(Json.obj("type", "p2p_connection_offer", "peer_worker_id", "x", "pair_id", "zz", "pair_key", "!!"));
-        peers.onOffer(Json.obj("type", "p2p_connection_offer", "peer_worker_id", "x", "pair_id", "01", "peer_udp_ip", "not-ip",
+        deliver(peers, Json.obj("type", "p2p_connection_offer", "peer_worker_id", "x", "pair_id", "zz", "pair_key", "!!"));
+        deliver(peers, Json.obj("type", "p2p_connection_offer", "peer_worker_id", "x", "pair_id", "01", "peer_udp_ip", "not-ip",
                 "peer_udp_port", 1L, "pair_key", Base64.getEncoder().encodeToString(KEY)));
         assertTrue(peers.status().isEmpty());
     }
@@ -223,7 +232,7 @@ class PeersTest {
 
     @Test
     void offerFromAPeerNotAllowed_isDeclinedAndCostsNoDatagram() {
-        peers.onOffer(Json.obj("type", "p2p_connection_offer", "peer_worker_id", "stranger", "peer_udp_ip", "127.0.0.1",
+        deliver(peers, Json.obj("type", "p2p_connection_offer", "peer_worker_id", "stranger", "peer_udp_ip", "127.0.0.1",
                 "peer_udp_port", 40009L, "pair_id", "00000000000000cd", "pair_key", Base64.getEncoder().encodeToString(KEY),
                 "role", "responder", "start_in_ms", 0L));
         clock.advance(10_000);
@@ -238,7 +247,7 @@ class PeersTest {
         Peers open = new Peers("me", (d, to) -> { }, m -> true, clock, new Peers.Settings(500, 50, 15_000, 3000, 30_000, List.of(), List.of("*")));
         for (int i = 0; i < Peers.MAX_LINKS + 20; i++) {
             clock.advance(1);
-            open.onOffer(Json.obj("type", "p2p_connection_offer", "peer_worker_id", "p" + i, "peer_udp_ip", "127.0.0.1",
+            deliver(open, Json.obj("type", "p2p_connection_offer", "peer_worker_id", "p" + i, "peer_udp_ip", "127.0.0.1",
                     "peer_udp_port", 40002L, "pair_id", Long.toHexString(0x1000 + i), "pair_key", Base64.getEncoder().encodeToString(KEY),
                     "role", "responder", "start_in_ms", 0L));
         }

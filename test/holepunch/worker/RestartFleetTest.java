@@ -36,12 +36,12 @@ class RestartFleetTest {
                         25_000_000_000L, 25_000_000_000L, null, new Metrics(), new RendezvousSession.Handler() {
                             @Override
                             public void onConnected(RendezvousSession s) {
-                                Thread.ofVirtual().start(() -> s.send(Json.obj("type", "update_udp_endpoint",
-                                        "udp_ip", "127.0.0.1", "udp_port", udpPort)));
+                                Thread.ofVirtual().start(() -> s.send(new holepunch.protocol.UpdateUdpEndpoint(
+                                        "127.0.0.1", udpPort, null, null, List.of())));
                             }
 
                             @Override
-                            public void onMessage(Map<String, Object> message) {
+                            public void onMessage(holepunch.protocol.Message message) {
                             }
 
                             @Override

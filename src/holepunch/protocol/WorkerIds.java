@@ -1,4 +1,4 @@
-package holepunch.rendezvous;
+package holepunch.protocol;
 
 /** The worker id rule of PROTOCOL.md Part 3: letters, digits, '-', '_', '.', 1 to 64 characters. */
 public final class WorkerIds {

@@ -1,0 +1,85 @@
+package holepunch.protocol;
+
+import holepunch.json.Json;
+
+import java.util.Base64;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code p2p_connection_offer}: the rendezvous introduces a peer. Sent to both workers of a pair,
+ * each with the other's endpoint and candidates, the same {@code pair_id} (16 hex digits) and
+ * {@code pair_key} (at least 16 bytes, base64), its {@code role}, and {@code start_in_ms}, when to
+ * start punching so that both sides' first probes leave at about the same moment.
+ */
+public record P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peerUdpPort, List<String> peerHostCandidates,
+                                 String peerNatMapping, String pairId, String pairKey, Role role, long startInMs) implements Message {
+    public static final long MAX_START_MS = 10_000;
+
+    public P2pConnectionOffer {
+        peerHostCandidates = List.copyOf(peerHostCandidates);
+    }
+
+    static P2pConnectionOffer parse(Map<String, Object> m) throws ProtocolException {
+        String peer = Fields.string(m, "peer_worker_id");
+        if (!WorkerIds.isValid(peer)) throw ProtocolException.field("peer_worker_id", "a worker id", m.get("peer_worker_id"));
+        String pair = Fields.string(m, "pair_id");
+        if (pair == null || !pair.matches("[0-9a-fA-F]{1,16}")) throw ProtocolException.field("pair_id", "up to 16 hex digits", m.get("pair_id"));
+        String key = Fields.string(m, "pair_key");
+        byte[] k;
+        try {
+            k = key == null ? null : Base64.getDecoder().decode(key);
+        } catch (IllegalArgumentException e) {
+            k = null;
+        }
+        if (k == null || k.length < 16) throw ProtocolException.field("pair_key", "at least 16 bytes in base64", key == null ? m.get("pair_key") : "(hidden)");
+        Role role = Role.ofWire(m.get("role"));
+        if (role == null) throw ProtocolException.field("role", "initiator or responder", m.get("role"));
+        Object ip = m.get("peer_udp_ip");
+        Integer port = Fields.portOf(m.get("peer_udp_port"));
+        int[] dropped = {0};
+        List<String> hosts = Fields.hostPorts(m.get("peer_host_candidates"), dropped);
+        Long start = Fields.integer(m, "start_in_ms");
+        return new P2pConnectionOffer(peer, ip instanceof String s ? s : null, port == null ? 0 : port, hosts,
+                Fields.string(m, "peer_nat_mapping"), pair, key, role, start == null ? 0 : Math.clamp(start, 0, MAX_START_MS));
+    }
+
+    /** The pair id as a number (what probes carry). */
+    public long pairIdValue() {
+        return Long.parseUnsignedLong(pairId, 16);
+    }
+
+    public byte[] pairKeyBytes() {
+        return Base64.getDecoder().decode(pairKey);
+    }
+
+    public static String pairIdText(long pairId) {
+        return HexFormat.of().toHexDigits(pairId);
+    }
+
+    @Override
+    public MessageType type() {
+        return MessageType.P2P_CONNECTION_OFFER;
+    }
+
+    @Override
+    public Map<String, Object> toJson() {
+        return Json.obj("type", type().wire,
+                "peer_worker_id", peerWorkerId,
+                "peer_udp_ip", peerUdpIp,
+                "peer_udp_port", peerUdpPort,
+                "peer_host_candidates", peerHostCandidates,
+                "peer_nat_mapping", peerNatMapping,
+                "pair_id", pairId,
+                "pair_key", pairKey,
+                "role", role.wire(),
+                "start_in_ms", startInMs);
+    }
+
+    /** Never shows the key. */
+    @Override
+    public String toString() {
+        return "P2pConnectionOffer[peer=" + peerWorkerId + ", pair=" + pairId + ", role=" + role.wire() + "]";
+    }
+}

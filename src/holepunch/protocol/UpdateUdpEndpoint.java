@@ -1,0 +1,58 @@
+package holepunch.protocol;
+
+import holepunch.json.Json;
+import holepunch.net.Addresses;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code update_udp_endpoint}: the worker's STUN-discovered UDP endpoint (PROTOCOL.md Part 1). The
+ * port may be a number or a numeric string, as the original's {@code int()} takes it. holepunch
+ * workers add their NAT's mapping behaviour, whether the port was preserved, and their own
+ * interface addresses ({@code host_candidates}, "ip:port", at most 8; unusable entries are dropped
+ * and counted in {@code droppedCandidates}).
+ */
+public record UpdateUdpEndpoint(String udpIp, int udpPort, String natMapping, Boolean portPreserved, List<String> hostCandidates,
+                                int droppedCandidates) implements Message {
+    /** The original's detail for a missing field. */
+    public static final String MISSING_ENDPOINT = "Missing UDP IP or Port";
+
+    public UpdateUdpEndpoint {
+        hostCandidates = List.copyOf(hostCandidates);
+    }
+
+    public UpdateUdpEndpoint(String udpIp, int udpPort, String natMapping, Boolean portPreserved, List<String> hostCandidates) {
+        this(udpIp, udpPort, natMapping, portPreserved, hostCandidates, 0);
+    }
+
+    static UpdateUdpEndpoint parse(Map<String, Object> m) throws ProtocolException {
+        Object ip = m.get("udp_ip");
+        Object port = m.get("udp_port");
+        if (ip == null || "".equals(ip) || port == null) throw new ProtocolException("udp_ip", MISSING_ENDPOINT);
+        if (!(ip instanceof String s) || !Addresses.isIpLiteral(s)) {
+            throw new ProtocolException("udp_ip", "udp_ip must be an IPv4 or IPv6 address, got " + Fields.describe(ip));
+        }
+        Integer p = Fields.portOf(port);
+        if (p == null) {
+            throw new ProtocolException("udp_port", "udp_port must be a whole number from 1 to 65535 (or such a number as a string), got "
+                    + Fields.describe(port));
+        }
+        String mapping = Fields.string(m, "nat_mapping");
+        int[] dropped = {0};
+        List<String> hosts = Fields.hostPorts(m.get("host_candidates"), dropped);
+        return new UpdateUdpEndpoint(s, p, mapping != null && mapping.length() <= 64 ? mapping : null,
+                m.get("port_preserved") instanceof Boolean b ? b : null, hosts, dropped[0]);
+    }
+
+    @Override
+    public MessageType type() {
+        return MessageType.UPDATE_UDP_ENDPOINT;
+    }
+
+    @Override
+    public Map<String, Object> toJson() {
+        return Json.obj("type", type().wire, "udp_ip", udpIp, "udp_port", udpPort, "nat_mapping", natMapping,
+                "port_preserved", portPreserved, "host_candidates", hostCandidates);
+    }
+}
