@@ -58,4 +58,15 @@ public final class Env {
         }
         return (long) (s * 1e9);
     }
+
+    /** true/false (also 1/0, yes/no); anything else names the variable. */
+    public boolean bool(String name, boolean fallback) {
+        String v = vars.get(name);
+        if (v == null || v.isBlank()) return fallback;
+        return switch (v.trim().toLowerCase(java.util.Locale.ROOT)) {
+            case "true", "1", "yes", "on" -> true;
+            case "false", "0", "no", "off" -> false;
+            default -> throw new ConfigException(name + " must be true or false, got '" + v + "'");
+        };
+    }
 }

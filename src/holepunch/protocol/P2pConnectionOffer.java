@@ -1,5 +1,7 @@
 package holepunch.protocol;
 
+import holepunch.crypto.Keys;
+import holepunch.crypto.PublicIdentity;
 import holepunch.json.Json;
 
 import java.util.Base64;
@@ -11,10 +13,14 @@ import java.util.Map;
  * {@code p2p_connection_offer}: the rendezvous introduces a peer. Sent to both workers of a pair,
  * each with the other's endpoint and candidates, the same {@code pair_id} (16 hex digits) and
  * {@code pair_key} (at least 16 bytes, base64), its {@code role}, and {@code start_in_ms}, when to
- * start punching so that both sides' first probes leave at about the same moment.
+ * start punching so that both sides' first probes leave at about the same moment. When the peer
+ * proved a key on its upgrade, {@code peer_public_key}, {@code peer_static_key} and
+ * {@code peer_static_sig} carry it (the workers' own handshake needs it; the pair key is then only
+ * kept for older workers).
  */
 public record P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peerUdpPort, List<String> peerHostCandidates,
-                                 String peerNatMapping, String pairId, String pairKey, Role role, long startInMs) implements Message {
+                                 String peerNatMapping, String pairId, String pairKey, Role role, long startInMs,
+                                 PublicIdentity peerIdentity) implements Message {
     public static final long MAX_START_MS = 10_000;
 
     public P2pConnectionOffer {
@@ -41,8 +47,17 @@ public record P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peer
         int[] dropped = {0};
         List<String> hosts = Fields.hostPorts(m.get("peer_host_candidates"), dropped);
         Long start = Fields.integer(m, "start_in_ms");
+        PublicIdentity identity = null;
+        if (m.get("peer_public_key") != null) {
+            identity = PublicIdentity.verified(Fields.string(m, "peer_public_key"), Fields.string(m, "peer_static_key"),
+                    Fields.string(m, "peer_static_sig"));
+            if (identity == null) {
+                throw new ProtocolException("peer_static_sig", "peer_public_key, peer_static_key and peer_static_sig must be keys"
+                        + " with the static key signed by the public one");
+            }
+        }
         return new P2pConnectionOffer(peer, ip instanceof String s ? s : null, port == null ? 0 : port, hosts,
-                Fields.string(m, "peer_nat_mapping"), pair, key, role, start == null ? 0 : Math.clamp(start, 0, MAX_START_MS));
+                Fields.string(m, "peer_nat_mapping"), pair, key, role, start == null ? 0 : Math.clamp(start, 0, MAX_START_MS), identity);
     }
 
     /** The pair id as a number (what probes carry). */
@@ -65,7 +80,7 @@ public record P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peer
 
     @Override
     public Map<String, Object> toJson() {
-        return Json.obj("type", type().wire,
+        Map<String, Object> m = Json.obj("type", type().wire,
                 "peer_worker_id", peerWorkerId,
                 "peer_udp_ip", peerUdpIp,
                 "peer_udp_port", peerUdpPort,
@@ -75,6 +90,12 @@ public record P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peer
                 "pair_key", pairKey,
                 "role", role.wire(),
                 "start_in_ms", startInMs);
+        if (peerIdentity != null) {
+            m.put("peer_public_key", Keys.b64(peerIdentity.signingKey()));
+            m.put("peer_static_key", Keys.b64(peerIdentity.staticKey()));
+            m.put("peer_static_sig", Keys.b64(peerIdentity.staticSig()));
+        }
+        return m;
     }
 
     /** Never shows the key. */

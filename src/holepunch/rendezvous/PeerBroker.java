@@ -202,7 +202,8 @@ final class PeerBroker {
 
     private static P2pConnectionOffer offer(String pairId, String key, Role role, WorkerEntry peer, WorkerEntry.Endpoint at,
                                             long startInMillis) {
-        return new P2pConnectionOffer(peer.id, at.ip(), at.port(), peer.hostCandidates, peer.natMapping, pairId, key, role, startInMillis);
+        return new P2pConnectionOffer(peer.id, at.ip(), at.port(), peer.hostCandidates, peer.natMapping, pairId, key, role, startInMillis,
+                peer.identity);
     }
 
     /**

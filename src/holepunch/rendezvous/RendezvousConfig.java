@@ -13,7 +13,7 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                                String token, int maxSessions, int maxSessionsPerIp, int maxMessagesPerSec,
                                int relayBytesPerSec, int maxPendingConnections, int maxPendingPerIp,
                                long maxBufferedBytes, List<String> allowedOrigins, int offersPerMinute,
-                               int maxPairsPerWorker) {
+                               int maxPairsPerWorker, int idBindingGraceSec, boolean requireWorkerKeys, List<String> publicHosts) {
 
     /** Request heads larger than this are refused before any handler runs. */
     public static final int MAX_REQUEST_HEAD_BYTES = 16 * 1024;
@@ -41,7 +41,10 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                 (long) env.integer("MAX_BUFFERED_MB", (int) Math.max(8, Runtime.getRuntime().maxMemory() / 4 / (1 << 20)), 1, 1 << 20) << 20,
                 origins(env.string("ALLOWED_ORIGINS", "")),
                 env.integer("P2P_OFFERS_PER_MIN", 30, 1, 1_000_000),
-                env.integer("MAX_PAIRS_PER_WORKER", 64, 1, 100_000));
+                env.integer("MAX_PAIRS_PER_WORKER", 64, 1, 100_000),
+                env.integer("ID_BINDING_GRACE_SEC", 600, 0, 30 * 86400),
+                env.bool("REQUIRE_WORKER_KEYS", false),
+                Arrays.stream(env.string("RENDEZVOUS_PUBLIC_HOSTS", "").split(",")).map(String::trim).filter(h -> !h.isEmpty()).toList());
     }
 
     /** {@code ALLOWED_ORIGINS}: exact origins (scheme://host[:port]), comma-separated; empty allows any. */

@@ -2,6 +2,7 @@ package holepunch.rendezvous;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import holepunch.crypto.UpgradeProof;
 import holepunch.json.Json;
 import holepunch.limits.ByteBudget;
 import holepunch.log.Log;
@@ -41,6 +42,7 @@ public final class RendezvousServer implements AutoCloseable {
     private final RendezvousProtocol protocol;
     private final Auth auth;
     private final Admission admission;
+    private final IdentityBindings identities;
     private final ByteBudget buffers;
     private final ConnectionLoop[] loops;
     private final AtomicInteger nextLoop = new AtomicInteger();
@@ -52,6 +54,7 @@ public final class RendezvousServer implements AutoCloseable {
         this.config = config;
         this.auth = new Auth(config.token());
         this.admission = new Admission(config, metrics, log);
+        this.identities = new IdentityBindings(config);
         // Before anything loads the JDK server's classes: it reads its limits once, then.
         HttpServerUpgrade.configure(config.handshakeTimeoutSec(), RendezvousConfig.MAX_REQUEST_HEAD_BYTES, admission.maxPending());
         HttpServerUpgrade.checkAvailable();
@@ -218,6 +221,8 @@ public final class RendezvousServer implements AutoCloseable {
             return refuse(ex, workerId, new Admission.Refusal(hs.status(), "bad_handshake", "refused a WebSocket upgrade: " + hs.message(),
                     hs.message(), hs.headers()));
         }
+        IdentityBindings.Checked proof = identities.check(workerId, headers.getFirst(UpgradeProof.HEADER), headers.getFirst("Host"));
+        if (proof.refusal() != null) return refuse(ex, workerId, proof.refusal());
         InetSocketAddress remote = ex.getRemoteAddress();
         String ip = Addresses.text(remote.getAddress());     // RFC 5952 for IPv6
         Admission.Refusal full = admission.takeSlot(ip);
@@ -225,8 +230,13 @@ public final class RendezvousServer implements AutoCloseable {
         SocketChannel channel = HttpServerUpgrade.channel(ex);
         WebSocketConnection connection = new WebSocketConnection(channel, remote, protocol, config.maxMessageBytes(), buffers);
         WorkerEntry entry = new WorkerEntry(workerId, ip, remote.getPort(), connection, config.maxMessagesPerSec(),
-                protocol.broker().newOfferBucket());
+                protocol.broker().newOfferBucket(), proof.identity());
         connection.attach(entry);
+        Admission.Refusal bound = identities.claim(entry);
+        if (bound != null) {
+            admission.releaseSlot(ip);
+            return refuse(ex, workerId, bound);
+        }
         byte[] response = ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 + "Sec-WebSocket-Accept: " + hs.accept() + "\r\n"
                 + (credentials.subprotocol() == null ? "" : "Sec-WebSocket-Protocol: " + credentials.subprotocol() + "\r\n")
@@ -244,13 +254,15 @@ public final class RendezvousServer implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             registry.remove(entry);
             admission.releaseSlot(ip);
+            identities.released(entry);
             channel.close();
             log.warn(workerId, "WebSocket upgrade failed: " + e);
             return true;
         }
         loop.adopt(connection, leftover);
         metrics.inc("holepunch_registrations_total");
-        log.info(workerId, "registered from WebSocket " + ip + ":" + remote.getPort() + ". Total: " + registry.size());
+        log.info(workerId, "registered from WebSocket " + ip + ":" + remote.getPort()
+                + (entry.identity == null ? " (no key)" : " with key " + entry.identity.shortFingerprint()) + ". Total: " + registry.size());
         return true;
     }
 
@@ -264,6 +276,7 @@ public final class RendezvousServer implements AutoCloseable {
     /** Called once per ended session (after the upgrade completed). */
     private void connectionClosed(WorkerEntry entry, int code) {
         admission.releaseSlot(entry.observedIp);
+        identities.released(entry);
         metrics.inc("holepunch_closes_total", "code", String.valueOf(code));
     }
 

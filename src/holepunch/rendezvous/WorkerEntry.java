@@ -1,5 +1,6 @@
 package holepunch.rendezvous;
 
+import holepunch.crypto.PublicIdentity;
 import holepunch.limits.TokenBucket;
 import holepunch.websocket.WebSocketConnection;
 
@@ -21,6 +22,8 @@ final class WorkerEntry {
     final String observedIp;
     final int observedPort;
     final WebSocketConnection connection;
+    /** The key this session proved on its upgrade, or null for a keyless (original) client. */
+    final PublicIdentity identity;
     volatile String httpReportedIp;
     private volatile Endpoint endpoint;
     /** Extra from holepunch workers: their NAT mapping behaviour (absent from original workers). */
@@ -34,7 +37,8 @@ final class WorkerEntry {
     final TokenBucket offers;
 
     WorkerEntry(String id, String observedIp, int observedPort, WebSocketConnection connection, int maxMessagesPerSec,
-                TokenBucket offers) {
+                TokenBucket offers, PublicIdentity identity) {
+        this.identity = identity;
         this.rate = new TokenBucket(maxMessagesPerSec, 2.0 * maxMessagesPerSec, System.nanoTime());
         this.offers = offers;
         this.id = id;
@@ -65,6 +69,7 @@ final class WorkerEntry {
         m.put("nat_mapping", natMapping);
         m.put("port_preserved", portPreserved);
         m.put("host_candidates", hostCandidates);
+        m.put("key_fingerprint", identity == null ? null : identity.fingerprint());
         return m;
     }
 }

@@ -1,5 +1,7 @@
 package holepunch.stun;
 
+import holepunch.timer.Scheduler;
+
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;

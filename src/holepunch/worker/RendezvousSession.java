@@ -1,6 +1,8 @@
 package holepunch.worker;
 
 import holepunch.json.Json;
+import holepunch.crypto.Identity;
+import holepunch.crypto.UpgradeProof;
 import holepunch.log.Log;
 import holepunch.protocol.Message;
 import holepunch.protocol.ProtocolException;
@@ -20,7 +22,7 @@ import java.util.function.Consumer;
 /**
  * The worker's WebSocket session to the rendezvous (java.net.http.WebSocket): connects, pings
  * every PING_INTERVAL_SEC and drops a session silent for longer than the timeout, and reconnects
- * with exponential backoff and full jitter capped at 10 s (the original's fixed delay), so a
+ * with exponential backoff and equal jitter capped at 10 s (the original's fixed delay), so a
  * restarted rendezvous is not hit by every worker at once.
  */
 final class RendezvousSession {
@@ -42,10 +44,13 @@ final class RendezvousSession {
     private final long pingTimeoutNanos;
     private final Handler handler;
     private final String token;
+    private final Identity identity;
     private final holepunch.metrics.Metrics metrics;
     /** One client (one selector thread) for every session in this JVM. */
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
-    private final Object sendLock = new Object();
+    static final int OUTBOX_MESSAGES = 1024;
+    private final java.util.concurrent.LinkedBlockingQueue<Message> outbox = new java.util.concurrent.LinkedBlockingQueue<>(OUTBOX_MESSAGES);
+    private final java.util.concurrent.atomic.AtomicLong outboxDropped = new java.util.concurrent.atomic.AtomicLong();
     private final Object wake = new Object();
     private final AtomicLong lastHeard = new AtomicLong();
     private volatile WebSocket ws;
@@ -54,7 +59,8 @@ final class RendezvousSession {
     private Thread thread;
 
     RendezvousSession(String workerId, URI uri, long pingIntervalNanos, long pingTimeoutNanos, String token,
-                      holepunch.metrics.Metrics metrics, Handler handler) {
+                      holepunch.metrics.Metrics metrics, Identity identity, Handler handler) {
+        this.identity = identity;
         this.token = token;
         this.metrics = metrics;
         this.workerId = workerId;
@@ -66,6 +72,7 @@ final class RendezvousSession {
 
     void start() {
         thread = Thread.ofVirtual().name("rendezvous-session").start(this::run);
+        Thread.ofVirtual().name("rendezvous-sender").start(this::drainOutbox);
     }
 
     boolean isConnected() {
@@ -73,7 +80,13 @@ final class RendezvousSession {
         return w != null && !w.isInputClosed() && !w.isOutputClosed();
     }
 
-    /** Full jitter: a random delay up to min(cap, 500 ms x 2^attempt). */
+    /** The Host header java.net.http sends for {@code uri}: host, and the port unless it is the scheme's default. */
+    static String hostHeader(URI uri) {
+        String host = uri.getHost().contains(":") && !uri.getHost().startsWith("[") ? "[" + uri.getHost() + "]" : uri.getHost();
+        return uri.getPort() < 0 ? host : host + ":" + uri.getPort();
+    }
+
+    /** Equal jitter: a random delay between half of and all of min(cap, 500 ms x 2^attempt). */
     static long backoffMillis(int attempt) {
         long ceiling = Math.min(MAX_BACKOFF_MILLIS, 500L << Math.min(attempt, 10));
         return ThreadLocalRandom.current().nextLong(ceiling / 2, ceiling + 1);
@@ -87,6 +100,8 @@ final class RendezvousSession {
                 log.info(workerId, "connecting to the rendezvous at " + uri);
                 WebSocket.Builder builder = HTTP.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(10));
                 if (token != null) builder.header("Authorization", "Bearer " + token);
+                // A fresh proof for every attempt: it is good once, for this host, for 30 s.
+                builder.header(UpgradeProof.HEADER, UpgradeProof.create(identity, workerId, hostHeader(uri), System.currentTimeMillis() / 1000));
                 metrics.inc("holepunch_worker_connect_attempts_total");
                 CompletableFuture<WebSocket> pending = builder.buildAsync(uri, new Listener(closed));
                 connecting = pending;
@@ -106,6 +121,7 @@ final class RendezvousSession {
             } finally {
                 WebSocket w = ws;
                 ws = null;
+                outbox.clear();             // what was queued for this session is stale for the next
                 if (w != null) w.abort();
             }
             handler.onDisconnected();
@@ -149,17 +165,33 @@ final class RendezvousSession {
         }
     }
 
-    /** Sends one message; false when there is no session or it did not go out within 10 s. */
+    /**
+     * Queues one message for the session; false when there is no session or the queue is full.
+     * Never blocks: the UDP reader and the timer call it. One sender thread writes the queue in
+     * order (java.net.http.WebSocket allows one outstanding send), each write bounded by 10 s.
+     */
     boolean send(Message message) {
-        WebSocket w = ws;
-        if (w == null) return false;
-        synchronized (sendLock) {      // java.net.http.WebSocket allows one outstanding send
+        if (ws == null) return false;
+        if (outbox.offer(message)) return true;
+        long n = outboxDropped.incrementAndGet();
+        if (Long.bitCount(n) == 1) log.warn(workerId, "the rendezvous session's queue is full; dropped " + n + " messages so far");
+        return false;
+    }
+
+    private void drainOutbox() {
+        while (running) {
+            Message m;
             try {
-                w.sendText(message.encode(), true).get(10, TimeUnit.SECONDS);
-                return true;
+                m = outbox.poll(500, TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                return;
+            }
+            WebSocket w = ws;
+            if (m == null || w == null) continue;
+            try {
+                w.sendText(m.encode(), true).get(10, TimeUnit.SECONDS);
             } catch (Exception e) {
-                log.warn(workerId, "sending " + message.type().wire + " to the rendezvous failed: " + e);
-                return false;
+                log.warn(workerId, "sending " + m.type().wire + " to the rendezvous failed: " + e);
             }
         }
     }

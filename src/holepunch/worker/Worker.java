@@ -1,5 +1,6 @@
 package holepunch.worker;
 
+import holepunch.crypto.Identity;
 import holepunch.json.Json;
 import holepunch.log.Log;
 import holepunch.metrics.Metrics;
@@ -13,7 +14,7 @@ import holepunch.protocol.RelayData;
 import holepunch.protocol.RelayError;
 import holepunch.protocol.UdpEndpointAck;
 import holepunch.protocol.UpdateUdpEndpoint;
-import holepunch.stun.Scheduler;
+import holepunch.timer.Scheduler;
 import holepunch.stun.StunClient;
 import holepunch.stun.StunException;
 import holepunch.stun.StunMessage;
@@ -49,6 +50,7 @@ public final class Worker implements AutoCloseable {
     private final Metrics metrics = new Metrics();
     private volatile long lastStunRttMillis = -1;
     private final WorkerConfig config;
+    private final Identity identity;
     private final Scheduler scheduler = Scheduler.system();
     private final DatagramChannel udp;
     private final StunClient stun;
@@ -68,6 +70,7 @@ public final class Worker implements AutoCloseable {
 
     private Worker(WorkerConfig config) throws IOException {
         this.config = config;
+        this.identity = config.keyFile() == null ? Identity.generate() : Identity.loadOrCreate(config.keyFile());
         udp = DatagramChannel.open(StandardProtocolFamily.INET);
         try {
             udp.bind(new InetSocketAddress(config.udpPort()));
@@ -78,13 +81,13 @@ public final class Worker implements AutoCloseable {
         stun = new StunClient((d, to) -> udp.send(d, to), scheduler, config.retransmission());
         reader = Thread.ofPlatform().name("udp-reader").daemon(true).unstarted(this::readUdp);
         session = new RendezvousSession(config.workerId(), config.rendezvousWs(), config.pingIntervalNanos(),
-                config.pingTimeoutNanos(), config.token(), metrics, new SessionHandler());
+                config.pingTimeoutNanos(), config.token(), metrics, identity, new SessionHandler());
         metrics.gauge("holepunch_worker_rendezvous_connected", "1 while the rendezvous session is up.", () -> session.isConnected() ? 1 : 0);
         metrics.gauge("holepunch_worker_stun_rtt_ms", "Round-trip time of the last successful STUN transaction.", () -> lastStunRttMillis);
         metrics.counterFamily("holepunch_worker_stun_transactions_total", "STUN transactions, by outcome.");
         metrics.counterFamily("holepunch_worker_connect_attempts_total", "Connection attempts to the rendezvous.");
         metrics.counterFamily("holepunch_worker_endpoint_reports_total", "update_udp_endpoint messages sent.");
-        peers = new holepunch.peer.Peers(config.workerId(), (d, to) -> udp.send(d, to), session::send, scheduler, config.peers());
+        peers = new holepunch.peer.Peers(config.workerId(), identity, (d, to) -> udp.send(d, to), session::send, scheduler, config.peers());
         try {
             forwarder = new Forwarder(config.workerId(), peers::send, config.forward(), config.forwardAllow(), metrics);
         } catch (IOException e) {
@@ -98,8 +101,9 @@ public final class Worker implements AutoCloseable {
 
     public static Worker start(WorkerConfig config) throws IOException {
         Worker w = new Worker(config);
-        w.log.info(config.workerId(), "worker starting: UDP port " + w.udpPort() + ", health server on port "
-                + w.health.port() + ", STUN servers " + config.stunServers().stream()
+        w.log.info(config.workerId(), "worker starting: key " + w.identity.publicIdentity().fingerprint()
+                + (config.keyFile() == null ? " (new for this process; set WORKER_KEY_FILE to keep it)" : " (from " + config.keyFile() + ")")
+                + ", UDP port " + w.udpPort() + ", health server on port " + w.health.port() + ", STUN servers " + config.stunServers().stream()
                 .map(a -> a.getHostString() + ":" + a.getPort()).toList());
         w.reader.start();
         w.session.start();
@@ -137,6 +141,7 @@ public final class Worker implements AutoCloseable {
         NatMapping m = mapping;
         Map<String, Object> s = new LinkedHashMap<>();
         s.put("worker_id", config.workerId());
+        s.put("key_fingerprint", identity.publicIdentity().fingerprint());
         s.put("udp_local_port", udpPort());
         s.put("public_endpoint", pub == null ? null : Json.obj("ip", Addresses.text(pub.getAddress()), "port", pub.getPort()));
         s.put("nat_mapping", m == null ? null : m.behaviour());

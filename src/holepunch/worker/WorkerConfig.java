@@ -17,7 +17,7 @@ public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAdd
                            int httpPort, long pingIntervalNanos, long pingTimeoutNanos, String ipEchoUrl,
                            long stunRefreshMillis, StunClient.Retransmission retransmission, String token,
                            holepunch.peer.Peers.Settings peers, boolean hostCandidates, List<Forwarder.Rule> forward,
-                           List<String> forwardAllow) {
+                           List<String> forwardAllow, java.nio.file.Path keyFile) {
 
     /** Never shows the token. */
     @Override
@@ -63,9 +63,11 @@ public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAdd
                         env.seconds("P2P_KEEPALIVE_SEC", 15, 0.05, 3600) / 1_000_000,
                         env.integer("P2P_ANSWER_WAIT_MS", 3000, 10, 60_000),
                         env.seconds("P2P_RETRY_DIRECT_SEC", 30, 0.1, 86400) / 1_000_000,
-                        List.copyOf(connectTo), p2pAllow(env.string("P2P_ALLOW", ""), connectTo)),
+                        List.copyOf(connectTo), p2pAllow(env.string("P2P_ALLOW", ""), connectTo),
+                        peerKeys(env.string("PEER_KEYS", "")), env.seconds("P2P_REKEY_SEC", 120, 0.05, 86400) / 1_000_000),
                 !env.string("HOST_CANDIDATES", "true").equalsIgnoreCase("false"),
-                forward, Forwarder.parseAllow(env.string("FORWARD_ALLOW", "")));
+                forward, Forwarder.parseAllow(env.string("FORWARD_ALLOW", "")),
+                env.string("WORKER_KEY_FILE", "").isEmpty() ? null : java.nio.file.Path.of(env.string("WORKER_KEY_FILE", "")));
     }
 
     /** http(s)://host[:port] becomes ws(s)://host[:port]/ws/register/ID, as the original builds it. */
@@ -101,6 +103,25 @@ public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAdd
         List<String> allow = new ArrayList<>(connectTo);
         for (String id : peerIds("P2P_ALLOW", spec)) if (!allow.contains(id)) allow.add(id);
         return List.copyOf(allow);
+    }
+
+    /** {@code PEER_KEYS}: {@code id=fingerprint,...}, the keys this worker expects its peers to hold. */
+    static java.util.Map<String, String> peerKeys(String spec) {
+        java.util.Map<String, String> out = new java.util.LinkedHashMap<>();
+        for (String item : spec.split(",")) {
+            String s = item.trim();
+            if (s.isEmpty()) continue;
+            int eq = s.indexOf('=');
+            String id = eq > 0 ? s.substring(0, eq).trim() : "";
+            String fp = eq > 0 ? s.substring(eq + 1).trim() : "";
+            if (!WorkerIds.isValid(id) || fp.length() < holepunch.crypto.PublicIdentity.MIN_PIN_CHARS
+                    || fp.length() > holepunch.crypto.PublicIdentity.FINGERPRINT_CHARS || !fp.matches("[A-Za-z0-9_-]+")) {
+                throw new ConfigException("PEER_KEYS entries must be id=fingerprint (the peer's key fingerprint from its log or /status,"
+                        + " at least " + holepunch.crypto.PublicIdentity.MIN_PIN_CHARS + " characters), got '" + s + "'");
+            }
+            out.put(id, fp);
+        }
+        return java.util.Map.copyOf(out);
     }
 
     static List<String> peerIds(String list) {

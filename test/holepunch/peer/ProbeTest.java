@@ -23,8 +23,10 @@ class ProbeTest {
         assertEquals(0x1122334455667788L, p.pairId());
         assertEquals(42, p.counter());
         assertEquals(0x1122334455667788L, Probe.pairIdOf(wire, wire.length));
-        byte[] data = new Probe(Probe.Kind.DATA, 1, 2, "hello".getBytes()).encode(KEY);
-        assertArrayEquals("hello".getBytes(), Probe.parse(data, data.length, KEY).payload());
+        byte[] hs = new Probe(Probe.Kind.HANDSHAKE_INIT, 1, 2, "hello".getBytes()).encode(KEY);
+        assertArrayEquals("hello".getBytes(), Probe.parse(hs, hs.length, KEY).payload());
+        assertNull(Probe.parse(new Probe(Probe.Kind.DATA, 1, 2, null).encode(KEY), Probe.HEADER + Probe.MAC_BYTES, KEY),
+                "DATA is sealed by PathCrypto, never taken as a control datagram");
     }
 
     @Test
@@ -39,7 +41,7 @@ class ProbeTest {
         other[0] ^= 1;
         assertNull(Probe.parse(wire, wire.length, other));
         assertNull(Probe.parse(wire, wire.length - 1, KEY));
-        assertNull(Probe.parse(Arrays.copyOf(wire, wire.length + 4), wire.length + 4, KEY), "extra bytes on a non-DATA kind");
+        assertNull(Probe.parse(Arrays.copyOf(wire, wire.length + 4), wire.length + 4, KEY), "extra bytes on a kind without a body");
     }
 
     @Test

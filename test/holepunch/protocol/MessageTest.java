@@ -25,7 +25,7 @@ class MessageTest {
                 new EchoRequest("hi"), new EchoResponse(Json.obj("a", 1L), "Rendezvous processed echo for w"),
                 new RequestP2pConnection("peer-1"),
                 new P2pConnectionOffer("peer-1", "198.51.100.2", 40002, List.of(), "unknown", "00000000000000ab",
-                        "AAAAAAAAAAAAAAAAAAAAAA==", Role.RESPONDER, 120),
+                        "AAAAAAAAAAAAAAAAAAAAAA==", Role.RESPONDER, 120, holepunch.crypto.Identity.generate().publicIdentity()),
                 new P2pConnectionError("peer-1", null, "unknown worker id"), new P2pConnectionError("peer-1", "ab", "declined"),
                 new P2pConnectionStatus("ab", PathState.DIRECT, "198.51.100.2:40002", 12L, null),
                 new P2pConnectionDecline("ab", "not in this worker's P2P_ALLOW"),

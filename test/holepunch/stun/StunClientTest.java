@@ -1,6 +1,7 @@
 package holepunch.stun;
 
 import holepunch.testing.FakeScheduler;
+import holepunch.timer.Scheduler;
 import holepunch.testing.Tools;
 import org.junit.jupiter.api.Test;
 

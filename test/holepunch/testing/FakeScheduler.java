@@ -1,6 +1,6 @@
 package holepunch.testing;
 
-import holepunch.stun.Scheduler;
+import holepunch.timer.Scheduler;
 
 import java.util.ArrayList;
 import java.util.Comparator;

@@ -63,11 +63,26 @@ public final class RawWebSocket implements AutoCloseable {
 
     /** A proper upgrade; {@code extra} bytes are sent in the same write, right after the request head. */
     public static RawWebSocket connect(int port, String workerId, byte[] extra) throws IOException {
+        return connect(port, workerId, extra, "");
+    }
+
+    /** A proper upgrade proving {@code identity} (the Holepunch-Proof header), as a holepunch worker makes it. */
+    public static RawWebSocket connectKeyed(int port, String workerId, holepunch.crypto.Identity identity) throws IOException {
+        return connect(port, workerId, new byte[0], proofHeader(port, workerId, identity));
+    }
+
+    public static String proofHeader(int port, String workerId, holepunch.crypto.Identity identity) {
+        return holepunch.crypto.UpgradeProof.HEADER + ": " + holepunch.crypto.UpgradeProof.create(identity, workerId, "127.0.0.1:" + port,
+                System.currentTimeMillis() / 1000) + "\r\n";
+    }
+
+    /** An upgrade with {@code headers} (each ending in CRLF) added to the request head. */
+    public static RawWebSocket connect(int port, String workerId, byte[] extra, String headers) throws IOException {
         byte[] nonce = new byte[16];
         ThreadLocalRandom.current().nextBytes(nonce);
         String head = "GET /ws/register/" + workerId + " HTTP/1.1\r\nHost: 127.0.0.1:" + port
                 + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: "
-                + Base64.getEncoder().encodeToString(nonce) + "\r\n\r\n";
+                + Base64.getEncoder().encodeToString(nonce) + "\r\n" + headers + "\r\n";
         ByteArrayOutputStream all = new ByteArrayOutputStream();
         all.writeBytes(head.getBytes(StandardCharsets.ISO_8859_1));
         all.writeBytes(extra);

@@ -69,8 +69,13 @@ class WorkerSecurityTest {
         return ((InetSocketAddress) ch.getLocalAddress()).getPort();
     }
 
+    /** A plain WebSocket client as the attacker; {@code keyed}: it proves a key of its own on the upgrade. */
     private static RawWebSocket attacker(String id, int udpPort, List<String> hostCandidates) throws Exception {
-        RawWebSocket ws = RawWebSocket.connect(rv.port, id);
+        return attacker(id, udpPort, hostCandidates, false);
+    }
+
+    private static RawWebSocket attacker(String id, int udpPort, List<String> hostCandidates, boolean keyed) throws Exception {
+        RawWebSocket ws = keyed ? RawWebSocket.connectKeyed(rv.port, id, holepunch.crypto.Identity.generate()) : RawWebSocket.connect(rv.port, id);
         ws.sendText(Json.write(Json.obj("type", "update_udp_endpoint", "udp_ip", "127.0.0.1", "udp_port", udpPort,
                 "host_candidates", hostCandidates)));
         assertEquals("success", next(ws).get("status"));
@@ -133,32 +138,54 @@ class WorkerSecurityTest {
     }
 
     @Test
-    void acceptedPeer_reachesOnlyTheExactTargetsForwardAllowNames() throws Exception {
-        try (DatagramChannel service = service(); DatagramChannel other = service();
-             Worker closed = victim("fa-closed", Map.of("P2P_ALLOW", "fa-peer"));
-             Worker open = victim("fa-open", Map.of("P2P_ALLOW", "fa-peer", "FORWARD_ALLOW", "127.0.0.1:" + port(service)));
-             DatagramChannel mine = service(); RawWebSocket peer = attacker("fa-peer", port(mine), List.of())) {
-            // FORWARD_ALLOW unset: an accepted peer still reaches nothing.
-            peer.sendText(Json.write(Json.obj("type", "request_p2p_connection", "target_worker_id", "fa-closed")));
-            Object pairClosed = next(peer).get("pair_id");
-            peer.sendText(Json.write(Json.obj("type", "relay_data", "pair_id", pairClosed,
-                    "data", forwardPayload("127.0.0.1:" + port(service), "steal"))));
-            Await.until(Duration.ofSeconds(10), "refused by the default FORWARD_ALLOW", () -> dropped(closed, "forward_not_allowed") == 1);
+    void keyedStranger_cannotForgeForwardedTraffic_overTheRelay() throws Exception {
+        try (DatagramChannel service = service(); Worker victim = victim("fk-victim", Map.of("P2P_ALLOW", "fk-peer",
+                "FORWARD_ALLOW", "127.0.0.1:" + ((InetSocketAddress) service.getLocalAddress()).getPort()));
+             DatagramChannel mine = service(); RawWebSocket peer = attacker("fk-peer", port(mine), List.of(), true)) {
+            // Accepted, with a key of its own; but without the Noise handshake it holds no path key,
+            // so a forwarding payload it relays is not even authenticated, let alone delivered.
+            peer.sendText(Json.write(Json.obj("type", "request_p2p_connection", "target_worker_id", "fk-victim")));
+            Object pair = next(peer).get("pair_id");
+            peer.sendText(Json.write(Json.obj("type", "relay_data", "pair_id", pair, "data", forwardPayload("127.0.0.1:" + port(service), "steal"))));
+            Await.until(Duration.ofSeconds(10), "refused as unauthenticated",
+                    () -> dropped(victim, "unauthenticated") + dropped(victim, "unknown_pair") >= 1);
             assertNull(received(service));
+        }
+    }
 
-            peer.sendText(Json.write(Json.obj("type", "request_p2p_connection", "target_worker_id", "fa-open")));
-            Object pairOpen = next(peer).get("pair_id");
-            // Another port on the same address: not named, so refused.
-            peer.sendText(Json.write(Json.obj("type", "relay_data", "pair_id", pairOpen,
-                    "data", forwardPayload("127.0.0.1:" + port(other), "steal"))));
-            Await.until(Duration.ofSeconds(10), "refused: only exact ports", () -> dropped(open, "forward_not_allowed") == 1);
-            assertNull(received(other));
-            // The named target: delivered (the harness can see a delivery when there is one).
-            peer.sendText(Json.write(Json.obj("type", "relay_data", "pair_id", pairOpen,
-                    "data", forwardPayload("127.0.0.1:" + port(service), "allowed"))));
-            String[] got = new String[1];
-            Await.until(Duration.ofSeconds(10), "delivered to the allowed target", () -> (got[0] = received(service)) != null);
-            assertEquals("allowed", got[0]);
+    @Test
+    void acceptedPeer_reachesOnlyTheExactTargetsForwardAllowNames() throws Exception {
+        try (DatagramChannel service = service(); DatagramChannel other = service()) {
+            int allowedPort = port(service);
+            int localAllowed = holepunch.testing.Ports.freeUdp();
+            int localOther = holepunch.testing.Ports.freeUdp();
+            int localClosed = holepunch.testing.Ports.freeUdp();
+            try (Worker closed = victim("fa-closed", Map.of("P2P_ALLOW", "fa-peer"));
+                 Worker open = victim("fa-open", Map.of("P2P_ALLOW", "fa-peer", "FORWARD_ALLOW", "127.0.0.1:" + allowedPort));
+                 Worker peer = victim("fa-peer", Map.of("FORWARD", localClosed + "=fa-closed:127.0.0.1:" + allowedPort + ","
+                         + localOther + "=fa-open:127.0.0.1:" + port(other) + "," + localAllowed + "=fa-open:127.0.0.1:" + allowedPort));
+                 java.net.DatagramSocket app = new java.net.DatagramSocket(new InetSocketAddress("127.0.0.1", 0))) {
+                // The peer's forwarding rules reach its path to each victim once the keys are in place.
+                Await.until(Duration.ofSeconds(20), "encrypted paths to both", () -> ((List<?>) peer.status().get("peers")).stream()
+                        .filter(p -> Boolean.TRUE.equals(((Map<?, ?>) p).get("encrypted"))).count() == 2);
+                byte[] steal = "steal".getBytes(StandardCharsets.UTF_8);
+                // FORWARD_ALLOW unset: an accepted peer still reaches nothing.
+                app.send(new java.net.DatagramPacket(steal, steal.length, new InetSocketAddress("127.0.0.1", localClosed)));
+                Await.until(Duration.ofSeconds(10), "refused by the default FORWARD_ALLOW", () -> dropped(closed, "forward_not_allowed") == 1);
+                // Another port on an allowed address: not named, so refused.
+                app.send(new java.net.DatagramPacket(steal, steal.length, new InetSocketAddress("127.0.0.1", localOther)));
+                Await.until(Duration.ofSeconds(10), "refused: only exact ports", () -> dropped(open, "forward_not_allowed") == 1);
+                assertNull(received(service));
+                assertNull(received(other));
+                // The named target: delivered (the harness sees a delivery when there is one).
+                byte[] ok = "allowed".getBytes(StandardCharsets.UTF_8);
+                String[] got = new String[1];
+                Await.until(Duration.ofSeconds(10), "delivered to the allowed target", () -> {
+                    app.send(new java.net.DatagramPacket(ok, ok.length, new InetSocketAddress("127.0.0.1", localAllowed)));
+                    return (got[0] = received(service)) != null;
+                });
+                assertEquals("allowed", got[0]);
+            }
         }
     }
 
@@ -170,7 +197,7 @@ class WorkerSecurityTest {
             List<String> hosts = new ArrayList<>();
             for (int i = 1; i < 9; i++) hosts.add("127.0.0.1:" + port(targets.get(i)));
             try (Worker victim = victim("pb-victim", Map.of("P2P_PROBE_INTERVAL_MS", "10", "P2P_DEADLINE_MS", "1500"));
-                 RawWebSocket mallory = attacker("pb-mallory", port(targets.getFirst()), hosts)) {
+                 RawWebSocket mallory = attacker("pb-mallory", port(targets.getFirst()), hosts, true)) {
                 mallory.sendText(Json.write(Json.obj("type", "request_p2p_connection", "target_worker_id", "pb-victim")));
                 assertEquals("p2p_connection_offer", next(mallory).get("type"));
                 Map<String, Object> error = next(mallory);
@@ -179,7 +206,7 @@ class WorkerSecurityTest {
                 assertTrue(((List<?>) victim.status().get("peers")).isEmpty());
             }
             try (Worker victim = victim("pb-open", Map.of("P2P_ALLOW", "pb-friend", "P2P_PROBE_INTERVAL_MS", "10", "P2P_DEADLINE_MS", "1500"));
-                 RawWebSocket friend = attacker("pb-friend", port(targets.getFirst()), hosts)) {
+                 RawWebSocket friend = attacker("pb-friend", port(targets.getFirst()), hosts, true)) {
                 friend.sendText(Json.write(Json.obj("type", "request_p2p_connection", "target_worker_id", "pb-open")));
                 assertEquals("p2p_connection_offer", next(friend).get("type"));
                 Await.until(Duration.ofSeconds(10), "punching over (nothing answers)", () -> {

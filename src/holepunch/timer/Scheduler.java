@@ -1,11 +1,11 @@
-package holepunch.stun;
+package holepunch.timer;
 
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
-/** Runs tasks after a delay; tests substitute a fake clock so retransmission timing needs no real waits. */
+/** Runs tasks after a delay (STUN retransmissions, peer probes and keepalives); tests substitute a fake clock, so timing needs no real waits. */
 public interface Scheduler {
     /** A scheduled task that can be cancelled. */
     interface Handle {
@@ -19,7 +19,7 @@ public interface Scheduler {
     /** The real clock, on one daemon thread. */
     static Scheduler system() {
         ScheduledExecutorService exec = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "stun-timer");
+            Thread t = new Thread(r, "timer");
             t.setDaemon(true);
             return t;
         });

@@ -1,0 +1,274 @@
+package holepunch.peer;
+
+import holepunch.protocol.P2pConnectionOffer;
+import holepunch.protocol.P2pConnectionStatus;
+import holepunch.protocol.PathState;
+import holepunch.protocol.Role;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.Map;
+
+/**
+ * One peer path. After the offered start delay both sides send a paced, bounded burst of probes
+ * to every candidate of the peer (its STUN endpoint, its host addresses, and any address an
+ * authenticated probe arrives from) and answer the probes they get; the first probe answered
+ * marks the path {@link PathState#DIRECT} (a round trip both ways). Keepalives hold the NAT
+ * mappings open; a path that stops answering is reported and punched again; no answer within
+ * P2P_DEADLINE_MS means {@link PathState#RELAY}, with direct retries backing off. Meanwhile the
+ * initiator runs the Noise handshake over the relay ({@link PathCrypto}) and renews it every
+ * P2P_REKEY_SEC. Timer and UDP-reader threads both call in, so the state methods synchronize;
+ * nothing here blocks (sends to the rendezvous are queued).
+ */
+final class Link {
+    static final long HANDSHAKE_RETRY_MILLIS = 1000;
+    static final int HANDSHAKE_TRIES = 30;
+
+    private final Peers peers;
+    final String peer;
+    final long pairId;
+    final Role role;
+    final PathCrypto crypto;
+    private final LinkedHashSet<InetSocketAddress> candidates;
+    private final String peerMapping;
+    private final LinkedHashMap<Long, Long> outstanding = new LinkedHashMap<>();     // our counter -> sent at
+    private final ReplayWindow window = new ReplayWindow();                        // the peer's probe counters
+    final long createdMillis;
+    private int probesLeft = Peers.MAX_PROBES_PER_OFFER;
+    private long startedPunching;
+    private int handshakeTries;
+    volatile PathState state = PathState.CONNECTING;
+    volatile InetSocketAddress remote;
+    private volatile long rttMillis = -1;
+    private volatile String detail = "punching";
+    private volatile long lastAnswer;
+    volatile boolean stopped;
+
+    Link(Peers peers, String peer, long pairId, Role role, PathCrypto crypto, LinkedHashSet<InetSocketAddress> candidates, String peerMapping) {
+        this.peers = peers;
+        this.peer = peer;
+        this.pairId = pairId;
+        this.role = role;
+        this.crypto = crypto;
+        this.candidates = candidates;
+        this.peerMapping = peerMapping;
+        this.createdMillis = peers.scheduler.nowMillis();
+    }
+
+    void start(long startInMillis) {
+        if (role == Role.INITIATOR) handshake(true);
+        peers.scheduler.schedule(startInMillis, this::punchTick);
+    }
+
+    // ---- the Noise handshake, over the relay
+
+    private synchronized void handshake(boolean fresh) {
+        if (stopped || peers.closed) return;
+        if (fresh) handshakeTries = 0;
+        if (++handshakeTries > HANDSHAKE_TRIES) {
+            peers.log.warn(peers.selfId, "no answer to the key handshake with " + peer + " after " + HANDSHAKE_TRIES + " tries");
+            return;
+        }
+        peers.relay(this, crypto.handshakeInit(fresh));
+        peers.scheduler.schedule(HANDSHAKE_RETRY_MILLIS, this::retryHandshake);
+    }
+
+    private synchronized void retryHandshake() {
+        if (crypto.handshakePending()) handshake(false);
+    }
+
+    private void onHandshake(InetSocketAddress from, Probe p) {
+        PathCrypto.Result r = crypto.onHandshake(p);
+        if (r.dropped() != null) {
+            peers.dropped("handshake_" + r.dropped());
+            return;
+        }
+        if (p.kind() == Probe.Kind.HANDSHAKE_RESP) {
+            peers.log.info(peers.selfId, "end-to-end keys with " + peer + " (epoch " + crypto.epoch() + ")");
+            peers.scheduler.schedule(peers.settings().rekeyMillis(), () -> {
+                if (!stopped && peers.isCurrent(this)) handshake(true);          // rotate, as WireGuard does every 2 minutes
+            });
+        }
+        send(from, r.reply());
+    }
+
+    /** A reply goes back the way its request came: to the address, or through the relay. */
+    private void send(InetSocketAddress to, byte[] datagram) {
+        if (datagram == null) return;
+        if (to == null) {
+            peers.relay(this, datagram);
+            return;
+        }
+        try {
+            peers.transport.send(ByteBuffer.wrap(datagram), to);
+        } catch (IOException e) {
+            peers.log.debug(peers.selfId, "datagram to " + to + " failed: " + e.getMessage());
+        }
+    }
+
+    // ---- datagrams from the peer: from an address, or through the relay (from == null)
+
+    boolean onDatagram(InetSocketAddress from, byte[] data, int length) {
+        if (Probe.kindOf(data, length) == Probe.Kind.DATA) {
+            PathCrypto.Result r = crypto.open(data, length);
+            if (r.dropped() != null) {
+                peers.dropped(r.dropped());
+                return false;
+            }
+            if (from != null && !from.equals(remote)) {
+                peers.dropped("not_the_path");
+                return false;
+            }
+            peers.deliver(this, from == null ? "relay" : "direct", r.payload());
+            return true;
+        }
+        Probe p = Probe.parse(data, length, crypto.recvProbeKey);
+        if (p == null) {
+            peers.dropped("unauthenticated");
+            return false;
+        }
+        if (p.kind() == Probe.Kind.HANDSHAKE_INIT || p.kind() == Probe.Kind.HANDSHAKE_RESP) {
+            onHandshake(from, p);
+        } else if (from != null) {
+            onProbe(from, p);
+        }
+        return true;
+    }
+
+    // ---- punching and keepalives
+
+    synchronized void punchTick() {
+        if (stopped || peers.closed || state != PathState.CONNECTING) return;
+        long now = peers.scheduler.nowMillis();
+        if (startedPunching == 0) startedPunching = now;
+        if (now - startedPunching > peers.settings().deadlineMillis()) {
+            fail("no probe answered within " + peers.settings().deadlineMillis() + " ms" + reasonFromMappings());
+            return;
+        }
+        for (InetSocketAddress c : candidates) {
+            if (probesLeft <= 0) break;
+            probesLeft--;
+            sendControl(Probe.Kind.PROBE, c, newCounter(now));
+        }
+        peers.scheduler.schedule(peers.settings().probeIntervalMillis(), this::punchTick);
+    }
+
+    private String reasonFromMappings() {
+        return "endpoint-dependent".equals(peerMapping)
+                ? "; the peer's NAT maps endpoint-dependently (symmetric), which defeats hole punching from here"
+                : "; a firewall or an endpoint-dependent NAT on the way drops the probes";
+    }
+
+    private long newCounter(long now) {
+        long counter = crypto.nextControlCounter();
+        if (outstanding.size() >= Peers.MAX_OUTSTANDING) outstanding.remove(outstanding.keySet().iterator().next());
+        outstanding.put(counter, now);
+        return counter;
+    }
+
+    private void sendControl(Probe.Kind kind, InetSocketAddress to, long counter) {
+        send(to, new Probe(kind, pairId, counter, null).encode(crypto.sendProbeKey));
+    }
+
+    private synchronized void onProbe(InetSocketAddress from, Probe p) {
+        if (stopped) return;
+        long now = peers.scheduler.nowMillis();
+        switch (p.kind()) {
+            case PROBE, KEEPALIVE -> {
+                // Bounded age: far behind the newest counter is stale; seen before is a replay.
+                if (p.counter() <= window.highest() - Peers.MAX_PROBE_LAG || !window.accept(p.counter())) {
+                    peers.dropped("replay");
+                    return;
+                }
+                if (candidates.size() < Peers.MAX_CANDIDATES && candidates.add(from)) {
+                    peers.log.info(peers.selfId, "peer-reflexive candidate " + Peers.text(from) + " for " + peer);
+                }
+                sendControl(p.kind() == Probe.Kind.PROBE ? Probe.Kind.PROBE_ACK : Probe.Kind.KEEPALIVE_ACK, from, p.counter());
+            }
+            case PROBE_ACK, KEEPALIVE_ACK -> {
+                Long sent = outstanding.remove(p.counter());
+                if (sent == null) return;                                   // not ours, or answered already
+                lastAnswer = now;
+                rttMillis = now - sent;
+                if (state != PathState.DIRECT || !from.equals(remote)) {
+                    remote = from;
+                    state = PathState.DIRECT;
+                    detail = null;
+                    peers.log.info(peers.selfId, "direct path to " + peer + " via " + Peers.text(from) + " (rtt " + rttMillis + " ms)");
+                    peers.failures.remove(peer);
+                    report();
+                    peers.scheduler.schedule(peers.settings().keepaliveMillis(), this::keepalive);
+                }
+            }
+            default -> peers.dropped("unexpected");
+        }
+    }
+
+    synchronized void keepalive() {
+        if (stopped || peers.closed || state != PathState.DIRECT) return;
+        long sentAt = peers.scheduler.nowMillis();
+        sendControl(Probe.Kind.KEEPALIVE, remote, newCounter(sentAt));
+        peers.scheduler.schedule(peers.settings().answerWaitMillis(), () -> checkAnswered(sentAt));
+    }
+
+    synchronized void checkAnswered(long sentAt) {
+        if (stopped || peers.closed || state != PathState.DIRECT) return;
+        if (lastAnswer >= sentAt) {
+            peers.scheduler.schedule(Math.max(0, peers.settings().keepaliveMillis() - peers.settings().answerWaitMillis()), this::keepalive);
+            return;
+        }
+        state = PathState.CONNECTING;
+        detail = "path via " + Peers.text(remote) + " stopped answering; punching again";
+        peers.log.warn(peers.selfId, "lost the direct path to " + peer + " via " + Peers.text(remote));
+        report();
+        stopped = true;
+        peers.forget(this);
+        if (peers.settings().connectTo().contains(peer)) peers.requestPeer(peer);
+    }
+
+    /** No direct path: traffic goes through the rendezvous relay, and a direct path is tried again later. */
+    private void fail(String why) {
+        state = PathState.RELAY;
+        detail = why + "; relaying through the rendezvous and retrying direct, backing off from every "
+                + peers.settings().retryDirectMillis() / 1000 + " s";
+        peers.log.warn(peers.selfId, "no direct path to " + peer + ": " + why + "; using the relay");
+        report();
+        int n = peers.failures.merge(peer, 1, Integer::sum);
+        long retry = peers.settings().retryDirectMillis() << Math.min(n - 1, 5);     // 1x, 2x, 4x ... 32x
+        if (peers.settings().connectTo().contains(peer)) peers.scheduler.schedule(retry, this::retryDirect);
+    }
+
+    private void retryDirect() {
+        if (peers.isCurrent(this) && state != PathState.DIRECT) peers.requestPeer(peer);
+    }
+
+    /** The peer declined this pair (its P2P_ALLOW, or a key it does not expect): no probing, no retries. */
+    synchronized void declined(String why) {
+        stopped = true;
+        state = PathState.FAILED;
+        detail = why;
+        peers.forget(this);
+        peers.log.warn(peers.selfId, "no path to " + peer + ": " + why);
+    }
+
+    private void report() {
+        peers.rendezvous.send(new P2pConnectionStatus(P2pConnectionOffer.pairIdText(pairId), state, Peers.text(remote),
+                rttMillis < 0 ? null : rttMillis, detail));
+    }
+
+    synchronized void stop() {
+        stopped = true;
+        peers.forget(this);
+    }
+
+    Map<String, Object> json() {
+        long last = lastAnswer;
+        return Peers.obj("peer_worker_id", peer, "state", state.wire(), "remote", Peers.text(remote),
+                "rtt_ms", rttMillis < 0 ? null : rttMillis, "detail", detail,
+                "last_answer_ms_ago", last == 0 ? null : peers.scheduler.nowMillis() - last,
+                "encrypted", crypto.hasKeys(), "key_epoch", crypto.hasKeys() ? crypto.epoch() : null);
+    }
+}

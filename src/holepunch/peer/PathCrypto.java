@@ -1,0 +1,230 @@
+package holepunch.peer;
+
+import holepunch.crypto.Identity;
+import holepunch.crypto.Noise;
+import holepunch.crypto.PublicIdentity;
+import holepunch.crypto.X25519;
+import holepunch.protocol.Role;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The keys of one peer path, which only its two workers hold (the rendezvous only introduced them).
+ *
+ * <ul>
+ * <li><b>Probe keys</b>, one per direction: HMAC-SHA256 of the static-static X25519 secret with
+ *     the pair id and the sender's role. They authenticate probes, keepalives and handshake
+ *     messages from the first datagram on.</li>
+ * <li><b>Transport keys</b> from a Noise_IK_25519_ChaChaPoly_SHA256 handshake (the initiator knows
+ *     the responder's static key from the offer, and checks it against PEER_KEYS), with a prologue
+ *     naming the pair and both ids. Each handshake makes an epoch (1 byte, on every DATA
+ *     datagram); the initiator starts a new one every P2P_REKEY_SEC (as WireGuard's 2 minutes)
+ *     or after {@value #REKEY_AFTER_MESSAGES} messages, and both sides keep the previous epoch's
+ *     keys for datagrams still on their way.</li>
+ * </ul>
+ *
+ * <pre>
+ * DATA: 'H' 'P' 3 5 | pair id | counter | epoch (8 bits) | ChaCha20-Poly1305(epoch key, nonce = counter,
+ *        additional data = the 21 bytes before, payload) with its 16-byte tag
+ * </pre>
+ *
+ * Every DATA datagram is checked against its epoch's {@link ReplayWindow}; one that fails (tag,
+ * epoch, replay) is dropped and counted by the caller, never delivered. Thread-safe.
+ */
+final class PathCrypto {
+    static final long REKEY_AFTER_MESSAGES = 1L << 32;
+    static final int DATA_HEADER = Probe.HEADER + 1;
+    /** Epochs whose keys are kept: the current one and those before it, for late datagrams. */
+    static final int KEPT_EPOCHS = 3;
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    /** One epoch's transport keys and counters. */
+    private static final class Epoch {
+        final byte[] sendKey;
+        final byte[] recvKey;
+        final ReplayWindow window = new ReplayWindow();
+        long sent;
+
+        Epoch(byte[] sendKey, byte[] recvKey) {
+            this.sendKey = sendKey;
+            this.recvKey = recvKey;
+        }
+    }
+
+    /** What a received datagram came to: a payload to deliver, a reply to send, or why it was dropped. */
+    record Result(byte[] payload, byte[] reply, String dropped) {
+        static Result drop(String reason) {
+            return new Result(null, null, reason);
+        }
+    }
+
+    private final Identity me;
+    private final PublicIdentity peer;
+    private final Role role;
+    private final long pairId;
+    private final byte[] prologue;
+    final byte[] sendProbeKey;
+    final byte[] recvProbeKey;
+    private final Map<Integer, Epoch> epochs = new LinkedHashMap<>();
+    private int sendEpoch = -1;
+    /** The responder's newest epoch: it sends with it once the initiator has used it (key confirmation). */
+    private int pendingSendEpoch = -1;
+    private Noise.Handshake initiating;
+    private int initiatingEpoch = -1;
+    private byte[] initiatingMessage;
+    private int answeredEpoch = -1;
+    private byte[] answeredInit;
+    private byte[] answer;
+    private long controlCounter;
+
+    PathCrypto(Identity me, PublicIdentity peer, Role role, long pairId, String initiatorId, String responderId) {
+        this.me = me;
+        this.peer = peer;
+        this.role = role;
+        this.pairId = pairId;
+        this.prologue = ("holepunch path v3\n" + Long.toHexString(pairId) + "\n" + initiatorId + "\n" + responderId)
+                .getBytes(StandardCharsets.UTF_8);
+        byte[] shared = X25519.dh(me.staticKey().privateKey(), peer.staticKey());
+        this.sendProbeKey = label(shared, role);
+        this.recvProbeKey = label(shared, role.other());
+    }
+
+    private byte[] label(byte[] shared, Role sender) {
+        return hmac(shared, ("holepunch probe v3 " + Long.toHexString(pairId) + " from " + sender.wire()).getBytes(StandardCharsets.US_ASCII));
+    }
+
+    private static byte[] hmac(byte[] key, byte[] data) {
+        try {
+            javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
+            mac.init(new javax.crypto.spec.SecretKeySpec(key, "HmacSHA256"));
+            return mac.doFinal(data);
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IllegalStateException("HmacSHA256 is required of every JDK", e);
+        }
+    }
+
+    synchronized long nextControlCounter() {
+        return controlCounter++;
+    }
+
+    synchronized boolean hasKeys() {
+        return sendEpoch >= 0;
+    }
+
+    synchronized int epoch() {
+        return sendEpoch;
+    }
+
+    /** Whether the initiator should start a new handshake: none yet, or the current keys are old or worn. */
+    synchronized boolean wantsHandshake() {
+        if (role != Role.INITIATOR || initiating != null) return false;
+        Epoch e = sendEpoch < 0 ? null : epochs.get(sendEpoch);
+        return e == null || e.sent >= REKEY_AFTER_MESSAGES;
+    }
+
+    /** Initiator: the HANDSHAKE_INIT datagram of a new epoch (the same bytes again while it is unanswered). */
+    synchronized byte[] handshakeInit(boolean fresh) {
+        if (role != Role.INITIATOR) throw new IllegalStateException("only the initiator starts a handshake");
+        if (initiating == null || fresh) {
+            initiatingEpoch = (Math.max(sendEpoch, initiatingEpoch) + 1) & 0xFF;
+            initiating = new Noise.Handshake(Noise.Pattern.IK, true, prologue, me.staticKey(), peer.staticKey(), null, RANDOM);
+            byte[] m = initiating.writeMessage(new byte[0]);
+            initiatingMessage = control(Probe.Kind.HANDSHAKE_INIT, initiatingEpoch, m);
+        }
+        return initiatingMessage;
+    }
+
+    synchronized boolean handshakePending() {
+        return initiating != null;
+    }
+
+    private byte[] control(Probe.Kind kind, int epoch, byte[] noiseMessage) {
+        byte[] body = new byte[1 + noiseMessage.length];
+        body[0] = (byte) epoch;
+        System.arraycopy(noiseMessage, 0, body, 1, noiseMessage.length);
+        return new Probe(kind, pairId, controlCounter++, body).encode(sendProbeKey);
+    }
+
+    /** A handshake message from the peer (already authenticated with its probe key). */
+    synchronized Result onHandshake(Probe p) {
+        if (p.payload().length < 2) return Result.drop("malformed");
+        int epoch = p.payload()[0] & 0xFF;
+        byte[] message = Arrays.copyOfRange(p.payload(), 1, p.payload().length);
+        try {
+            if (p.kind() == Probe.Kind.HANDSHAKE_INIT && role == Role.RESPONDER) {
+                if (epoch == answeredEpoch) {
+                    return Arrays.equals(message, answeredInit) ? new Result(null, answer, null) : Result.drop("replay");
+                }
+                if (epochs.containsKey(epoch)) return Result.drop("replay");        // an old epoch again
+                Noise.Handshake hs = new Noise.Handshake(Noise.Pattern.IK, false, prologue, me.staticKey(), null, null, RANDOM);
+                hs.readMessage(message);
+                if (!Arrays.equals(hs.remoteStatic(), peer.staticKey())) return Result.drop("wrong_key");
+                byte[] reply = control(Probe.Kind.HANDSHAKE_RESP, epoch, hs.writeMessage(new byte[0]));
+                Noise.CipherState[] cs = hs.split();
+                install(epoch, new Epoch(cs[1].key(), cs[0].key()));
+                if (sendEpoch < 0) sendEpoch = epoch;
+                else pendingSendEpoch = epoch;
+                answeredEpoch = epoch;
+                answeredInit = message;
+                answer = reply;
+                return new Result(null, reply, null);
+            }
+            if (p.kind() == Probe.Kind.HANDSHAKE_RESP && role == Role.INITIATOR) {
+                if (initiating == null || epoch != initiatingEpoch) return Result.drop("replay");
+                initiating.readMessage(message);
+                Noise.CipherState[] cs = initiating.split();
+                install(epoch, new Epoch(cs[0].key(), cs[1].key()));
+                sendEpoch = epoch;
+                initiating = null;
+                initiatingMessage = null;
+                return new Result(null, seal(new byte[0]), null);     // confirms the keys to the responder
+            }
+            return Result.drop("unexpected");
+        } catch (Noise.NoiseException e) {
+            return Result.drop("handshake_failed");
+        }
+    }
+
+    private void install(int epoch, Epoch keys) {
+        epochs.remove(epoch);
+        epochs.put(epoch, keys);
+        while (epochs.size() > KEPT_EPOCHS) epochs.remove(epochs.keySet().iterator().next());
+    }
+
+    /** A sealed DATA datagram for {@code payload}, or null before the first handshake completed. */
+    synchronized byte[] seal(byte[] payload) {
+        Epoch e = sendEpoch < 0 ? null : epochs.get(sendEpoch);
+        if (e == null) return null;
+        long counter = e.sent++;
+        ByteBuffer b = Probe.header(Probe.Kind.DATA, pairId, counter, 1 + payload.length + Noise.TAGLEN).put((byte) sendEpoch);
+        byte[] ad = Arrays.copyOf(b.array(), DATA_HEADER);
+        b.put(Noise.seal(e.sendKey, counter, ad, payload, 0, payload.length));
+        return b.array();
+    }
+
+    /** Opens a DATA datagram: its payload, or why it was dropped. */
+    synchronized Result open(byte[] data, int length) {
+        if (length < DATA_HEADER + Noise.TAGLEN) return Result.drop("malformed");
+        int epoch = data[Probe.HEADER] & 0xFF;
+        Epoch e = epochs.get(epoch);
+        if (e == null) return Result.drop("unknown_epoch");
+        long counter = ByteBuffer.wrap(data, 0, length).getLong(12);
+        byte[] plain;
+        try {
+            plain = Noise.open(e.recvKey, counter, Arrays.copyOf(data, DATA_HEADER), data, DATA_HEADER, length - DATA_HEADER);
+        } catch (Noise.NoiseException ex) {
+            return Result.drop("unauthenticated");
+        }
+        if (!e.window.accept(counter)) return Result.drop("replay");     // only after the tag: forgeries cannot move the window
+        if (epoch == pendingSendEpoch) {
+            sendEpoch = epoch;                                           // the initiator has the new keys: use them
+            pendingSendEpoch = -1;
+        }
+        return new Result(plain, null, null);
+    }
+}

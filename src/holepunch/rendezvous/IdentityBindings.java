@@ -1,0 +1,134 @@
+package holepunch.rendezvous;
+
+import holepunch.crypto.PublicIdentity;
+import holepunch.crypto.UpgradeProof;
+import holepunch.log.Log;
+
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Which key holds which worker id. A session whose upgrade proves a key ({@link UpgradeProof})
+ * binds its id to that key while it lives and for ID_BINDING_GRACE_SEC after; meanwhile a session
+ * for that id that does not prove the same key is refused with 409 and the live one is untouched.
+ * Ids no key holds behave exactly as the original's. Proofs are checked for their host, their
+ * time and their nonce, which is accepted once.
+ */
+final class IdentityBindings {
+    /** Nonces remembered; past it the oldest are forgotten (they are also the nearest to expiring). */
+    static final int MAX_NONCES = 100_000;
+
+    private record Binding(PublicIdentity key, WorkerEntry live, long graceUntilNanos) {
+    }
+
+    /** The outcome of a proof check: the identity proven (null for none), or a refusal. */
+    record Checked(PublicIdentity identity, Admission.Refusal refusal) {
+    }
+
+    private final long graceNanos;
+    private final boolean requireKeys;
+    private final List<String> publicHosts;
+    private final int maxBindings;
+    private final LinkedHashMap<String, Long> nonces = new LinkedHashMap<>();
+    private final LinkedHashMap<String, Binding> bindings = new LinkedHashMap<>();
+
+    IdentityBindings(RendezvousConfig config) {
+        this.graceNanos = config.idBindingGraceSec() * 1_000_000_000L;
+        this.requireKeys = config.requireWorkerKeys();
+        this.publicHosts = config.publicHosts().stream().map(UpgradeProof::normalHost).toList();
+        this.maxBindings = config.maxSessions() + 100_000;
+    }
+
+    /** Checks the {@value UpgradeProof#HEADER} header of an upgrade for {@code workerId} that came to {@code host}. */
+    Checked check(String workerId, String proofHeader, String host) {
+        if (proofHeader == null) {
+            if (requireKeys) {
+                return refused(401, "unproven", "refused a keyless session (REQUIRE_WORKER_KEYS)",
+                        "this rendezvous requires a worker key: send the " + UpgradeProof.HEADER + " header (holepunch workers do)");
+            }
+            return new Checked(null, null);
+        }
+        UpgradeProof proof;
+        try {
+            proof = UpgradeProof.parse(proofHeader);
+        } catch (UpgradeProof.ProofException e) {
+            return refused(400, "bad_proof", "refused a malformed " + UpgradeProof.HEADER + ": " + e.getMessage(),
+                    "malformed " + UpgradeProof.HEADER + " header: " + e.getMessage());
+        }
+        String normal = UpgradeProof.normalHost(host);
+        if (!publicHosts.isEmpty() && !publicHosts.contains(normal)) {
+            return refused(401, "bad_proof", "refused a proof for host '" + Log.excerpt(normal) + "', not one of RENDEZVOUS_PUBLIC_HOSTS",
+                    "this rendezvous is not '" + normal + "'");
+        }
+        long now = System.currentTimeMillis() / 1000;
+        if (!proof.fresh(now)) {
+            return refused(401, "bad_proof", "refused a proof " + (now - proof.timestamp()) + " s old",
+                    "the proof's time is more than " + UpgradeProof.WINDOW_SECONDS + " s from this server's clock");
+        }
+        if (!proof.verifies(workerId, host)) {
+            return refused(401, "bad_proof", "refused a proof whose signature does not cover this id and host",
+                    "the proof's signature does not cover this worker id and host");
+        }
+        if (!firstUse(proof.nonce(), proof.timestamp() + UpgradeProof.WINDOW_SECONDS, now)) {
+            return refused(401, "bad_proof", "refused a replayed proof (its nonce was seen)", "this proof was used already");
+        }
+        return new Checked(proof.identity(), null);
+    }
+
+    private static Checked refused(int status, String reason, String why, String detail) {
+        return new Checked(null, new Admission.Refusal(status, reason, why, detail, Map.of()));
+    }
+
+    private synchronized boolean firstUse(String nonce, long expiresAtSec, long nowSec) {
+        for (Iterator<Long> it = nonces.values().iterator(); it.hasNext(); ) {
+            if (it.next() >= nowSec) break;
+            it.remove();                                   // in time order, roughly: stop at the first live one
+        }
+        if (nonces.containsKey(nonce)) return false;
+        nonces.put(nonce, expiresAtSec);
+        if (nonces.size() > MAX_NONCES) nonces.remove(nonces.keySet().iterator().next());
+        return true;
+    }
+
+    /**
+     * Binds {@code entry}'s id to its key (none for a keyless session); a refusal when another key
+     * holds the id, live or within its grace period.
+     */
+    synchronized Admission.Refusal claim(WorkerEntry entry) {
+        long now = System.nanoTime();
+        Binding b = bindings.get(entry.id);
+        if (b != null && b.live() == null && now - b.graceUntilNanos() > 0) {
+            bindings.remove(entry.id);
+            b = null;
+        }
+        if (b != null && !b.key().sameKey(entry.identity)) {
+            String holder = b.key().shortFingerprint();
+            return new Admission.Refusal(409, "id_bound", "refused a session for id bound to key " + holder + " ("
+                    + (entry.identity == null ? "no key" : "key " + entry.identity.shortFingerprint()) + ")",
+                    "worker id '" + entry.id + "' is bound to another key (fingerprint " + holder + "): prove that key, or use another id"
+                            + (b.live() == null ? "; the binding ends " + (b.graceUntilNanos() - now) / 1_000_000_000L + " s from now" : ""), Map.of());
+        }
+        if (entry.identity != null) {
+            bindings.remove(entry.id);
+            bindings.put(entry.id, new Binding(entry.identity, entry, 0));
+            prune(now);
+        }
+        return null;
+    }
+
+    /** The session ended: its binding now lasts for the grace period. */
+    synchronized void released(WorkerEntry entry) {
+        Binding b = bindings.get(entry.id);
+        if (b != null && b.live() == entry) bindings.put(entry.id, new Binding(b.key(), null, System.nanoTime() + graceNanos));
+    }
+
+    private void prune(long now) {
+        if (bindings.size() <= maxBindings) return;
+        for (Iterator<Binding> it = bindings.values().iterator(); it.hasNext() && bindings.size() > maxBindings; ) {
+            Binding b = it.next();
+            if (b.live() == null) it.remove();             // the oldest ended ones first; live ones stay
+        }
+    }
+}

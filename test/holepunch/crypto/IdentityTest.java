@@ -1,0 +1,82 @@
+package holepunch.crypto;
+
+import holepunch.config.ConfigException;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class IdentityTest {
+    @Test
+    void keyFile_isMadeWithMode0600_andGivesTheSameIdentityAfterARestart() throws Exception {
+        Path dir = Files.createTempDirectory("hp-key");
+        Path file = dir.resolve("worker.key");
+        try {
+            Identity first = Identity.loadOrCreate(file);
+            assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(file)));
+            Identity again = Identity.loadOrCreate(file);
+            assertEquals(first.publicIdentity().fingerprint(), again.publicIdentity().fingerprint());
+            assertEquals(first.publicIdentity(), again.publicIdentity(), "the same static key too");
+            assertNotEquals(first.publicIdentity().fingerprint(), Identity.generate().publicIdentity().fingerprint());
+            assertFalse(first.toString().contains(Files.readString(file).split("ed25519=")[1].substring(0, 20)), "never printed");
+        } finally {
+            Files.deleteIfExists(file);
+            Files.deleteIfExists(dir);
+        }
+    }
+
+    @Test
+    void malformedOrUnreadableKeyFile_isAClearConfigurationError() throws Exception {
+        Path file = Files.createTempFile("hp-key", ".key");
+        try {
+            Files.writeString(file, "not a key\n");
+            ConfigException e = assertThrows(ConfigException.class, () -> Identity.loadOrCreate(file));
+            assertTrue(e.getMessage().contains("WORKER_KEY_FILE") && e.getMessage().contains("not a holepunch worker key"), e.getMessage());
+            Files.writeString(file, Identity.HEADER + "\ned25519=AAAA\nx25519=AAAA\n");
+            assertTrue(assertThrows(ConfigException.class, () -> Identity.loadOrCreate(file)).getMessage().contains("malformed"));
+            Path dirAsFile = Files.createTempDirectory("hp-dir");
+            assertTrue(assertThrows(ConfigException.class, () -> Identity.loadOrCreate(dirAsFile)).getMessage().contains("cannot be read"));
+            Files.delete(dirAsFile);
+        } finally {
+            Files.deleteIfExists(file);
+        }
+    }
+
+    @Test
+    void proof_verifiesForItsIdAndHostOnly_andWithinItsWindow() throws Exception {
+        Identity id = Identity.generate();
+        long now = System.currentTimeMillis() / 1000;
+        UpgradeProof p = UpgradeProof.parse(UpgradeProof.create(id, "w-1", "rv.example:8080", now));
+        assertTrue(p.verifies("w-1", "RV.example:8080"));
+        assertTrue(UpgradeProof.parse(UpgradeProof.create(id, "w-1", "rv.example:443", now)).verifies("w-1", "rv.example"),
+                "a default port may be left out");
+        assertFalse(p.verifies("w-2", "rv.example:8080"), "another id");
+        assertFalse(p.verifies("w-1", "other.example:8080"), "another rendezvous");
+        assertTrue(p.fresh(now + UpgradeProof.WINDOW_SECONDS));
+        assertFalse(p.fresh(now + UpgradeProof.WINDOW_SECONDS + 1));
+        assertEquals(id.publicIdentity(), p.identity());
+        assertThrows(UpgradeProof.ProofException.class, () -> UpgradeProof.parse("v2; key=x"));
+        assertThrows(UpgradeProof.ProofException.class, () -> UpgradeProof.parse("v1; key=AAAA"));
+    }
+
+    @Test
+    void staticKey_isBoundToTheSigningKey() {
+        PublicIdentity a = Identity.generate().publicIdentity();
+        PublicIdentity b = Identity.generate().publicIdentity();
+        assertEquals(a, PublicIdentity.verified(Keys.b64(a.signingKey()), Keys.b64(a.staticKey()), Keys.b64(a.staticSig())));
+        assertNull(PublicIdentity.verified(Keys.b64(a.signingKey()), Keys.b64(b.staticKey()), Keys.b64(a.staticSig())), "a swapped static key");
+        assertNull(PublicIdentity.verified(Keys.b64(b.signingKey()), Keys.b64(a.staticKey()), Keys.b64(a.staticSig())), "another signer");
+        assertTrue(a.matchesPin(a.fingerprint()));
+        assertTrue(a.matchesPin(a.fingerprint().substring(0, PublicIdentity.MIN_PIN_CHARS)));
+        assertFalse(a.matchesPin(a.fingerprint().substring(0, PublicIdentity.MIN_PIN_CHARS - 1)), "too short to pin");
+        assertFalse(b.matchesPin(a.fingerprint()));
+    }
+}

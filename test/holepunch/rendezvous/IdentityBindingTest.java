@@ -1,0 +1,132 @@
+package holepunch.rendezvous;
+
+import holepunch.crypto.Identity;
+import holepunch.json.Json;
+import holepunch.testing.Await;
+import holepunch.testing.RawWebSocket;
+import holepunch.testing.TestRendezvous;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Issue 10: nobody can take over a keyed worker's id. Each attempt is made as an attacker would,
+ * with a plain WebSocket client, against the running service; the live session must stay
+ * untouched and serving.
+ */
+class IdentityBindingTest {
+    static final Identity VICTIM = Identity.generate();
+    static final Identity MALLORY = Identity.generate();
+
+    private static String upgrade(int port, String id, String... headers) {
+        return "GET /ws/register/" + id + " HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" + String.join("", headers) + "\r\n";
+    }
+
+    private static void assertServing(RawWebSocket ws) throws Exception {
+        ws.sendText(Json.write(Json.obj("type", "echo_request", "payload", "still mine")));
+        assertEquals("still mine", Json.parseObject(ws.readSkippingPings().text()).get("original_payload"));
+    }
+
+    private static String refusal(int port, String id, String... headers) throws IOException {
+        try (RawWebSocket ws = RawWebSocket.raw(port, upgrade(port, id, headers))) {
+            return ws.responseHead + ws.readBody();
+        }
+    }
+
+    @Test
+    void liveKeyedWorker_cannotBeReplacedByAKeylessSessionOrAnotherKey_withOrWithoutAToken() throws Exception {
+        for (Map<String, String> env : java.util.List.of(Map.<String, String>of(), Map.of("RENDEZVOUS_TOKEN", "shared"))) {
+            String auth = env.isEmpty() ? "" : "Authorization: Bearer shared\r\n";
+            try (TestRendezvous rv = new TestRendezvous(env);
+                 RawWebSocket victim = RawWebSocket.connect(rv.port, "victim", new byte[0], auth + RawWebSocket.proofHeader(rv.port, "victim", VICTIM))) {
+                String keyless = refusal(rv.port, "victim", auth);
+                assertTrue(keyless.startsWith("HTTP/1.1 409"), keyless);
+                assertTrue(keyless.contains("bound to another key"), keyless);
+                String otherKey = refusal(rv.port, "victim", auth, RawWebSocket.proofHeader(rv.port, "victim", MALLORY));
+                assertTrue(otherKey.startsWith("HTTP/1.1 409"), otherKey);
+                assertServing(victim);
+                if (env.isEmpty()) {
+                    assertEquals(VICTIM.publicIdentity().fingerprint(), rv.worker("victim").get("key_fingerprint"));
+                    assertTrue(rv.get("/metrics").body().contains("holepunch_refused_total{reason=\"id_bound\"} 2"));
+                }
+            }
+        }
+    }
+
+    @Test
+    void sameKey_replacesAsTheOriginalDoes() throws Exception {
+        try (TestRendezvous rv = new TestRendezvous();
+             RawWebSocket first = RawWebSocket.connectKeyed(rv.port, "mover", VICTIM);
+             RawWebSocket second = RawWebSocket.connectKeyed(rv.port, "mover", VICTIM)) {
+            RawWebSocket.Frame close = first.readClose();
+            assertEquals(1000, close.closeCode());
+            assertEquals("New connection from same worker ID", close.closeReason());
+            assertServing(second);
+        }
+    }
+
+    @Test
+    void replayedProof_isRefused_andAProofForAnotherHostToo() throws Exception {
+        try (TestRendezvous rv = new TestRendezvous(Map.of("RENDEZVOUS_PUBLIC_HOSTS", "127.0.0.1:" + 0))) {
+            // (this instance names a host no client uses: every proof is for another rendezvous)
+            String foreign = refusal(rv.port, "roamer", RawWebSocket.proofHeader(rv.port, "roamer", VICTIM));
+            assertTrue(foreign.startsWith("HTTP/1.1 401"), foreign);
+        }
+        try (TestRendezvous rv = new TestRendezvous()) {
+            String header = RawWebSocket.proofHeader(rv.port, "replayed", VICTIM);
+            try (RawWebSocket ws = RawWebSocket.connect(rv.port, "replayed", new byte[0], header)) {
+                assertServing(ws);
+            }
+            Await.until(Duration.ofSeconds(5), "first session gone", () -> rv.worker("replayed") == null);
+            String replay = refusal(rv.port, "replayed", header);
+            assertTrue(replay.startsWith("HTTP/1.1 401") && replay.contains("used already"), replay);
+            String otherId = refusal(rv.port, "someone-else", header);
+            assertTrue(otherId.startsWith("HTTP/1.1 401"), "a proof for one id does not serve another: " + otherId);
+            String garbage = refusal(rv.port, "garbled", "Holepunch-Proof: v1; key=AAAA\r\n");
+            assertTrue(garbage.startsWith("HTTP/1.1 400"), garbage);
+        }
+    }
+
+    @Test
+    void binding_outlivesTheSessionForTheGracePeriod_thenLapses() throws Exception {
+        try (TestRendezvous rv = new TestRendezvous()) {
+            try (RawWebSocket ws = RawWebSocket.connectKeyed(rv.port, "graceful", VICTIM)) {
+                assertServing(ws);
+            }
+            Await.until(Duration.ofSeconds(5), "session gone", () -> rv.worker("graceful") == null);
+            assertTrue(refusal(rv.port, "graceful").startsWith("HTTP/1.1 409"), "within ID_BINDING_GRACE_SEC the id stays bound");
+            try (RawWebSocket back = RawWebSocket.connectKeyed(rv.port, "graceful", VICTIM)) {
+                assertServing(back);
+            }
+        }
+        try (TestRendezvous rv = new TestRendezvous(Map.of("ID_BINDING_GRACE_SEC", "0"))) {
+            try (RawWebSocket ws = RawWebSocket.connectKeyed(rv.port, "lapsed", VICTIM)) {
+                assertServing(ws);
+            }
+            Await.until(Duration.ofSeconds(5), "session gone", () -> rv.worker("lapsed") == null);
+            try (RawWebSocket keyless = RawWebSocket.connect(rv.port, "lapsed")) {
+                assertServing(keyless);
+            }
+        }
+    }
+
+    @Test
+    void requireWorkerKeys_refusesKeylessSessions() throws Exception {
+        try (TestRendezvous rv = new TestRendezvous(Map.of("REQUIRE_WORKER_KEYS", "true"))) {
+            String keyless = refusal(rv.port, "anyone");
+            assertTrue(keyless.startsWith("HTTP/1.1 401") && keyless.contains("requires a worker key"), keyless);
+            try (RawWebSocket keyed = RawWebSocket.connectKeyed(rv.port, "anyone", MALLORY)) {
+                assertServing(keyed);
+            }
+        }
+        assertThrows(holepunch.config.ConfigException.class,
+                () -> RendezvousConfig.from(new holepunch.config.Env(Map.of("REQUIRE_WORKER_KEYS", "maybe"))));
+    }
+}

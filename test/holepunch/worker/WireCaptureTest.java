@@ -1,0 +1,212 @@
+package holepunch.worker;
+
+import holepunch.config.Env;
+import holepunch.testing.Await;
+import holepunch.testing.FakeStunServer;
+import holepunch.testing.Ports;
+import holepunch.testing.TestRendezvous;
+import org.junit.jupiter.api.Test;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.InetSocketAddress;
+import java.nio.channels.DatagramChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Issue 10: application data is never in clear on the wire. A unique marker is forwarded over a
+ * direct path and over the relay while {@code tcpdump} (Debian's) captures the workers' UDP
+ * sockets and the rendezvous's TCP port on loopback; the marker must not appear in that capture,
+ * while a second capture of the application's own leg (the echo service) shows it does see it.
+ */
+class WireCaptureTest {
+
+    /** tcpdump on loopback with a filter, running until closed; the capture file is deleted afterwards. */
+    static final class Capture implements AutoCloseable {
+        final Process process;
+        final Path file;
+
+        /**
+         * Starts capturing {@code filter} on loopback, and returns once the capture demonstrably
+         * works: tcpdump's "listening" line comes before its filter sees packets, so a canary
+         * datagram to a port of the filter is sent until the capture file grows (bounded).
+         */
+        Capture(String filter) throws Exception {
+            file = Files.createTempFile("hp-capture", ".pcap");
+            int canary = Ports.freeUdp();
+            process = new ProcessBuilder("tcpdump", "-i", "lo", "--immediate-mode", "-U", "-n", "-s", "0", "-w", file.toString(),
+                    "udp port " + canary + " or " + filter).redirectErrorStream(true).start();
+            BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+            String line;
+            while ((line = out.readLine()) != null && !line.contains("listening on")) {
+                // tcpdump says when it captures: that is the signal to go on
+            }
+            assertTrue(line != null, "tcpdump did not start");
+            Thread.ofVirtual().start(() -> {
+                try {
+                    out.transferTo(java.io.Writer.nullWriter());
+                } catch (java.io.IOException e) {
+                    // gone
+                }
+            });
+            try (DatagramSocket s = new DatagramSocket()) {
+                byte[] hello = "canary".getBytes(StandardCharsets.US_ASCII);
+                s.send(new DatagramPacket(hello, hello.length, new InetSocketAddress("127.0.0.1", canary)));
+                Await.until(Duration.ofSeconds(10), "tcpdump capturing", () -> {
+                    if (Files.size(file) > 24) return true;      // more than the pcap file header: a packet
+                    s.send(new DatagramPacket(hello, hello.length, new InetSocketAddress("127.0.0.1", canary)));
+                    return false;
+                });
+            }
+        }
+
+        /** Stops the capture and returns what it wrote. */
+        byte[] stop() throws Exception {
+            process.destroy();                 // SIGTERM: tcpdump flushes and exits
+            assertTrue(process.waitFor(10, TimeUnit.SECONDS), "tcpdump did not stop");
+            return Files.readAllBytes(file);
+        }
+
+        @Override
+        public void close() throws Exception {
+            process.destroyForcibly();
+            Files.deleteIfExists(file);
+        }
+    }
+
+    private static Worker worker(TestRendezvous rv, String id, int stunPort, Map<String, String> extra) throws Exception {
+        Map<String, String> env = new HashMap<>(Map.of("RENDEZVOUS_SERVICE_URL", rv.base(), "WORKER_ID", id,
+                "STUN_HOST_ENV", "127.0.0.1", "STUN_PORT_ENV", String.valueOf(stunPort),
+                "INTERNAL_UDP_PORT_ENV", "0", "PORT", "0", "IP_ECHO_URL", "", "HOST_CANDIDATES", "false", "P2P_DEADLINE_MS", "500"));
+        env.putAll(extra);
+        return Worker.start(WorkerConfig.from(new Env(env)));
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> peer(Worker w) {
+        List<Map<String, Object>> peers = (List<Map<String, Object>>) w.status().get("peers");
+        return peers.isEmpty() ? Map.of() : peers.getFirst();
+    }
+
+    /** Sends {@code marker} into a forwarding port until the echo of it comes back (bounded). */
+    private static void forwardAndAwaitEcho(int forwardPort, String marker) throws Exception {
+        try (DatagramSocket app = new DatagramSocket(new InetSocketAddress("127.0.0.1", 0))) {
+            app.setSoTimeout(300);
+            byte[] msg = marker.getBytes(StandardCharsets.UTF_8);
+            for (int i = 0; i < 30; i++) {
+                app.send(new DatagramPacket(msg, msg.length, new InetSocketAddress("127.0.0.1", forwardPort)));
+                DatagramPacket p = new DatagramPacket(new byte[2048], 2048);
+                try {
+                    app.receive(p);
+                    assertEquals(marker, new String(p.getData(), 0, p.getLength(), StandardCharsets.UTF_8));
+                    return;
+                } catch (java.net.SocketTimeoutException e) {
+                    // again
+                }
+            }
+            throw new AssertionError("the marker never came back through the forward");
+        }
+    }
+
+    /**
+     * Whether {@code marker} is in {@code capture} as bytes or as base64 at any alignment (the
+     * relay carries payloads base64-encoded in JSON; the server's frames are not masked).
+     */
+    static boolean revealed(byte[] capture, String marker) {
+        byte[] raw = marker.getBytes(StandardCharsets.UTF_8);
+        if (contains(capture, raw)) return true;
+        for (int shift = 0; shift < 3; shift++) {
+            byte[] padded = new byte[shift + raw.length];
+            System.arraycopy(raw, 0, padded, shift, raw.length);
+            String b64 = java.util.Base64.getEncoder().encodeToString(padded);
+            String stable = b64.substring(4, b64.length() - 4);      // the characters no neighbouring byte changes
+            if (contains(capture, stable.getBytes(StandardCharsets.US_ASCII))) return true;
+        }
+        return false;
+    }
+
+    private static boolean contains(byte[] haystack, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= haystack.length; i++) {
+            for (int j = 0; j < needle.length; j++) if (haystack[i + j] != needle[j]) continue outer;
+            return true;
+        }
+        return false;
+    }
+
+    @Test
+    void marker_neverAppearsOnTheWire_overADirectPathOrTheRelay() throws Exception {
+        String marker = "HOLEPUNCH-MARKER-" + UUID.randomUUID();
+        try (DatagramChannel echo = DatagramChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
+             FakeStunServer bogus = new FakeStunServer();
+             TestRendezvous rv = new TestRendezvous(Map.of("STUN_UDP_PORT", String.valueOf(Ports.freeUdp())))) {
+            int echoPort = ((InetSocketAddress) echo.getLocalAddress()).getPort();
+            Thread echoer = Thread.ofVirtual().start(() -> {
+                java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(2048);
+                try {
+                    while (true) {
+                        buf.clear();
+                        java.net.SocketAddress from = echo.receive(buf);
+                        buf.flip();
+                        echo.send(buf, from);
+                    }
+                } catch (java.io.IOException e) {
+                    // closed at the end
+                }
+            });
+            bogus.mapping.set(new InetSocketAddress("127.0.0.1", Ports.freeUdp()));     // nobody listens there: no direct path
+            int fwdDirect = Ports.freeUdp();
+            int fwdRelay = Ports.freeUdp();
+            String allow = "127.0.0.1:" + echoPort;
+            try (Worker b = worker(rv, "cap-b", rv.server.stunPort(), Map.of("P2P_ALLOW", "cap-a", "FORWARD_ALLOW", allow));
+                 Worker a = worker(rv, "cap-a", rv.server.stunPort(), Map.of("FORWARD", fwdDirect + "=cap-b:" + allow));
+                 Worker d = worker(rv, "cap-d", bogus.port(), Map.of("P2P_ALLOW", "cap-c", "FORWARD_ALLOW", allow));
+                 Worker c = worker(rv, "cap-c", bogus.port(), Map.of("FORWARD", fwdRelay + "=cap-d:" + allow))) {
+                Await.until(Duration.ofSeconds(30), "a direct, encrypted path a-b and a relayed, encrypted one c-d", () ->
+                        "direct".equals(peer(a).get("state")) && Boolean.TRUE.equals(peer(a).get("encrypted"))
+                                && "relay".equals(peer(c).get("state")) && Boolean.TRUE.equals(peer(c).get("encrypted")));
+                List<String> ports = new ArrayList<>();
+                for (Worker w : List.of(a, b, c, d)) ports.add("udp port " + w.udpPort());
+                ports.add("tcp port " + rv.port);
+                try (Capture path = new Capture(String.join(" or ", ports)); Capture app = new Capture("udp port " + echoPort)) {
+                    forwardAndAwaitEcho(fwdDirect, marker);
+                    forwardAndAwaitEcho(fwdRelay, marker);
+                    byte[] onPath = path.stop();
+                    byte[] onAppLeg = app.stop();
+                    if (System.getenv("HP_KEEP_CAPTURE") != null) {
+                        Files.write(Path.of("/tmp/hp-path.pcap"), onPath);
+                        Files.write(Path.of("/tmp/hp-app.pcap"), onAppLeg);
+                    }
+                    assertTrue(revealed(onAppLeg, marker), "the capture sees the marker where it is in clear (the service's own leg): "
+                            + onAppLeg.length + " bytes captured there, " + onPath.length + " on the path");
+                    byte[] framed = ("{\"type\":\"relay_data\",\"data\":\"" + java.util.Base64.getEncoder().encodeToString(
+                            ("xy" + marker + "z").getBytes(StandardCharsets.UTF_8)) + "\"}").getBytes(StandardCharsets.US_ASCII);
+                    assertTrue(revealed(framed, marker), "the detector finds a marker relayed in clear, base64-encoded");
+                    assertTrue(onPath.length > 1000, "the path capture holds the forwarded traffic: " + onPath.length + " bytes");
+                    assertFalse(revealed(onPath, marker), "the marker crossed a peer path or the relay in clear");
+                }
+                assertTrue(a.metrics().value("holepunch_worker_path_bytes_total", "peer", "cap-b", "path", "direct", "direction", "sent") > 0,
+                        "the a-b marker went over the direct path");
+                assertTrue(c.metrics().value("holepunch_worker_path_bytes_total", "peer", "cap-d", "path", "relay", "direction", "sent") > 0,
+                        "the c-d marker went over the relay");
+            }
+            echo.close();
+            echoer.join(5000);
+        }
+    }
+}
