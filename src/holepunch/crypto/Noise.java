@@ -90,6 +90,59 @@ public final class Noise {
         }
     }
 
+    /**
+     * ChaCha20-Poly1305 with one key, for many messages: the cipher and key are made once, and only
+     * the nonce changes per message (a provider lookup per datagram costs more than the cipher).
+     * Not thread-safe.
+     */
+    public static final class Aead {
+        private final Cipher cipher;
+        private final SecretKeySpec key;
+
+        public Aead(byte[] key) {
+            this.key = new SecretKeySpec(key, "ChaCha20");
+            try {
+                this.cipher = Cipher.getInstance("ChaCha20-Poly1305");
+            } catch (GeneralSecurityException e) {
+                throw new IllegalStateException("ChaCha20-Poly1305 is required of every JDK", e);
+            }
+        }
+
+        public byte[] seal(long nonce, byte[] ad, byte[] plaintext, int offset, int length) {
+            try {
+                cipher.init(Cipher.ENCRYPT_MODE, key, new IvParameterSpec(nonceBytes(nonce)));
+                if (ad != null && ad.length > 0) cipher.updateAAD(ad);
+                return cipher.doFinal(plaintext, offset, length);
+            } catch (GeneralSecurityException e) {
+                throw new IllegalStateException("ChaCha20-Poly1305 failed: " + e.getMessage(), e);
+            }
+        }
+
+        /** Seals into {@code out} at {@code outOffset}; returns the bytes written. */
+        public int seal(long nonce, byte[] ad, byte[] plaintext, int offset, int length, byte[] out, int outOffset) {
+            try {
+                cipher.init(Cipher.ENCRYPT_MODE, key, new IvParameterSpec(nonceBytes(nonce)));
+                if (ad != null && ad.length > 0) cipher.updateAAD(ad);
+                return cipher.doFinal(plaintext, offset, length, out, outOffset);
+            } catch (GeneralSecurityException e) {
+                throw new IllegalStateException("ChaCha20-Poly1305 failed: " + e.getMessage(), e);
+            }
+        }
+
+        public byte[] open(long nonce, byte[] ad, byte[] ciphertext, int offset, int length) throws NoiseException {
+            if (length < TAGLEN) throw new NoiseException("ciphertext shorter than its tag");
+            try {
+                cipher.init(Cipher.DECRYPT_MODE, key, new IvParameterSpec(nonceBytes(nonce)));
+                if (ad != null && ad.length > 0) cipher.updateAAD(ad);
+                return cipher.doFinal(ciphertext, offset, length);
+            } catch (AEADBadTagException e) {
+                throw new NoiseException("authentication failed");
+            } catch (GeneralSecurityException e) {
+                throw new IllegalStateException("ChaCha20-Poly1305 failed: " + e.getMessage(), e);
+            }
+        }
+    }
+
     /** ChaCha20-Poly1305 (RFC 8439) with the Noise nonce layout; returns ciphertext and tag. */
     public static byte[] seal(byte[] key, long nonce, byte[] ad, byte[] plaintext, int offset, int length) {
         try {

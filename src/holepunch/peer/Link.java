@@ -76,6 +76,11 @@ final class Link {
         peers.scheduler.schedule(HANDSHAKE_RETRY_MILLIS, this::retryHandshake);
     }
 
+    /** A new handshake now (the initiator's keys have sealed REKEY_AFTER_MESSAGES datagrams). */
+    void rekeyNow() {
+        handshake(true);
+    }
+
     private synchronized void retryHandshake() {
         if (crypto.handshakePending()) handshake(false);
     }

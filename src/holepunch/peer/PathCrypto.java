@@ -45,14 +45,14 @@ final class PathCrypto {
 
     /** One epoch's transport keys and counters. */
     private static final class Epoch {
-        final byte[] sendKey;
-        final byte[] recvKey;
+        final Noise.Aead send;
+        final Noise.Aead recv;
         final ReplayWindow window = new ReplayWindow();
         long sent;
 
         Epoch(byte[] sendKey, byte[] recvKey) {
-            this.sendKey = sendKey;
-            this.recvKey = recvKey;
+            this.send = new Noise.Aead(sendKey);
+            this.recv = new Noise.Aead(recvKey);
         }
     }
 
@@ -202,9 +202,9 @@ final class PathCrypto {
         if (e == null) return null;
         long counter = e.sent++;
         ByteBuffer b = Probe.header(Probe.Kind.DATA, pairId, counter, 1 + payload.length + Noise.TAGLEN).put((byte) sendEpoch);
-        byte[] ad = Arrays.copyOf(b.array(), DATA_HEADER);
-        b.put(Noise.seal(e.sendKey, counter, ad, payload, 0, payload.length));
-        return b.array();
+        byte[] out = b.array();
+        e.send.seal(counter, Arrays.copyOf(out, DATA_HEADER), payload, 0, payload.length, out, DATA_HEADER);
+        return out;
     }
 
     /** Opens a DATA datagram: its payload, or why it was dropped. */
@@ -216,7 +216,7 @@ final class PathCrypto {
         long counter = ByteBuffer.wrap(data, 0, length).getLong(12);
         byte[] plain;
         try {
-            plain = Noise.open(e.recvKey, counter, Arrays.copyOf(data, DATA_HEADER), data, DATA_HEADER, length - DATA_HEADER);
+            plain = e.recv.open(counter, Arrays.copyOf(data, DATA_HEADER), data, DATA_HEADER, length - DATA_HEADER);
         } catch (Noise.NoiseException ex) {
             return Result.drop("unauthenticated");
         }

@@ -148,6 +148,7 @@ public final class Peers {
             dropped("no_session");
             return false;
         }
+        if (l.crypto.wantsHandshake()) l.rekeyNow();          // REKEY_AFTER_MESSAGES: the keys are worn
         InetSocketAddress r = l.remote;
         if (l.state == PathState.DIRECT && r != null) {
             try {

@@ -49,7 +49,9 @@ final class RendezvousSession {
     /** One client (one selector thread) for every session in this JVM. */
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
     static final int OUTBOX_MESSAGES = 1024;
-    private final java.util.concurrent.LinkedBlockingQueue<Message> outbox = new java.util.concurrent.LinkedBlockingQueue<>(OUTBOX_MESSAGES);
+    private final Object sendLock = new Object();
+    private CompletableFuture<?> tail = CompletableFuture.completedFuture(null);
+    private final java.util.concurrent.atomic.AtomicInteger waiting = new java.util.concurrent.atomic.AtomicInteger();
     private final java.util.concurrent.atomic.AtomicLong outboxDropped = new java.util.concurrent.atomic.AtomicLong();
     private final Object wake = new Object();
     private final AtomicLong lastHeard = new AtomicLong();
@@ -72,7 +74,6 @@ final class RendezvousSession {
 
     void start() {
         thread = Thread.ofVirtual().name("rendezvous-session").start(this::run);
-        Thread.ofVirtual().name("rendezvous-sender").start(this::drainOutbox);
     }
 
     boolean isConnected() {
@@ -121,7 +122,6 @@ final class RendezvousSession {
             } finally {
                 WebSocket w = ws;
                 ws = null;
-                outbox.clear();             // what was queued for this session is stale for the next
                 if (w != null) w.abort();
             }
             handler.onDisconnected();
@@ -166,34 +166,30 @@ final class RendezvousSession {
     }
 
     /**
-     * Queues one message for the session; false when there is no session or the queue is full.
-     * Never blocks: the UDP reader and the timer call it. One sender thread writes the queue in
-     * order (java.net.http.WebSocket allows one outstanding send), each write bounded by 10 s.
+     * Sends one message without blocking; false when there is no session or {@value #OUTBOX_MESSAGES}
+     * are waiting already. The UDP reader and the timer call it. Sends are chained on the
+     * previous one's future (java.net.http.WebSocket allows one outstanding send), so they keep
+     * their order and start at once when nothing is outstanding.
      */
     boolean send(Message message) {
-        if (ws == null) return false;
-        if (outbox.offer(message)) return true;
-        long n = outboxDropped.incrementAndGet();
-        if (Long.bitCount(n) == 1) log.warn(workerId, "the rendezvous session's queue is full; dropped " + n + " messages so far");
-        return false;
-    }
-
-    private void drainOutbox() {
-        while (running) {
-            Message m;
-            try {
-                m = outbox.poll(500, TimeUnit.MILLISECONDS);
-            } catch (InterruptedException e) {
-                return;
-            }
-            WebSocket w = ws;
-            if (m == null || w == null) continue;
-            try {
-                w.sendText(m.encode(), true).get(10, TimeUnit.SECONDS);
-            } catch (Exception e) {
-                log.warn(workerId, "sending " + m.type().wire + " to the rendezvous failed: " + e);
-            }
+        WebSocket w = ws;
+        if (w == null) return false;
+        if (waiting.incrementAndGet() > OUTBOX_MESSAGES) {
+            waiting.decrementAndGet();
+            long n = outboxDropped.incrementAndGet();
+            if (Long.bitCount(n) == 1) log.warn(workerId, "the rendezvous session's send queue is full; dropped " + n + " messages so far");
+            return false;
         }
+        String text = message.encode();
+        synchronized (sendLock) {
+            tail = tail.handle((r, e) -> null)
+                    .thenCompose(x -> w.sendText(text, true))
+                    .whenComplete((r, e) -> {
+                        waiting.decrementAndGet();
+                        if (e != null && running && ws == w) log.warn(workerId, "sending " + message.type().wire + " to the rendezvous failed: " + e);
+                    });
+        }
+        return true;
     }
 
     /** Closes the session with 1000 and stops reconnecting. */

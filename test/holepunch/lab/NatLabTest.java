@@ -1,6 +1,7 @@
 package holepunch.lab;
 
 import holepunch.testing.Await;
+import holepunch.testing.PacketCapture;
 import holepunch.testing.Tools;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -11,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -68,18 +70,67 @@ class NatLabTest {
         assertEquals("endpoint-dependent", lab.status("hp-h1", "10.1.0.2").get("nat_mapping"));
     }
 
+    /** Sends {@code marker} from beside A into its forwarding port until the echo from beside B comes back. */
+    private String forward(String marker) throws Exception {
+        return lab.python("hp-h1", 60, "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.settimeout(1)\n"
+                + "for i in range(30):\n s.sendto(b'" + marker + "',('127.0.0.1',5000))\n"
+                + " try:\n  print(s.recvfrom(2048)[0].decode()); break\n except socket.timeout:\n  pass\n").trim();
+    }
+
+    private static boolean containsBytes(byte[] hay, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= hay.length; i++) {
+            for (int j = 0; j < needle.length; j++) if (hay[i + j] != needle[j]) continue outer;
+            return true;
+        }
+        return false;
+    }
+
+    /** A capture of the lab's "internet" (every router's WAN side and the rendezvous), with a canary crossing it. */
+    private PacketCapture internet() throws Exception {
+        return PacketCapture.inNamespace("hp-pub", "br0", () -> {
+            try {
+                lab.python("hp-pub", 10, "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+                        + "s.sendto(b'canary',('203.0.113.11',9))\n");
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+    }
+
     @Test
-    void symmetricToSymmetric_forwardedTrafficStillFlowsOverTheRelay() throws Exception {
+    void symmetricToSymmetric_forwardedTrafficStillFlowsOverTheRelay_neverInClear() throws Exception {
         lab = new Lab("symmetric", "symmetric");
         lab.rendezvous();
         lab.udpEcho("hp-h2", 7000);     // a UDP service beside worker B, reached through A's forwarding port
         lab.worker("hp-h2", "lab-b", null, Map.of());
         lab.worker("hp-h1", "lab-a", null, Map.of("FORWARD", "5000=lab-b:127.0.0.1:7000"));
         awaitState("hp-h1", "10.1.0.2", "relay", 60);
-        String out = lab.python("hp-h1", 60, "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.settimeout(1)\n"
-                + "for i in range(30):\n s.sendto(b'through the relay',('127.0.0.1',5000))\n"
-                + " try:\n  print(s.recvfrom(2048)[0].decode()); break\n except socket.timeout:\n  pass\n");
-        assertEquals("through the relay", out.trim(), lab.logs());
+        String marker = "RELAYED-MARKER-" + java.util.UUID.randomUUID();
+        try (PacketCapture wan = internet()) {
+            assertEquals(marker, forward(marker), lab.logs());
+            byte[] seen = wan.stop();
+            assertTrue(seen.length > 1000, "the capture holds the relayed traffic");
+            assertFalse(PacketCapture.revealed(seen, marker), "the marker crossed the lab's internet in clear");
+        }
+    }
+
+    @Test
+    void coneToCone_forwardedTrafficGoesDirect_neverInClear() throws Exception {
+        lab = new Lab("cone", "cone");
+        lab.rendezvous();
+        lab.udpEcho("hp-h2", 7000);
+        lab.worker("hp-h2", "lab-b", null, Map.of());
+        lab.worker("hp-h1", "lab-a", null, Map.of("FORWARD", "5000=lab-b:127.0.0.1:7000"));
+        awaitState("hp-h1", "10.1.0.2", "direct", 60);
+        String marker = "DIRECT-MARKER-" + java.util.UUID.randomUUID();
+        try (PacketCapture wan = internet()) {
+            assertEquals(marker, forward(marker), lab.logs());
+            byte[] seen = wan.stop();
+            assertTrue(PacketCapture.revealed(("xx" + marker).getBytes(), marker), "the detector finds a marker in clear");
+            assertTrue(containsBytes(seen, new byte[] {(byte) 203, 0, 113, 12}), "the capture holds router 2's WAN traffic (203.0.113.12)");
+            assertFalse(PacketCapture.revealed(seen, marker), "the marker crossed the lab's internet in clear");
+        }
     }
 
     @Test

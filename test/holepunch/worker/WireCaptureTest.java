@@ -3,6 +3,7 @@ package holepunch.worker;
 import holepunch.config.Env;
 import holepunch.testing.Await;
 import holepunch.testing.FakeStunServer;
+import holepunch.testing.PacketCapture;
 import holepunch.testing.Ports;
 import holepunch.testing.TestRendezvous;
 import org.junit.jupiter.api.Test;
@@ -36,59 +37,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class WireCaptureTest {
 
-    /** tcpdump on loopback with a filter, running until closed; the capture file is deleted afterwards. */
-    static final class Capture implements AutoCloseable {
-        final Process process;
-        final Path file;
-
-        /**
-         * Starts capturing {@code filter} on loopback, and returns once the capture demonstrably
-         * works: tcpdump's "listening" line comes before its filter sees packets, so a canary
-         * datagram to a port of the filter is sent until the capture file grows (bounded).
-         */
-        Capture(String filter) throws Exception {
-            file = Files.createTempFile("hp-capture", ".pcap");
-            int canary = Ports.freeUdp();
-            process = new ProcessBuilder("tcpdump", "-i", "lo", "--immediate-mode", "-U", "-n", "-s", "0", "-w", file.toString(),
-                    "udp port " + canary + " or " + filter).redirectErrorStream(true).start();
-            BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
-            String line;
-            while ((line = out.readLine()) != null && !line.contains("listening on")) {
-                // tcpdump says when it captures: that is the signal to go on
-            }
-            assertTrue(line != null, "tcpdump did not start");
-            Thread.ofVirtual().start(() -> {
-                try {
-                    out.transferTo(java.io.Writer.nullWriter());
-                } catch (java.io.IOException e) {
-                    // gone
-                }
-            });
-            try (DatagramSocket s = new DatagramSocket()) {
-                byte[] hello = "canary".getBytes(StandardCharsets.US_ASCII);
-                s.send(new DatagramPacket(hello, hello.length, new InetSocketAddress("127.0.0.1", canary)));
-                Await.until(Duration.ofSeconds(10), "tcpdump capturing", () -> {
-                    if (Files.size(file) > 24) return true;      // more than the pcap file header: a packet
-                    s.send(new DatagramPacket(hello, hello.length, new InetSocketAddress("127.0.0.1", canary)));
-                    return false;
-                });
-            }
-        }
-
-        /** Stops the capture and returns what it wrote. */
-        byte[] stop() throws Exception {
-            process.destroy();                 // SIGTERM: tcpdump flushes and exits
-            assertTrue(process.waitFor(10, TimeUnit.SECONDS), "tcpdump did not stop");
-            return Files.readAllBytes(file);
-        }
-
-        @Override
-        public void close() throws Exception {
-            process.destroyForcibly();
-            Files.deleteIfExists(file);
-        }
-    }
-
     private static Worker worker(TestRendezvous rv, String id, int stunPort, Map<String, String> extra) throws Exception {
         Map<String, String> env = new HashMap<>(Map.of("RENDEZVOUS_SERVICE_URL", rv.base(), "WORKER_ID", id,
                 "STUN_HOST_ENV", "127.0.0.1", "STUN_PORT_ENV", String.valueOf(stunPort),
@@ -121,32 +69,6 @@ class WireCaptureTest {
             }
             throw new AssertionError("the marker never came back through the forward");
         }
-    }
-
-    /**
-     * Whether {@code marker} is in {@code capture} as bytes or as base64 at any alignment (the
-     * relay carries payloads base64-encoded in JSON; the server's frames are not masked).
-     */
-    static boolean revealed(byte[] capture, String marker) {
-        byte[] raw = marker.getBytes(StandardCharsets.UTF_8);
-        if (contains(capture, raw)) return true;
-        for (int shift = 0; shift < 3; shift++) {
-            byte[] padded = new byte[shift + raw.length];
-            System.arraycopy(raw, 0, padded, shift, raw.length);
-            String b64 = java.util.Base64.getEncoder().encodeToString(padded);
-            String stable = b64.substring(4, b64.length() - 4);      // the characters no neighbouring byte changes
-            if (contains(capture, stable.getBytes(StandardCharsets.US_ASCII))) return true;
-        }
-        return false;
-    }
-
-    private static boolean contains(byte[] haystack, byte[] needle) {
-        outer:
-        for (int i = 0; i + needle.length <= haystack.length; i++) {
-            for (int j = 0; j < needle.length; j++) if (haystack[i + j] != needle[j]) continue outer;
-            return true;
-        }
-        return false;
     }
 
     @Test
@@ -183,7 +105,7 @@ class WireCaptureTest {
                 List<String> ports = new ArrayList<>();
                 for (Worker w : List.of(a, b, c, d)) ports.add("udp port " + w.udpPort());
                 ports.add("tcp port " + rv.port);
-                try (Capture path = new Capture(String.join(" or ", ports)); Capture app = new Capture("udp port " + echoPort)) {
+                try (PacketCapture path = PacketCapture.loopback(String.join(" or ", ports)); PacketCapture app = PacketCapture.loopback("udp port " + echoPort)) {
                     forwardAndAwaitEcho(fwdDirect, marker);
                     forwardAndAwaitEcho(fwdRelay, marker);
                     byte[] onPath = path.stop();
@@ -192,13 +114,13 @@ class WireCaptureTest {
                         Files.write(Path.of("/tmp/hp-path.pcap"), onPath);
                         Files.write(Path.of("/tmp/hp-app.pcap"), onAppLeg);
                     }
-                    assertTrue(revealed(onAppLeg, marker), "the capture sees the marker where it is in clear (the service's own leg): "
+                    assertTrue(PacketCapture.revealed(onAppLeg, marker), "the capture sees the marker where it is in clear (the service's own leg): "
                             + onAppLeg.length + " bytes captured there, " + onPath.length + " on the path");
                     byte[] framed = ("{\"type\":\"relay_data\",\"data\":\"" + java.util.Base64.getEncoder().encodeToString(
                             ("xy" + marker + "z").getBytes(StandardCharsets.UTF_8)) + "\"}").getBytes(StandardCharsets.US_ASCII);
-                    assertTrue(revealed(framed, marker), "the detector finds a marker relayed in clear, base64-encoded");
+                    assertTrue(PacketCapture.revealed(framed, marker), "the detector finds a marker relayed in clear, base64-encoded");
                     assertTrue(onPath.length > 1000, "the path capture holds the forwarded traffic: " + onPath.length + " bytes");
-                    assertFalse(revealed(onPath, marker), "the marker crossed a peer path or the relay in clear");
+                    assertFalse(PacketCapture.revealed(onPath, marker), "the marker crossed a peer path or the relay in clear");
                 }
                 assertTrue(a.metrics().value("holepunch_worker_path_bytes_total", "peer", "cap-b", "path", "direct", "direction", "sent") > 0,
                         "the a-b marker went over the direct path");
