@@ -1,5 +1,6 @@
 # holepunch build: javac and jar driven by make, no Maven/Gradle build.
 #   make          build/holepunch.jar (jackson-core shaded in)
+#   make check    the fast suite: no NAT lab, fuzzing or process tests; under 30 s, no root needed
 #   make test     compile and run every JUnit test (exit status non-zero on any failure)
 #   make bench    print the performance figures (see README)
 #   make clean
@@ -27,7 +28,7 @@ OPENS := --add-opens jdk.httpserver/sun.net.httpserver=ALL-UNNAMED
 TEST_JVM_FLAGS := $(OPENS) -Xss512k -XX:+UseSerialGC -Dsun.net.httpserver.maxReqTime=2
 TEST_ARGS ?= --scan-class-path
 
-.PHONY: all test test-tools bench clean jdk deps
+.PHONY: all test check test-tools bench clean jdk deps
 all: build/holepunch.jar
 
 jdk:
@@ -78,7 +79,7 @@ build/test-classes.stamp: $(TEST_SRCS) build/holepunch.jar $(JUNIT_JAR) | jdk
 # Programs the interop tests run (Debian packages), installed when missing and we are root.
 test-tools:
 	@missing=""; \
-	for t in turnserver:coturn turnutils_stunclient:coturn ip:iproute2 iptables:iptables conntrack:conntrack tcpdump:tcpdump; do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
+	for t in turnserver:coturn turnutils_stunclient:coturn ip:iproute2 iptables:iptables conntrack:conntrack tcpdump:tcpdump promtool:prometheus; do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
 	/usr/bin/python3 -c 'import aioice' 2>/dev/null || missing="$$missing python3-aioice"; \
 	missing=$$(echo $$missing | tr ' ' '\n' | sort -u | tr '\n' ' '); \
 	if [ -n "$${missing// /}" ]; then \
@@ -90,12 +91,21 @@ test-tools:
 
 # Runs JUnit's console launcher, then prints one plain "N passed, N failed" line from its summary.
 test: build/test-classes.stamp test-tools
+	@$(MAKE) -s test-run TEST_ARGS="$(TEST_ARGS)"
+
+.PHONY: test-run
+test-run:
 	@set -o pipefail; $(JAVA) $(TEST_JVM_FLAGS) -jar $(JUNIT_JAR) execute --disable-banner --disable-ansi-colors --details=tree \
 	  --class-path build/test-classes:build/holepunch.jar $(TEST_ARGS) 2>&1 | tee build/test.log; rc=$$?; \
 	  ok=$$(sed -n 's/^\[ *\([0-9]*\) tests successful.*/\1/p' build/test.log); \
 	  bad=$$(sed -n 's/^\[ *\([0-9]*\) tests failed.*/\1/p' build/test.log); \
 	  skip=$$(sed -n 's/^\[ *\([0-9]*\) tests skipped.*/\1/p' build/test.log); \
 	  echo "junit: $${ok:-0} passed, $${bad:-0} failed, $${skip:-0} skipped"; exit $$rc
+
+# The fast loop while changing code: JUnit tags "slow" (fuzzing, real processes, interop with other
+# programs, captures) and "lab" (the NAT lab, root) are left out. CI runs `make test`, which runs all.
+check: build/test-classes.stamp
+	@$(MAKE) -s test-run TEST_ARGS="--scan-class-path --exclude-tag slow --exclude-tag lab"
 
 # The load client shares the cores with the servers it measures: a one-thread collector keeps its
 # garbage collection off the other core (measured: ~7% more registrations/s than with G1).

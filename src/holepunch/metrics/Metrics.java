@@ -38,6 +38,12 @@ public final class Metrics {
         return a == null ? 0 : a.sum();
     }
 
+    /** A counter whose value another component keeps (it only ever grows); named {@code *_total}. */
+    public void counterFunction(String name, String help, DoubleSupplier value) {
+        families.put(name, new Family("counter", help));
+        gauges.put(name, value);
+    }
+
     public void gauge(String name, String help, DoubleSupplier value) {
         families.put(name, new Family("gauge", help));
         gauges.put(name, value);
@@ -78,7 +84,7 @@ public final class Metrics {
         }
         for (Map.Entry<String, DoubleSupplier> e : gauges.entrySet()) {
             double v = e.getValue().getAsDouble();
-            String text = v == Math.rint(v) && Math.abs(v) < 1e15 ? String.valueOf((long) v) : String.valueOf(v);
+            String text = Double.isNaN(v) ? "NaN" : v == Math.rint(v) && Math.abs(v) < 1e15 ? String.valueOf((long) v) : String.valueOf(v);
             byFamily.computeIfAbsent(e.getKey(), k -> new StringBuilder()).append(e.getKey()).append(' ').append(text).append('\n');
         }
         for (Map.Entry<String, java.util.function.Supplier<Map<String, Double>>> e : gaugeSeries.entrySet()) {

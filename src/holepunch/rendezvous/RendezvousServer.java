@@ -288,9 +288,9 @@ public final class RendezvousServer implements AutoCloseable {
         metrics.counterFamily("holepunch_refused_total", "Requests refused, by reason.");
         metrics.counterFamily("holepunch_messages_total", "Messages received from workers, by type.");
         metrics.counterFamily("holepunch_closes_total", "Sessions ended, by close code (1006: no close frame).");
-        metrics.gauge("holepunch_stun_requests_total", "STUN datagrams received.", () -> stun == null ? 0 : stun.requests());
-        metrics.gauge("holepunch_stun_responses_total", "STUN responses sent.", () -> stun == null ? 0 : stun.responses());
-        metrics.gauge("holepunch_stun_dropped_total", "STUN datagrams dropped (malformed, not a request, or over the rate).",
+        metrics.counterFunction("holepunch_stun_requests_total", "STUN datagrams received.", () -> stun == null ? 0 : stun.requests());
+        metrics.counterFunction("holepunch_stun_responses_total", "STUN responses sent.", () -> stun == null ? 0 : stun.responses());
+        metrics.counterFunction("holepunch_stun_dropped_total", "STUN datagrams dropped (malformed, not a request, or over the rate).",
                 () -> stun == null ? 0 : stun.dropped());
     }
 

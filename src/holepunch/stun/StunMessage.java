@@ -191,6 +191,12 @@ public record StunMessage(StunClass messageClass, int method, byte[] transaction
             if (known != null && !known.size.accepts(al)) {
                 throw StunException.malformed(known + " with a value of " + al + " bytes", header);
             }
+            if (known != null && known.size.address()) {
+                int family = b.get(pos + 5) & 0xFF;          // §14.1: 0x01 IPv4 (8 bytes), 0x02 IPv6 (20 bytes)
+                if (!(family == StunAddress.IPV4 && al == 8) && !(family == StunAddress.IPV6 && al == 20)) {
+                    throw StunException.malformed(known + " with address family " + family + " in " + al + " bytes", header);
+                }
+            }
             if (known == AttributeType.FINGERPRINT) {
                 int expected = crc32Slice(b, pos) ^ FINGERPRINT_XOR;
                 if (b.getInt(pos + 4) != expected) throw StunException.malformed("FINGERPRINT does not match the message", header);

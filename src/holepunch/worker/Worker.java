@@ -83,7 +83,8 @@ public final class Worker implements AutoCloseable {
         session = new RendezvousSession(config.workerId(), config.rendezvousWs(), config.pingIntervalNanos(),
                 config.pingTimeoutNanos(), config.token(), metrics, identity, new SessionHandler());
         metrics.gauge("holepunch_worker_rendezvous_connected", "1 while the rendezvous session is up.", () -> session.isConnected() ? 1 : 0);
-        metrics.gauge("holepunch_worker_stun_rtt_ms", "Round-trip time of the last successful STUN transaction.", () -> lastStunRttMillis);
+        metrics.gauge("holepunch_worker_stun_rtt_seconds", "Round-trip time of the last successful STUN transaction (NaN before one).",
+                () -> lastStunRttMillis < 0 ? Double.NaN : lastStunRttMillis / 1000.0);
         metrics.counterFamily("holepunch_worker_stun_transactions_total", "STUN transactions, by outcome.");
         metrics.counterFamily("holepunch_worker_connect_attempts_total", "Connection attempts to the rendezvous.");
         metrics.counterFamily("holepunch_worker_endpoint_reports_total", "update_udp_endpoint messages sent.");

@@ -145,10 +145,7 @@ class AuthAndLimitsTest {
             assertTrue(text.contains("holepunch_messages_total{type=\"invalid_json\"} 1\n"), text);
             assertTrue(text.contains("holepunch_stun_responses_total 1\n"), text);
             assertTrue(text.contains("# TYPE holepunch_sessions gauge"), text);
-            for (String line : text.split("\n")) {
-                assertTrue(line.startsWith("# HELP ") || line.startsWith("# TYPE ")
-                        || line.matches("[a-zA-Z_:][a-zA-Z0-9_:]*(\\{[a-z_]+=\"[^\"]*\"(,[a-z_]+=\"[^\"]*\")*})? -?[0-9.eE+]+"), "bad line: " + line);
-            }
+            holepunch.metrics.MetricsTest.assertExposition(text);
         }
     }
 }

@@ -30,6 +30,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * follows what arrives, the handshake timeout and header cap in force, and connections before the
  * upgrade capped under the open-file limit.
  */
+@org.junit.jupiter.api.Tag("slow")
 class ProcessLimitsTest {
     static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 

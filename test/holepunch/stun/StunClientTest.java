@@ -121,6 +121,7 @@ class StunClientTest {
     }
 
     @Test
+    @org.junit.jupiter.api.Tag("slow")
     void interop_againstCoturnOnLoopback_mappingIsTheSocketsOwnAddress() throws Exception {
         Tools.require("turnserver", "coturn");
         int port;

@@ -170,8 +170,14 @@ class StunMessageTest {
         rejects("length beyond the datagram", patch(SAMPLE_REQUEST, 3, 0x5C));
         rejects("fingerprint mismatch", patch(SAMPLE_REQUEST, 30, 'X'));
         rejects("attribute overrun", patch(SAMPLE_IPV4_RESPONSE, 23, 0x40));
-        rejects("bad address family", patch(SAMPLE_IPV4_RESPONSE, 41, 0x03));
-        rejects("IPv6 family in 8 bytes", patch(SAMPLE_IPV4_RESPONSE, 41, 0x02));
+        // The FINGERPRINT is made again after each patch, so only the address rule can refuse these.
+        byte[] family3 = refingerprinted(patch(SAMPLE_IPV4_RESPONSE, 41, 0x03));
+        byte[] v6In8 = refingerprinted(patch(SAMPLE_IPV4_RESPONSE, 41, 0x02));
+        rejects("bad address family", family3);
+        rejects("IPv6 family in 8 bytes", v6In8);
+        assertEquals(SAMPLE_IPV4_RESPONSE.length, refingerprinted(SAMPLE_IPV4_RESPONSE).length);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(SAMPLE_IPV4_RESPONSE, refingerprinted(SAMPLE_IPV4_RESPONSE),
+                "refingerprinting an intact message changes nothing (so the patched ones differ only where patched)");
         byte[] afterFingerprint = java.util.Arrays.copyOf(SAMPLE_REQUEST, SAMPLE_REQUEST.length + 8);
         ByteBuffer.wrap(afterFingerprint).putShort(2, (short) (0x58 + 8)).putInt(SAMPLE_REQUEST.length, 0x80220004);
         rejects("attribute after FINGERPRINT", afterFingerprint);
@@ -208,6 +214,15 @@ class StunMessageTest {
         assertTrue(StunMessage.looksLikeStun(ByteBuffer.wrap(SAMPLE_REQUEST)));
         assertFalse(StunMessage.looksLikeStun(ByteBuffer.wrap("hello, peer".getBytes())));
         assertFalse(StunMessage.looksLikeStun(ByteBuffer.wrap(java.util.Arrays.copyOf(SAMPLE_REQUEST, 40))));
+    }
+
+    /** A copy whose trailing FINGERPRINT is computed anew (RFC 8489 §14.7). */
+    static byte[] refingerprinted(byte[] message) {
+        byte[] m = message.clone();
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(m, 0, m.length - 8);
+        ByteBuffer.wrap(m).putInt(m.length - 4, (int) crc.getValue() ^ 0x5354554e);
+        return m;
     }
 
     private static byte[] patch(byte[] src, int index, int value) {

@@ -122,6 +122,7 @@ class StunServerTest {
     }
 
     @Test
+    @org.junit.jupiter.api.Tag("slow")
     void interop_coturnStunClientReadsItsMapping() throws Exception {
         Tools.require("turnutils_stunclient", "coturn");
         String out = Tools.run(20, List.of("turnutils_stunclient", "-p", String.valueOf(server.port()), "127.0.0.1"));
@@ -132,6 +133,7 @@ class StunServerTest {
     }
 
     @Test
+    @org.junit.jupiter.api.Tag("slow")
     void interop_aioiceReadsTheMappingOfItsOwnSocket() throws Exception {
         String script = """
                 import asyncio, sys

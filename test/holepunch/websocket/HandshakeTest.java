@@ -83,6 +83,12 @@ class HandshakeTest {
         assertEquals(400, check("GET", h).status());
         h.put("sec-websocket-key", "AAAAAAAAAAAAAAAAAAAAAAAAAAAA");   // valid base64 but 21 bytes
         assertEquals(400, check("GET", h).status());
+        // 24 characters, so only base64 decoding can tell: not base64, and base64 of 18 bytes.
+        assertFalse(Handshake.isValidKey("!!!!!!!!!!!!!!!!!!!!!!=="), "24 characters that are not base64");
+        assertFalse(Handshake.isValidKey("AAAAAAAAAAAAAAAAAAAAAAAA"), "24 characters of base64 that decode to 18 bytes");
+        assertTrue(Handshake.isValidKey(KEY));
+        h.put("sec-websocket-key", "!!!!!!!!!!!!!!!!!!!!!!==");
+        assertEquals(400, check("GET", h).status());
     }
 
     @Test

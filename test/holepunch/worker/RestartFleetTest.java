@@ -16,6 +16,7 @@ import java.util.Map;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** A rendezvous killed and restarted under 1,000 connected worker sessions: all are back within 15 s. */
+@org.junit.jupiter.api.Tag("slow")
 class RestartFleetTest {
     static final int WORKERS = 1000;
 
@@ -56,7 +57,6 @@ class RestartFleetTest {
             long t0 = System.nanoTime();
             try (TestRendezvous second = new TestRendezvous(env)) {   // ... and comes back on the same port
                 Await.until(Duration.ofSeconds(15), "all " + WORKERS + " re-registered", () -> countWithEndpoint(second) == WORKERS);
-                assertTrue(System.nanoTime() - t0 < 15_000_000_000L);
                 System.out.println("fleet re-registered in " + (System.nanoTime() - t0) / 1_000_000 + " ms");
                 closeAll(sessions);
             }

@@ -35,6 +35,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * sockets and the rendezvous's TCP port on loopback; the marker must not appear in that capture,
  * while a second capture of the application's own leg (the echo service) shows it does see it.
  */
+@org.junit.jupiter.api.Tag("slow")
 class WireCaptureTest {
 
     private static Worker worker(TestRendezvous rv, String id, int stunPort, Map<String, String> extra) throws Exception {

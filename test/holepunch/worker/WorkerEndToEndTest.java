@@ -29,6 +29,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+@org.junit.jupiter.api.Tag("slow")
 class WorkerEndToEndTest {
     static final HttpClient HTTP = HttpClient.newHttpClient();
 
@@ -78,7 +79,12 @@ class WorkerEndToEndTest {
                 String metrics = get("http://127.0.0.1:" + w.healthPort() + "/metrics");
                 assertTrue(metrics.contains("holepunch_worker_rendezvous_connected 1\n"), metrics);
                 assertTrue(metrics.contains("holepunch_worker_stun_transactions_total{outcome=\"success\"}"), metrics);
-                assertTrue(metrics.matches("(?s).*holepunch_worker_stun_rtt_ms [0-9]+\n.*"), metrics);
+                assertTrue(metrics.matches("(?s).*holepunch_worker_stun_rtt_seconds [0-9.eE-]+\n.*"), metrics);
+                holepunch.metrics.MetricsTest.assertExposition(metrics);
+                holepunch.testing.Tools.require("promtool", "prometheus");
+                for (String text : java.util.List.of(metrics, rv.get("/metrics").body())) {
+                    assertEquals("0 ", holepunch.metrics.MetricsTest.promtool(text), "promtool check metrics");
+                }
             }
             Await.until(Duration.ofSeconds(10), "worker gone after close", () -> rv.worker("e2e-worker") == null);
         } finally {
@@ -162,10 +168,10 @@ class WorkerEndToEndTest {
         pb.environment().remove("RENDEZVOUS_SERVICE_URL");
         Process p = pb.start();
         assertTrue(p.waitFor(20, TimeUnit.SECONDS));
-        String out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8)).readLine();
+        // All of the output, read once: exactly one line, and it names the variable.
+        java.util.List<String> lines = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).lines().toList();
         assertEquals(2, p.exitValue());
-        assertNotNull(out);
-        assertTrue(out.contains("RENDEZVOUS_SERVICE_URL is not set"), out);
-        assertNull(new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8)).readLine());
+        assertEquals(1, lines.size(), "one line, got " + lines);
+        assertTrue(lines.getFirst().contains("RENDEZVOUS_SERVICE_URL is not set"), lines.getFirst());
     }
 }
