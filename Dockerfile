@@ -6,14 +6,13 @@ RUN apt-get update && apt-get install -y --no-install-recommends make maven unzi
 WORKDIR /src
 COPY Makefile run.sh ./
 COPY src ./src
-RUN make JAVA_HOME=/opt/java/openjdk build/holepunch.jar
+RUN make JAVA_HOME=/opt/java/openjdk build/holepunch.jar build/jvm.options
 
 # Run stage: distroless Java 25, no shell, non-root.
 FROM gcr.io/distroless/java25-debian13:nonroot
-COPY --from=build /src/build/holepunch.jar /app/holepunch.jar
+COPY --from=build /src/build/holepunch.jar /src/build/jvm.options /app/
 USER nonroot
-# Same JVM settings as run.sh: a small young generation keeps RSS near the live data.
-ENV JDK_JAVA_OPTIONS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmn24m -XX:SurvivorRatio=2 -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:+ExitOnOutOfMemoryError"
+# The JVM settings run.sh uses, from the Makefile's JVM_OPTIONS (a java @argfile).
 EXPOSE 8080 3478/udp
-ENTRYPOINT ["java", "-jar", "/app/holepunch.jar"]
+ENTRYPOINT ["java", "@/app/jvm.options", "-jar", "/app/holepunch.jar"]
 CMD ["rendezvous"]

@@ -22,7 +22,9 @@ JUNIT := org.junit.platform:junit-platform-console-standalone:1.11.4
 JUNIT_JAR := $(DEPS)/junit-platform-console-standalone-1.11.4.jar
 JUNIT_SHA256 := b016ef6b1c3454d6d7c2c88ce081dabf289699686af6622d6e4e2e1b54b4a2fc
 
-SRCS := $(shell find src -name '*.java')
+SRCS := $(shell find src/holepunch -name '*.java')
+# The entry point is compiled for Java 8, so an older java can say in one line which Java it needs.
+LAUNCHER := src/launcher/holepunch/Launcher.java
 TEST_SRCS := $(shell find test -name '*.java' 2>/dev/null)
 OPENS := --add-opens jdk.httpserver/sun.net.httpserver=ALL-UNNAMED
 TEST_JVM_FLAGS := $(OPENS) -Xss512k -XX:+UseSerialGC -Dsun.net.httpserver.maxReqTime=2
@@ -53,9 +55,10 @@ $(JUNIT_JAR):
 
 deps: $(JACKSON_JAR) $(JUNIT_JAR)
 
-build/classes.stamp: $(SRCS) $(JACKSON_JAR) | jdk
+build/classes.stamp: $(SRCS) $(LAUNCHER) $(JACKSON_JAR) | jdk
 	@rm -rf build/classes && mkdir -p build/classes
 	$(JAVAC) --release 25 -Xlint:all,-serial -Werror -encoding UTF-8 -d build/classes -cp $(JACKSON_JAR) $(SRCS)
+	$(JAVAC) --release 8 -Xlint:all,-options -Werror -encoding UTF-8 -d build/classes $(LAUNCHER)
 	@touch $@
 
 build/shaded.stamp: $(JACKSON_JAR)
@@ -64,11 +67,22 @@ build/shaded.stamp: $(JACKSON_JAR)
 	@unzip -q -o -j $(JACKSON_JAR) 'META-INF/LICENSE' 'META-INF/NOTICE' -d build/shaded/META-INF/jackson-core
 	@touch $@
 
+# The tuned JVM settings, in one place: run.sh and the container read build/jvm.options (a java
+# @argfile), and README points here. A small young generation with room for a registration burst
+# keeps RSS near the live data (the HTTP server makes ~30 KB of short-lived garbage per connection);
+# C1 alone compiles this I/O-bound service well enough at far less CPU and memory than C2; an
+# OutOfMemoryError ends the process, so that a supervisor restarts it (see README, Security).
+JVM_OPTIONS := -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmn24m -XX:SurvivorRatio=2 -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:+ExitOnOutOfMemoryError
+
+build/jvm.options: Makefile
+	@mkdir -p build
+	@printf '%s\n' $(JVM_OPTIONS) > $@
+
 build/manifest.txt: Makefile
 	@mkdir -p build
-	@printf 'Main-Class: holepunch.Main\nAdd-Opens: jdk.httpserver/sun.net.httpserver\nImplementation-Title: holepunch\nImplementation-Version: $(VERSION)\nEnable-Native-Access: ALL-UNNAMED\n' > $@
+	@printf 'Main-Class: holepunch.Launcher\nAdd-Opens: jdk.httpserver/sun.net.httpserver\nImplementation-Title: holepunch\nImplementation-Version: $(VERSION)\nEnable-Native-Access: ALL-UNNAMED\n' > $@
 
-build/holepunch.jar: build/classes.stamp build/shaded.stamp build/manifest.txt
+build/holepunch.jar: build/classes.stamp build/shaded.stamp build/manifest.txt build/jvm.options
 	$(JAR) --create --file $@ --manifest build/manifest.txt -C build/classes . -C build/shaded .
 
 build/test-classes.stamp: $(TEST_SRCS) build/holepunch.jar $(JUNIT_JAR) | jdk

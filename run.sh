@@ -45,10 +45,10 @@ if [ "${1:-}" = "--java-home" ]; then find_jdk; exit $?; fi
 
 jdk=$(find_jdk)
 make -s -C "$here" JAVA_HOME="$jdk" build/holepunch.jar >&2
-# A small young generation keeps the heap (and so RSS) near the live data: the HTTP server makes
-# ~30 KB of short-lived garbage per connection. C1 alone compiles this I/O-bound service well enough
-# and costs far less CPU and memory than C2 while warming up (see README, Benchmarks).
-# The Dockerfile sets the same in JDK_JAVA_OPTIONS.
-# shellcheck disable=SC2086
-exec "$jdk/bin/java" ${HOLEPUNCH_JAVA_OPTS--XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmn24m -XX:SurvivorRatio=2 -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:+ExitOnOutOfMemoryError} \
-  -jar "$here/build/holepunch.jar" "$@"
+# The tuned JVM settings live in the Makefile (JVM_OPTIONS), which writes them to build/jvm.options;
+# HOLEPUNCH_JAVA_OPTS replaces them.
+if [ -n "${HOLEPUNCH_JAVA_OPTS+set}" ]; then
+  # shellcheck disable=SC2086
+  exec "$jdk/bin/java" $HOLEPUNCH_JAVA_OPTS -jar "$here/build/holepunch.jar" "$@"
+fi
+exec "$jdk/bin/java" "@$here/build/jvm.options" -jar "$here/build/holepunch.jar" "$@"

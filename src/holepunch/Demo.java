@@ -50,7 +50,7 @@ final class Demo {
             else env1.put("P2P_ALLOW", "demo-worker-1");       // a worker takes part only in connections it accepts
             workers[i] = Worker.start(WorkerConfig.from(new Env(env1)));
         }
-        Main.awaitShutdownAsync(() -> {
+        Shutdown.onSignal(() -> {
             for (Worker w : workers) w.close();
             server.close();
         });
@@ -71,7 +71,7 @@ final class Demo {
         Log.flush(2000);
         System.out.println(out);
         log.info(null, "demo running");
-        Main.blockForever();
+        Shutdown.forever();
     }
 
     @SuppressWarnings("unchecked")

@@ -7,7 +7,6 @@ import holepunch.rendezvous.RendezvousServer;
 import holepunch.worker.Worker;
 import holepunch.worker.WorkerConfig;
 
-import java.util.concurrent.CountDownLatch;
 
 /** {@code java -jar holepunch.jar rendezvous|worker|demo|--help|--version}. */
 public final class Main {
@@ -25,10 +24,11 @@ public final class Main {
 
     public static void main(String[] args) throws Exception {
         String command = args.length == 0 ? "--help" : args[0];
+        Shutdown.prepare();
         try {
             switch (command) {
                 case "rendezvous" -> runRendezvous();
-                case "worker" -> awaitShutdown(Worker.start(WorkerConfig.from(Env.system())));
+                case "worker" -> Shutdown.await(Worker.start(WorkerConfig.from(Env.system())));
                 case "demo" -> Demo.run(Env.system());
                 case "--version", "version" -> System.out.println("holepunch " + version());
                 case "--help", "-h", "help" -> System.out.println(USAGE);
@@ -53,33 +53,7 @@ public final class Main {
 
     private static void runRendezvous() throws Exception {
         RendezvousServer server = RendezvousServer.start(RendezvousConfig.from(Env.system()));
-        awaitShutdown(server);
+        Shutdown.await(server);
     }
 
-    /** Blocks until SIGTERM/SIGINT, then closes {@code service} before the JVM exits. */
-    static void awaitShutdown(AutoCloseable service) throws InterruptedException {
-        awaitShutdownAsync(service).await();
-    }
-
-    static void blockForever() throws InterruptedException {
-        new CountDownLatch(1).await();
-    }
-
-    /** On SIGTERM/SIGINT, closes {@code service} before the JVM exits; the latch opens when it is closed. */
-    static CountDownLatch awaitShutdownAsync(AutoCloseable service) {
-        CountDownLatch done = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            try {
-                service.close();
-            } catch (Exception e) {
-                System.err.println("holepunch: error while stopping: " + e);
-            } finally {
-                holepunch.log.Log.flush(2000);
-                done.countDown();
-            }
-            // A clean stop on SIGTERM/SIGINT exits 0 (the JVM would report 143/130 otherwise).
-            Runtime.getRuntime().halt(0);
-        }, "shutdown"));
-        return done;
-    }
 }

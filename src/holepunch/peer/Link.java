@@ -1,9 +1,11 @@
 package holepunch.peer;
 
+import holepunch.protocol.NatBehaviour;
 import holepunch.protocol.P2pConnectionOffer;
 import holepunch.protocol.P2pConnectionStatus;
 import holepunch.protocol.PathState;
 import holepunch.protocol.Role;
+import holepunch.timer.Backoff;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -33,7 +35,7 @@ final class Link {
     final Role role;
     final PathCrypto crypto;
     private final LinkedHashSet<InetSocketAddress> candidates;
-    private final String peerMapping;
+    private final NatBehaviour peerMapping;
     private final LinkedHashMap<Long, Long> outstanding = new LinkedHashMap<>();     // our counter -> sent at
     private final ReplayWindow window = new ReplayWindow();                        // the peer's probe counters
     final long createdMillis;
@@ -47,7 +49,7 @@ final class Link {
     private volatile long lastAnswer;
     volatile boolean stopped;
 
-    Link(Peers peers, String peer, long pairId, Role role, PathCrypto crypto, LinkedHashSet<InetSocketAddress> candidates, String peerMapping) {
+    Link(Peers peers, String peer, long pairId, Role role, PathCrypto crypto, LinkedHashSet<InetSocketAddress> candidates, NatBehaviour peerMapping) {
         this.peers = peers;
         this.peer = peer;
         this.pairId = pairId;
@@ -162,7 +164,7 @@ final class Link {
     }
 
     private String reasonFromMappings() {
-        return "endpoint-dependent".equals(peerMapping)
+        return peerMapping == NatBehaviour.ENDPOINT_DEPENDENT
                 ? "; the peer's NAT maps endpoint-dependently (symmetric), which defeats hole punching from here"
                 : "; a firewall or an endpoint-dependent NAT on the way drops the probes";
     }
@@ -242,7 +244,7 @@ final class Link {
         peers.log.warn(peers.selfId, "no direct path to " + peer + ": " + why + "; using the relay");
         report();
         int n = peers.failures.merge(peer, 1, Integer::sum);
-        long retry = peers.settings().retryDirectMillis() << Math.min(n - 1, 5);     // 1x, 2x, 4x ... 32x
+        long retry = Backoff.delay(n - 1, peers.settings().retryDirectMillis(), 32 * peers.settings().retryDirectMillis());   // 1x ... 32x
         if (peers.settings().connectTo().contains(peer)) peers.scheduler.schedule(retry, this::retryDirect);
     }
 

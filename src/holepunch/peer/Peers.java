@@ -8,6 +8,7 @@ import holepunch.log.Log;
 import holepunch.metrics.Metrics;
 import holepunch.net.Addresses;
 import holepunch.protocol.Message;
+import holepunch.protocol.NatBehaviour;
 import holepunch.protocol.P2pConnectionDecline;
 import holepunch.protocol.P2pConnectionError;
 import holepunch.protocol.P2pConnectionOffer;
@@ -243,7 +244,7 @@ public final class Peers {
         Role role = offer.role();
         PathCrypto crypto = new PathCrypto(identity, offer.peerIdentity(), role, offer.pairIdValue(),
                 role == Role.INITIATOR ? selfId : peer, role == Role.INITIATOR ? peer : selfId);
-        Link link = new Link(this, peer, offer.pairIdValue(), role, crypto, candidates, String.valueOf(offer.peerNatMapping()));
+        Link link = new Link(this, peer, offer.pairIdValue(), role, crypto, candidates, NatBehaviour.ofWire(offer.peerNatMapping()));
         byPeer.put(peer, link);
         byPair.put(link.pairId, link);
         prune();

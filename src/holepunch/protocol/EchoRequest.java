@@ -4,7 +4,7 @@ import holepunch.json.Json;
 
 import java.util.Map;
 
-/** {@code echo_request}: any JSON {@code payload}, "" when absent (PROTOCOL.md Part 1). */
+/** {@code echo_request}: any JSON {@code payload}, "" when absent (the original's protocol (README: Protocol)). */
 public record EchoRequest(Object payload) implements Message {
     static EchoRequest parse(Map<String, Object> m) {
         return new EchoRequest(m.getOrDefault("payload", ""));

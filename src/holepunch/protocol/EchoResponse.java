@@ -4,7 +4,7 @@ import holepunch.json.Json;
 
 import java.util.Map;
 
-/** {@code echo_response}: the payload back, and who processed it (PROTOCOL.md Part 1). */
+/** {@code echo_response}: the payload back, and who processed it (the original's protocol (README: Protocol)). */
 public record EchoResponse(Object originalPayload, String processedByRendezvous) implements Message {
     public static EchoResponse to(EchoRequest request, String workerId) {
         return new EchoResponse(request.payload(), "Rendezvous processed echo for " + workerId);

@@ -6,7 +6,7 @@ import java.util.Map;
 
 /**
  * One message of the rendezvous protocol: a JSON object with a string field {@code type}
- * (PROTOCOL.md). Each type is a small immutable record with a {@code parse} from the JSON object
+ * (README: Protocol). Each type is a small immutable record with a {@code parse} from the JSON object
  * and a {@link #toJson}; {@link #parse} switches on the type. Parsing is lax on fields it does not
  * know (so newer peers can add them) and exact on the ones it uses: a field it cannot use is a
  * {@link ProtocolException} naming it.

@@ -5,7 +5,7 @@ import java.util.Map;
 
 /**
  * Every message type of the rendezvous protocol, with its wire name (the JSON field {@code type}).
- * The first five are the original's (PROTOCOL.md Part 1); the rest are holepunch's additions
+ * The first five are the original's (the original's protocol (README: Protocol)); the rest are holepunch's additions
  * (Part 3), which clients written for the original never see unless they ask.
  */
 public enum MessageType {

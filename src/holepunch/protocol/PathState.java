@@ -1,6 +1,6 @@
 package holepunch.protocol;
 
-/** Where a peer path stands (PROTOCOL.md Part 3, the {@code state} of {@code /status} peers). */
+/** Where a peer path stands (README: Peer connections, the {@code state} of {@code /status} peers). */
 public enum PathState {
     CONNECTING, DIRECT, RELAY, FAILED;
 

@@ -5,7 +5,7 @@ import holepunch.net.Addresses;
 
 import java.util.Map;
 
-/** {@code register_public_ip}: the worker's address as an HTTP IP echo service saw it (PROTOCOL.md Part 1). */
+/** {@code register_public_ip}: the worker's address as an HTTP IP echo service saw it (the original's protocol (README: Protocol)). */
 public record RegisterPublicIp(String ip) implements Message {
     static RegisterPublicIp parse(Map<String, Object> m) throws ProtocolException {
         Object ip = m.get("ip");

@@ -4,7 +4,7 @@ import holepunch.json.Json;
 
 import java.util.Map;
 
-/** {@code udp_endpoint_ack}: {@code status} "success", or "error" with a {@code detail} (PROTOCOL.md Part 1). */
+/** {@code udp_endpoint_ack}: {@code status} "success", or "error" with a {@code detail} (the original's protocol (README: Protocol)). */
 public record UdpEndpointAck(String status, String detail) implements Message {
     public static final UdpEndpointAck SUCCESS = new UdpEndpointAck("success", null);
 

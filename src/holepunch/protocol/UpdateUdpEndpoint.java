@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * {@code update_udp_endpoint}: the worker's STUN-discovered UDP endpoint (PROTOCOL.md Part 1). The
+ * {@code update_udp_endpoint}: the worker's STUN-discovered UDP endpoint (the original's protocol (README: Protocol)). The
  * port may be a number or a numeric string, as the original's {@code int()} takes it. holepunch
  * workers add their NAT's mapping behaviour, whether the port was preserved, and their own
  * interface addresses ({@code host_candidates}, "ip:port", at most 8; unusable entries are dropped

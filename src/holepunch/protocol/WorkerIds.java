@@ -1,6 +1,6 @@
 package holepunch.protocol;
 
-/** The worker id rule of PROTOCOL.md Part 3: letters, digits, '-', '_', '.', 1 to 64 characters. */
+/** The worker id rule of README: Peer connections: letters, digits, '-', '_', '.', 1 to 64 characters. */
 public final class WorkerIds {
     public static final String RULE = "a worker id is 1 to 64 characters from A-Z, a-z, 0-9, '-', '_' and '.'";
     public static final int MAX_LENGTH = 64;

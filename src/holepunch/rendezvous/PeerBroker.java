@@ -23,7 +23,7 @@ import holepunch.protocol.RequestP2pConnection;
 import holepunch.protocol.Role;
 
 /**
- * Introduces workers to each other (PROTOCOL.md Part 3). {@code request_p2p_connection} gets a
+ * Introduces workers to each other (README: Peer connections). {@code request_p2p_connection} gets a
  * {@code p2p_connection_offer} to both workers, carrying a fresh per-pair key for authenticating
  * probes and a start delay computed from each worker's WebSocket round-trip time, so both sides'
  * first probes leave at about the same moment; or a {@code p2p_connection_error} to the requester.

@@ -21,7 +21,7 @@ import holepunch.websocket.WebSocketConnection;
 import java.util.Map;
 
 /**
- * What the rendezvous does with each message a worker sends (PROTOCOL.md Part 1 and 3); the byte
+ * What the rendezvous does with each message a worker sends (README: Protocol, Peer connections); the byte
  * and field syntax lives in {@code holepunch.protocol}. Bad input gets an error ack where the
  * original protocol has a reply, and a log line naming the field where it has none; the session
  * always stays open.

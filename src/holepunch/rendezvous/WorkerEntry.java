@@ -56,7 +56,7 @@ final class WorkerEntry {
         endpoint = e;
     }
 
-    /** The shape of {@code GET /debug/list_workers} entries (PROTOCOL.md Part 1), plus holepunch's fields. */
+    /** The shape of {@code GET /debug/list_workers} entries (the original's protocol (README: Protocol)), plus holepunch's fields. */
     Map<String, Object> toJson() {
         Endpoint e = endpoint;
         Map<String, Object> m = new LinkedHashMap<>();

@@ -162,8 +162,9 @@ public final class WebSocketConnection implements MessageDecoder.Listener {
     @Override
     public void onClose(int code, String reason) {
         if (state == OPEN) {
-            // §5.5.1: answer with a Close frame, echoing the status code, then end the TCP connection.
-            enqueue(FrameEncoder.close(code, ""));
+            // §5.5.1: answer with a Close frame echoing the status code (and, as browsers and the
+            // websockets library do, the reason), then end the TCP connection.
+            enqueue(FrameEncoder.close(code, reason));
             closeCode = code;
             closeReason = reason;
         }

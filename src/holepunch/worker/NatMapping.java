@@ -1,5 +1,6 @@
 package holepunch.worker;
 
+import holepunch.protocol.NatBehaviour;
 import holepunch.stun.StunClient;
 
 import java.net.InetAddress;
@@ -14,16 +15,15 @@ import java.util.List;
  * different mappings are endpoint-dependent, and a mapping equal to the socket's own address
  * means no NAT at all. One server cannot tell independent from dependent.
  */
-record NatMapping(String behaviour, boolean portPreserved) {
-    static final String NONE = "none", INDEPENDENT = "endpoint-independent", DEPENDENT = "endpoint-dependent", UNKNOWN = "unknown";
+record NatMapping(NatBehaviour behaviour, boolean portPreserved) {
 
     static NatMapping classify(List<StunClient.Binding> bindings, int localPort) {
         InetSocketAddress first = bindings.get(0).mapped();
         boolean preserved = first.getPort() == localPort;
-        if (preserved && isLocalAddress(first.getAddress())) return new NatMapping(NONE, true);
-        if (bindings.size() < 2) return new NatMapping(UNKNOWN, preserved);
+        if (preserved && isLocalAddress(first.getAddress())) return new NatMapping(NatBehaviour.NONE, true);
+        if (bindings.size() < 2) return new NatMapping(NatBehaviour.UNKNOWN, preserved);
         boolean same = bindings.stream().allMatch(b -> b.mapped().equals(first));
-        return new NatMapping(same ? INDEPENDENT : DEPENDENT, preserved);
+        return new NatMapping(same ? NatBehaviour.ENDPOINT_INDEPENDENT : NatBehaviour.ENDPOINT_DEPENDENT, preserved);
     }
 
     static boolean isLocalAddress(InetAddress a) {

@@ -14,7 +14,6 @@ import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
@@ -89,8 +88,7 @@ final class RendezvousSession {
 
     /** Equal jitter: a random delay between half of and all of min(cap, 500 ms x 2^attempt). */
     static long backoffMillis(int attempt) {
-        long ceiling = Math.min(MAX_BACKOFF_MILLIS, 500L << Math.min(attempt, 10));
-        return ThreadLocalRandom.current().nextLong(ceiling / 2, ceiling + 1);
+        return holepunch.timer.Backoff.jittered(attempt, 500, MAX_BACKOFF_MILLIS);
     }
 
     private void run() {

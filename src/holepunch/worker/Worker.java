@@ -145,7 +145,7 @@ public final class Worker implements AutoCloseable {
         s.put("key_fingerprint", identity.publicIdentity().fingerprint());
         s.put("udp_local_port", udpPort());
         s.put("public_endpoint", pub == null ? null : Json.obj("ip", Addresses.text(pub.getAddress()), "port", pub.getPort()));
-        s.put("nat_mapping", m == null ? null : m.behaviour());
+        s.put("nat_mapping", m == null ? null : m.behaviour().wire);
         s.put("port_preserved", m == null ? null : m.portPreserved());
         s.put("rendezvous_connected", session.isConnected());
         s.put("last_udp_endpoint_ack", lastAck);
@@ -211,7 +211,7 @@ public final class Worker implements AutoCloseable {
             for (String f : failures) log.warn(config.workerId(), "STUN: " + f);
             if (bindings.isEmpty()) {
                 int n = ++discoveryFailures;
-                long retry = Math.min(config.stunRefreshMillis(), 1000L << Math.min(n - 1, 6));
+                long retry = holepunch.timer.Backoff.delay(n - 1, 1000, Math.min(config.stunRefreshMillis(), 64_000));
                 log.warn(config.workerId(), "STUN discovery failed (" + n + " in a row); keeping the last endpoint "
                         + publicEndpoint + ", retrying in " + retry + " ms");
                 scheduleDiscovery(retry);
@@ -225,7 +225,7 @@ public final class Worker implements AutoCloseable {
             publicEndpoint = endpoint;
             mapping = m;
             log.info(config.workerId(), "STUN result: " + Addresses.text(endpoint)
-                    + " for local UDP port " + udpPort() + " (NAT mapping " + m.behaviour() + ", port "
+                    + " for local UDP port " + udpPort() + " (NAT mapping " + m.behaviour().wire + ", port "
                     + (m.portPreserved() ? "preserved" : "not preserved") + ", rtt " + bindings.get(0).rttMillis() + " ms)");
             if (changed || alwaysReport || !endpoint.equals(reported)) report(endpoint, m);
             scheduleDiscovery(config.stunRefreshMillis());
@@ -234,7 +234,7 @@ public final class Worker implements AutoCloseable {
 
     private void report(InetSocketAddress endpoint, NatMapping m) {
         boolean sent = session.send(new UpdateUdpEndpoint(Addresses.text(endpoint.getAddress()), endpoint.getPort(),
-                m.behaviour(), m.portPreserved(), hostCandidates()));
+                m.behaviour().wire, m.portPreserved(), hostCandidates()));
         if (sent) {
             reported = endpoint;
             metrics.inc("holepunch_worker_endpoint_reports_total");

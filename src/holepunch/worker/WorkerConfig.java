@@ -12,7 +12,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.UUID;
 
-/** The worker's settings, from the environment (PROTOCOL.md Part 2 and 3; README has the table). */
+/** The worker's settings, from the environment (README: Configuration, Worker). */
 public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAddress> stunServers, int udpPort,
                            int httpPort, long pingIntervalNanos, long pingTimeoutNanos, String ipEchoUrl,
                            long stunRefreshMillis, StunClient.Retransmission retransmission, String token,

@@ -25,7 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** PROTOCOL.md Part 1 end to end, through the JDK's own java.net.http.WebSocket client. */
+/** the original's protocol (README: Protocol) end to end, through the JDK's own java.net.http.WebSocket client. */
 class RendezvousEndToEndTest {
     static TestRendezvous rv;
     static final HttpClient CLIENT = HttpClient.newHttpClient();
@@ -115,7 +115,7 @@ class RendezvousEndToEndTest {
         Map<String, Object> list = Json.parseObject(rv.get("/debug/list_workers").body());
         assertEquals(((Map<?, ?>) list.get("workers")).size(), ((Long) list.get("connected_workers_count")).intValue());
         c.ws.sendClose(1000, "bye").get(5, TimeUnit.SECONDS);
-        assertEquals("1000 ", c.closed.get(5, TimeUnit.SECONDS));
+        assertEquals("1000 bye", c.closed.get(5, TimeUnit.SECONDS), "the close is echoed with its code and reason");
         Await.until(Duration.ofSeconds(5), "entry removed after close", () -> rv.worker("e2e-fresh") == null);
     }
 

@@ -54,6 +54,37 @@ class ShutdownAndFaultTest {
         }
     }
 
+    /** Started with SIGINT ignored (a script's background job, nohup ... &), SIGINT still stops it cleanly. */
+    @Test
+    void rendezvousStartedWithSigintIgnored_stopsCleanlyOnSigint() throws Exception {
+        int port = Ports.freeTcp();
+        Path log = Files.createTempFile("rv-sigint", ".log");
+        ProcessBuilder pb = new ProcessBuilder("bash", "-c", "trap '' INT; exec \"$0\" -jar build/holepunch.jar rendezvous", javaBin())
+                .redirectErrorStream(true).redirectOutput(log.toFile());
+        pb.environment().putAll(Map.of("PORT", String.valueOf(port), "STUN_UDP_PORT", "0", "BIND_ADDRESS", "127.0.0.1"));
+        Process p = pb.start();
+        try {
+            Await.until(Duration.ofSeconds(30), "rendezvous listening", () -> {
+                try (Socket s = new Socket("127.0.0.1", port)) {
+                    return true;
+                } catch (java.io.IOException e) {
+                    return false;
+                }
+            });
+            String ignored = Files.readAllLines(Path.of("/proc/" + p.pid() + "/status")).stream()
+                    .filter(l -> l.startsWith("SigIgn:")).findFirst().orElse("");
+            try (RawWebSocket a = RawWebSocket.connect(port, "interrupted")) {
+                new ProcessBuilder("kill", "-INT", String.valueOf(p.pid())).start().waitFor(5, TimeUnit.SECONDS);
+                assertEquals(1001, a.readClose().closeCode(), "sessions are closed as on SIGTERM (" + ignored + ")");
+                assertTrue(p.waitFor(10, TimeUnit.SECONDS), "SIGINT stops it");
+                assertEquals(0, p.exitValue(), Files.readString(log));
+            }
+        } finally {
+            p.destroyForcibly();
+            Files.deleteIfExists(log);
+        }
+    }
+
     /**
      * A worker that stops answering without closing its socket (SIGSTOP: the process is frozen,
      * the TCP connection stays up) must be dropped by the ping timeout alone.

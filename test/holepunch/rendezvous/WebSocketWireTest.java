@@ -129,6 +129,7 @@ class WebSocketWireTest {
             ws.send(RawWebSocket.close(4000, "done".getBytes()));
             Frame echo = ws.readClose();
             assertEquals(4000, echo.closeCode());
+            assertEquals("done", echo.closeReason(), "the reason is echoed with the code");
             assertTrue(ws.awaitEof());
         }
         Await.until(Duration.ofSeconds(5), "removed", () -> rv.worker("wire-close") == null);

@@ -1,5 +1,6 @@
 package holepunch.worker;
 
+import holepunch.protocol.NatBehaviour;
 import holepunch.stun.StunClient;
 import org.junit.jupiter.api.Test;
 
@@ -16,18 +17,18 @@ class NatMappingTest {
     @Test
     void classify_sameMappingTowardsTwoServersIsEndpointIndependent() {
         NatMapping m = NatMapping.classify(List.of(b("192.0.2.1", "198.51.100.1", 40000), b("192.0.2.2", "198.51.100.1", 40000)), 8081);
-        assertEquals(new NatMapping(NatMapping.INDEPENDENT, false), m);
+        assertEquals(new NatMapping(NatBehaviour.ENDPOINT_INDEPENDENT, false), m);
     }
 
     @Test
     void classify_differentMappingsAreEndpointDependent() {
         NatMapping m = NatMapping.classify(List.of(b("192.0.2.1", "198.51.100.1", 8081), b("192.0.2.2", "198.51.100.1", 40001)), 8081);
-        assertEquals(new NatMapping(NatMapping.DEPENDENT, true), m);
+        assertEquals(new NatMapping(NatBehaviour.ENDPOINT_DEPENDENT, true), m);
     }
 
     @Test
     void classify_oneServerCannotTellAndOwnAddressMeansNoNat() {
-        assertEquals(NatMapping.UNKNOWN, NatMapping.classify(List.of(b("192.0.2.1", "198.51.100.1", 1)), 8081).behaviour());
-        assertEquals(NatMapping.NONE, NatMapping.classify(List.of(b("192.0.2.1", "127.0.0.1", 8081)), 8081).behaviour());
+        assertEquals(NatBehaviour.UNKNOWN, NatMapping.classify(List.of(b("192.0.2.1", "198.51.100.1", 1)), 8081).behaviour());
+        assertEquals(NatBehaviour.NONE, NatMapping.classify(List.of(b("192.0.2.1", "127.0.0.1", 8081)), 8081).behaviour());
     }
 }
