@@ -11,8 +11,12 @@ RUN make JAVA_HOME=/opt/java/openjdk build/holepunch.jar build/jvm.options
 # Run stage: distroless Java 25, no shell, non-root.
 FROM gcr.io/distroless/java25-debian13:nonroot
 COPY --from=build /src/build/holepunch.jar /src/build/jvm.options /app/
+# The AOT cache must be recorded for the jar at the path it runs from: a training run here (exec
+# form: distroless has no shell), as `make` does for run.sh; as root, since /app is root's.
+USER 0
+RUN ["java", "@/app/jvm.options", "-XX:AOTCacheOutput=/app/holepunch.aot", "-jar", "/app/holepunch.jar", "train"]
 USER nonroot
-# The JVM settings run.sh uses, from the Makefile's JVM_OPTIONS (a java @argfile).
+# The JVM settings run.sh uses, from the Makefile's JVM_OPTIONS (a java @argfile), and the AOT cache.
 EXPOSE 8080 3478/udp
-ENTRYPOINT ["java", "@/app/jvm.options", "-jar", "/app/holepunch.jar"]
+ENTRYPOINT ["java", "@/app/jvm.options", "-XX:AOTCache=/app/holepunch.aot", "-jar", "/app/holepunch.jar"]
 CMD ["rendezvous"]

@@ -44,11 +44,12 @@ find_jdk() {
 if [ "${1:-}" = "--java-home" ]; then find_jdk; exit $?; fi
 
 jdk=$(find_jdk)
-make -s -C "$here" JAVA_HOME="$jdk" build/holepunch.jar >&2
+make -s -C "$here" JAVA_HOME="$jdk" build/holepunch.jar build/holepunch.aot >&2
 # The tuned JVM settings live in the Makefile (JVM_OPTIONS), which writes them to build/jvm.options;
 # HOLEPUNCH_JAVA_OPTS replaces them.
 if [ -n "${HOLEPUNCH_JAVA_OPTS+set}" ]; then
   # shellcheck disable=SC2086
   exec "$jdk/bin/java" $HOLEPUNCH_JAVA_OPTS -jar "$here/build/holepunch.jar" "$@"
 fi
-exec "$jdk/bin/java" "@$here/build/jvm.options" -jar "$here/build/holepunch.jar" "$@"
+# The AOT cache that make recorded for this jar and these settings (see the Makefile).
+exec "$jdk/bin/java" "@$here/build/jvm.options" -XX:AOTCache="$here/build/holepunch.aot" -jar "$here/build/holepunch.jar" "$@"

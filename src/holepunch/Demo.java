@@ -28,12 +28,24 @@ final class Demo {
     private Demo() {
     }
 
-    static void run(Env env) throws Exception {
-        Log log = Log.of("demo");
-        int httpPort = env.port("PORT", freeOr(8080), true);
-        Map<String, String> rv = new HashMap<>(Map.of("PORT", String.valueOf(httpPort), "BIND_ADDRESS", "127.0.0.1",
-                "STUN_UDP_PORT", String.valueOf(env.port("STUN_UDP_PORT", freeUdpOr(3478), false))));
-        RendezvousServer server = RendezvousServer.start(RendezvousConfig.from(new Env(rv)));
+    /**
+     * {@code train}: the demo's work once, then exit; the run from which {@code make} records the
+     * JDK's ahead-of-time cache ({@code -XX:AOTCacheOutput}, JEPs 483/514/515), so that a worker or
+     * a rendezvous started with it loads and links its classes from the cache.
+     */
+    static void train() throws Exception {
+        Log.setLevel(Log.Level.WARNING);
+        RendezvousServer server = RendezvousServer.start(RendezvousConfig.from(new Env(Map.of("PORT", "0", "BIND_ADDRESS", "127.0.0.1",
+                "STUN_UDP_PORT", String.valueOf(freeUdpOr(0))))));
+        Worker[] workers = workers(server);
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        while (System.nanoTime() < deadline && !(bothReported(workers) && direct(workers[0]))) Thread.sleep(20);
+        get("http://127.0.0.1:" + server.port() + "/debug/list_workers");
+        for (Worker w : workers) w.close();
+        server.close();
+    }
+
+    private static Worker[] workers(RendezvousServer server) throws IOException {
         String base = "http://127.0.0.1:" + server.port();
         Worker[] workers = new Worker[2];
         for (int i = 0; i < workers.length; i++) {
@@ -50,6 +62,17 @@ final class Demo {
             else env1.put("P2P_ALLOW", "demo-worker-1");       // a worker takes part only in connections it accepts
             workers[i] = Worker.start(WorkerConfig.from(new Env(env1)));
         }
+        return workers;
+    }
+
+    static void run(Env env) throws Exception {
+        Log log = Log.of("demo");
+        int httpPort = env.port("PORT", freeOr(8080), true);
+        Map<String, String> rv = new HashMap<>(Map.of("PORT", String.valueOf(httpPort), "BIND_ADDRESS", "127.0.0.1",
+                "STUN_UDP_PORT", String.valueOf(env.port("STUN_UDP_PORT", freeUdpOr(3478), false))));
+        RendezvousServer server = RendezvousServer.start(RendezvousConfig.from(new Env(rv)));
+        String base = "http://127.0.0.1:" + server.port();
+        Worker[] workers = workers(server);
         Shutdown.onSignal(() -> {
             for (Worker w : workers) w.close();
             server.close();

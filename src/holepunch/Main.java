@@ -30,6 +30,10 @@ public final class Main {
                 case "rendezvous" -> runRendezvous();
                 case "worker" -> Shutdown.await(Worker.start(WorkerConfig.from(Env.system())));
                 case "demo" -> Demo.run(Env.system());
+                case "train" -> {
+                    Demo.train();
+                    System.exit(0);
+                }
                 case "--version", "version" -> System.out.println("holepunch " + version());
                 case "--help", "-h", "help" -> System.out.println(USAGE);
                 default -> {

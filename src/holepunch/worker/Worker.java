@@ -63,6 +63,7 @@ public final class Worker implements AutoCloseable {
     private volatile InetSocketAddress publicEndpoint;
     private volatile NatMapping mapping;
     private volatile InetSocketAddress reported;
+    private volatile boolean discovering;
     private volatile String lastAck;
     private volatile int discoveryFailures;
     private volatile Scheduler.Handle nextDiscovery;
@@ -107,6 +108,8 @@ public final class Worker implements AutoCloseable {
                 + ", UDP port " + w.udpPort() + ", health server on port " + w.health.port() + ", STUN servers " + config.stunServers().stream()
                 .map(a -> a.getHostString() + ":" + a.getPort()).toList());
         w.reader.start();
+        // STUN runs while the WebSocket connects: the first report goes out as soon as both are done.
+        Thread.ofVirtual().name("discovery").start(() -> w.discover(false));
         w.session.start();
         return w;
     }
@@ -185,6 +188,17 @@ public final class Worker implements AutoCloseable {
     void discover(boolean alwaysReport) {
         synchronized (discoveryLock) {
             if (!running) return;
+            discovering = true;
+            try {
+                discoverLocked(alwaysReport);
+            } finally {
+                discovering = false;
+            }
+        }
+    }
+
+    private void discoverLocked(boolean alwaysReport) {
+        {
             List<CompletableFuture<StunClient.Binding>> pending = new ArrayList<>();
             List<String> failures = new ArrayList<>();
             for (InetSocketAddress server : config.stunServers()) {
@@ -297,9 +311,12 @@ public final class Worker implements AutoCloseable {
         @Override
         public void onConnected(RendezvousSession s) {
             Thread.ofVirtual().start(() -> {
-                reportPublicIp();
                 reported = null;
-                discover(true);
+                InetSocketAddress known = publicEndpoint;
+                NatMapping m = mapping;
+                if (known != null) report(known, m);          // found while connecting: report at once
+                else if (!discovering) discover(true);         // (one in flight reports when it ends)
+                reportPublicIp();                              // after the endpoint: it may wait on an HTTP service
             });
         }
 
