@@ -108,16 +108,6 @@ public final class Noise {
             }
         }
 
-        public byte[] seal(long nonce, byte[] ad, byte[] plaintext, int offset, int length) {
-            try {
-                cipher.init(Cipher.ENCRYPT_MODE, key, new IvParameterSpec(nonceBytes(nonce)));
-                if (ad != null && ad.length > 0) cipher.updateAAD(ad);
-                return cipher.doFinal(plaintext, offset, length);
-            } catch (GeneralSecurityException e) {
-                throw new IllegalStateException("ChaCha20-Poly1305 failed: " + e.getMessage(), e);
-            }
-        }
-
         /** Seals into {@code out} at {@code outOffset}; returns the bytes written. */
         public int seal(long nonce, byte[] ad, byte[] plaintext, int offset, int length, byte[] out, int outOffset) {
             try {

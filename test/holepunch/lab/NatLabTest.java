@@ -84,15 +84,6 @@ class NatLabTest {
                 + " try:\n  print(s.recvfrom(2048)[0].decode()); break\n except socket.timeout:\n  pass\n").trim();
     }
 
-    private static boolean containsBytes(byte[] hay, byte[] needle) {
-        outer:
-        for (int i = 0; i + needle.length <= hay.length; i++) {
-            for (int j = 0; j < needle.length; j++) if (hay[i + j] != needle[j]) continue outer;
-            return true;
-        }
-        return false;
-    }
-
     /** A capture of the lab's "internet" (every router's WAN side and the rendezvous), with a canary crossing it. */
     private PacketCapture internet() throws Exception {
         return PacketCapture.inNamespace("hp-pub", "br0", () -> {
@@ -135,7 +126,7 @@ class NatLabTest {
             assertEquals(marker, forward(marker), lab.logs());
             byte[] seen = wan.stop();
             assertTrue(PacketCapture.revealed(("xx" + marker).getBytes(), marker), "the detector finds a marker in clear");
-            assertTrue(containsBytes(seen, new byte[] {(byte) 203, 0, 113, 12}), "the capture holds router 2's WAN traffic (203.0.113.12)");
+            assertTrue(PacketCapture.contains(seen, new byte[] {(byte) 203, 0, 113, 12}), "the capture holds router 2's WAN traffic (203.0.113.12)");
             assertFalse(PacketCapture.revealed(seen, marker), "the marker crossed the lab's internet in clear");
         }
     }

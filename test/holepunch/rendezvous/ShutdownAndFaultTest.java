@@ -19,6 +19,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** The service as a process: SIGTERM closes every session with 1001 and exits 0; a killed worker leaves the list. */
 @org.junit.jupiter.api.Tag("slow")
 class ShutdownAndFaultTest {
+    static void awaitListening(int port) throws Exception {
+        Await.until(Duration.ofSeconds(30), "rendezvous listening", () -> {
+            try (Socket s = new Socket("127.0.0.1", port)) {
+                return true;
+            } catch (java.io.IOException e) {
+                return false;
+            }
+        });
+    }
+
     static String javaBin() {
         return Path.of(System.getProperty("java.home"), "bin", "java").toString();
     }
@@ -32,13 +42,7 @@ class ShutdownAndFaultTest {
         pb.environment().putAll(Map.of("PORT", String.valueOf(port), "STUN_UDP_PORT", "0", "BIND_ADDRESS", "127.0.0.1"));
         Process p = pb.start();
         try {
-            Await.until(Duration.ofSeconds(30), "rendezvous listening", () -> {
-                try (Socket s = new Socket("127.0.0.1", port)) {
-                    return true;
-                } catch (java.io.IOException e) {
-                    return false;
-                }
-            });
+            awaitListening(port);
             try (RawWebSocket a = RawWebSocket.connect(port, "going-away-1"); RawWebSocket b = RawWebSocket.connect(port, "going-away-2")) {
                 long t0 = System.nanoTime();
                 p.destroy();    // SIGTERM
@@ -64,13 +68,7 @@ class ShutdownAndFaultTest {
         pb.environment().putAll(Map.of("PORT", String.valueOf(port), "STUN_UDP_PORT", "0", "BIND_ADDRESS", "127.0.0.1"));
         Process p = pb.start();
         try {
-            Await.until(Duration.ofSeconds(30), "rendezvous listening", () -> {
-                try (Socket s = new Socket("127.0.0.1", port)) {
-                    return true;
-                } catch (java.io.IOException e) {
-                    return false;
-                }
-            });
+            awaitListening(port);
             String ignored = Files.readAllLines(Path.of("/proc/" + p.pid() + "/status")).stream()
                     .filter(l -> l.startsWith("SigIgn:")).findFirst().orElse("");
             try (RawWebSocket a = RawWebSocket.connect(port, "interrupted")) {

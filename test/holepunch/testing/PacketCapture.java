@@ -98,7 +98,8 @@ public final class PacketCapture implements AutoCloseable {
         return false;
     }
 
-    private static boolean contains(byte[] haystack, byte[] needle) {
+    /** Whether {@code needle} occurs in {@code haystack}. */
+    public static boolean contains(byte[] haystack, byte[] needle) {
         outer:
         for (int i = 0; i + needle.length <= haystack.length; i++) {
             for (int j = 0; j < needle.length; j++) if (haystack[i + j] != needle[j]) continue outer;

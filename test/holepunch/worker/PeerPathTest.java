@@ -42,23 +42,9 @@ class PeerPathTest {
 
     @Test
     void forwarding_carriesUdpToTheTargetBesideThePeerAndBack() throws Exception {
-        try (java.nio.channels.DatagramChannel echo = java.nio.channels.DatagramChannel.open()
-                .bind(new java.net.InetSocketAddress("127.0.0.1", 0));
+        try (holepunch.testing.UdpEcho echo = new holepunch.testing.UdpEcho();
              TestRendezvous rv = new TestRendezvous(Map.of("STUN_UDP_PORT", String.valueOf(Ports.freeUdp())))) {
-            int echoPort = ((java.net.InetSocketAddress) echo.getLocalAddress()).getPort();
-            Thread echoer = Thread.ofVirtual().start(() -> {
-                java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(2048);
-                try {
-                    while (true) {
-                        buf.clear();
-                        java.net.SocketAddress from = echo.receive(buf);
-                        buf.flip();
-                        echo.send(buf, from);
-                    }
-                } catch (java.io.IOException e) {
-                    // closed at the end
-                }
-            });
+            int echoPort = echo.port();
             int forwardPort = Ports.freeUdp();
             try (Worker b = worker(rv, "fwd-b", null, Map.of("P2P_ALLOW", "fwd-a", "FORWARD_ALLOW", "127.0.0.1:" + echoPort));
                  Worker a = worker(rv, "fwd-a", null, Map.of("FORWARD", forwardPort + "=fwd-b:127.0.0.1:" + echoPort));
@@ -83,8 +69,6 @@ class PeerPathTest {
                 assertTrue(metrics.contains("holepunch_worker_path_state{peer=\"fwd-b\",state=\"direct\"} 1"), metrics);
                 assertTrue(metrics.matches("(?s).*holepunch_worker_path_bytes_total\\{peer=\"fwd-b\",path=\"direct\",direction=\"sent\"} [1-9].*"), metrics);
             }
-            echo.close();
-            echoer.join(5000);
         }
     }
 

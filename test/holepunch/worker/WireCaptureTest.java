@@ -6,6 +6,7 @@ import holepunch.testing.FakeStunServer;
 import holepunch.testing.PacketCapture;
 import holepunch.testing.Ports;
 import holepunch.testing.TestRendezvous;
+import holepunch.testing.UdpEcho;
 import org.junit.jupiter.api.Test;
 
 import java.io.BufferedReader;
@@ -13,7 +14,6 @@ import java.io.InputStreamReader;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.net.InetSocketAddress;
-import java.nio.channels.DatagramChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -75,23 +75,10 @@ class WireCaptureTest {
     @Test
     void marker_neverAppearsOnTheWire_overADirectPathOrTheRelay() throws Exception {
         String marker = "HOLEPUNCH-MARKER-" + UUID.randomUUID();
-        try (DatagramChannel echo = DatagramChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
+        try (UdpEcho echo = new UdpEcho();
              FakeStunServer bogus = new FakeStunServer();
              TestRendezvous rv = new TestRendezvous(Map.of("STUN_UDP_PORT", String.valueOf(Ports.freeUdp())))) {
-            int echoPort = ((InetSocketAddress) echo.getLocalAddress()).getPort();
-            Thread echoer = Thread.ofVirtual().start(() -> {
-                java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(2048);
-                try {
-                    while (true) {
-                        buf.clear();
-                        java.net.SocketAddress from = echo.receive(buf);
-                        buf.flip();
-                        echo.send(buf, from);
-                    }
-                } catch (java.io.IOException e) {
-                    // closed at the end
-                }
-            });
+            int echoPort = echo.port();
             bogus.mapping.set(new InetSocketAddress("127.0.0.1", Ports.freeUdp()));     // nobody listens there: no direct path
             int fwdDirect = Ports.freeUdp();
             int fwdRelay = Ports.freeUdp();
@@ -128,8 +115,6 @@ class WireCaptureTest {
                 assertTrue(c.metrics().value("holepunch_worker_path_bytes_total", "peer", "cap-d", "path", "relay", "direction", "sent") > 0,
                         "the c-d marker went over the relay");
             }
-            echo.close();
-            echoer.join(5000);
         }
     }
 }
