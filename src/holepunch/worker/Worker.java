@@ -24,7 +24,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
 import java.net.URI;
-import java.net.UnknownHostException;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -36,9 +35,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A worker: one UDP socket for STUN and peer traffic, a session to the rendezvous, and the health
@@ -48,7 +44,6 @@ import java.util.concurrent.TimeUnit;
 public final class Worker implements AutoCloseable {
     private final Log log = Log.of("worker");
     private final Metrics metrics = new Metrics();
-    private volatile long lastStunRttMillis = -1;
     private final WorkerConfig config;
     private final Identity identity;
     private final Scheduler scheduler = Scheduler.system();
@@ -59,14 +54,9 @@ public final class Worker implements AutoCloseable {
     private final Thread reader;
     private final holepunch.peer.Peers peers;
     private final Forwarder forwarder;
-    private final Object discoveryLock = new Object();
-    private volatile InetSocketAddress publicEndpoint;
-    private volatile NatMapping mapping;
+    private final Discovery discovery;
     private volatile InetSocketAddress reported;
-    private volatile boolean discovering;
     private volatile String lastAck;
-    private volatile int discoveryFailures;
-    private volatile Scheduler.Handle nextDiscovery;
     private volatile boolean running = true;
 
     private Worker(WorkerConfig config) throws IOException {
@@ -80,13 +70,11 @@ public final class Worker implements AutoCloseable {
             throw new IOException("cannot bind UDP port " + config.udpPort() + " (INTERNAL_UDP_PORT_ENV): " + e.getMessage(), e);
         }
         stun = new StunClient((d, to) -> udp.send(d, to), scheduler, config.retransmission());
+        discovery = new Discovery(config, stun, scheduler, metrics, this::udpPort, this::found);
         reader = Thread.ofPlatform().name("udp-reader").daemon(true).unstarted(this::readUdp);
         session = new RendezvousSession(config.workerId(), config.rendezvousWs(), config.pingIntervalNanos(),
                 config.pingTimeoutNanos(), config.token(), metrics, identity, new SessionHandler());
         metrics.gauge("holepunch_worker_rendezvous_connected", "1 while the rendezvous session is up.", () -> session.isConnected() ? 1 : 0);
-        metrics.gauge("holepunch_worker_stun_rtt_seconds", "Round-trip time of the last successful STUN transaction (NaN before one).",
-                () -> lastStunRttMillis < 0 ? Double.NaN : lastStunRttMillis / 1000.0);
-        metrics.counterFamily("holepunch_worker_stun_transactions_total", "STUN transactions, by outcome.");
         metrics.counterFamily("holepunch_worker_connect_attempts_total", "Connection attempts to the rendezvous.");
         metrics.counterFamily("holepunch_worker_endpoint_reports_total", "update_udp_endpoint messages sent.");
         peers = new holepunch.peer.Peers(config.workerId(), identity, (d, to) -> udp.send(d, to), session::send, scheduler, config.peers());
@@ -109,7 +97,7 @@ public final class Worker implements AutoCloseable {
                 .map(a -> a.getHostString() + ":" + a.getPort()).toList());
         w.reader.start();
         // STUN runs while the WebSocket connects: the first report goes out as soon as both are done.
-        Thread.ofVirtual().name("discovery").start(() -> w.discover(false));
+        Thread.ofVirtual().name("discovery").start(() -> w.discovery.run(false));
         w.session.start();
         return w;
     }
@@ -127,7 +115,7 @@ public final class Worker implements AutoCloseable {
     }
 
     public InetSocketAddress publicEndpoint() {
-        return publicEndpoint;
+        return discovery.endpoint();
     }
 
     /** The worker's counters and gauges (what {@code GET /metrics} shows). */
@@ -141,8 +129,8 @@ public final class Worker implements AutoCloseable {
 
     /** The JSON of {@code GET /status}. */
     public Map<String, Object> status() {
-        InetSocketAddress pub = publicEndpoint;
-        NatMapping m = mapping;
+        InetSocketAddress pub = discovery.endpoint();
+        NatMapping m = discovery.mapping();
         Map<String, Object> s = new LinkedHashMap<>();
         s.put("worker_id", config.workerId());
         s.put("key_fingerprint", identity.publicIdentity().fingerprint());
@@ -182,68 +170,10 @@ public final class Worker implements AutoCloseable {
         }
     }
 
-    // ---- discovery
+    // ---- what discovery found, to the rendezvous
 
-    /** Runs STUN against every server on the worker's socket; reports when asked or when the mapping changed. */
-    void discover(boolean alwaysReport) {
-        synchronized (discoveryLock) {
-            if (!running) return;
-            discovering = true;
-            try {
-                discoverLocked(alwaysReport);
-            } finally {
-                discovering = false;
-            }
-        }
-    }
-
-    private void discoverLocked(boolean alwaysReport) {
-        {
-            List<CompletableFuture<StunClient.Binding>> pending = new ArrayList<>();
-            List<String> failures = new ArrayList<>();
-            for (InetSocketAddress server : config.stunServers()) {
-                try {
-                    InetAddress ip = resolveIpv4(server.getHostString());
-                    pending.add(stun.bind(new InetSocketAddress(ip, server.getPort())));
-                } catch (UnknownHostException e) {
-                    failures.add("DNS lookup of STUN server " + server.getHostString() + " failed: " + e.getMessage());
-                }
-            }
-            List<StunClient.Binding> bindings = new ArrayList<>();
-            for (CompletableFuture<StunClient.Binding> f : pending) {
-                try {
-                    bindings.add(f.get(120, TimeUnit.SECONDS));
-                    metrics.inc("holepunch_worker_stun_transactions_total", "outcome", "success");
-                } catch (ExecutionException e) {
-                    failures.add(e.getCause().getMessage());
-                    metrics.inc("holepunch_worker_stun_transactions_total", "outcome", "failure");
-                } catch (Exception e) {
-                    failures.add(e.toString());
-                    metrics.inc("holepunch_worker_stun_transactions_total", "outcome", "failure");
-                }
-            }
-            for (String f : failures) log.warn(config.workerId(), "STUN: " + f);
-            if (bindings.isEmpty()) {
-                int n = ++discoveryFailures;
-                long retry = holepunch.timer.Backoff.delay(n - 1, 1000, Math.min(config.stunRefreshMillis(), 64_000));
-                log.warn(config.workerId(), "STUN discovery failed (" + n + " in a row); keeping the last endpoint "
-                        + publicEndpoint + ", retrying in " + retry + " ms");
-                scheduleDiscovery(retry);
-                return;
-            }
-            discoveryFailures = 0;
-            lastStunRttMillis = bindings.get(0).rttMillis();
-            NatMapping m = NatMapping.classify(bindings, udpPort());
-            InetSocketAddress endpoint = bindings.get(0).mapped();
-            boolean changed = !endpoint.equals(publicEndpoint) || !m.equals(mapping);
-            publicEndpoint = endpoint;
-            mapping = m;
-            log.info(config.workerId(), "STUN result: " + Addresses.text(endpoint)
-                    + " for local UDP port " + udpPort() + " (NAT mapping " + m.behaviour().wire + ", port "
-                    + (m.portPreserved() ? "preserved" : "not preserved") + ", rtt " + bindings.get(0).rttMillis() + " ms)");
-            if (changed || alwaysReport || !endpoint.equals(reported)) report(endpoint, m);
-            scheduleDiscovery(config.stunRefreshMillis());
-        }
+    private void found(InetSocketAddress endpoint, NatMapping m, boolean report) {
+        if (report || !endpoint.equals(reported)) report(endpoint, m);
     }
 
     private void report(InetSocketAddress endpoint, NatMapping m) {
@@ -273,21 +203,6 @@ public final class Worker implements AutoCloseable {
         return out;
     }
 
-    private void scheduleDiscovery(long delayMillis) {
-        Scheduler.Handle old = nextDiscovery;
-        if (old != null) old.cancel();
-        if (running) nextDiscovery = scheduler.schedule(delayMillis, () -> Thread.ofVirtual().start(() -> discover(false)));
-    }
-
-    private static InetAddress resolveIpv4(String host) throws UnknownHostException {
-        InetAddress literal = Addresses.literal(host);
-        if (literal != null) return literal;
-        for (InetAddress a : InetAddress.getAllByName(host)) {
-            if (a instanceof java.net.Inet4Address) return a;
-        }
-        throw new UnknownHostException(host + " has no IPv4 address");
-    }
-
     private void reportPublicIp() {
         String url = config.ipEchoUrl();
         if (url.isEmpty()) return;
@@ -312,10 +227,10 @@ public final class Worker implements AutoCloseable {
         public void onConnected(RendezvousSession s) {
             Thread.ofVirtual().start(() -> {
                 reported = null;
-                InetSocketAddress known = publicEndpoint;
-                NatMapping m = mapping;
+                InetSocketAddress known = discovery.endpoint();
+                NatMapping m = discovery.mapping();
                 if (known != null) report(known, m);          // found while connecting: report at once
-                else if (!discovering) discover(true);         // (one in flight reports when it ends)
+                else if (!discovery.inProgress()) discovery.run(true);   // (one in flight reports when it ends)
                 reportPublicIp();                              // after the endpoint: it may wait on an HTTP service
             });
         }
@@ -352,8 +267,7 @@ public final class Worker implements AutoCloseable {
     @Override
     public void close() {
         running = false;
-        Scheduler.Handle next = nextDiscovery;
-        if (next != null) next.cancel();
+        discovery.close();
         forwarder.close();
         peers.close();
         session.close();

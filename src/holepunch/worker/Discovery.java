@@ -1,0 +1,153 @@
+package holepunch.worker;
+
+import holepunch.log.Log;
+import holepunch.metrics.Metrics;
+import holepunch.net.Addresses;
+import holepunch.stun.StunClient;
+import holepunch.timer.Backoff;
+import holepunch.timer.Scheduler;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.IntSupplier;
+
+/**
+ * STUN discovery on the worker's own socket: asks every configured server, classifies the NAT's
+ * mapping from the answers ({@link NatMapping}), keeps the last endpoint through failures, and
+ * runs again every STUN_REFRESH_SEC (after a failure, backing off from 1 s). What it finds goes to
+ * the {@link Listener}; the worker decides what to report.
+ */
+final class Discovery {
+    /** Told each result; {@code report} when it changed or a report was asked for. */
+    interface Listener {
+        void found(InetSocketAddress endpoint, NatMapping mapping, boolean report);
+    }
+
+    private final Log log = Log.of("worker");
+    private final WorkerConfig config;
+    private final StunClient stun;
+    private final Scheduler scheduler;
+    private final Metrics metrics;
+    private final IntSupplier localPort;
+    private final Listener listener;
+    private final Object lock = new Object();
+    private volatile InetSocketAddress endpoint;
+    private volatile NatMapping mapping;
+    private volatile long lastRttMillis = -1;
+    private volatile boolean running = true;
+    private volatile boolean inProgress;
+    private int failures;
+    private volatile Scheduler.Handle next;
+
+    Discovery(WorkerConfig config, StunClient stun, Scheduler scheduler, Metrics metrics, IntSupplier localPort, Listener listener) {
+        this.config = config;
+        this.stun = stun;
+        this.scheduler = scheduler;
+        this.metrics = metrics;
+        this.localPort = localPort;
+        this.listener = listener;
+        metrics.counterFamily("holepunch_worker_stun_transactions_total", "STUN transactions, by outcome.");
+        metrics.gauge("holepunch_worker_stun_rtt_seconds", "Round-trip time of the last successful STUN transaction (NaN before one).",
+                () -> lastRttMillis < 0 ? Double.NaN : lastRttMillis / 1000.0);
+    }
+
+    InetSocketAddress endpoint() {
+        return endpoint;
+    }
+
+    NatMapping mapping() {
+        return mapping;
+    }
+
+    boolean inProgress() {
+        return inProgress;
+    }
+
+    /** Runs STUN against every server now; {@code report}: the listener reports even an unchanged result. */
+    void run(boolean report) {
+        synchronized (lock) {
+            if (!running) return;
+            inProgress = true;
+            try {
+                runLocked(report);
+            } finally {
+                inProgress = false;
+            }
+        }
+    }
+
+    private void runLocked(boolean report) {
+        List<CompletableFuture<StunClient.Binding>> pending = new ArrayList<>();
+        List<String> problems = new ArrayList<>();
+        for (InetSocketAddress server : config.stunServers()) {
+            try {
+                InetAddress ip = resolveIpv4(server.getHostString());
+                pending.add(stun.bind(new InetSocketAddress(ip, server.getPort())));
+            } catch (UnknownHostException e) {
+                problems.add("DNS lookup of STUN server " + server.getHostString() + " failed: " + e.getMessage());
+            }
+        }
+        List<StunClient.Binding> bindings = new ArrayList<>();
+        for (CompletableFuture<StunClient.Binding> f : pending) {
+            try {
+                bindings.add(f.get(120, TimeUnit.SECONDS));      // bounded: the client's own retransmissions end sooner
+                metrics.inc("holepunch_worker_stun_transactions_total", "outcome", "success");
+            } catch (ExecutionException e) {
+                problems.add(e.getCause().getMessage());
+                metrics.inc("holepunch_worker_stun_transactions_total", "outcome", "failure");
+            } catch (Exception e) {
+                problems.add(e.toString());
+                metrics.inc("holepunch_worker_stun_transactions_total", "outcome", "failure");
+            }
+        }
+        for (String p : problems) log.warn(config.workerId(), "STUN: " + p);
+        if (bindings.isEmpty()) {
+            int n = ++failures;
+            long retry = Backoff.delay(n - 1, 1000, Math.min(config.stunRefreshMillis(), 64_000));
+            log.warn(config.workerId(), "STUN discovery failed (" + n + " in a row); keeping the last endpoint "
+                    + (endpoint == null ? "(none yet)" : Addresses.text(endpoint)) + ", retrying in " + retry + " ms");
+            schedule(retry);
+            return;
+        }
+        failures = 0;
+        StunClient.Binding first = bindings.getFirst();
+        lastRttMillis = first.rttMillis();
+        NatMapping m = NatMapping.classify(bindings, localPort.getAsInt());
+        InetSocketAddress found = first.mapped();
+        boolean changed = !found.equals(endpoint) || !m.equals(mapping);
+        endpoint = found;
+        mapping = m;
+        log.info(config.workerId(), "STUN result: " + Addresses.text(found) + " for local UDP port " + localPort.getAsInt()
+                + " (NAT mapping " + m.behaviour().wire + ", port " + (m.portPreserved() ? "preserved" : "not preserved")
+                + ", rtt " + first.rttMillis() + " ms)");
+        listener.found(found, m, changed || report);
+        schedule(config.stunRefreshMillis());
+    }
+
+    private void schedule(long delayMillis) {
+        Scheduler.Handle old = next;
+        if (old != null) old.cancel();
+        if (running) next = scheduler.schedule(delayMillis, () -> Thread.ofVirtual().start(() -> run(false)));
+    }
+
+    static InetAddress resolveIpv4(String host) throws UnknownHostException {
+        InetAddress literal = Addresses.literal(host);
+        if (literal != null) return literal;
+        for (InetAddress a : InetAddress.getAllByName(host)) {
+            if (a instanceof java.net.Inet4Address) return a;
+        }
+        throw new UnknownHostException(host + " has no IPv4 address");
+    }
+
+    void close() {
+        running = false;
+        Scheduler.Handle n = next;
+        if (n != null) n.cancel();
+    }
+}
