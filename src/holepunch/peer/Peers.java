@@ -48,6 +48,11 @@ public final class Peers {
     /** Sends a message to the rendezvous without blocking; false when it could not be queued. */
     public interface Rendezvous {
         boolean send(Message message);
+
+        /** For application payloads, whose senders may wait: by default the same as {@link #send}. */
+        default boolean sendPaced(Message message) {
+            return send(message);
+        }
     }
 
     /**
@@ -160,7 +165,8 @@ public final class Peers {
                 log.debug(selfId, "direct send to " + peer + " failed: " + e.getMessage());
             }
         }
-        boolean sent = relay(l, sealed);
+        boolean sent = rendezvous.sendPaced(new RelayData(P2pConnectionOffer.pairIdText(l.pairId), null,
+                Base64.getEncoder().encodeToString(sealed)));
         if (sent) count(peer, "relay", "sent", payload.length);
         return sent;
     }

@@ -49,6 +49,7 @@ final class RendezvousSession {
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
     static final int OUTBOX_MESSAGES = 1024;
     private final Object sendLock = new Object();
+    private final Object pacedLock = new Object();
     private CompletableFuture<?> tail = CompletableFuture.completedFuture(null);
     private final java.util.concurrent.atomic.AtomicInteger waiting = new java.util.concurrent.atomic.AtomicInteger();
     private final java.util.concurrent.atomic.AtomicLong outboxDropped = new java.util.concurrent.atomic.AtomicLong();
@@ -170,24 +171,62 @@ final class RendezvousSession {
      * their order and start at once when nothing is outstanding.
      */
     boolean send(Message message) {
+        return enqueue(message) != null;
+    }
+
+    /**
+     * Sends one message and waits (at most 10 s) until it is written: for application payloads,
+     * whose senders may block, so that a fast sender is paced by the connection instead of queueing.
+     */
+    boolean sendAndWait(Message message) {
         WebSocket w = ws;
         if (w == null) return false;
+        String text = message.encode();
+        synchronized (pacedLock) {          // paced senders take turns here; send() never waits on this lock
+            try {
+                CompletableFuture<?> sent;
+                CompletableFuture<?> before;
+                synchronized (sendLock) {
+                    before = tail;
+                }
+                before.handle((r, e) -> null).get(10, java.util.concurrent.TimeUnit.SECONDS);   // what send() queued goes first
+                synchronized (sendLock) {
+                    if (!tail.isDone()) {
+                        sent = tail.handle((r, e) -> null).thenCompose(x -> w.sendText(text, true));   // a send() came in between
+                    } else {
+                        sent = w.sendText(text, true);     // the usual case: straight from this thread, no hand-over
+                    }
+                    tail = sent;
+                }
+                sent.get(10, java.util.concurrent.TimeUnit.SECONDS);
+                return true;
+            } catch (Exception e) {
+                if (running && ws == w) log.warn(workerId, "sending " + message.type().wire + " to the rendezvous failed: " + e);
+                return false;
+            }
+        }
+    }
+
+    private CompletableFuture<?> enqueue(Message message) {
+        WebSocket w = ws;
+        if (w == null) return null;
         if (waiting.incrementAndGet() > OUTBOX_MESSAGES) {
             waiting.decrementAndGet();
             long n = outboxDropped.incrementAndGet();
             if (Long.bitCount(n) == 1) log.warn(workerId, "the rendezvous session's send queue is full; dropped " + n + " messages so far");
-            return false;
+            return null;
         }
         String text = message.encode();
         synchronized (sendLock) {
-            tail = tail.handle((r, e) -> null)
+            CompletableFuture<?> next = tail.handle((r, e) -> null)
                     .thenCompose(x -> w.sendText(text, true))
                     .whenComplete((r, e) -> {
                         waiting.decrementAndGet();
                         if (e != null && running && ws == w) log.warn(workerId, "sending " + message.type().wire + " to the rendezvous failed: " + e);
                     });
+            tail = next;
+            return next;
         }
-        return true;
     }
 
     /** Closes the session with 1000 and stops reconnecting. */

@@ -77,7 +77,17 @@ public final class Worker implements AutoCloseable {
         metrics.gauge("holepunch_worker_rendezvous_connected", "1 while the rendezvous session is up.", () -> session.isConnected() ? 1 : 0);
         metrics.counterFamily("holepunch_worker_connect_attempts_total", "Connection attempts to the rendezvous.");
         metrics.counterFamily("holepunch_worker_endpoint_reports_total", "update_udp_endpoint messages sent.");
-        peers = new holepunch.peer.Peers(config.workerId(), identity, (d, to) -> udp.send(d, to), session::send, scheduler, config.peers());
+        peers = new holepunch.peer.Peers(config.workerId(), identity, (d, to) -> udp.send(d, to), new holepunch.peer.Peers.Rendezvous() {
+            @Override
+            public boolean send(Message message) {
+                return session.send(message);
+            }
+
+            @Override
+            public boolean sendPaced(Message message) {
+                return session.sendAndWait(message);        // application threads may wait: paced, not queued
+            }
+        }, scheduler, config.peers());
         try {
             forwarder = new Forwarder(config.workerId(), peers::send, config.forward(), config.forwardAllow(), metrics);
         } catch (IOException e) {

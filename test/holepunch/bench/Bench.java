@@ -47,6 +47,14 @@ public final class Bench {
         List<RvServer> servers = new ArrayList<>();
         try {
             servers.add(RvServer.start("holepunch", List.of(Path.of("run.sh").toAbsolutePath().toString(), "rendezvous")));
+            // The design card's own command, with the JVM's defaults on this machine: memory only.
+            RvServer plain = RvServer.start("holepunch (java -jar, JVM defaults)", List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-jar", Path.of("build/holepunch.jar").toAbsolutePath().toString(), "rendezvous"));
+            try {
+                memory(plain, sessions);
+            } finally {
+                plain.stop();
+            }
             if (seed) {
                 File script = new File("../shared/anchors/seed_rendezvous.sh");
                 if (script.exists()) servers.add(RvServer.start("original", List.of("bash", script.getAbsolutePath())));
@@ -148,12 +156,18 @@ public final class Bench {
     /** Memory, the same way for every server: RSS freshly started, then holding N sessions. */
     static void memory(RvServer server, int sessions) throws Exception {
         long fresh = rssKb(server.pid());
+        long cpu0 = cpuMillis(server.pid());
         try (WsLoad first = new WsLoad(server.target)) {
             first.register(sessions, 512, "first-", 300_000_000_000L);
+            long cold = cpuMillis(server.pid()) - cpu0;
+            // Echo at once after the burst, while its garbage is still being collected.
+            double[] after = first.echo(100, 2.0);
             long held = rssKb(server.pid());
             server.kbPerSession = (held - fresh) / (double) sessions;
             System.out.printf(Locale.ROOT, "%s rendezvous: RSS %.1f MB freshly started, %.1f MB holding %d sessions: %.1f KB/session%n",
                     server.name, fresh / 1024.0, held / 1024.0, sessions, server.kbPerSession);
+            System.out.printf(Locale.ROOT, "%s rendezvous: cold burst (a fresh process, JIT included): server CPU %.3f ms per registration;"
+                    + " echo right after it: %.0f msg/s, p50 %.2f ms, p99 %.2f ms%n", server.name, cold / (double) sessions, after[0], after[1], after[2]);
             if (System.getenv("BENCH_HISTO") != null) histogram(server.pid());
         }
     }
