@@ -36,7 +36,7 @@ final class Demo {
     static void train() throws Exception {
         Log.setLevel(Log.Level.WARNING);
         RendezvousServer server = RendezvousServer.start(RendezvousConfig.from(new Env(Map.of("PORT", "0", "BIND_ADDRESS", "127.0.0.1",
-                "STUN_UDP_PORT", String.valueOf(freeUdpOr(0))))));
+                "STUN_UDP_PORT", String.valueOf(freeUdpOr(0)), "MAX_SESSIONS", "1000"))));
         Worker[] workers = workers(server);
         long deadline = System.nanoTime() + 20_000_000_000L;
         while (System.nanoTime() < deadline && !(bothReported(workers) && direct(workers[0]))) Thread.sleep(20);
@@ -69,7 +69,7 @@ final class Demo {
         Log log = Log.of("demo");
         int httpPort = env.port("PORT", freeOr(8080), true);
         Map<String, String> rv = new HashMap<>(Map.of("PORT", String.valueOf(httpPort), "BIND_ADDRESS", "127.0.0.1",
-                "STUN_UDP_PORT", String.valueOf(env.port("STUN_UDP_PORT", freeUdpOr(3478), false))));
+                "STUN_UDP_PORT", String.valueOf(env.port("STUN_UDP_PORT", freeUdpOr(3478), false)), "MAX_SESSIONS", "1000"));
         RendezvousServer server = RendezvousServer.start(RendezvousConfig.from(new Env(rv)));
         String base = "http://127.0.0.1:" + server.port();
         Worker[] workers = workers(server);
