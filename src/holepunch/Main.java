@@ -14,6 +14,7 @@ public final class Main {
             usage: java -jar holepunch.jar <command>
               rendezvous   run the rendezvous service (HTTP + WebSocket on PORT, STUN on STUN_UDP_PORT)
               worker       run a worker (needs RENDEZVOUS_SERVICE_URL)
+              worker --netcheck   report what this network allows (UDP, public endpoint, NAT mapping) and exit
               demo         a rendezvous and two workers on loopback, no internet needed
               --version    print the version
               --help       this text
@@ -28,7 +29,10 @@ public final class Main {
         try {
             switch (command) {
                 case "rendezvous" -> runRendezvous();
-                case "worker" -> Shutdown.await(Worker.start(WorkerConfig.from(Env.system())));
+                case "worker" -> {
+                    if (args.length > 1 && args[1].equals("--netcheck")) System.exit(holepunch.worker.Worker.netcheck(Env.system(), System.out));
+                    Shutdown.await(Worker.start(WorkerConfig.from(Env.system())));
+                }
                 case "demo" -> Demo.run(Env.system());
                 case "train" -> {
                     Demo.train();

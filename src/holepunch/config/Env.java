@@ -10,6 +10,11 @@ public final class Env {
         this.vars = vars;
     }
 
+    /** The variables, as given. */
+    public Map<String, String> asMap() {
+        return Map.copyOf(vars);
+    }
+
     public static Env system() {
         return new Env(System.getenv());
     }

@@ -13,7 +13,8 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                                String token, int maxSessions, int maxSessionsPerIp, int maxMessagesPerSec,
                                int relayBytesPerSec, int maxPendingConnections, int maxPendingPerIp,
                                long maxBufferedBytes, List<String> allowedOrigins, int offersPerMinute,
-                               int maxPairsPerWorker, int idBindingGraceSec, boolean requireWorkerKeys, List<String> publicHosts) {
+                               int maxPairsPerWorker, int idBindingGraceSec, boolean requireWorkerKeys, List<String> publicHosts,
+                               int stunOtherPort) {
 
     /** Request heads larger than this are refused before any handler runs. */
     public static final int MAX_REQUEST_HEAD_BYTES = 16 * 1024;
@@ -44,7 +45,17 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                 env.integer("MAX_PAIRS_PER_WORKER", 64, 1, 100_000),
                 env.integer("ID_BINDING_GRACE_SEC", 600, 0, 30 * 86400),
                 env.bool("REQUIRE_WORKER_KEYS", false),
-                Arrays.stream(env.string("RENDEZVOUS_PUBLIC_HOSTS", "").split(",")).map(String::trim).filter(h -> !h.isEmpty()).toList());
+                Arrays.stream(env.string("RENDEZVOUS_PUBLIC_HOSTS", "").split(",")).map(String::trim).filter(h -> !h.isEmpty()).toList(),
+                otherPort(env));
+    }
+
+    /** STUN_OTHER_PORT: the STUN server's second port (default STUN_UDP_PORT + 1; 0 turns it off, as does STUN_UDP_PORT=0). */
+    static int otherPort(Env env) {
+        int main = env.port("STUN_UDP_PORT", 3478, true);
+        int other = env.port("STUN_OTHER_PORT", main == 0 || main == 65535 ? 0 : main + 1, true);
+        if (main == 0 || other == 0) return -1;
+        if (other == main) throw new ConfigException("STUN_OTHER_PORT must differ from STUN_UDP_PORT (" + main + ")");
+        return other;
     }
 
     /** {@code ALLOWED_ORIGINS}: exact origins (scheme://host[:port]), comma-separated; empty allows any. */

@@ -78,7 +78,8 @@ public final class RendezvousServer implements AutoCloseable {
     public static RendezvousServer start(RendezvousConfig config) throws IOException {
         RendezvousServer server = new RendezvousServer(config);
         if (config.stunUdpPort() != 0) {
-            server.stun = StunServer.start(new InetSocketAddress(config.bindAddress(), config.stunUdpPort()), config.stunMaxPerSource());
+            server.stun = StunServer.start(new InetSocketAddress(config.bindAddress(), config.stunUdpPort()), config.stunMaxPerSource(),
+                    config.stunOtherPort());
         }
         for (ConnectionLoop loop : server.loops) loop.start();
         server.http.start();
@@ -100,6 +101,11 @@ public final class RendezvousServer implements AutoCloseable {
 
     public int port() {
         return http.getAddress().getPort();
+    }
+
+    /** The built-in STUN server's second port (OTHER-ADDRESS), or 0 when there is none. */
+    public int stunOtherPort() {
+        return stun == null ? 0 : stun.otherPort();
     }
 
     /** The built-in STUN server's UDP port, or 0 when it is disabled. */

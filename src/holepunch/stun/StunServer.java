@@ -20,27 +20,55 @@ import java.util.concurrent.atomic.AtomicLong;
  * magic cookie, get MAPPED-ADDRESS alone, §12); a request with unknown comprehension-required
  * attributes gets 420, one for another method 400. Everything else (malformed datagrams,
  * indications, responses) is dropped without a reply, and each source IP is held to a rate.
+ *
+ * <p>It answers on a second port too, and every answer names the other one in OTHER-ADDRESS
+ * (RFC 5780 §7.2 and §14.4), so that a client pointed at this server alone can send to two
+ * destinations from one socket and tell an endpoint-dependent ("symmetric") NAT, which maps them
+ * apart, from an endpoint-independent one. Its address is the one bound; bound to the wildcard,
+ * the address is the wildcard, meaning "the one you sent to".
  */
 public final class StunServer implements AutoCloseable {
     public static final String SOFTWARE = "holepunch";
 
     private final Log log = Log.of("stun-server");
     private final DatagramChannel channel;
+    private final DatagramChannel other;
     private final SourceLimiter limiter;
     private final Thread thread;
+    private final Thread otherThread;
     private final AtomicLong requests = new AtomicLong();
     private final AtomicLong responses = new AtomicLong();
     private final AtomicLong dropped = new AtomicLong();
     private volatile boolean running = true;
 
-    private StunServer(DatagramChannel channel, double perSourcePerSecond) {
+    private StunServer(DatagramChannel channel, DatagramChannel other, double perSourcePerSecond) {
         this.channel = channel;
+        this.other = other;
         this.limiter = new SourceLimiter(perSourcePerSecond, 100_000);
-        this.thread = Thread.ofPlatform().name("stun-server").daemon(true).unstarted(this::run);
+        InetSocketAddress otherAddress = other == null ? null : (InetSocketAddress) localAddress(other);
+        InetSocketAddress mainAddress = (InetSocketAddress) localAddress(channel);
+        this.thread = Thread.ofPlatform().name("stun-server").daemon(true).unstarted(() -> run(channel, otherAddress));
+        this.otherThread = other == null ? null : Thread.ofPlatform().name("stun-server-2").daemon(true).unstarted(() -> run(other, mainAddress));
     }
 
-    /** {@code perSourcePerSecond}: requests answered per second per source IP (0: no limit). */
+    private static SocketAddress localAddress(DatagramChannel ch) {
+        try {
+            return ch.getLocalAddress();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** {@code perSourcePerSecond}: requests answered per second per source IP (0: no limit). No second port. */
     public static StunServer start(InetSocketAddress bind, double perSourcePerSecond) throws IOException {
+        return start(bind, perSourcePerSecond, -1);
+    }
+
+    /**
+     * As above, answering on {@code otherPort} as well (0: any free port; negative: none). A second
+     * port that cannot be bound is logged and done without: the server still serves its first.
+     */
+    public static StunServer start(InetSocketAddress bind, double perSourcePerSecond, int otherPort) throws IOException {
         DatagramChannel ch = DatagramChannel.open();
         try {
             ch.bind(bind);
@@ -48,10 +76,28 @@ public final class StunServer implements AutoCloseable {
             ch.close();
             throw new IOException("cannot bind the STUN server to UDP " + bind + ": " + e.getMessage(), e);
         }
-        StunServer s = new StunServer(ch, perSourcePerSecond);
+        DatagramChannel second = null;
+        if (otherPort >= 0) {
+            second = DatagramChannel.open();
+            try {
+                second.bind(new InetSocketAddress(bind.getAddress(), otherPort));
+            } catch (IOException e) {
+                second.close();
+                second = null;
+                Log.of("stun-server").warn(null, "cannot bind the STUN server's second port UDP " + otherPort + " (STUN_OTHER_PORT): "
+                        + e.getMessage() + "; answering without OTHER-ADDRESS, so one-server NAT classification is off");
+            }
+        }
+        StunServer s = new StunServer(ch, second, perSourcePerSecond);
         s.thread.start();
-        s.log.info(null, "STUN server on UDP " + ch.getLocalAddress());
+        if (s.otherThread != null) s.otherThread.start();
+        s.log.info(null, "STUN server on UDP " + ch.getLocalAddress() + (second == null ? "" : " and " + second.getLocalAddress() + " (OTHER-ADDRESS)"));
         return s;
+    }
+
+    /** The second port, or 0 when there is none. */
+    public int otherPort() {
+        return other == null ? 0 : Addresses.localPort(other);
     }
 
     public int port() {
@@ -70,7 +116,7 @@ public final class StunServer implements AutoCloseable {
         return dropped.get();
     }
 
-    private void run() {
+    private void run(DatagramChannel channel, InetSocketAddress otherAddress) {
         ByteBuffer in = ByteBuffer.allocate(2048);
         while (running) {
             try {
@@ -82,7 +128,7 @@ public final class StunServer implements AutoCloseable {
                     dropped.incrementAndGet();
                     continue;
                 }
-                byte[] reply = respond(in.array(), in.position(), src);
+                byte[] reply = respond(in.array(), in.position(), src, otherAddress);
                 if (reply == null) {
                     dropped.incrementAndGet();
                     continue;
@@ -99,6 +145,11 @@ public final class StunServer implements AutoCloseable {
 
     /** The reply to one datagram from {@code source}, or null when it gets none. */
     public static byte[] respond(byte[] data, int length, InetSocketAddress source) {
+        return respond(data, length, source, null);
+    }
+
+    /** As above, naming {@code otherAddress} (when not null) in OTHER-ADDRESS. */
+    public static byte[] respond(byte[] data, int length, InetSocketAddress source, InetSocketAddress otherAddress) {
         StunMessage request;
         try {
             request = StunMessage.parse(data, 0, length);
@@ -126,6 +177,9 @@ public final class StunServer implements AutoCloseable {
         attrs.add(new StunAttribute(AttributeType.XOR_MAPPED_ADDRESS, StunAddress.encode(source, true, tid)));
         attrs.add(new StunAttribute(AttributeType.MAPPED_ADDRESS, StunAddress.encode(source, false, tid)));
         attrs.add(new StunAttribute(AttributeType.SOFTWARE, SOFTWARE.getBytes(StandardCharsets.UTF_8)));
+        if (otherAddress != null && otherAddress.getAddress().getClass() == source.getAddress().getClass()) {
+            attrs.add(new StunAttribute(AttributeType.OTHER_ADDRESS, StunAddress.encode(otherAddress, false, tid)));
+        }
         return new StunMessage(StunClass.SUCCESS_RESPONSE, StunMessage.BINDING, tid, attrs).encode(true);
     }
 
@@ -149,11 +203,13 @@ public final class StunServer implements AutoCloseable {
         running = false;
         try {
             channel.close();
+            if (other != null) other.close();
         } catch (IOException ignored) {
             // closing anyway
         }
         try {
             thread.join(2000);
+            if (otherThread != null) otherThread.join(2000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

@@ -106,6 +106,18 @@ final class Discovery {
                 metrics.inc("holepunch_worker_stun_transactions_total", "outcome", "failure");
             }
         }
+        if (bindings.size() == 1 && bindings.getFirst().otherAddress() != null) {
+            // One server that names another address (RFC 5780 OTHER-ADDRESS): ask there too, from the
+            // same socket, so that the mapping can be classified with one configured server.
+            InetSocketAddress other = otherAddress(bindings.getFirst());
+            try {
+                bindings.add(stun.bind(other).get(120, TimeUnit.SECONDS));
+                metrics.inc("holepunch_worker_stun_transactions_total", "outcome", "success");
+            } catch (Exception e) {
+                problems.add("OTHER-ADDRESS " + Addresses.text(other) + ": " + (e.getCause() == null ? e : e.getCause().getMessage()));
+                metrics.inc("holepunch_worker_stun_transactions_total", "outcome", "failure");
+            }
+        }
         for (String p : problems) log.warn(config.workerId(), "STUN: " + p);
         if (bindings.isEmpty()) {
             int n = ++failures;
@@ -134,6 +146,12 @@ final class Discovery {
         Scheduler.Handle old = next;
         if (old != null) old.cancel();
         if (running) next = scheduler.schedule(delayMillis, () -> Thread.ofVirtual().start(() -> run(false)));
+    }
+
+    /** OTHER-ADDRESS as an address to send to; a wildcard address means the server's own (the one we used). */
+    static InetSocketAddress otherAddress(StunClient.Binding b) {
+        InetSocketAddress o = b.otherAddress();
+        return o.getAddress().isAnyLocalAddress() ? new InetSocketAddress(b.server().getAddress(), o.getPort()) : o;
     }
 
     static InetAddress resolveIpv4(String host) throws UnknownHostException {

@@ -99,6 +99,13 @@ public final class Worker implements AutoCloseable {
         health = new HealthServer(config.httpPort(), this::status, metrics::render, config.token());
     }
 
+    /** {@code worker --netcheck}: the report, on the worker's own settings (no rendezvous needed). */
+    public static int netcheck(holepunch.config.Env env, java.io.PrintStream out) throws IOException {
+        Map<String, String> vars = new java.util.HashMap<>(env.asMap());
+        vars.putIfAbsent("RENDEZVOUS_SERVICE_URL", "http://127.0.0.1:1");    // not used by the check
+        return Netcheck.run(WorkerConfig.from(new holepunch.config.Env(vars)), out);
+    }
+
     public static Worker start(WorkerConfig config) throws IOException {
         Worker w = new Worker(config);
         w.log.info(config.workerId(), "worker starting: key " + w.identity.publicIdentity().fingerprint()
@@ -148,6 +155,8 @@ public final class Worker implements AutoCloseable {
         s.put("public_endpoint", pub == null ? null : Json.obj("ip", Addresses.text(pub.getAddress()), "port", pub.getPort()));
         s.put("nat_mapping", m == null ? null : m.behaviour().wire);
         s.put("port_preserved", m == null ? null : m.portPreserved());
+        s.put("udp_works", pub != null);
+        s.put("for_peers", Netcheck.forPeers(m));
         s.put("rendezvous_connected", session.isConnected());
         s.put("last_udp_endpoint_ack", lastAck);
         s.put("peers", peers.status());

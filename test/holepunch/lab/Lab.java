@@ -64,6 +64,15 @@ public final class Lab implements AutoCloseable {
         jar(ns, "worker", env);
     }
 
+    /** Runs the jar to its end inside a namespace ({@code worker --netcheck}, say); returns its output. */
+    public String runJar(String ns, int seconds, Map<String, String> env, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", ns, "env"));
+        env.forEach((k, v) -> cmd.add(k + "=" + v));
+        cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar", "build/holepunch.jar"));
+        cmd.addAll(List.of(args));
+        return Tools.run(seconds, cmd);
+    }
+
     /** Runs a short Python program inside a namespace (no extra tools needed there). */
     public String python(String ns, int seconds, String program) throws Exception {
         return Tools.run(seconds, List.of("ip", "netns", "exec", ns, "/usr/bin/python3", "-c", program));

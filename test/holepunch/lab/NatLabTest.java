@@ -131,6 +131,24 @@ class NatLabTest {
         }
     }
 
+    /** One configured STUN server (as the original takes): its OTHER-ADDRESS still tells the NATs apart. */
+    @Test
+    void oneStunServer_classifiesTheMappingThroughItsOtherAddress() throws Exception {
+        lab = new Lab("cone", "symmetric");
+        lab.rendezvous();
+        lab.worker("hp-h1", "lab-a", null, Map.of("STUN_SERVERS", ""));
+        lab.worker("hp-h2", "lab-b", null, Map.of("STUN_SERVERS", ""));
+        Await.until(Duration.ofSeconds(60), "both classified", () -> lab.status("hp-h1", "10.1.0.2").get("nat_mapping") != null
+                && lab.status("hp-h2", "10.2.0.2").get("nat_mapping") != null);
+        assertEquals("endpoint-independent", lab.status("hp-h1", "10.1.0.2").get("nat_mapping"), lab.logs());
+        assertEquals("endpoint-dependent", lab.status("hp-h2", "10.2.0.2").get("nat_mapping"), lab.logs());
+        String report = lab.runJar("hp-h2", 60, Map.of("STUN_HOST_ENV", "203.0.113.1", "STUN_PORT_ENV", "3478",
+                "INTERNAL_UDP_PORT_ENV", "4001"), "worker", "--netcheck");
+        assertTrue(report.contains("IPv4 endpoint:  203.0.113.12:"), report);
+        assertTrue(report.contains("mapping:        endpoint-dependent (from 2 destinations)"), report);
+        assertTrue(report.contains("with another endpoint-dependent NAT, traffic goes over the relay"), report);
+    }
+
     @Test
     void fullConeToSymmetric_isDirectThroughThePeerReflexiveAddress() throws Exception {
         lab = new Lab("fullcone", "symmetric");

@@ -159,4 +159,30 @@ class StunServerTest {
         assertEquals("127.0.0.1", f[1]);
         assertEquals(f[0], f[2], "aioice must read the mapping of the very socket it sent from");
     }
+
+    /** RFC 5780 §7.2: answers on two ports, each answer naming the other in OTHER-ADDRESS. */
+    @Test
+    void twoPorts_eachAnswerNamesTheOther() throws Exception {
+        try (StunServer two = StunServer.start(new InetSocketAddress("127.0.0.1", 0), 0, 0);
+             java.net.DatagramSocket client = new java.net.DatagramSocket(new InetSocketAddress("127.0.0.1", 0))) {
+            client.setSoTimeout(5000);
+            int[] ports = {two.port(), two.otherPort()};
+            org.junit.jupiter.api.Assertions.assertNotEquals(0, two.otherPort());
+            for (int i = 0; i < 2; i++) {
+                byte[] req = StunMessage.bindingRequest(StunMessage.newTransactionId()).encode(true);
+                client.send(new java.net.DatagramPacket(req, req.length, new InetSocketAddress("127.0.0.1", ports[i])));
+                java.net.DatagramPacket p = new java.net.DatagramPacket(new byte[1500], 1500);
+                client.receive(p);
+                StunMessage r = StunMessage.parse(java.util.Arrays.copyOf(p.getData(), p.getLength()));
+                assertEquals(new InetSocketAddress("127.0.0.1", ports[1 - i]), r.address(AttributeType.OTHER_ADDRESS), "answer from port " + ports[i]);
+                assertEquals(new InetSocketAddress("127.0.0.1", client.getLocalPort()), r.mappedAddress());
+            }
+        }
+        try (StunServer one = StunServer.start(new InetSocketAddress("127.0.0.1", 0), 0)) {
+            byte[] tid = StunMessage.newTransactionId();
+            assertEquals(null, StunMessage.parse(StunServer.respond(StunMessage.bindingRequest(tid).encode(true), 28, CLIENT))
+                    .attribute(AttributeType.OTHER_ADDRESS), "no second port: no OTHER-ADDRESS");
+            assertEquals(0, one.otherPort());
+        }
+    }
 }
