@@ -26,7 +26,7 @@ SRCS := $(shell find src/holepunch -name '*.java')
 # The entry point is compiled for Java 8, so an older java can say in one line which Java it needs.
 LAUNCHER := src/launcher/holepunch/Launcher.java
 TEST_SRCS := $(shell find test -name '*.java' 2>/dev/null)
-OPENS := --add-opens jdk.httpserver/sun.net.httpserver=ALL-UNNAMED
+OPENS := --add-opens jdk.httpserver/sun.net.httpserver=ALL-UNNAMED --add-opens java.base/sun.nio.ch=ALL-UNNAMED --enable-native-access=ALL-UNNAMED
 TEST_JVM_FLAGS := $(OPENS) -Xss512k -XX:+UseSerialGC -Dsun.net.httpserver.maxReqTime=2
 TEST_ARGS ?= --scan-class-path
 
@@ -80,7 +80,7 @@ build/jvm.options: Makefile
 
 build/manifest.txt: Makefile
 	@mkdir -p build
-	@printf 'Main-Class: holepunch.Launcher\nAdd-Opens: jdk.httpserver/sun.net.httpserver\nImplementation-Title: holepunch\nImplementation-Version: $(VERSION)\nEnable-Native-Access: ALL-UNNAMED\n' > $@
+	@printf 'Main-Class: holepunch.Launcher\nAdd-Opens: jdk.httpserver/sun.net.httpserver java.base/sun.nio.ch\nImplementation-Title: holepunch\nImplementation-Version: $(VERSION)\nEnable-Native-Access: ALL-UNNAMED\n' > $@
 
 build/holepunch.jar: build/classes.stamp build/shaded.stamp build/manifest.txt build/jvm.options
 	$(JAR) --create --file $@ --manifest build/manifest.txt -C build/classes . -C build/shaded .

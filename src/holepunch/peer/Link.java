@@ -60,9 +60,38 @@ final class Link {
         this.createdMillis = peers.scheduler.nowMillis();
     }
 
+    /** How long the real probes wait after the priming ones: longer than the two sides' start skew. */
+    static final long PRIME_LEAD_MILLIS = 50;
+
     void start(long startInMillis) {
         if (role == Role.INITIATOR) handshake(true);
-        peers.scheduler.schedule(startInMillis, this::punchTick);
+        if (peers.settings().primeTtl() > 0) {
+            peers.scheduler.schedule(startInMillis, this::prime);
+            peers.scheduler.schedule(startInMillis + PRIME_LEAD_MILLIS, this::punchTick);
+        } else {
+            peers.scheduler.schedule(startInMillis, this::punchTick);
+        }
+    }
+
+    /**
+     * Before any probe that could reach the peer: one to each candidate with a TTL that leaves our
+     * NAT but expires before the peer's. Our NAT maps our port towards the peer, so the peer's first
+     * probe finds that mapping instead of a NAT with no firewall taking the port for itself (Linux
+     * MASQUERADE on a Docker host or a cloud NAT instance).
+     */
+    private synchronized void prime() {
+        if (stopped || peers.closed || state != PathState.CONNECTING) return;
+        long now = peers.scheduler.nowMillis();
+        for (InetSocketAddress c : candidates) {
+            if (probesLeft <= 0) break;
+            probesLeft--;
+            byte[] probe = new Probe(Probe.Kind.PROBE, pairId, newCounter(now), null).encode(crypto.sendProbeKey);
+            try {
+                if (!peers.transport.sendWithTtl(ByteBuffer.wrap(probe), c, peers.settings().primeTtl())) return;
+            } catch (IOException e) {
+                peers.log.debug(peers.selfId, "priming probe to " + c + " failed: " + e.getMessage());
+            }
+        }
     }
 
     // ---- the Noise handshake, over the relay

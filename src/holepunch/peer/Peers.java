@@ -43,6 +43,11 @@ public final class Peers {
 
     public interface Transport {
         void send(ByteBuffer datagram, InetSocketAddress to) throws IOException;
+
+        /** Sends with a small TTL (see {@code SocketTtl}); false when this transport cannot, and nothing was sent. */
+        default boolean sendWithTtl(ByteBuffer datagram, InetSocketAddress to, int ttl) throws IOException {
+            return false;
+        }
     }
 
     /** Sends a message to the rendezvous without blocking; false when it could not be queued. */
@@ -62,10 +67,15 @@ public final class Peers {
      */
     public record Settings(long deadlineMillis, long probeIntervalMillis, long keepaliveMillis, long answerWaitMillis,
                            long retryDirectMillis, List<String> connectTo, List<String> allow, Map<String, String> peerKeys,
-                           long rekeyMillis) {
+                           long rekeyMillis, int primeTtl) {
         public Settings(long deadlineMillis, long probeIntervalMillis, long keepaliveMillis, long answerWaitMillis,
                         long retryDirectMillis, List<String> connectTo, List<String> allow) {
-            this(deadlineMillis, probeIntervalMillis, keepaliveMillis, answerWaitMillis, retryDirectMillis, connectTo, allow, Map.of(), 120_000);
+            this(deadlineMillis, probeIntervalMillis, keepaliveMillis, answerWaitMillis, retryDirectMillis, connectTo, allow, Map.of(), 120_000, 0);
+        }
+
+        public Settings(long deadlineMillis, long probeIntervalMillis, long keepaliveMillis, long answerWaitMillis,
+                        long retryDirectMillis, List<String> connectTo, List<String> allow, Map<String, String> peerKeys, long rekeyMillis) {
+            this(deadlineMillis, probeIntervalMillis, keepaliveMillis, answerWaitMillis, retryDirectMillis, connectTo, allow, peerKeys, rekeyMillis, 0);
         }
 
         boolean allows(String peer) {

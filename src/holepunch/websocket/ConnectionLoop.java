@@ -82,7 +82,6 @@ public final class ConnectionLoop implements Runnable {
 
     /** Takes over an upgraded connection; {@code leftover} are bytes already read past the handshake. */
     public void adopt(WebSocketConnection connection, byte[] leftover) {
-        connection.setLoop(this);
         execute(() -> {
             long now = System.nanoTime();
             connection.started(this, now);
@@ -94,6 +93,7 @@ public final class ConnectionLoop implements Runnable {
                 return;
             }
             connections.add(connection);
+            connection.runBeforeStart();          // sends and closes asked for while the 101 was going out
             if (closingCode != 0) {
                 connection.startClose(closingCode, closingReason, true);
                 return;

@@ -90,27 +90,49 @@ public final class WebSocketConnection implements MessageDecoder.Listener {
         runOnLoop(() -> startClose(code, reason, false));
     }
 
+    /** Work for the session before its loop has adopted it (an offer, a replacement's close): bounded. */
+    static final int MAX_BEFORE_START = 64;
+    private final ArrayDeque<Runnable> beforeStart = new ArrayDeque<>(2);
+
+    /**
+     * Runs {@code task} on the session's loop. Between the registry's entry and the loop's adoption
+     * (the 101 is being written) the session has no loop yet: the task waits for it, in order.
+     */
     private void runOnLoop(Runnable task) {
-        ConnectionLoop l = loop;
-        if (l == null) throw new IllegalStateException("connection not started");
+        ConnectionLoop l;
+        synchronized (this) {
+            l = loop;
+            if (l == null) {
+                if (beforeStart.size() < MAX_BEFORE_START) beforeStart.add(task);
+                return;
+            }
+        }
         l.execute(task);
+    }
+
+    /** On the loop, once adopted: the work that came before, in the order it came. */
+    void runBeforeStart() {
+        Runnable[] waiting;
+        synchronized (this) {
+            waiting = beforeStart.toArray(new Runnable[0]);
+            beforeStart.clear();
+        }
+        for (Runnable r : waiting) r.run();
     }
 
     /** The first ping goes out a second after the upgrade (sooner with a shorter interval), to measure the RTT early. */
     static final long FIRST_PING_NANOS = 1_000_000_000L;
 
     void started(ConnectionLoop owner, long now) {
-        loop = owner;
+        synchronized (this) {
+            loop = owner;
+        }
         lastHeardNanos = now;
         lastPingNanos = now - owner.settings().pingIntervalNanos() + Math.min(FIRST_PING_NANOS, owner.settings().pingIntervalNanos());
     }
 
     private void sendPing(long now) {
         enqueue(FrameEncoder.frame(Opcode.PING, java.nio.ByteBuffer.allocate(8).putLong(now).array()));
-    }
-
-    void setLoop(ConnectionLoop owner) {
-        loop = owner;
     }
 
     // ---- input, on the loop thread

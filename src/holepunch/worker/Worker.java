@@ -5,6 +5,7 @@ import holepunch.json.Json;
 import holepunch.log.Log;
 import holepunch.metrics.Metrics;
 import holepunch.net.Addresses;
+import holepunch.net.SocketTtl;
 import holepunch.protocol.EchoResponse;
 import holepunch.protocol.Message;
 import holepunch.protocol.P2pConnectionError;
@@ -55,6 +56,7 @@ public final class Worker implements AutoCloseable {
     private final holepunch.peer.Peers peers;
     private final Forwarder forwarder;
     private final Discovery discovery;
+    private final Object ttlLock = new Object();
     private volatile InetSocketAddress reported;
     private volatile String lastAck;
     private volatile boolean running = true;
@@ -77,7 +79,28 @@ public final class Worker implements AutoCloseable {
         metrics.gauge("holepunch_worker_rendezvous_connected", "1 while the rendezvous session is up.", () -> session.isConnected() ? 1 : 0);
         metrics.counterFamily("holepunch_worker_connect_attempts_total", "Connection attempts to the rendezvous.");
         metrics.counterFamily("holepunch_worker_endpoint_reports_total", "update_udp_endpoint messages sent.");
-        peers = new holepunch.peer.Peers(config.workerId(), identity, (d, to) -> udp.send(d, to), new holepunch.peer.Peers.Rendezvous() {
+        peers = new holepunch.peer.Peers(config.workerId(), identity, new holepunch.peer.Peers.Transport() {
+            @Override
+            public void send(ByteBuffer datagram, InetSocketAddress to) throws IOException {
+                synchronized (ttlLock) {             // uncontended but for the moment of a priming probe
+                    udp.send(datagram, to);
+                }
+            }
+
+            @Override
+            public boolean sendWithTtl(ByteBuffer datagram, InetSocketAddress to, int ttl) throws IOException {
+                synchronized (ttlLock) {
+                    int normal = SocketTtl.get(udp);
+                    if (normal <= 0 || !SocketTtl.set(udp, ttl)) return false;
+                    try {
+                        udp.send(datagram, to);
+                    } finally {
+                        SocketTtl.set(udp, normal);
+                    }
+                    return true;
+                }
+            }
+        }, new holepunch.peer.Peers.Rendezvous() {
             @Override
             public boolean send(Message message) {
                 return session.send(message);
@@ -112,6 +135,10 @@ public final class Worker implements AutoCloseable {
                 + (config.keyFile() == null ? " (new for this process; set WORKER_KEY_FILE to keep it)" : " (from " + config.keyFile() + ")")
                 + ", UDP port " + w.udpPort() + ", health server on port " + w.health.port() + ", STUN servers " + config.stunServers().stream()
                 .map(a -> a.getHostString() + ":" + a.getPort()).toList());
+        if (config.peers().primeTtl() > 0 && SocketTtl.get(w.udp) <= 0) {
+            w.log.warn(config.workerId(), "cannot read or set the UDP socket's TTL (" + SocketTtl.unavailable()
+                    + "); peer probes go without priming (P2P_PRIME_TTL)");
+        }
         w.reader.start();
         // STUN runs while the WebSocket connects: the first report goes out as soon as both are done.
         Thread.ofVirtual().name("discovery").start(() -> w.discovery.run(false));

@@ -64,7 +64,8 @@ public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAdd
                         env.integer("P2P_ANSWER_WAIT_MS", 3000, 10, 60_000),
                         env.seconds("P2P_RETRY_DIRECT_SEC", 30, 0.1, 86400) / 1_000_000,
                         List.copyOf(connectTo), p2pAllow(env.string("P2P_ALLOW", ""), connectTo),
-                        peerKeys(env.string("PEER_KEYS", "")), env.seconds("P2P_REKEY_SEC", 120, 0.05, 86400) / 1_000_000),
+                        peerKeys(env.string("PEER_KEYS", "")), env.seconds("P2P_REKEY_SEC", 120, 0.05, 86400) / 1_000_000,
+                        env.integer("P2P_PRIME_TTL", 2, 0, 64)),
                 !env.string("HOST_CANDIDATES", "true").equalsIgnoreCase("false"),
                 forward, Forwarder.parseAllow(env.string("FORWARD_ALLOW", "")),
                 env.string("WORKER_KEY_FILE", "").isEmpty() ? null : java.nio.file.Path.of(env.string("WORKER_KEY_FILE", "")));

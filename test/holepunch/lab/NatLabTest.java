@@ -149,6 +149,22 @@ class NatLabTest {
         assertTrue(report.contains("with another endpoint-dependent NAT, traffic goes over the relay"), report);
     }
 
+    /**
+     * Linux MASQUERADE with no firewall of its own (a Docker host, a cloud NAT instance), two
+     * routers between the NATs: a peer's early probe would take the router's port for itself, so
+     * each side first sends a probe that expires on the way (P2P_PRIME_TTL) to open its own mapping.
+     */
+    @Test
+    void bareLinuxNats_coneToConeIsDirect() throws Exception {
+        lab = new Lab("bare", "bare", "routed");
+        lab.rendezvous();
+        lab.worker("hp-h2", "lab-b", null, Map.of());
+        lab.worker("hp-h1", "lab-a", "lab-b", Map.of());
+        awaitState("hp-h1", "10.1.0.2", "direct", 60);
+        awaitState("hp-h2", "10.2.0.2", "direct", 20);
+        assertEquals("203.0.113.12:4000", lab.peer("hp-h1", "10.1.0.2").get("remote"), "through the peer's NAT, port preserved");
+    }
+
     @Test
     void fullConeToSymmetric_isDirectThroughThePeerReflexiveAddress() throws Exception {
         lab = new Lab("fullcone", "symmetric");

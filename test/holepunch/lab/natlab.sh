@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # NAT lab for the peer-connection tests: network namespaces with Linux NATs, all traffic inside them.
 #
-#   natlab.sh up NAT1 NAT2 [same]   NAT: cone (MASQUERADE: port-preserving, endpoint-independent mapping,
+#   natlab.sh up NAT1 NAT2 [same|routed]
+#                                   NAT: cone (MASQUERADE: port-preserving, endpoint-independent mapping,
 #                                   port-restricted filtering), symmetric (MASQUERADE --random-fully),
-#                                   fullcone (MASQUERADE plus a DNAT of UDP 4000 to the host behind it)
+#                                   fullcone (MASQUERADE plus a DNAT of UDP 4000 to the host behind it),
+#                                   bare (MASQUERADE with no firewall of its own: unsolicited traffic to
+#                                   the router itself is taken, as on a Docker host or a cloud NAT instance)
 #                                   "same" adds hp-h3 on router 1's LAN, beside hp-h1.
+#                                   "routed" puts two routers, hp-t1 and hp-t2, between the NATs (as real
+#                                   paths have): r1 - t1 - t2 - r2, the rendezvous beside t1.
 #   natlab.sh down                  removes every hp-* namespace (and so every link in them)
 #
 #   hp-pub   203.0.113.1 and .2 on bridge br0: the "internet" (rendezvous, STUN)
@@ -33,10 +38,22 @@ router() {   # router N NAT
   local r=$1 nat=$2 ns="hp-r$1"
   ip netns add "$ns"
   in_ns "$ns" ip link set lo up
-  ip link add "wan$r" netns "$ns" type veth peer name "pw$r" netns hp-pub
-  in_ns hp-pub ip link set "pw$r" master br0 up
-  in_ns "$ns" ip addr add "203.0.113.1$r/24" dev "wan$r"
-  in_ns "$ns" ip link set "wan$r" up
+  if [ "${ROUTED:-0}" = 1 ]; then
+    # A point-to-point link to transit router t$r; every address one hop away answers by proxy ARP.
+    ip link add "wan$r" netns "$ns" type veth peer name "tr$r" netns "hp-t$r"
+    in_ns "$ns" ip addr add "203.0.113.1$r/32" dev "wan$r"
+    in_ns "$ns" ip link set "wan$r" up
+    in_ns "$ns" ip route add default dev "wan$r"
+    in_ns "hp-t$r" ip link set "tr$r" up
+    in_ns "hp-t$r" ip addr add "192.0.2.$r/32" dev "tr$r"
+    in_ns "hp-t$r" sysctl -qw "net.ipv4.conf.tr$r.proxy_arp=1"
+    in_ns "hp-t$r" ip route add "203.0.113.1$r/32" dev "tr$r"
+  else
+    ip link add "wan$r" netns "$ns" type veth peer name "pw$r" netns hp-pub
+    in_ns hp-pub ip link set "pw$r" master br0 up
+    in_ns "$ns" ip addr add "203.0.113.1$r/24" dev "wan$r"
+    in_ns "$ns" ip link set "wan$r" up
+  fi
   in_ns "$ns" ip link add brl type bridge
   in_ns "$ns" ip addr add "10.$r.0.1/24" dev brl
   in_ns "$ns" ip link set brl up
@@ -51,8 +68,39 @@ router() {   # router N NAT
     symmetric) in_ns "$ns" iptables -t nat -A POSTROUTING -o "wan$r" -j MASQUERADE --random-fully ;;
     fullcone)  in_ns "$ns" iptables -t nat -A POSTROUTING -o "wan$r" -j MASQUERADE
                in_ns "$ns" iptables -t nat -A PREROUTING -i "wan$r" -p udp --dport 4000 -j DNAT --to-destination "10.$r.0.2:4000" ;;
-    *) echo "natlab: unknown NAT type '$nat' (cone, symmetric, fullcone)" >&2; exit 2 ;;
+    bare)      in_ns "$ns" iptables -F INPUT      # no firewall: the router takes what comes to it
+               in_ns "$ns" iptables -t nat -A POSTROUTING -o "wan$r" -j MASQUERADE ;;
+    *) echo "natlab: unknown NAT type '$nat' (cone, symmetric, fullcone, bare)" >&2; exit 2 ;;
   esac
+}
+
+transit() {   # hp-t1 and hp-t2 between the NATs; the "internet" bridge hangs off t1
+  local t
+  for t in 1 2; do
+    ip netns add "hp-t$t"
+    in_ns "hp-t$t" ip link set lo up
+    in_ns "hp-t$t" sysctl -qw net.ipv4.ip_forward=1
+  done
+  ip link add t12 netns hp-t1 type veth peer name t21 netns hp-t2
+  in_ns hp-t1 ip link set t12 up
+  in_ns hp-t2 ip link set t21 up
+  # Each transit router's own address (ARP needs a sender address; ICMP time-exceeded comes from it).
+  in_ns hp-t1 ip addr add 192.0.2.1/32 dev t12
+  in_ns hp-t2 ip addr add 192.0.2.2/32 dev t21
+  in_ns hp-t1 sysctl -qw net.ipv4.conf.t12.proxy_arp=1
+  in_ns hp-t2 sysctl -qw net.ipv4.conf.t21.proxy_arp=1
+  in_ns hp-t1 ip route add 203.0.113.12/32 dev t12
+  in_ns hp-t2 ip route add default dev t21
+  ip link add tp netns hp-t1 type veth peer name pt netns hp-pub
+  in_ns hp-t1 ip link set tp up
+  in_ns hp-pub ip link set pt up
+  in_ns hp-t1 ip addr add 192.0.2.1/32 dev tp
+  in_ns hp-t1 sysctl -qw net.ipv4.conf.tp.proxy_arp=1
+  in_ns hp-pub sysctl -qw net.ipv4.conf.pt.proxy_arp=1
+  in_ns hp-t1 ip route add 203.0.113.1/32 dev tp
+  in_ns hp-t1 ip route add 203.0.113.2/32 dev tp
+  in_ns hp-pub ip route add 203.0.113.11/32 dev pt
+  in_ns hp-pub ip route add 203.0.113.12/32 dev pt
 }
 
 up() {
@@ -63,15 +111,17 @@ up() {
   in_ns hp-pub ip addr add 203.0.113.1/24 dev br0
   in_ns hp-pub ip addr add 203.0.113.2/24 dev br0
   in_ns hp-pub ip link set br0 up
+  if [ "${3:-}" = routed ]; then transit; export ROUTED=1; fi
   router 1 "$1"
   router 2 "$2"
   host hp-h1 1 10.1.0.2
   host hp-h2 2 10.2.0.2
   if [ "${3:-}" = same ]; then host hp-h3 1 10.1.0.3; fi
+  return 0
 }
 
 case "${1:-}" in
   up) shift; trap 'down' ERR; up "$@" ;;
   down) down ;;
-  *) echo "usage: natlab.sh up NAT1 NAT2 [same] | down" >&2; exit 2 ;;
+  *) echo "usage: natlab.sh up NAT1 NAT2 [same|routed] | down" >&2; exit 2 ;;
 esac

@@ -371,4 +371,27 @@ class PeersTest {
         assertEquals(Peers.MAX_LINKS, open.status().size());
         assertTrue(open.status().stream().noneMatch(m -> m.get("peer_worker_id").equals("p0")), "the oldest went first");
     }
+
+    @Test
+    void priming_sendsOneShortLivedProbePerCandidateBeforeTheBurst() {
+        List<String> events = new ArrayList<>();
+        Peers primed = new Peers("me", ME, new Peers.Transport() {
+            @Override
+            public void send(java.nio.ByteBuffer d, InetSocketAddress to) {
+                events.add("probe " + to.getPort() + " at " + clock.nowMillis());
+            }
+
+            @Override
+            public boolean sendWithTtl(java.nio.ByteBuffer d, InetSocketAddress to, int ttl) {
+                events.add("ttl " + ttl + " " + to.getPort() + " at " + clock.nowMillis());
+                return true;
+            }
+        }, toRendezvous::add, clock, new Peers.Settings(500, 50, 15_000, 3000, 30_000, List.of(), List.of("peer"), Map.of(), 120_000, 2));
+        Map<String, Object> o = offerJson("peer", PAIR, THEM, "initiator");
+        o.put("peer_host_candidates", List.of("10.0.0.9:40003"));
+        deliver(primed, o);
+        clock.advance(100 + Link.PRIME_LEAD_MILLIS);
+        assertEquals(List.of("ttl 2 40002 at 100", "ttl 2 40003 at 100", "probe 40002 at 150", "probe 40003 at 150"), events,
+                "one short-lived probe per candidate at the coordinated start, the burst after it");
+    }
 }

@@ -238,4 +238,37 @@ class RendezvousSecurityTest {
             Await.until(Duration.ofSeconds(5), "refusal counted", () -> open.get("/metrics").body().contains("holepunch_refused_total{reason=\"origin\"} 1"));
         }
     }
+
+    /**
+     * A replacement that arrives while the previous session's 101 is still going out: its close
+     * waits for that session's loop instead of failing the new upgrade.
+     */
+    @Test
+    void rapidReplacements_eachUpgradeSucceeds_andEachPreviousSessionClosesWith1000() throws Exception {
+        try (TestRendezvous rv = new TestRendezvous(Map.of("MAX_MESSAGES_PER_SEC", "100000"));
+             java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+            for (int round = 0; round < 40; round++) {
+                String id = "rapid-" + round;
+                // Two upgrades for one id at once: one replaces the other, perhaps while its 101 is going out.
+                List<java.util.concurrent.Future<RawWebSocket>> both = List.of(
+                        pool.submit(() -> RawWebSocket.connect(rv.port, id)), pool.submit(() -> RawWebSocket.connect(rv.port, id)));
+                List<RawWebSocket> sessions = new ArrayList<>();
+                try {
+                    for (java.util.concurrent.Future<RawWebSocket> f : both) sessions.add(f.get(10, java.util.concurrent.TimeUnit.SECONDS));
+                    int closed = 0;
+                    for (RawWebSocket s : sessions) {
+                        s.sendText(Json.write(Json.obj("type", "echo_request", "payload", "who")));
+                        RawWebSocket.Frame f = s.readSkippingPings();
+                        if (f.opcode() == 0x8) {
+                            assertEquals(1000, f.closeCode());
+                            closed++;
+                        }
+                    }
+                    assertEquals(1, closed, "round " + round + ": exactly the older session is closed");
+                } finally {
+                    for (RawWebSocket s : sessions) s.close();
+                }
+            }
+        }
+    }
 }
