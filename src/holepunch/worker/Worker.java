@@ -57,7 +57,10 @@ public final class Worker implements AutoCloseable {
     private final Forwarder forwarder;
     private final Discovery discovery;
     private final Object ttlLock = new Object();
-    private volatile InetSocketAddress reported;
+    /** What this session was last told (endpoint and mapping); guarded by {@code reportLock}. */
+    private InetSocketAddress reported;
+    private NatMapping reportedMapping;
+    private final Object reportLock = new Object();
     private volatile String lastAck;
     private volatile boolean running = true;
 
@@ -218,8 +221,16 @@ public final class Worker implements AutoCloseable {
 
     // ---- what discovery found, to the rendezvous
 
+    /**
+     * Reports what discovery found unless this session already has exactly that: a discovery that ends while
+     * the session opens reaches here twice (from discovery and from the session's start), and a second report
+     * would bring a second ack, and a second request for every configured peer.
+     */
     private void found(InetSocketAddress endpoint, NatMapping m, boolean report) {
-        if (report || !endpoint.equals(reported)) report(endpoint, m);
+        synchronized (reportLock) {
+            boolean same = endpoint.equals(reported) && m.equals(reportedMapping);
+            if (report ? !same : !endpoint.equals(reported)) report(endpoint, m);
+        }
     }
 
     private void report(InetSocketAddress endpoint, NatMapping m) {
@@ -227,6 +238,7 @@ public final class Worker implements AutoCloseable {
                 m.behaviour().wire, m.portPreserved(), hostCandidates()));
         if (sent) {
             reported = endpoint;
+            reportedMapping = m;
             metrics.inc("holepunch_worker_endpoint_reports_total");
             log.info(config.workerId(), "sent STUN-discovered UDP endpoint " + Addresses.text(endpoint) + " to the rendezvous");
         }
@@ -272,11 +284,15 @@ public final class Worker implements AutoCloseable {
         @Override
         public void onConnected(RendezvousSession s) {
             Thread.ofVirtual().start(() -> {
-                reported = null;
-                InetSocketAddress known = discovery.endpoint();
-                NatMapping m = discovery.mapping();
-                if (known != null) report(known, m);          // found while connecting: report at once
-                else if (!discovery.inProgress()) discovery.run(true);   // (one in flight reports when it ends)
+                InetSocketAddress known;
+                synchronized (reportLock) {
+                    reported = null;
+                    reportedMapping = null;
+                    known = discovery.endpoint();
+                    NatMapping m = discovery.mapping();
+                    if (known != null && m != null) report(known, m);   // found while connecting: report at once
+                }
+                if (known == null && !discovery.inProgress()) discovery.run(true);   // (one in flight reports when it ends)
                 reportPublicIp();                              // after the endpoint: it may wait on an HTTP service
             });
         }
@@ -305,7 +321,10 @@ public final class Worker implements AutoCloseable {
 
         @Override
         public void onDisconnected() {
-            reported = null;
+            synchronized (reportLock) {
+                reported = null;
+                reportedMapping = null;
+            }
         }
     }
 
