@@ -7,15 +7,29 @@ import java.util.concurrent.ConcurrentHashMap;
 /** The connected workers by id. An entry is removed only by the session that owns it. */
 final class Registry {
     private final ConcurrentHashMap<String, WorkerEntry> workers = new ConcurrentHashMap<>();
+    /** Told the id of every entry added, changed or removed (the cluster directory); never blocks. */
+    private volatile java.util.function.Consumer<String> onChange = id -> { };
+
+    void onChange(java.util.function.Consumer<String> listener) {
+        onChange = listener;
+    }
+
+    /** An entry's fields changed. */
+    void changed(String id) {
+        onChange.accept(id);
+    }
 
     /** Installs {@code entry}; returns the entry of an earlier session with the same id, if any. */
     WorkerEntry register(WorkerEntry entry) {
-        return workers.put(entry.id, entry);
+        WorkerEntry old = workers.put(entry.id, entry);
+        onChange.accept(entry.id);
+        return old;
     }
 
     /** Removes {@code entry} unless a newer session has taken its id; true when removed. */
     boolean remove(WorkerEntry entry) {
         boolean removed = workers.remove(entry.id, entry);
+        if (removed) onChange.accept(entry.id);
         if (removed && workers.isEmpty()) {
             synchronized (this) {
                 notifyAll();

@@ -2,6 +2,7 @@ package holepunch.rendezvous;
 
 import holepunch.config.ConfigException;
 import holepunch.config.Env;
+import holepunch.redis.RedisUrl;
 
 import java.util.Arrays;
 import java.util.List;
@@ -14,7 +15,7 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                                int relayBytesPerSec, int maxPendingConnections, int maxPendingPerIp,
                                long maxBufferedBytes, List<String> allowedOrigins, int offersPerMinute,
                                int maxPairsPerWorker, int idBindingGraceSec, boolean requireWorkerKeys, List<String> publicHosts,
-                               int stunOtherPort) {
+                               int stunOtherPort, RedisUrl redisUrl) {
 
     /** Request heads larger than this are refused before any handler runs. */
     public static final int MAX_REQUEST_HEAD_BYTES = 16 * 1024;
@@ -46,7 +47,8 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                 env.integer("ID_BINDING_GRACE_SEC", 600, 0, 30 * 86400),
                 env.bool("REQUIRE_WORKER_KEYS", false),
                 Arrays.stream(env.string("RENDEZVOUS_PUBLIC_HOSTS", "").split(",")).map(String::trim).filter(h -> !h.isEmpty()).toList(),
-                otherPort(env));
+                otherPort(env),
+                redisUrl(env.string("REDIS_URL", "")));
     }
 
     /** STUN_OTHER_PORT: the STUN server's second port (default STUN_UDP_PORT + 1; 0 turns it off, as does STUN_UDP_PORT=0). */
@@ -56,6 +58,16 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
         if (main == 0 || other == 0) return -1;
         if (other == main) throw new ConfigException("STUN_OTHER_PORT must differ from STUN_UDP_PORT (" + main + ")");
         return other;
+    }
+
+    /** {@code REDIS_URL}: unset or empty keeps everything in this process. */
+    static RedisUrl redisUrl(String text) {
+        if (text.isBlank()) return null;
+        try {
+            return RedisUrl.parse(text);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(e.getMessage());
+        }
     }
 
     /** {@code ALLOWED_ORIGINS}: exact origins (scheme://host[:port]), comma-separated; empty allows any. */
@@ -74,6 +86,7 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
     /** Never shows the token. */
     @Override
     public String toString() {
-        return "RendezvousConfig[port=" + port + ", stunUdpPort=" + stunUdpPort + ", token=" + (token == null ? "unset" : "set") + "]";
+        return "RendezvousConfig[port=" + port + ", stunUdpPort=" + stunUdpPort + ", token=" + (token == null ? "unset" : "set")
+                + (redisUrl == null ? "" : ", redis=" + redisUrl) + "]";
     }
 }

@@ -88,6 +88,7 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
         switch (message) {
             case RegisterPublicIp m -> {
                 worker.httpReportedIp = m.ip();
+                registry.changed(worker.id);
                 log.info(worker.id, "reported HTTP-based public IP " + m.ip());
             }
             case UpdateUdpEndpoint m -> updateUdpEndpoint(worker, m);
@@ -106,6 +107,7 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
         worker.natMapping = m.natMapping();
         worker.portPreserved = m.portPreserved();
         worker.hostCandidates = m.hostCandidates();
+        registry.changed(worker.id);
         if (m.droppedCandidates() > 0) {
             log.warn(worker.id, "update_udp_endpoint: dropped " + m.droppedCandidates() + " entries of field 'host_candidates' that are not \"ip:port\"");
         }

@@ -49,6 +49,8 @@ public final class RendezvousServer implements AutoCloseable {
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     private final HttpServer http;
     private StunServer stun;
+    /** The shared directory on Redis, or null for a single instance. */
+    private final ClusterDirectory cluster;
 
     private RendezvousServer(RendezvousConfig config) throws IOException {
         this.config = config;
@@ -60,6 +62,13 @@ public final class RendezvousServer implements AutoCloseable {
         HttpServerUpgrade.checkAvailable();
         this.buffers = new ByteBudget(config.maxBufferedBytes());
         this.protocol = new RendezvousProtocol(registry, log, metrics, config, this::connectionClosed);
+        if (config.redisUrl() != null) {
+            cluster = new ClusterDirectory(new holepunch.redis.RedisClient(config.redisUrl(), 2000), registry, log,
+                    config.pingIntervalNanos() / 1_000_000L);
+            registry.onChange(cluster::changed);
+        } else {
+            cluster = null;
+        }
         describeMetrics();
         ConnectionLoop.Settings settings = new ConnectionLoop.Settings(config.pingIntervalNanos(), config.pingTimeoutNanos(),
                 config.maxMessageBytes(), 1 << 20, 2_000_000_000L);
@@ -82,6 +91,10 @@ public final class RendezvousServer implements AutoCloseable {
                     config.stunOtherPort());
         }
         for (ConnectionLoop loop : server.loops) loop.start();
+        if (server.cluster != null) {
+            server.cluster.start();
+            server.log.info(null, "cluster mode: instance " + server.cluster.instance + " shares its directory on " + config.redisUrl());
+        }
         server.http.start();
         server.admission.guard(server.http);
         server.log.info(null, "listening on " + config.bindAddress() + ":" + server.port() + " (HTTP and WebSocket)"
@@ -161,6 +174,10 @@ public final class RendezvousServer implements AutoCloseable {
     private Map<String, Object> listWorkers() {
         Map<String, Object> workers = new LinkedHashMap<>();
         for (WorkerEntry w : registry.snapshot()) workers.put(w.id, w.toJson());
+        if (cluster != null) {
+            Map<String, Object> others = cluster.otherInstancesWorkers();   // null: Redis down, this instance's only
+            if (others != null) others.forEach(workers::putIfAbsent);
+        }
         return Json.obj("connected_workers_count", workers.size(), "workers", workers, "pairs", protocol.broker().pairsJson());
     }
 
@@ -290,6 +307,12 @@ public final class RendezvousServer implements AutoCloseable {
         metrics.gauge("holepunch_sessions", "Open WebSocket sessions.", admission::openSessions);
         metrics.gauge("holepunch_buffered_bytes", "Bytes held in partial messages and queued output, all sessions.", buffers::used);
         metrics.gauge("holepunch_workers", "Registered worker ids.", registry::size);
+        if (cluster != null) {
+            metrics.gauge("holepunch_cluster_connected", "1 while the last Redis call of the cluster directory succeeded.",
+                    () -> cluster.connected() ? 1 : 0);
+            metrics.counterFunction("holepunch_cluster_redis_round_trips_total", "Pipelines sent to Redis by the cluster directory.",
+                    cluster::roundTrips);
+        }
         metrics.counterFamily("holepunch_registrations_total", "WebSocket upgrades accepted.");
         metrics.counterFamily("holepunch_refused_total", "Requests refused, by reason.");
         metrics.counterFamily("holepunch_messages_total", "Messages received from workers, by type.");
@@ -305,6 +328,7 @@ public final class RendezvousServer implements AutoCloseable {
     public void close() {
         admission.close();
         http.stop(0);
+        if (cluster != null) cluster.close();          // gone from the cluster's lists before the 1001s
         for (ConnectionLoop loop : loops) loop.closeAll(CloseCode.GOING_AWAY, "server shutting down");
         try {
             registry.awaitEmpty(3000);   // bounded: sessions that do not read are cut

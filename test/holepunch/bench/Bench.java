@@ -39,6 +39,10 @@ public final class Bench {
             if ("0".equals(new String(new ProcessBuilder("id", "-u").start().getInputStream().readAllBytes()).trim())) LabBench.run();
             else System.out.println("p2p: the NAT lab needs root; skipped");
         }
+        if (only.equals("cluster")) {
+            ClusterBench.run(Integer.parseInt(System.getenv().getOrDefault("BENCH_SESSIONS", "10000")));
+            return;
+        }
         if (only.equals("stun") || only.equals("worker") || only.equals("p2p")) return;
         int sessions = Integer.parseInt(System.getenv().getOrDefault("BENCH_SESSIONS", "10000"));
         boolean seed = "1".equals(System.getenv("BENCH_SEED"));
@@ -104,6 +108,10 @@ public final class Bench {
         }
 
         static RvServer start(String name, List<String> command) throws Exception {
+            return start(name, command, java.util.Map.of());
+        }
+
+        static RvServer start(String name, List<String> command, java.util.Map<String, String> env) throws Exception {
             int port = freePort();
             List<String> cmd = new ArrayList<>(command);
             if (name.equals("original")) cmd.add(String.valueOf(port));
@@ -112,6 +120,7 @@ public final class Bench {
             pb.environment().put("STUN_UDP_PORT", "0");
             pb.environment().put("MAX_SESSIONS_PER_IP", "1000000");     // every load session comes from 127.0.0.1
             pb.environment().put("MAX_MESSAGES_PER_SEC", "1000000");    // the echo senders go as fast as they can
+            pb.environment().putAll(env);
             Path log = Files.createTempFile("bench-" + name, ".log");
             pb.redirectErrorStream(true).redirectOutput(log.toFile());
             RvServer server = new RvServer(name, pb.start(), port);

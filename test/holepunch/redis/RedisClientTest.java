@@ -13,6 +13,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** The client against a real redis-server. */
+@org.junit.jupiter.api.Tag("slow")
 class RedisClientTest {
 
     @Test

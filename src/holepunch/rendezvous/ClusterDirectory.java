@@ -1,0 +1,249 @@
+package holepunch.rendezvous;
+
+import holepunch.json.Json;
+import holepunch.log.Log;
+import holepunch.redis.RedisClient;
+import holepunch.redis.Resp;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * The worker directory shared by every instance on one Redis ({@code REDIS_URL}).
+ *
+ * <p>Each instance keeps its own workers in one hash, {@code holepunch:workers:<instance>} (worker id to the
+ * {@code /debug/list_workers} entry as JSON), with an expiry it refreshes while it runs, and lists itself in the
+ * sorted set {@code holepunch:instances} scored by that expiry. An instance that dies stops refreshing: its
+ * hash expires and its member is swept, so its workers leave every list within the expiry (2 x
+ * PING_INTERVAL_SEC, at least 3 s). Listing the cluster costs two round trips whatever the number of workers:
+ * the live instances, then one pipelined {@code HGETALL} each (no {@code KEYS}, no round trip per worker).
+ *
+ * <p>Writes never run on a session's thread: changes mark the worker id, and one thread sends what changed,
+ * pipelined, at most every {@link #BATCH_MILLIS}. When Redis is unreachable the instance keeps serving its
+ * own sessions, logs the change of state once, and on the next success writes its whole hash again, so that
+ * a restarted, empty Redis is whole again within one refresh.
+ */
+final class ClusterDirectory implements AutoCloseable {
+    static final String INSTANCES = "holepunch:instances";
+    static final String WORKERS = "holepunch:workers:";
+    static final long BATCH_MILLIS = 20;
+    /** Past this many unsent changes, the next write is a whole one instead (bounds the change set). */
+    static final int MAX_DIRTY = 100_000;
+    private static final int HSET_CHUNK = 500;
+
+    private final RedisClient redis;
+    private final Registry registry;
+    private final Log log;
+    final String instance = HexFormat.of().formatHex(randomBytes());
+    private final String key = WORKERS + instance;
+    private final long ttlMillis;
+    private final long refreshMillis;
+    private final Set<String> dirty = ConcurrentHashMap.newKeySet();
+    private volatile boolean wholeWrite = true;
+    private volatile boolean connected;
+    private volatile boolean running = true;
+    private final Object signal = new Object();
+    private final Thread writer;
+    private final java.util.concurrent.atomic.AtomicLong roundTrips = new java.util.concurrent.atomic.AtomicLong();
+
+    ClusterDirectory(RedisClient redis, Registry registry, Log log, long pingIntervalMillis) {
+        this.redis = redis;
+        this.registry = registry;
+        this.log = log;
+        this.ttlMillis = Math.max(3000, 2 * pingIntervalMillis);
+        this.refreshMillis = Math.max(200, ttlMillis / 3);
+        this.writer = Thread.ofPlatform().daemon().name("cluster-directory").unstarted(this::writeLoop);
+    }
+
+    private static byte[] randomBytes() {
+        byte[] b = new byte[8];
+        ThreadLocalRandom.current().nextBytes(b);
+        return b;
+    }
+
+    void start() {
+        writer.start();
+    }
+
+    boolean connected() {
+        return connected;
+    }
+
+    /** Pipelines sent to Redis (each one round trip), writes and reads. */
+    long roundTrips() {
+        return roundTrips.get();
+    }
+
+    /** A worker's entry was added, changed or removed: it is written with the next batch. */
+    void changed(String workerId) {
+        if (!running) return;
+        if (dirty.size() >= MAX_DIRTY) {
+            wholeWrite = true;
+            dirty.clear();
+        } else {
+            dirty.add(workerId);
+        }
+        synchronized (signal) {
+            signal.notifyAll();
+        }
+    }
+
+    private void writeLoop() {
+        long nextRefresh = 0;
+        while (running) {
+            try {
+                synchronized (signal) {
+                    long wait = nextRefresh - System.currentTimeMillis();
+                    if (dirty.isEmpty() && wait > 0) signal.wait(wait);
+                }
+                if (!running) return;
+                Thread.sleep(BATCH_MILLIS);     // let a burst of registrations share one round trip
+                write();
+                nextRefresh = System.currentTimeMillis() + refreshMillis;
+            } catch (InterruptedException e) {
+                return;
+            } catch (IOException e) {
+                wholeWrite = true;
+                nextRefresh = System.currentTimeMillis() + Math.min(refreshMillis, 1000);
+                state(false, e.getMessage());
+            } catch (RuntimeException e) {
+                wholeWrite = true;
+                nextRefresh = System.currentTimeMillis() + 1000;
+                log.warn(null, "cluster directory write failed: " + e);
+            }
+        }
+    }
+
+    private void write() throws IOException {
+        List<List<String>> cmds = new ArrayList<>();
+        boolean whole = wholeWrite;
+        if (whole) {
+            wholeWrite = false;
+            dirty.clear();
+            cmds.add(List.of("DEL", key));
+            List<String> hset = null;
+            for (WorkerEntry w : registry.snapshot()) {
+                if (hset == null) {
+                    hset = new ArrayList<>(List.of("HSET", key));
+                }
+                hset.add(w.id);
+                hset.add(Json.write(w.toJson()));
+                if (hset.size() >= 2 + 2 * HSET_CHUNK) {
+                    cmds.add(hset);
+                    hset = null;
+                }
+            }
+            if (hset != null) cmds.add(hset);
+        } else {
+            List<String> hset = new ArrayList<>(List.of("HSET", key));
+            List<String> hdel = new ArrayList<>(List.of("HDEL", key));
+            for (String id : List.copyOf(dirty)) {
+                dirty.remove(id);
+                WorkerEntry w = registry.get(id);
+                if (w != null) {
+                    hset.add(id);
+                    hset.add(Json.write(w.toJson()));
+                } else {
+                    hdel.add(id);
+                }
+            }
+            if (hset.size() > 2) cmds.add(hset);
+            if (hdel.size() > 2) cmds.add(hdel);
+        }
+        long expiry = System.currentTimeMillis() + ttlMillis;
+        cmds.add(List.of("PEXPIRE", key, Long.toString(ttlMillis)));
+        cmds.add(List.of("ZADD", INSTANCES, Long.toString(expiry), instance));
+        List<Resp.Value> replies;
+        try {
+            roundTrips.incrementAndGet();
+            replies = redis.pipeline(cmds);
+        } catch (IOException e) {
+            if (!whole) wholeWrite = true;     // what was taken from the change set is written whole next time
+            throw e;
+        }
+        for (Resp.Value v : replies) {
+            if (v instanceof Resp.Error err) {
+                wholeWrite = true;
+                throw new IOException("redis refused a directory write: " + err.message());
+            }
+        }
+        state(true, null);
+    }
+
+    /** Logs a change of state once, not once per write. */
+    private void state(boolean up, String why) {
+        if (up == connected) return;
+        connected = up;
+        if (up) {
+            log.info(null, "cluster: connected to " + redis.url() + " as instance " + instance + "; directory written");
+        } else {
+            log.warn(null, "cluster: lost " + redis.url() + " (" + why + "); serving this instance's sessions only until it is back");
+        }
+    }
+
+    /**
+     * Every worker of the cluster in the {@code /debug/list_workers} shape: this instance's own first (from
+     * memory), then the other live instances' (two round trips). Null when Redis cannot be read.
+     */
+    Map<String, Object> otherInstancesWorkers() {
+        try {
+            String now = Long.toString(System.currentTimeMillis());
+            roundTrips.incrementAndGet();
+            List<Resp.Value> r = redis.pipeline(List.of(
+                    List.of("ZREMRANGEBYSCORE", INSTANCES, "-inf", "(" + now),
+                    List.of("ZRANGEBYSCORE", INSTANCES, now, "+inf")));
+            if (!(r.get(1) instanceof Resp.Array live) || live.items() == null) return null;
+            List<List<String>> reads = new ArrayList<>();
+            for (Resp.Value v : live.items()) {
+                String other = ((Resp.Bulk) v).text();
+                if (!other.equals(instance)) reads.add(List.of("HGETALL", WORKERS + other));
+            }
+            Map<String, Object> out = new LinkedHashMap<>();
+            if (reads.isEmpty()) return out;
+            roundTrips.incrementAndGet();
+            for (Resp.Value v : redis.pipeline(reads)) {
+                if (!(v instanceof Resp.Array fields) || fields.items() == null) continue;
+                List<Resp.Value> f = fields.items();
+                for (int i = 0; i + 1 < f.size(); i += 2) {
+                    String id = ((Resp.Bulk) f.get(i)).text();
+                    try {
+                        out.putIfAbsent(id, Json.parseObject(((Resp.Bulk) f.get(i + 1)).text()));
+                    } catch (Json.ParseException e) {
+                        log.warn(id, "cluster: skipped an unreadable directory entry: " + e.getMessage());
+                    }
+                }
+            }
+            return out;
+        } catch (IOException | ClassCastException e) {
+            state(false, e.getMessage());
+            return null;
+        }
+    }
+
+    /** SIGTERM: this instance's entries leave the directory before its sessions are closed. */
+    @Override
+    public void close() {
+        running = false;
+        writer.interrupt();
+        try {
+            writer.join(2000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        try {
+            redis.pipeline(List.of(List.of("DEL", key), List.of("ZREM", INSTANCES, instance)));
+            log.info(null, "cluster: instance " + instance + " removed its entries");
+        } catch (IOException e) {
+            log.warn(null, "cluster: could not remove this instance's entries (" + e.getMessage() + "); they expire in "
+                    + ttlMillis + " ms");
+        }
+        redis.close();
+    }
+}

@@ -1,0 +1,140 @@
+package holepunch.rendezvous;
+
+import holepunch.json.Json;
+import holepunch.testing.Await;
+import holepunch.testing.RawWebSocket;
+import holepunch.testing.RedisServer;
+import holepunch.testing.ServiceProcess;
+import holepunch.testing.TestRendezvous;
+import org.junit.jupiter.api.Test;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** Rendezvous instances sharing one real redis-server (REDIS_URL): one directory. */
+@org.junit.jupiter.api.Tag("slow")
+class ClusterTest {
+    private static Map<String, String> env(RedisServer redis) {
+        return Map.of("REDIS_URL", redis.url(), "PING_INTERVAL_SEC", "1", "PING_TIMEOUT_SEC", "30");
+    }
+
+    private static void closeAll(List<RawWebSocket> sockets) {
+        for (RawWebSocket s : sockets) {
+            try {
+                s.close();
+            } catch (Exception ignored) {
+                // already closed
+            }
+        }
+    }
+
+    /** Registers {@code id} as the original's client does and reports an endpoint; returns the ack. */
+    private static String register(List<RawWebSocket> keep, int port, String id, int udpPort) throws Exception {
+        RawWebSocket ws = RawWebSocket.connect(port, id);
+        keep.add(ws);
+        ws.sendText("{\"type\": \"update_udp_endpoint\", \"udp_ip\": \"203.0.113.7\", \"udp_port\": " + udpPort + "}");
+        return ws.readSkippingPings().text();
+    }
+
+    @Test
+    void threeInstances_eachListsEveryWorker_inTheOriginalShape_andAnEndedSessionLeavesEveryList() throws Exception {
+        List<RawWebSocket> sockets = new ArrayList<>();
+        try (RedisServer redis = new RedisServer();
+             TestRendezvous a = new TestRendezvous(env(redis));
+             TestRendezvous b = new TestRendezvous(env(redis));
+             TestRendezvous c = new TestRendezvous(env(redis))) {
+            TestRendezvous[] all = {a, b, c};
+            for (int i = 0; i < 9; i++) {
+                String ack = register(sockets, all[i % 3].port, "w" + i, 40000 + i);
+                assertEquals("success", Json.parseObject(ack).get("status"), ack);
+            }
+            for (TestRendezvous rv : all) {
+                Await.until(Duration.ofSeconds(10), "all 9 workers listed on every instance", () -> rv.workers().size() == 9);
+                Map<String, Object> list = Json.parseObject(rv.get("/debug/list_workers").body());
+                assertEquals(9, ((Number) list.get("connected_workers_count")).intValue());
+            }
+            // w4 lives on b; a shows it with the fields the original shows.
+            Map<String, Object> w4 = a.worker("w4");
+            assertEquals("203.0.113.7", w4.get("stun_reported_udp_ip"));
+            assertEquals(40004, ((Number) w4.get("stun_reported_udp_port")).intValue());
+            assertEquals("127.0.0.1", w4.get("websocket_observed_ip"));
+            assertEquals(Boolean.TRUE, w4.get("websocket_connected"));
+            assertTrue(w4.containsKey("http_reported_public_ip"));
+
+            sockets.get(4).send(RawWebSocket.close(1000, new byte[0]));
+            sockets.get(4).readClose();
+            for (TestRendezvous rv : all) {
+                Await.until(Duration.ofSeconds(10), "w4 gone from every list", () -> !rv.workers().containsKey("w4") && rv.workers().size() == 8);
+            }
+        } finally {
+            closeAll(sockets);
+        }
+    }
+
+    @Test
+    void stoppedInstance_removesItsEntriesAtOnce_andAKilledOneVanishesWithinTwoPingIntervals() throws Exception {
+        List<RawWebSocket> sockets = new ArrayList<>();
+        try (RedisServer redis = new RedisServer(); TestRendezvous survivor = new TestRendezvous(env(redis))) {
+            TestRendezvous stopping = new TestRendezvous(env(redis));
+            try {
+                register(sockets, stopping.port, "leaving", 1);
+                Await.until(Duration.ofSeconds(10), "the other instance's worker listed", () -> survivor.workers().containsKey("leaving"));
+            } finally {
+                stopping.close();                 // as on SIGTERM
+            }
+            assertFalse(survivor.workers().containsKey("leaving"), "removed before its sessions were closed, not left to expire");
+
+            try (ServiceProcess killed = ServiceProcess.rendezvous(List.of(), env(redis), 0)) {
+                register(sockets, killed.port, "orphan", 2);
+                Await.until(Duration.ofSeconds(10), "the process's worker listed", () -> survivor.workers().containsKey("orphan"));
+                long t0 = System.nanoTime();
+                killed.process.destroyForcibly();     // SIGKILL: no chance to clean up
+                killed.process.waitFor();
+                Await.until(Duration.ofSeconds(2 * 1 + 5), "the killed instance's worker gone", () -> !survivor.workers().containsKey("orphan"));
+                System.out.println("killed instance's entries gone after " + (System.nanoTime() - t0) / 1_000_000 + " ms");
+            }
+        } finally {
+            closeAll(sockets);
+        }
+    }
+
+    @Test
+    void redisDown_instancesKeepServingTheirOwn_andARestartedEmptyRedisIsWholeAgain() throws Exception {
+        List<RawWebSocket> sockets = new ArrayList<>();
+        HttpClient http = HttpClient.newHttpClient();
+        try (RedisServer redis = new RedisServer();
+             TestRendezvous a = new TestRendezvous(env(redis));
+             TestRendezvous b = new TestRendezvous(env(redis))) {
+            register(sockets, a.port, "on-a", 1);
+            register(sockets, b.port, "on-b", 2);
+            Await.until(Duration.ofSeconds(10), "both listed on both", () -> a.workers().size() == 2 && b.workers().size() == 2);
+
+            redis.kill();
+            String ack = register(sockets, a.port, "while-down", 3);
+            assertEquals("success", Json.parseObject(ack).get("status"), "registrations are still acked: " + ack);
+            Await.until(Duration.ofSeconds(10), "holepunch_cluster_connected 0", () -> metric(http, a).contains("holepunch_cluster_connected 0"));
+            assertEquals(java.util.Set.of("on-a", "while-down"), a.workers().keySet(), "its own sessions, listed from memory");
+
+            redis.start();                        // empty: nothing was persisted
+            for (TestRendezvous rv : new TestRendezvous[] {a, b}) {
+                Await.until(Duration.ofSeconds(10), "the directory whole again",
+                        () -> rv.workers().keySet().equals(java.util.Set.of("on-a", "on-b", "while-down")));
+            }
+            Await.until(Duration.ofSeconds(10), "holepunch_cluster_connected 1", () -> metric(http, a).contains("holepunch_cluster_connected 1"));
+        } finally {
+            closeAll(sockets);
+        }
+    }
+
+    private static String metric(HttpClient http, TestRendezvous rv) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(rv.base() + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
+    }
+}
