@@ -30,7 +30,7 @@ OPENS := --add-opens jdk.httpserver/sun.net.httpserver=ALL-UNNAMED --add-opens j
 TEST_JVM_FLAGS := $(OPENS) -Xss512k -XX:+UseSerialGC -Dsun.net.httpserver.maxReqTime=2
 TEST_ARGS ?= --scan-class-path
 
-.PHONY: all test check test-tools bench clean jdk deps
+.PHONY: all test check test-tools bench natlab clean jdk deps
 all: build/holepunch.jar build/holepunch.aot
 
 jdk:
@@ -134,6 +134,11 @@ BENCH_JVM_OPTS ?= -XX:+UseSerialGC -Xmn64m
 
 bench: build/test-classes.stamp
 	$(JAVA) $(BENCH_JVM_OPTS) $(OPENS) -cp build/test-classes:build/holepunch.jar holepunch.bench.Bench $(BENCH_ARGS)
+
+# Every pair of the NAT lab's router types, as a grid of direct/relay and time to direct (root: network namespaces).
+natlab: build/test-classes.stamp test-tools
+	@test "$$(id -u)" = 0 || { echo "make natlab builds network namespaces: run it as root" >&2; exit 1; }
+	$(JAVA) $(OPENS) -cp build/test-classes:build/holepunch.jar holepunch.bench.NatGrid $(NATLAB_TYPES)
 
 clean:
 	rm -rf build

@@ -32,6 +32,11 @@ import java.util.concurrent.ThreadLocalRandom;
  */
 final class ClusterDirectory implements AutoCloseable {
     static final String INSTANCES = "holepunch:instances";
+    /** Broadcast: a session registered an id; any other instance holding an older session of it closes that one. */
+    static final String REPLACE_CHANNEL = "holepunch:replace";
+    /** Each instance's own channel. */
+    static final String INSTANCE_CHANNEL = "holepunch:instance:";
+    static final int MAX_ANNOUNCEMENTS = 100_000;
     static final String WORKERS = "holepunch:workers:";
     static final long BATCH_MILLIS = 20;
     /** Past this many unsent changes, the next write is a whole one instead (bounds the change set). */
@@ -53,6 +58,19 @@ final class ClusterDirectory implements AutoCloseable {
     private final Thread writer;
     private final java.util.concurrent.atomic.AtomicLong roundTrips = new java.util.concurrent.atomic.AtomicLong();
 
+    /** What the cluster asks of this instance's sessions. */
+    interface Sessions {
+        /** A newer session of this id registered on another instance: close this one (1000, as a local replacement). */
+        void replacedElsewhere(WorkerEntry old, String instance);
+
+        /** This session took an id that another instance's session holds with another key: close it. */
+        void refusedElsewhere(WorkerEntry newcomer, String instance);
+    }
+
+    private final java.util.concurrent.BlockingQueue<String> announcements = new java.util.concurrent.ArrayBlockingQueue<>(MAX_ANNOUNCEMENTS);
+    private Sessions sessions;
+    private holepunch.redis.RedisSubscriber subscriber;
+
     ClusterDirectory(RedisClient redis, Registry registry, Log log, long pingIntervalMillis) {
         this.redis = redis;
         this.registry = registry;
@@ -68,8 +86,55 @@ final class ClusterDirectory implements AutoCloseable {
         return b;
     }
 
-    void start() {
+    void start(Sessions sessions) {
+        this.sessions = sessions;
+        subscriber = new holepunch.redis.RedisSubscriber(redis.url(), 2000, List.of(REPLACE_CHANNEL, INSTANCE_CHANNEL + instance),
+                this::onMessage, up -> {
+                    if (up) wholeWrite = true;      // after a gap, announce nothing stale; write the directory whole
+                });
+        subscriber.start();
         writer.start();
+    }
+
+    /** A session registered here: the other instances hear of it with the next batch. */
+    void registered(WorkerEntry w) {
+        String m = Json.write(Json.obj("id", w.id, "instance", instance, "at", w.registeredMillis,
+                "key", w.identity == null ? null : w.identity.fingerprint()));
+        if (!announcements.offer(m)) log.warn(w.id, "cluster: announcement queue full; other instances will not close an older session of this id");
+        changed(w.id);
+    }
+
+    /** From the subscriber's thread. */
+    private void onMessage(String channel, String text) {
+        Map<String, Object> m;
+        try {
+            m = Json.parseObject(text);
+        } catch (Json.ParseException e) {
+            log.warn(null, "cluster: unreadable message on " + Log.excerpt(channel) + ": " + e.getMessage());
+            return;
+        }
+        String from = m.get("instance") instanceof String s ? s : null;
+        String id = m.get("id") instanceof String s ? s : null;
+        if (from == null || id == null || from.equals(instance)) return;
+        String key = m.get("key") instanceof String s ? s : null;
+        WorkerEntry local = registry.get(id);
+        if (local == null) return;
+        if (channel.equals(REPLACE_CHANNEL)) {
+            long at = m.get("at") instanceof Number n ? n.longValue() : Long.MAX_VALUE;
+            if (local.registeredMillis > at) return;          // ours is the newer session: the other one goes
+            if (local.identity != null && !local.identity.fingerprint().equals(key)) {
+                // The id is bound to our session's key: the newcomer may not take it (as IdentityBindings says here).
+                log.warn(id, "cluster: instance " + from + " took this id " + (key == null ? "without a key" : "with another key")
+                        + "; it is bound to key " + local.identity.shortFingerprint() + " here, so that session is refused");
+                announcements.offer(Json.write(Json.obj("op", "refuse", "to", from, "id", id, "instance", instance, "key", key)));
+                changed(id);
+                return;
+            }
+            sessions.replacedElsewhere(local, from);
+        } else if ("refuse".equals(m.get("op"))) {
+            boolean same = local.identity == null ? key == null : local.identity.fingerprint().equals(key);
+            if (same) sessions.refusedElsewhere(local, from);
+        }
     }
 
     boolean connected() {
@@ -104,7 +169,7 @@ final class ClusterDirectory implements AutoCloseable {
                     if (dirty.isEmpty() && wait > 0) signal.wait(wait);
                 }
                 if (!running) return;
-                Thread.sleep(BATCH_MILLIS);     // let a burst of registrations share one round trip
+                if (!announcements.isEmpty() || !dirty.isEmpty()) Thread.sleep(BATCH_MILLIS);     // let a burst of registrations share one round trip
                 write();
                 nextRefresh = System.currentTimeMillis() + refreshMillis;
             } catch (InterruptedException e) {
@@ -158,6 +223,12 @@ final class ClusterDirectory implements AutoCloseable {
             if (hdel.size() > 2) cmds.add(hdel);
         }
         long expiry = System.currentTimeMillis() + ttlMillis;
+        List<String> sent = new ArrayList<>();
+        announcements.drainTo(sent, 1000);
+        for (String a : sent) {
+            String to = a.contains("\"op\":\"refuse\"") ? refuseTarget(a) : null;
+            cmds.add(List.of("PUBLISH", to == null ? REPLACE_CHANNEL : INSTANCE_CHANNEL + to, a));
+        }
         cmds.add(List.of("PEXPIRE", key, Long.toString(ttlMillis)));
         cmds.add(List.of("ZADD", INSTANCES, Long.toString(expiry), instance));
         List<Resp.Value> replies;
@@ -175,6 +246,14 @@ final class ClusterDirectory implements AutoCloseable {
             }
         }
         state(true, null);
+    }
+
+    private static String refuseTarget(String announcement) {
+        try {
+            return (String) Json.parseObject(announcement).get("to");
+        } catch (Json.ParseException e) {
+            return null;
+        }
     }
 
     /** Logs a change of state once, not once per write. */
@@ -227,10 +306,35 @@ final class ClusterDirectory implements AutoCloseable {
         }
     }
 
+    /**
+     * The live instance (other than this one) whose directory holds {@code workerId}, or null: one round trip
+     * after the instance list. Blocking: call it off the sessions' threads.
+     */
+    String instanceHolding(String workerId) throws IOException {
+        String now = Long.toString(System.currentTimeMillis());
+        roundTrips.incrementAndGet();
+        Resp.Value live = redis.pipeline(List.of(List.of("ZRANGEBYSCORE", INSTANCES, now, "+inf"))).get(0);
+        if (!(live instanceof Resp.Array a) || a.items() == null) return null;
+        List<String> others = new ArrayList<>();
+        for (Resp.Value v : a.items()) {
+            if (v instanceof Resp.Bulk b && !instance.equals(b.text())) others.add(b.text());
+        }
+        if (others.isEmpty()) return null;
+        List<List<String>> probes = new ArrayList<>();
+        for (String o : others) probes.add(List.of("HEXISTS", WORKERS + o, workerId));
+        roundTrips.incrementAndGet();
+        List<Resp.Value> r = redis.pipeline(probes);
+        for (int i = 0; i < r.size(); i++) {
+            if (r.get(i) instanceof Resp.Int n && n.value() == 1) return others.get(i);
+        }
+        return null;
+    }
+
     /** SIGTERM: this instance's entries leave the directory before its sessions are closed. */
     @Override
     public void close() {
         running = false;
+        if (subscriber != null) subscriber.close();
         writer.interrupt();
         try {
             writer.join(2000);

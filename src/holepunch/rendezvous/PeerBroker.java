@@ -120,10 +120,13 @@ final class PeerBroker {
             pairId = HexFormat.of().formatHex(id);
             error = open(pairId, requester, peer);
         }
+        if (error != null && peer == null && elsewhere != null && target != null && !target.isEmpty() && !target.equals(requester.id)) {
+            String unknown = error;
+            Thread.ofVirtual().start(() -> refuse(requester, target, elsewhere.apply(target, unknown)));   // a Redis lookup: off the loop
+            return;
+        }
         if (error != null) {
-            metrics.inc("holepunch_p2p_errors_total");
-            log.warn(requester.id, "request_p2p_connection refused: " + error);
-            requester.connection.sendText(new P2pConnectionError(target, null, error).encode());
+            refuse(requester, target, error);
             return;
         }
         byte[] key = new byte[32];
@@ -139,6 +142,22 @@ final class PeerBroker {
         metrics.inc("holepunch_offers_total");
         log.info(requester.id, "introduced to " + peer.id + " (pair " + pairId + "): " + a + " <-> " + b
                 + ", start in " + (base - oneWayA) + "/" + (base - oneWayB) + " ms");
+    }
+
+    private void refuse(WorkerEntry requester, String target, String error) {
+        metrics.inc("holepunch_p2p_errors_total");
+        log.warn(requester.id, "request_p2p_connection refused: " + error);
+        requester.connection.sendText(new P2pConnectionError(target, null, error).encode());
+    }
+
+    /**
+     * With a cluster: the error for a target that is not connected here, after asking whether another instance
+     * holds it (target id, the local error) to the error to send.
+     */
+    private volatile java.util.function.BinaryOperator<String> elsewhere;
+
+    void elsewhere(java.util.function.BinaryOperator<String> rule) {
+        elsewhere = rule;
     }
 
     /** Registers a live pair; the reason it cannot be, or null. */

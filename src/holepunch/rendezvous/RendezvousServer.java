@@ -92,7 +92,17 @@ public final class RendezvousServer implements AutoCloseable {
         }
         for (ConnectionLoop loop : server.loops) loop.start();
         if (server.cluster != null) {
-            server.cluster.start();
+            server.cluster.start(server.new ClusterSessions());
+            ClusterDirectory cluster = server.cluster;
+            server.protocol.broker().elsewhere((target, unknown) -> {
+                try {
+                    String holder = cluster.instanceHolding(target);
+                    return holder == null ? unknown : "worker '" + Log.excerpt(target) + "' is connected to another instance of this cluster ("
+                            + holder + "); introductions across instances are not supported yet";
+                } catch (IOException e) {
+                    return unknown;
+                }
+            });
             server.log.info(null, "cluster mode: instance " + server.cluster.instance + " shares its directory on " + config.redisUrl());
         }
         server.http.start();
@@ -283,10 +293,29 @@ public final class RendezvousServer implements AutoCloseable {
             return true;
         }
         loop.adopt(connection, leftover);
+        if (cluster != null) cluster.registered(entry);
         metrics.inc("holepunch_registrations_total");
         log.info(workerId, "registered from WebSocket " + ip + ":" + remote.getPort()
                 + (entry.identity == null ? " (no key)" : " with key " + entry.identity.shortFingerprint()) + ". Total: " + registry.size());
         return true;
+    }
+
+    /** Same-id replacement across instances: the rules of a local replacement, told by the cluster. */
+    private final class ClusterSessions implements ClusterDirectory.Sessions {
+        @Override
+        public void replacedElsewhere(WorkerEntry old, String instance) {
+            log.info(old.id, "a newer session of this id registered on instance " + instance + "; closing the one from "
+                    + old.observedIp + ":" + old.observedPort);
+            protocol.broker().sessionEnded(old);
+            old.connection.close(CloseCode.NORMAL, REPLACED_REASON);
+        }
+
+        @Override
+        public void refusedElsewhere(WorkerEntry newcomer, String instance) {
+            log.warn(newcomer.id, "instance " + instance + " holds this id bound to another key; closing this session");
+            protocol.broker().sessionEnded(newcomer);
+            newcomer.connection.close(CloseCode.POLICY_VIOLATION, "worker id is bound to another key");
+        }
     }
 
     /** Answers an upgrade request with {@code r}; false (the connection was not upgraded). */

@@ -35,6 +35,8 @@ final class WorkerEntry {
     final TokenBucket rate;
     /** Introductions to this session (P2P_OFFERS_PER_MIN). */
     final TokenBucket offers;
+    /** Wall-clock time of the upgrade: across instances, the later session of an id wins. */
+    final long registeredMillis = System.currentTimeMillis();
 
     WorkerEntry(String id, String observedIp, int observedPort, WebSocketConnection connection, int maxMessagesPerSec,
                 TokenBucket offers, PublicIdentity identity) {

@@ -69,6 +69,12 @@ class ClusterTest {
             assertEquals(Boolean.TRUE, w4.get("websocket_connected"));
             assertTrue(w4.containsKey("http_reported_public_ip"));
 
+            // Introductions across instances are not routed yet: the requester hears so, specifically.
+            sockets.get(0).sendText("{\"type\": \"request_p2p_connection\", \"target_worker_id\": \"w1\"}");
+            Map<String, Object> err = Json.parseObject(sockets.get(0).readSkippingPings().text());
+            assertEquals("p2p_connection_error", err.get("type"));
+            assertTrue(String.valueOf(err.get("detail")).contains("connected to another instance"), String.valueOf(err.get("detail")));
+
             sockets.get(4).send(RawWebSocket.close(1000, new byte[0]));
             sockets.get(4).readClose();
             for (TestRendezvous rv : all) {
@@ -129,6 +135,56 @@ class ClusterTest {
                         () -> rv.workers().keySet().equals(java.util.Set.of("on-a", "on-b", "while-down")));
             }
             Await.until(Duration.ofSeconds(10), "holepunch_cluster_connected 1", () -> metric(http, a).contains("holepunch_cluster_connected 1"));
+        } finally {
+            closeAll(sockets);
+        }
+    }
+
+    @Test
+    void sameIdOnAnotherInstance_closesTheOlderSessionWith1000_andItsEndKeepsTheNewerEntry() throws Exception {
+        List<RawWebSocket> sockets = new ArrayList<>();
+        try (RedisServer redis = new RedisServer();
+             TestRendezvous a = new TestRendezvous(env(redis));
+             TestRendezvous b = new TestRendezvous(env(redis))) {
+            register(sockets, a.port, "dup", 1);
+            Await.until(Duration.ofSeconds(10), "listed on b", () -> b.workers().containsKey("dup"));
+            RawWebSocket newer = RawWebSocket.connect(b.port, "dup");
+            sockets.add(newer);
+            RawWebSocket.Frame close = sockets.get(0).readClose();
+            assertEquals(1000, close.closeCode());
+            assertEquals("New connection from same worker ID", close.closeReason());
+            int newerPort = newer.socket.getLocalPort();
+            for (TestRendezvous rv : new TestRendezvous[] {a, b}) {
+                Await.until(Duration.ofSeconds(10), "the newer session listed",
+                        () -> rv.worker("dup") != null && ((Number) rv.worker("dup").get("websocket_observed_port")).intValue() == newerPort);
+            }
+            newer.sendText("{\"type\": \"update_udp_endpoint\", \"udp_ip\": \"203.0.113.9\", \"udp_port\": 9}");
+            assertEquals("success", Json.parseObject(newer.readSkippingPings().text()).get("status"), "the newer session is served");
+        } finally {
+            closeAll(sockets);
+        }
+    }
+
+    @Test
+    void keyedId_cannotBeTakenThroughAnotherInstance() throws Exception {
+        List<RawWebSocket> sockets = new ArrayList<>();
+        try (RedisServer redis = new RedisServer();
+             TestRendezvous a = new TestRendezvous(env(redis));
+             TestRendezvous b = new TestRendezvous(env(redis))) {
+            RawWebSocket owner = RawWebSocket.connectKeyed(a.port, "keyed", holepunch.crypto.Identity.generate());
+            sockets.add(owner);
+            Await.until(Duration.ofSeconds(10), "listed on b", () -> b.workers().containsKey("keyed"));
+            for (boolean withKey : new boolean[] {false, true}) {     // one after the other
+                RawWebSocket thief = withKey ? RawWebSocket.connectKeyed(b.port, "keyed", holepunch.crypto.Identity.generate())
+                        : RawWebSocket.connect(b.port, "keyed");
+                sockets.add(thief);
+                RawWebSocket.Frame close = thief.readClose();
+                assertEquals(1008, close.closeCode(), "the taker is refused: " + close.closeReason());
+            }
+            owner.sendText("{\"type\": \"update_udp_endpoint\", \"udp_ip\": \"203.0.113.9\", \"udp_port\": 9}");
+            RawWebSocket.Frame ack = owner.readSkippingPings();
+            assertEquals(1, ack.opcode(), "the owner's session is still open");
+            assertEquals("success", Json.parseObject(ack.text()).get("status"));
         } finally {
             closeAll(sockets);
         }
