@@ -192,10 +192,29 @@ final class Link {
         peers.scheduler.schedule(peers.settings().probeIntervalMillis(), this::punchTick);
     }
 
+    /** Why no probe got through, naming both NATs' mapping behaviour (RFC 4787 §4.1) as far as it is known. */
     private String reasonFromMappings() {
-        return peerMapping == NatBehaviour.ENDPOINT_DEPENDENT
-                ? "; the peer's NAT maps endpoint-dependently (symmetric), which defeats hole punching from here"
-                : "; a firewall or an endpoint-dependent NAT on the way drops the probes";
+        NatBehaviour own = peers.ownMapping();
+        boolean peerHard = peerMapping == NatBehaviour.ENDPOINT_DEPENDENT;
+        boolean ownHard = own == NatBehaviour.ENDPOINT_DEPENDENT;
+        if (peerHard && ownHard) {
+            return "; both NATs map endpoint-dependently (symmetric: ours and the peer's), which defeats hole punching";
+        }
+        if (peerHard || ownHard) {
+            return "; " + (peerHard ? "the peer's" : "our") + " NAT maps endpoint-dependently (symmetric) and "
+                    + (peerHard ? "ours " : "the peer's ") + describe(peerHard ? own : peerMapping) + ", which defeats hole punching from here";
+        }
+        return "; a firewall or an endpoint-dependent NAT on the way drops the probes (our NAT maps " + describe(own)
+                + ", the peer's " + describe(peerMapping) + ")";
+    }
+
+    private static String describe(NatBehaviour b) {
+        return switch (b) {
+            case NONE -> "nothing (no NAT)";
+            case ENDPOINT_INDEPENDENT -> "endpoint-independently";
+            case ENDPOINT_DEPENDENT -> "endpoint-dependently";
+            case UNKNOWN -> "in a way not yet known";
+        };
     }
 
     private long newCounter(long now) {

@@ -121,6 +121,17 @@ public final class Peers {
         this.settings = settings;
     }
 
+    /** This worker's own NAT mapping, as its last discovery found it (named in relay reasons). */
+    private volatile NatBehaviour ownMapping = NatBehaviour.UNKNOWN;
+
+    public void ownMapping(NatBehaviour b) {
+        ownMapping = b == null ? NatBehaviour.UNKNOWN : b;
+    }
+
+    NatBehaviour ownMapping() {
+        return ownMapping;
+    }
+
     /** Counts application bytes per peer, path and direction into {@code m}, and shows each path's state. */
     public void useMetrics(Metrics m) {
         metrics = m;

@@ -227,6 +227,7 @@ public final class Worker implements AutoCloseable {
      * would bring a second ack, and a second request for every configured peer.
      */
     private void found(InetSocketAddress endpoint, NatMapping m, boolean report) {
+        peers.ownMapping(m.behaviour());
         synchronized (reportLock) {
             boolean same = endpoint.equals(reported) && m.equals(reportedMapping);
             if (report ? !same : !endpoint.equals(reported)) report(endpoint, m);

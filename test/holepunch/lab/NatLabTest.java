@@ -73,7 +73,7 @@ class NatLabTest {
         aAsksForB("symmetric", "symmetric");
         awaitState("hp-h1", "10.1.0.2", "relay", 60);
         String detail = (String) lab.peer("hp-h1", "10.1.0.2").get("detail");
-        assertTrue(detail.contains("endpoint-dependent"), detail);
+        assertTrue(detail.contains("both NATs map endpoint-dependently"), "names both NATs' behaviour: " + detail);
         assertEquals("endpoint-dependent", lab.status("hp-h1", "10.1.0.2").get("nat_mapping"));
     }
 
