@@ -67,7 +67,10 @@ final class ClusterDirectory implements AutoCloseable {
         void refusedElsewhere(WorkerEntry newcomer, String instance);
     }
 
-    private final java.util.concurrent.BlockingQueue<String> announcements = new java.util.concurrent.ArrayBlockingQueue<>(MAX_ANNOUNCEMENTS);
+    /** Messages to publish with the next batch: (channel, text). */
+    private final java.util.concurrent.BlockingQueue<String[]> announcements = new java.util.concurrent.ArrayBlockingQueue<>(MAX_ANNOUNCEMENTS);
+    /** Messages from other instances that are not about the directory (the broker's pairs). */
+    private volatile java.util.function.BiConsumer<String, Map<String, Object>> onInstanceMessage = (from, m) -> { };
     private Sessions sessions;
     private holepunch.redis.RedisSubscriber subscriber;
 
@@ -86,6 +89,23 @@ final class ClusterDirectory implements AutoCloseable {
         return b;
     }
 
+    void onInstanceMessage(java.util.function.BiConsumer<String, Map<String, Object>> handler) {
+        onInstanceMessage = handler;
+    }
+
+    /** Publishes {@code message} (with this instance's name added) on {@code instance}'s channel with the next batch. */
+    void send(String instance, Map<String, Object> message) {
+        Map<String, Object> m = new LinkedHashMap<>(message);
+        m.put("instance", this.instance);
+        if (!announcements.offer(new String[] {INSTANCE_CHANNEL + instance, Json.write(m)})) {
+            log.warn(null, "cluster: outgoing queue full; a message to instance " + instance + " was dropped");
+            return;
+        }
+        synchronized (signal) {
+            signal.notifyAll();
+        }
+    }
+
     void start(Sessions sessions) {
         this.sessions = sessions;
         subscriber = new holepunch.redis.RedisSubscriber(redis.url(), 2000, List.of(REPLACE_CHANNEL, INSTANCE_CHANNEL + instance),
@@ -100,7 +120,7 @@ final class ClusterDirectory implements AutoCloseable {
     void registered(WorkerEntry w) {
         String m = Json.write(Json.obj("id", w.id, "instance", instance, "at", w.registeredMillis,
                 "key", w.identity == null ? null : w.identity.fingerprint()));
-        if (!announcements.offer(m)) log.warn(w.id, "cluster: announcement queue full; other instances will not close an older session of this id");
+        if (!announcements.offer(new String[] {REPLACE_CHANNEL, m})) log.warn(w.id, "cluster: announcement queue full; other instances will not close an older session of this id");
         changed(w.id);
     }
 
@@ -114,10 +134,14 @@ final class ClusterDirectory implements AutoCloseable {
             return;
         }
         String from = m.get("instance") instanceof String s ? s : null;
+        if (from == null || from.equals(instance)) return;
+        if (!channel.equals(REPLACE_CHANNEL) && !"refuse".equals(m.get("op"))) {
+            onInstanceMessage.accept(from, m);
+            return;
+        }
         String id = m.get("id") instanceof String s ? s : null;
-        if (from == null || id == null || from.equals(instance)) return;
         String key = m.get("key") instanceof String s ? s : null;
-        WorkerEntry local = registry.get(id);
+        WorkerEntry local = id == null ? null : registry.get(id);
         if (local == null) return;
         if (channel.equals(REPLACE_CHANNEL)) {
             long at = m.get("at") instanceof Number n ? n.longValue() : Long.MAX_VALUE;
@@ -126,8 +150,7 @@ final class ClusterDirectory implements AutoCloseable {
                 // The id is bound to our session's key: the newcomer may not take it (as IdentityBindings says here).
                 log.warn(id, "cluster: instance " + from + " took this id " + (key == null ? "without a key" : "with another key")
                         + "; it is bound to key " + local.identity.shortFingerprint() + " here, so that session is refused");
-                announcements.offer(Json.write(Json.obj("op", "refuse", "to", from, "id", id, "instance", instance, "key", key)));
-                changed(id);
+                send(from, Json.obj("op", "refuse", "id", id, "key", key));
                 return;
             }
             sessions.replacedElsewhere(local, from);
@@ -166,10 +189,10 @@ final class ClusterDirectory implements AutoCloseable {
             try {
                 synchronized (signal) {
                     long wait = nextRefresh - System.currentTimeMillis();
-                    if (dirty.isEmpty() && wait > 0) signal.wait(wait);
+                    if (dirty.isEmpty() && announcements.isEmpty() && wait > 0) signal.wait(wait);
                 }
                 if (!running) return;
-                if (!announcements.isEmpty() || !dirty.isEmpty()) Thread.sleep(BATCH_MILLIS);     // let a burst of registrations share one round trip
+                if (!dirty.isEmpty()) Thread.sleep(BATCH_MILLIS);    // directory changes wait for a batch; messages do not     // let a burst of registrations share one round trip
                 write();
                 nextRefresh = System.currentTimeMillis() + refreshMillis;
             } catch (InterruptedException e) {
@@ -223,12 +246,9 @@ final class ClusterDirectory implements AutoCloseable {
             if (hdel.size() > 2) cmds.add(hdel);
         }
         long expiry = System.currentTimeMillis() + ttlMillis;
-        List<String> sent = new ArrayList<>();
+        List<String[]> sent = new ArrayList<>();
         announcements.drainTo(sent, 1000);
-        for (String a : sent) {
-            String to = a.contains("\"op\":\"refuse\"") ? refuseTarget(a) : null;
-            cmds.add(List.of("PUBLISH", to == null ? REPLACE_CHANNEL : INSTANCE_CHANNEL + to, a));
-        }
+        for (String[] a : sent) cmds.add(List.of("PUBLISH", a[0], a[1]));
         cmds.add(List.of("PEXPIRE", key, Long.toString(ttlMillis)));
         cmds.add(List.of("ZADD", INSTANCES, Long.toString(expiry), instance));
         List<Resp.Value> replies;
@@ -246,14 +266,6 @@ final class ClusterDirectory implements AutoCloseable {
             }
         }
         state(true, null);
-    }
-
-    private static String refuseTarget(String announcement) {
-        try {
-            return (String) Json.parseObject(announcement).get("to");
-        } catch (Json.ParseException e) {
-            return null;
-        }
     }
 
     /** Logs a change of state once, not once per write. */

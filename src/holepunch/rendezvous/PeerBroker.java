@@ -62,10 +62,42 @@ final class PeerBroker {
         }
     };
 
-    /** A pair between two sessions, as introduced. */
-    record LivePair(String pairId, WorkerEntry initiator, WorkerEntry responder, TokenBucket relay) {
-        WorkerEntry other(WorkerEntry w) {
-            return w == initiator ? responder : w == responder ? initiator : null;
+    /** One side of a pair: a session of this instance, or a worker held by another instance of the cluster. */
+    sealed interface Party permits Here, Elsewhere {
+        String id();
+    }
+
+    record Here(WorkerEntry w) implements Party {
+        public String id() {
+            return w.id;
+        }
+    }
+
+    record Elsewhere(String id, String instance) implements Party {
+    }
+
+    /** How this broker reaches the other instances of a cluster (messages on their channels). */
+    interface Cluster {
+        void send(String instance, Map<String, Object> message);
+
+        /** The other instance holding {@code workerId}'s session, or null (blocking: a Redis lookup). */
+        String holderOf(String workerId);
+    }
+
+    private volatile Cluster cluster;
+
+    void cluster(Cluster c) {
+        cluster = c;
+    }
+
+    /** A pair between two parties, as introduced; at least one of them is a session here. */
+    record LivePair(String pairId, Party initiator, Party responder, TokenBucket relay) {
+        Party other(WorkerEntry w) {
+            return is(initiator, w) ? responder : is(responder, w) ? initiator : null;
+        }
+
+        private static boolean is(Party p, WorkerEntry w) {
+            return p instanceof Here h && h.w() == w;
         }
     }
 
@@ -120,9 +152,14 @@ final class PeerBroker {
             pairId = HexFormat.of().formatHex(id);
             error = open(pairId, requester, peer);
         }
-        if (error != null && peer == null && elsewhere != null && target != null && !target.isEmpty() && !target.equals(requester.id)) {
+        Cluster c = cluster;
+        if (error != null && peer == null && c != null && target != null && !target.isEmpty() && !target.equals(requester.id)) {
             String unknown = error;
-            Thread.ofVirtual().start(() -> refuse(requester, target, elsewhere.apply(target, unknown)));   // a Redis lookup: off the loop
+            Thread.ofVirtual().start(() -> {          // a Redis lookup: off the session's loop
+                String holder = c.holderOf(target);
+                if (holder == null) refuse(requester, target, unknown);
+                else requestElsewhere(requester, target, holder);
+            });
             return;
         }
         if (error != null) {
@@ -150,14 +187,127 @@ final class PeerBroker {
         requester.connection.sendText(new P2pConnectionError(target, null, error).encode());
     }
 
-    /**
-     * With a cluster: the error for a target that is not connected here, after asking whether another instance
-     * holds it (target id, the local error) to the error to send.
-     */
-    private volatile java.util.function.BinaryOperator<String> elsewhere;
+    // ---- introductions across the instances of a cluster
+    //
+    // The requester's instance (A) asks the target's instance (B) with the requester's half of an offer ("introduce").
+    // B applies the target's limits, opens its half of the pair, sends the target its offer and returns the
+    // requester's ("offer"); A opens its half and delivers it. Relay, declines and session ends travel the same way.
 
-    void elsewhere(java.util.function.BinaryOperator<String> rule) {
-        elsewhere = rule;
+    private void requestElsewhere(WorkerEntry requester, String target, String instance) {
+        String error = null;
+        synchronized (this) {
+            if (pairsOf(requester).size() >= maxPairsPerWorker) {
+                error = "you take part in " + maxPairsPerWorker + " live pairs already (MAX_PAIRS_PER_WORKER)";
+            }
+        }
+        if (error == null && requester.endpoint() == null) error = "report your own UDP endpoint (update_udp_endpoint) before asking for a peer";
+        if (error != null) {
+            refuse(requester, target, error);
+            return;
+        }
+        byte[] id = new byte[8];
+        RANDOM.nextBytes(id);
+        String pairId = HexFormat.of().formatHex(id);
+        byte[] key = new byte[32];
+        RANDOM.nextBytes(key);
+        String card = offer(pairId, Base64.getEncoder().encodeToString(key), Role.RESPONDER, requester, requester.endpoint(), 0).encode();
+        cluster.send(instance, Json.obj("op", "introduce", "pair", pairId, "target", target, "card", card,
+                "one_way_ms", oneWayMillis(requester)));
+        log.info(requester.id, "asked instance " + instance + " to introduce " + target + " (pair " + pairId + ")");
+    }
+
+    /** A message from instance {@code from} about pairs that span it and this one. */
+    void onCluster(String from, Map<String, Object> m) {
+        String op = String.valueOf(m.get("op"));
+        String pairId = m.get("pair") instanceof String p ? p : null;
+        switch (op) {
+            case "introduce" -> introduceFromElsewhere(from, m, pairId);
+            case "offer" -> {
+                WorkerEntry requester = m.get("worker") instanceof String w ? registry.get(w) : null;
+                String peer = m.get("peer") instanceof String p ? p : null;
+                if (pairId == null || peer == null) return;
+                if (requester == null || !requester.connection.isOpen()) {
+                    cluster.send(from, Json.obj("op", "pair_ended", "pair", pairId));
+                    return;
+                }
+                synchronized (this) {
+                    add(new LivePair(pairId, new Here(requester), new Elsewhere(peer, from), newRelayBucket()));
+                }
+                requester.connection.sendText(String.valueOf(m.get("text")));
+                metrics.inc("holepunch_offers_total");
+                log.info(requester.id, "introduced to " + peer + " on instance " + from + " (pair " + pairId + ")");
+            }
+            case "deliver" -> {
+                WorkerEntry w = m.get("worker") instanceof String id ? registry.get(id) : null;
+                if (w != null && m.get("text") instanceof String text) w.connection.sendText(text);
+            }
+            case "relay" -> {
+                LivePair pair;
+                synchronized (this) {
+                    pair = pairId == null ? null : live.get(pairId);
+                }
+                if (pair == null || !(m.get("from") instanceof String sender) || !(m.get("data") instanceof String data)) return;
+                Party here = pair.initiator() instanceof Elsewhere e && e.id().equals(sender) ? pair.responder()
+                        : pair.responder() instanceof Elsewhere e2 && e2.id().equals(sender) ? pair.initiator() : null;
+                if (here instanceof Here h) {
+                    metrics.add("holepunch_relay_bytes_total", data.length() * 3L / 4);
+                    h.w().connection.sendText(new RelayData(pairId, sender, data).encode());
+                }
+            }
+            case "pair_ended" -> {
+                LivePair pair;
+                synchronized (this) {
+                    pair = pairId == null ? null : live.get(pairId);
+                }
+                boolean spans = pair != null && (pair.initiator() instanceof Elsewhere a && a.instance().equals(from)
+                        || pair.responder() instanceof Elsewhere b && b.instance().equals(from));
+                if (spans) closePair(pair);
+            }
+            default -> log.warn(null, "cluster: unknown message '" + Log.excerpt(op) + "' from instance " + Log.excerpt(from));
+        }
+    }
+
+    private void introduceFromElsewhere(String from, Map<String, Object> m, String pairId) {
+        P2pConnectionOffer card;
+        try {
+            card = (P2pConnectionOffer) holepunch.protocol.Message.parse(Json.parseObject(String.valueOf(m.get("card"))));
+        } catch (Exception e) {
+            log.warn(null, "cluster: unreadable introduction from instance " + Log.excerpt(from) + ": " + e.getMessage());
+            return;
+        }
+        String target = m.get("target") instanceof String t ? t : "";
+        WorkerEntry peer = registry.get(target);
+        String error = null;
+        if (peer == null) {
+            error = "unknown worker id '" + Log.excerpt(target) + "': it is not connected to this rendezvous";
+        } else if (peer.endpoint() == null) {
+            error = "worker '" + target + "' has not reported a UDP endpoint yet";
+        } else {
+            synchronized (this) {
+                if (pairsOf(peer).size() >= maxPairsPerWorker) {
+                    error = "worker '" + peer.id + "' takes part in its maximum of " + maxPairsPerWorker + " live pairs (MAX_PAIRS_PER_WORKER)";
+                } else if (!peer.offers.take(1, System.nanoTime())) {
+                    error = "too many introductions to worker '" + peer.id + "': at most " + offersPerMinute + " a minute (P2P_OFFERS_PER_MIN)";
+                } else {
+                    add(new LivePair(card.pairId(), new Elsewhere(card.peerWorkerId(), from), new Here(peer), newRelayBucket()));
+                }
+            }
+        }
+        if (error != null) {
+            metrics.inc("holepunch_p2p_errors_total");
+            cluster.send(from, Json.obj("op", "deliver", "worker", card.peerWorkerId(),
+                    "text", new P2pConnectionError(target, null, error).encode()));
+            return;
+        }
+        long oneWayA = m.get("one_way_ms") instanceof Number n ? Math.clamp(n.longValue(), 0, 5000) : DEFAULT_RTT_MILLIS / 2;
+        long oneWayB = oneWayMillis(peer);
+        long base = Math.max(oneWayA, oneWayB) + START_MARGIN_MILLIS;
+        peer.connection.sendText(new P2pConnectionOffer(card.peerWorkerId(), card.peerUdpIp(), card.peerUdpPort(), card.peerHostCandidates(),
+                card.peerNatMapping(), card.pairId(), card.pairKey(), Role.RESPONDER, base - oneWayB, card.peerIdentity()).encode());
+        String forRequester = offer(card.pairId(), card.pairKey(), Role.INITIATOR, peer, peer.endpoint(), base - oneWayA).encode();
+        cluster.send(from, Json.obj("op", "offer", "pair", card.pairId(), "worker", card.peerWorkerId(), "peer", peer.id, "text", forRequester));
+        log.info(peer.id, "introduced to " + card.peerWorkerId() + " on instance " + from + " (pair " + card.pairId() + "), start in "
+                + (base - oneWayA) + "/" + (base - oneWayB) + " ms");
     }
 
     /** Registers a live pair; the reason it cannot be, or null. */
@@ -172,28 +322,42 @@ final class PeerBroker {
             return "too many introductions to worker '" + peer.id + "': at most " + offersPerMinute + " a minute (P2P_OFFERS_PER_MIN)";
         }
         if (!requester.connection.isOpen() || !peer.connection.isOpen()) return "worker '" + peer.id + "' is not connected";
-        LivePair pair = new LivePair(pairId, requester, peer, new TokenBucket(relayBytesPerSec, 2.0 * relayBytesPerSec, System.nanoTime()));
-        live.put(pairId, pair);
-        bySession.computeIfAbsent(requester, k -> new ArrayList<>()).add(pair);
-        bySession.computeIfAbsent(peer, k -> new ArrayList<>()).add(pair);
-        history.put(pairId, new PairRecord(pairId, requester.id, peer.id, System.currentTimeMillis(), new LinkedHashMap<>()));
+        add(new LivePair(pairId, new Here(requester), new Here(peer), newRelayBucket()));
         return null;
+    }
+
+    private TokenBucket newRelayBucket() {
+        return new TokenBucket(relayBytesPerSec, 2.0 * relayBytesPerSec, System.nanoTime());
+    }
+
+    private void add(LivePair pair) {
+        live.put(pair.pairId(), pair);
+        for (Party p : List.of(pair.initiator(), pair.responder())) {
+            if (p instanceof Here h) bySession.computeIfAbsent(h.w(), k -> new ArrayList<>()).add(pair);
+        }
+        history.put(pair.pairId(), new PairRecord(pair.pairId(), pair.initiator().id(), pair.responder().id(), System.currentTimeMillis(),
+                new LinkedHashMap<>()));
     }
 
     private List<LivePair> pairsOf(WorkerEntry w) {
         return bySession.getOrDefault(w, List.of());
     }
 
-    /** A session ended: its pairs end with it. */
+    /** A session ended: its pairs end with it (on the other instance too, for a pair that spans two). */
     synchronized void sessionEnded(WorkerEntry w) {
         List<LivePair> pairs = bySession.remove(w);
         if (pairs == null) return;
         for (LivePair p : pairs) {
             live.remove(p.pairId());
-            List<LivePair> others = bySession.get(p.other(w));
-            if (others != null) {
-                others.remove(p);
-                if (others.isEmpty()) bySession.remove(p.other(w));
+            Party other = p.other(w);
+            if (other instanceof Here h) {
+                List<LivePair> others = bySession.get(h.w());
+                if (others != null) {
+                    others.remove(p);
+                    if (others.isEmpty()) bySession.remove(h.w());
+                }
+            } else if (other instanceof Elsewhere e && cluster != null) {
+                cluster.send(e.instance(), Json.obj("op", "pair_ended", "pair", p.pairId()));
             }
         }
     }
@@ -205,12 +369,22 @@ final class PeerBroker {
 
     private synchronized void closePair(LivePair p) {
         if (live.remove(p.pairId()) == null) return;
-        for (WorkerEntry w : List.of(p.initiator(), p.responder())) {
-            List<LivePair> list = bySession.get(w);
+        for (Party party : List.of(p.initiator(), p.responder())) {
+            if (!(party instanceof Here h)) continue;
+            List<LivePair> list = bySession.get(h.w());
             if (list != null) {
                 list.remove(p);
-                if (list.isEmpty()) bySession.remove(w);
+                if (list.isEmpty()) bySession.remove(h.w());
             }
+        }
+    }
+
+    /** Sends a text message to a party: its session here, or through its instance. */
+    private void send(Party p, String text) {
+        if (p instanceof Here h) {
+            h.w().connection.sendText(text);
+        } else if (p instanceof Elsewhere e && cluster != null) {
+            cluster.send(e.instance(), Json.obj("op", "deliver", "worker", e.id(), "text", text));
         }
     }
 
@@ -238,9 +412,10 @@ final class PeerBroker {
         closePair(pair);
         String why = message.detail();
         metrics.inc("holepunch_p2p_declined_total");
-        WorkerEntry other = pair.other(decliner);
-        log.info(decliner.id, "declined pair " + pair.pairId() + " with " + other.id + (why == null ? "" : ": " + why));
-        other.connection.sendText(new P2pConnectionError(decliner.id, pair.pairId(), "worker '" + decliner.id + "' declined the connection"
+        Party other = pair.other(decliner);
+        log.info(decliner.id, "declined pair " + pair.pairId() + " with " + other.id() + (why == null ? "" : ": " + why));
+        if (other instanceof Elsewhere e && cluster != null) cluster.send(e.instance(), Json.obj("op", "pair_ended", "pair", pair.pairId()));
+        send(other, new P2pConnectionError(decliner.id, pair.pairId(), "worker '" + decliner.id + "' declined the connection"
                 + (why == null ? "" : ": " + why)).encode());
     }
 
@@ -281,7 +456,7 @@ final class PeerBroker {
                 data = null;
             }
             if (data == null) error = "data must be base64";
-            else if (!pair.other(sender).connection.isOpen()) error = "the peer is not connected";
+            else if (pair.other(sender) instanceof Here h && !h.w().connection.isOpen()) error = "the peer is not connected";
             else if (data.length > MAX_RELAY_BYTES) error = "data over " + MAX_RELAY_BYTES + " bytes";
             else if (!pair.relay().take(data.length, System.nanoTime())) error = "relay rate over " + relayBytesPerSec + " bytes/s for this pair (RELAY_BYTES_PER_SEC)";
         }
@@ -291,7 +466,12 @@ final class PeerBroker {
             return;
         }
         metrics.add("holepunch_relay_bytes_total", data.length);
-        pair.other(sender).connection.sendText(new RelayData(pair.pairId(), sender.id, message.data()).encode());
+        Party other = pair.other(sender);
+        if (other instanceof Here h) {
+            h.w().connection.sendText(new RelayData(pair.pairId(), sender.id, message.data()).encode());
+        } else if (other instanceof Elsewhere e && cluster != null) {
+            cluster.send(e.instance(), Json.obj("op", "relay", "pair", pair.pairId(), "from", sender.id, "data", message.data()));
+        }
     }
 
     synchronized List<Map<String, Object>> pairsJson() {

@@ -94,15 +94,22 @@ public final class RendezvousServer implements AutoCloseable {
         if (server.cluster != null) {
             server.cluster.start(server.new ClusterSessions());
             ClusterDirectory cluster = server.cluster;
-            server.protocol.broker().elsewhere((target, unknown) -> {
-                try {
-                    String holder = cluster.instanceHolding(target);
-                    return holder == null ? unknown : "worker '" + Log.excerpt(target) + "' is connected to another instance of this cluster ("
-                            + holder + "); introductions across instances are not supported yet";
-                } catch (IOException e) {
-                    return unknown;
+            server.protocol.broker().cluster(new PeerBroker.Cluster() {
+                @Override
+                public void send(String instance, Map<String, Object> message) {
+                    cluster.send(instance, message);
+                }
+
+                @Override
+                public String holderOf(String workerId) {
+                    try {
+                        return cluster.instanceHolding(workerId);
+                    } catch (IOException e) {
+                        return null;       // Redis down: the target is unknown here, and the error says so
+                    }
                 }
             });
+            cluster.onInstanceMessage(server.protocol.broker()::onCluster);
             server.log.info(null, "cluster mode: instance " + server.cluster.instance + " shares its directory on " + config.redisUrl());
         }
         server.http.start();

@@ -40,7 +40,8 @@ final class ClusterBench {
 
             List<Bench.RvServer> cluster = new ArrayList<>();
             for (int i = 0; i < 3; i++) {
-                Bench.RvServer s = Bench.RvServer.start("instance-" + i, List.of(runSh, "rendezvous"), Map.of("REDIS_URL", redis.url()));
+                Bench.RvServer s = Bench.RvServer.start("instance-" + i, List.of(runSh, "rendezvous"), Map.of("REDIS_URL", redis.url(),
+                        "P2P_OFFERS_PER_MIN", "1000000", "MAX_PAIRS_PER_WORKER", "100000"));
                 cluster.add(s);
                 started.add(s);
             }
@@ -89,11 +90,45 @@ final class ClusterBench {
                     for (WsLoad l : loads) l.close();
                 }
             }
+            introductions("same instance", cluster.get(0).port, cluster.get(0).port);
+            introductions("across instances", cluster.get(0).port, cluster.get(1).port);
             Arrays.sort(rates);
             System.out.printf(Locale.ROOT, "cluster: registrations/s, median of %d waves: 3 instances + redis %.0f, standalone %.0f%n",
                     waves, rates[waves / 2], single.medianRate());
         } finally {
             for (Bench.RvServer s : started) s.stop();
+        }
+    }
+
+    /** request_p2p_connection to both offers received, 300 times in a row (after 50 unmeasured). */
+    private static void introductions(String name, int portA, int portB) throws Exception {
+        String a = "intro-a-" + name.charAt(0), b = "intro-b-" + name.charAt(0);
+        try (holepunch.testing.RawWebSocket x = holepunch.testing.RawWebSocket.connect(portA, a);
+             holepunch.testing.RawWebSocket y = holepunch.testing.RawWebSocket.connect(portB, b)) {
+            for (holepunch.testing.RawWebSocket w : List.of(x, y)) {
+                w.sendText("{\"type\": \"update_udp_endpoint\", \"udp_ip\": \"203.0.113.7\", \"udp_port\": 4000}");
+                w.readSkippingPings();
+            }
+            // the directory is written in batches: wait until a's instance sees b (at most 10 s)
+            HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (!http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + portA + "/debug/list_workers")).build(),
+                    HttpResponse.BodyHandlers.ofString()).body().contains("\"" + b + "\"") && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            long[] micros = new long[300];
+            for (int i = -50; i < micros.length; i++) {
+                long t0 = System.nanoTime();
+                x.sendText("{\"type\": \"request_p2p_connection\", \"target_worker_id\": \"" + b + "\"}");
+                String ox = x.readSkippingPings().text();
+                if (!ox.contains("p2p_connection_offer")) throw new AssertionError("no offer: " + ox);
+                String oy = y.readSkippingPings().text();
+                if (!oy.contains("p2p_connection_offer")) throw new AssertionError("no offer: " + oy);
+                if (i >= 0) micros[i] = (System.nanoTime() - t0) / 1000;
+            }
+            Arrays.sort(micros);
+            System.out.printf(Locale.ROOT, "cluster: introduction %s (request to both offers): p50 %.2f ms, p99 %.2f ms (%d requests)%n",
+                    name, micros[micros.length / 2] / 1000.0, micros[(int) (micros.length * 0.99) - 1] / 1000.0, micros.length);
         }
     }
 

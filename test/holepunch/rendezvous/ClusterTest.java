@@ -69,11 +69,40 @@ class ClusterTest {
             assertEquals(Boolean.TRUE, w4.get("websocket_connected"));
             assertTrue(w4.containsKey("http_reported_public_ip"));
 
-            // Introductions across instances are not routed yet: the requester hears so, specifically.
-            sockets.get(0).sendText("{\"type\": \"request_p2p_connection\", \"target_worker_id\": \"w1\"}");
-            Map<String, Object> err = Json.parseObject(sockets.get(0).readSkippingPings().text());
-            assertEquals("p2p_connection_error", err.get("type"));
-            assertTrue(String.valueOf(err.get("detail")).contains("connected to another instance"), String.valueOf(err.get("detail")));
+            // An introduction across instances: w0 is held by a, w1 by b.
+            RawWebSocket w0 = sockets.get(0), w1 = sockets.get(1);
+            w0.sendText("{\"type\": \"request_p2p_connection\", \"target_worker_id\": \"w1\"}");
+            Map<String, Object> toW0 = Json.parseObject(w0.readSkippingPings().text());
+            Map<String, Object> toW1 = Json.parseObject(w1.readSkippingPings().text());
+            assertEquals("p2p_connection_offer", toW0.get("type"), toW0.toString());
+            assertEquals("p2p_connection_offer", toW1.get("type"), toW1.toString());
+            assertEquals("w1", toW0.get("peer_worker_id"));
+            assertEquals(40001, ((Number) toW0.get("peer_udp_port")).intValue());
+            assertEquals("initiator", toW0.get("role"));
+            assertEquals("w0", toW1.get("peer_worker_id"));
+            assertEquals(40000, ((Number) toW1.get("peer_udp_port")).intValue());
+            assertEquals("responder", toW1.get("role"));
+            assertEquals(toW0.get("pair_id"), toW1.get("pair_id"));
+            assertEquals(toW0.get("pair_key"), toW1.get("pair_key"));
+            String pair = (String) toW0.get("pair_id");
+            // ... relayed both ways between the instances ...
+            w0.sendText("{\"type\": \"relay_data\", \"pair_id\": \"" + pair + "\", \"data\": \"aGVsbG8=\"}");
+            Map<String, Object> relayed = Json.parseObject(w1.readSkippingPings().text());
+            assertEquals(Map.of("type", "relay_data", "pair_id", pair, "from_worker_id", "w0", "data", "aGVsbG8="), relayed);
+            w1.sendText("{\"type\": \"relay_data\", \"pair_id\": \"" + pair + "\", \"data\": \"b2s=\"}");
+            assertEquals("w1", Json.parseObject(w0.readSkippingPings().text()).get("from_worker_id"));
+            // ... and a decline on one side ends the pair on both, the other side told why.
+            w1.sendText("{\"type\": \"p2p_connection_decline\", \"pair_id\": \"" + pair + "\", \"detail\": \"not today\"}");
+            Map<String, Object> declined = Json.parseObject(w0.readSkippingPings().text());
+            assertEquals("p2p_connection_error", declined.get("type"));
+            assertTrue(String.valueOf(declined.get("detail")).contains("declined the connection: not today"), declined.toString());
+            w0.sendText("{\"type\": \"relay_data\", \"pair_id\": \"" + pair + "\", \"data\": \"aGVsbG8=\"}");
+            assertEquals("relay_error", Json.parseObject(w0.readSkippingPings().text()).get("type"), "the pair is gone on a too");
+            // A target no instance holds is refused as by one instance.
+            w0.sendText("{\"type\": \"request_p2p_connection\", \"target_worker_id\": \"nobody\"}");
+            Map<String, Object> unknown = Json.parseObject(w0.readSkippingPings().text());
+            assertEquals("p2p_connection_error", unknown.get("type"));
+            assertTrue(String.valueOf(unknown.get("detail")).contains("unknown worker id 'nobody'"), unknown.toString());
 
             sockets.get(4).send(RawWebSocket.close(1000, new byte[0]));
             sockets.get(4).readClose();
