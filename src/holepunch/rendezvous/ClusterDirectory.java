@@ -67,8 +67,8 @@ final class ClusterDirectory implements AutoCloseable {
         void refusedElsewhere(WorkerEntry newcomer, String instance);
     }
 
-    /** Messages to publish with the next batch: (channel, text). */
-    private final java.util.concurrent.BlockingQueue<String[]> announcements = new java.util.concurrent.ArrayBlockingQueue<>(MAX_ANNOUNCEMENTS);
+    /** Commands to send with the next batch (PUBLISH, SET of a binding). */
+    private final java.util.concurrent.BlockingQueue<List<String>> announcements = new java.util.concurrent.ArrayBlockingQueue<>(MAX_ANNOUNCEMENTS);
     /** Messages from other instances that are not about the directory (the broker's pairs). */
     private volatile java.util.function.BiConsumer<String, Map<String, Object>> onInstanceMessage = (from, m) -> { };
     private Sessions sessions;
@@ -97,7 +97,7 @@ final class ClusterDirectory implements AutoCloseable {
     void send(String instance, Map<String, Object> message) {
         Map<String, Object> m = new LinkedHashMap<>(message);
         m.put("instance", this.instance);
-        if (!announcements.offer(new String[] {INSTANCE_CHANNEL + instance, Json.write(m)})) {
+        if (!announcements.offer(List.of("PUBLISH", INSTANCE_CHANNEL + instance, Json.write(m)))) {
             log.warn(null, "cluster: outgoing queue full; a message to instance " + instance + " was dropped");
             return;
         }
@@ -116,11 +116,39 @@ final class ClusterDirectory implements AutoCloseable {
         writer.start();
     }
 
+    static final String BINDING = "holepunch:binding:";
+
+    /**
+     * A keyed session ended here: its id stays bound to its key cluster-wide for the grace period
+     * (ID_BINDING_GRACE_SEC), as it does on this instance.
+     */
+    void bindForGrace(String workerId, String fingerprint, long graceMillis) {
+        if (graceMillis <= 0) return;
+        if (!announcements.offer(List.of("SET", BINDING + workerId, fingerprint, "PX", Long.toString(graceMillis)))) {
+            log.warn(workerId, "cluster: outgoing queue full; the id's binding holds on this instance only");
+        }
+        synchronized (signal) {
+            signal.notifyAll();
+        }
+    }
+
+    /** The key fingerprint another instance's ended session left bound to {@code workerId}, or null (blocking). */
+    String boundFingerprint(String workerId) {
+        try {
+            roundTrips.incrementAndGet();
+            Resp.Value v = redis.pipeline(List.of(List.of("GET", BINDING + workerId))).get(0);
+            return v instanceof Resp.Bulk b ? b.text() : null;
+        } catch (IOException e) {
+            state(false, e.getMessage());
+            return null;        // Redis down: the bindings this instance holds still apply
+        }
+    }
+
     /** A session registered here: the other instances hear of it with the next batch. */
     void registered(WorkerEntry w) {
         String m = Json.write(Json.obj("id", w.id, "instance", instance, "at", w.registeredMillis,
                 "key", w.identity == null ? null : w.identity.fingerprint()));
-        if (!announcements.offer(new String[] {REPLACE_CHANNEL, m})) log.warn(w.id, "cluster: announcement queue full; other instances will not close an older session of this id");
+        if (!announcements.offer(List.of("PUBLISH", REPLACE_CHANNEL, m))) log.warn(w.id, "cluster: announcement queue full; other instances will not close an older session of this id");
         changed(w.id);
     }
 
@@ -246,9 +274,7 @@ final class ClusterDirectory implements AutoCloseable {
             if (hdel.size() > 2) cmds.add(hdel);
         }
         long expiry = System.currentTimeMillis() + ttlMillis;
-        List<String[]> sent = new ArrayList<>();
-        announcements.drainTo(sent, 1000);
-        for (String[] a : sent) cmds.add(List.of("PUBLISH", a[0], a[1]));
+        announcements.drainTo(cmds, 1000);
         cmds.add(List.of("PEXPIRE", key, Long.toString(ttlMillis)));
         cmds.add(List.of("ZADD", INSTANCES, Long.toString(expiry), instance));
         List<Resp.Value> replies;

@@ -124,6 +124,12 @@ final class IdentityBindings {
         if (b != null && b.live() == entry) bindings.put(entry.id, new Binding(b.key(), null, System.nanoTime() + graceNanos));
     }
 
+    /** The session was refused after its upgrade (by the cluster): its claim is withdrawn, with no grace period. */
+    synchronized void withdraw(WorkerEntry entry) {
+        Binding b = bindings.get(entry.id);
+        if (b != null && b.live() == entry) bindings.remove(entry.id);
+    }
+
     private void prune(long now) {
         if (bindings.size() <= maxBindings) return;
         for (Iterator<Binding> it = bindings.values().iterator(); it.hasNext() && bindings.size() > maxBindings; ) {

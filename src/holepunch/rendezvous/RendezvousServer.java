@@ -272,7 +272,8 @@ public final class RendezvousServer implements AutoCloseable {
         WorkerEntry entry = new WorkerEntry(workerId, ip, remote.getPort(), connection, config.maxMessagesPerSec(),
                 protocol.broker().newOfferBucket(), proof.identity());
         connection.attach(entry);
-        Admission.Refusal bound = identities.claim(entry);
+        Admission.Refusal bound = cluster == null ? null : clusterBinding(entry);   // before a local claim is made
+        if (bound == null) bound = identities.claim(entry);
         if (bound != null) {
             admission.releaseSlot(ip);
             return refuse(ex, workerId, bound);
@@ -307,6 +308,16 @@ public final class RendezvousServer implements AutoCloseable {
         return true;
     }
 
+    /** A binding left by a keyed session that ended on another instance, within its grace period (409 as here). */
+    private Admission.Refusal clusterBinding(WorkerEntry entry) {
+        String fp = cluster.boundFingerprint(entry.id);
+        if (fp == null || (entry.identity != null && entry.identity.fingerprint().equals(fp))) return null;
+        String holder = fp.length() > 12 ? fp.substring(0, 12) : fp;
+        return new Admission.Refusal(409, "id_bound", "refused a session for id bound cluster-wide to key " + holder,
+                "worker id '" + entry.id + "' is bound to another key (fingerprint " + holder + "): prove that key, or use another id",
+                Map.of());
+    }
+
     /** Same-id replacement across instances: the rules of a local replacement, told by the cluster. */
     private final class ClusterSessions implements ClusterDirectory.Sessions {
         @Override
@@ -320,6 +331,8 @@ public final class RendezvousServer implements AutoCloseable {
         @Override
         public void refusedElsewhere(WorkerEntry newcomer, String instance) {
             log.warn(newcomer.id, "instance " + instance + " holds this id bound to another key; closing this session");
+            newcomer.refusedByCluster = true;
+            identities.withdraw(newcomer);
             protocol.broker().sessionEnded(newcomer);
             newcomer.connection.close(CloseCode.POLICY_VIOLATION, "worker id is bound to another key");
         }
@@ -335,7 +348,14 @@ public final class RendezvousServer implements AutoCloseable {
     /** Called once per ended session (after the upgrade completed). */
     private void connectionClosed(WorkerEntry entry, int code) {
         admission.releaseSlot(entry.observedIp);
-        identities.released(entry);
+        if (entry.refusedByCluster) {
+            identities.withdraw(entry);
+        } else {
+            identities.released(entry);
+        }
+        if (cluster != null && entry.identity != null && !entry.refusedByCluster) {
+            cluster.bindForGrace(entry.id, entry.identity.fingerprint(), config.idBindingGraceSec() * 1000L);
+        }
         metrics.inc("holepunch_closes_total", "code", String.valueOf(code));
     }
 

@@ -35,6 +35,8 @@ final class WorkerEntry {
     final TokenBucket rate;
     /** Introductions to this session (P2P_OFFERS_PER_MIN). */
     final TokenBucket offers;
+    /** Set when the cluster refused this session its id (another instance holds it with another key): it binds nothing. */
+    volatile boolean refusedByCluster;
     /** Wall-clock time of the upgrade: across instances, the later session of an id wins. */
     final long registeredMillis = System.currentTimeMillis();
 

@@ -200,7 +200,8 @@ class ClusterTest {
         try (RedisServer redis = new RedisServer();
              TestRendezvous a = new TestRendezvous(env(redis));
              TestRendezvous b = new TestRendezvous(env(redis))) {
-            RawWebSocket owner = RawWebSocket.connectKeyed(a.port, "keyed", holepunch.crypto.Identity.generate());
+            holepunch.crypto.Identity ownerKey = holepunch.crypto.Identity.generate();
+            RawWebSocket owner = RawWebSocket.connectKeyed(a.port, "keyed", ownerKey);
             sockets.add(owner);
             Await.until(Duration.ofSeconds(10), "listed on b", () -> b.workers().containsKey("keyed"));
             for (boolean withKey : new boolean[] {false, true}) {     // one after the other
@@ -214,6 +215,16 @@ class ClusterTest {
             RawWebSocket.Frame ack = owner.readSkippingPings();
             assertEquals(1, ack.opcode(), "the owner's session is still open");
             assertEquals("success", Json.parseObject(ack.text()).get("status"));
+
+            // Ended, the id stays bound cluster-wide for ID_BINDING_GRACE_SEC: 409 on the other instance too.
+            owner.send(RawWebSocket.close(1000, new byte[0]));
+            owner.readClose();
+            Await.until(Duration.ofSeconds(10), "the owner's session gone from b's list", () -> !b.workers().containsKey("keyed"));
+            Exception refused = assertThrows(Exception.class, () -> RawWebSocket.connect(b.port, "keyed").close());
+            assertTrue(refused.getMessage().contains("409"), refused.getMessage());
+            try (RawWebSocket back = RawWebSocket.connectKeyed(b.port, "keyed", ownerKey)) {
+                assertTrue(back.responseHead.startsWith("HTTP/1.1 101"), "the key's owner comes back anywhere: " + back.responseHead);
+            }
         } finally {
             closeAll(sockets);
         }
