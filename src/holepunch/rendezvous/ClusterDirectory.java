@@ -43,7 +43,12 @@ final class ClusterDirectory implements AutoCloseable {
     static final int MAX_DIRTY = 100_000;
     private static final int HSET_CHUNK = 500;
 
+    /** The writer's connection (directory writes, messages, listing). */
     private final RedisClient redis;
+    /** Connections for the reads made on upgrade and request threads, so that they neither wait for the writer nor for each other. */
+    private final RedisClient[] readers;
+    private final java.util.concurrent.atomic.AtomicInteger nextReader = new java.util.concurrent.atomic.AtomicInteger();
+    static final int READERS = 4;
     private final Registry registry;
     private final Log log;
     final String instance = HexFormat.of().formatHex(randomBytes());
@@ -76,6 +81,8 @@ final class ClusterDirectory implements AutoCloseable {
 
     ClusterDirectory(RedisClient redis, Registry registry, Log log, long pingIntervalMillis) {
         this.redis = redis;
+        this.readers = new RedisClient[READERS];
+        for (int i = 0; i < READERS; i++) readers[i] = new RedisClient(redis.url(), 2000);
         this.registry = registry;
         this.log = log;
         this.ttlMillis = Math.max(3000, 2 * pingIntervalMillis);
@@ -132,11 +139,15 @@ final class ClusterDirectory implements AutoCloseable {
         }
     }
 
+    private RedisClient reader() {
+        return readers[Math.floorMod(nextReader.getAndIncrement(), READERS)];
+    }
+
     /** The key fingerprint another instance's ended session left bound to {@code workerId}, or null (blocking). */
     String boundFingerprint(String workerId) {
         try {
             roundTrips.incrementAndGet();
-            Resp.Value v = redis.pipeline(List.of(List.of("GET", BINDING + workerId))).get(0);
+            Resp.Value v = reader().pipeline(List.of(List.of("GET", BINDING + workerId))).get(0);
             return v instanceof Resp.Bulk b ? b.text() : null;
         } catch (IOException e) {
             state(false, e.getMessage());
@@ -351,7 +362,8 @@ final class ClusterDirectory implements AutoCloseable {
     String instanceHolding(String workerId) throws IOException {
         String now = Long.toString(System.currentTimeMillis());
         roundTrips.incrementAndGet();
-        Resp.Value live = redis.pipeline(List.of(List.of("ZRANGEBYSCORE", INSTANCES, now, "+inf"))).get(0);
+        RedisClient r0 = reader();
+        Resp.Value live = r0.pipeline(List.of(List.of("ZRANGEBYSCORE", INSTANCES, now, "+inf"))).get(0);
         if (!(live instanceof Resp.Array a) || a.items() == null) return null;
         List<String> others = new ArrayList<>();
         for (Resp.Value v : a.items()) {
@@ -361,7 +373,7 @@ final class ClusterDirectory implements AutoCloseable {
         List<List<String>> probes = new ArrayList<>();
         for (String o : others) probes.add(List.of("HEXISTS", WORKERS + o, workerId));
         roundTrips.incrementAndGet();
-        List<Resp.Value> r = redis.pipeline(probes);
+        List<Resp.Value> r = r0.pipeline(probes);
         for (int i = 0; i < r.size(); i++) {
             if (r.get(i) instanceof Resp.Int n && n.value() == 1) return others.get(i);
         }
@@ -387,5 +399,6 @@ final class ClusterDirectory implements AutoCloseable {
                     + ttlMillis + " ms");
         }
         redis.close();
+        for (RedisClient r : readers) r.close();
     }
 }
