@@ -288,6 +288,7 @@ final class ClusterDirectory implements AutoCloseable {
         announcements.drainTo(cmds, 1000);
         cmds.add(List.of("PEXPIRE", key, Long.toString(ttlMillis)));
         cmds.add(List.of("ZADD", INSTANCES, Long.toString(expiry), instance));
+        cmds.add(List.of("ZRANGEBYSCORE", INSTANCES, Long.toString(System.currentTimeMillis()), "+inf"));
         List<Resp.Value> replies;
         try {
             roundTrips.incrementAndGet();
@@ -303,6 +304,18 @@ final class ClusterDirectory implements AutoCloseable {
             }
         }
         state(true, null);
+        if (replies.getLast() instanceof Resp.Array live && live.items() != null) {
+            java.util.Set<String> alive = new java.util.HashSet<>();
+            for (Resp.Value v : live.items()) if (v instanceof Resp.Bulk b) alive.add(b.text());
+            onInstancesAlive.accept(alive);
+        }
+    }
+
+    /** Told the live instances after each write (the broker ends pairs that span an instance that died). */
+    private volatile java.util.function.Consumer<java.util.Set<String>> onInstancesAlive = alive -> { };
+
+    void onInstancesAlive(java.util.function.Consumer<java.util.Set<String>> listener) {
+        onInstancesAlive = listener;
     }
 
     /** Logs a change of state once, not once per write. */

@@ -254,6 +254,17 @@ final class PeerBroker {
                     h.w().connection.sendText(new RelayData(pairId, sender, data).encode());
                 }
             }
+            case "status" -> {
+                if (!(m.get("worker") instanceof String reporter) || !(m.get("outcome") instanceof Map<?, ?> outcome)) return;
+                synchronized (this) {
+                    PairRecord pair = pairId == null ? null : history.get(pairId);
+                    if (pair != null && (pair.initiator().equals(reporter) || pair.responder().equals(reporter))) {
+                        Map<String, Object> copy = new LinkedHashMap<>();
+                        outcome.forEach((k, v) -> copy.put(String.valueOf(k), v));
+                        pair.outcomes().put(reporter, copy);
+                    }
+                }
+            }
             case "pair_ended" -> {
                 LivePair pair;
                 synchronized (this) {
@@ -265,6 +276,21 @@ final class PeerBroker {
             }
             default -> log.warn(null, "cluster: unknown message '" + Log.excerpt(op) + "' from instance " + Log.excerpt(from));
         }
+    }
+
+    /** Pairs that span an instance no longer alive end here too (its workers' sessions are gone with it). */
+    void instancesAlive(java.util.Set<String> alive) {
+        List<LivePair> dead = new ArrayList<>();
+        synchronized (this) {
+            for (LivePair p : live.values()) {
+                if (p.initiator() instanceof Elsewhere a && !alive.contains(a.instance())
+                        || p.responder() instanceof Elsewhere b && !alive.contains(b.instance())) {
+                    dead.add(p);
+                }
+            }
+        }
+        for (LivePair p : dead) closePair(p);
+        if (!dead.isEmpty()) log.info(null, "cluster: ended " + dead.size() + " pairs whose other instance is gone");
     }
 
     private void introduceFromElsewhere(String from, Map<String, Object> m, String pairId) {
@@ -431,6 +457,10 @@ final class PeerBroker {
                 return;
             }
             pair.outcomes().put(reporter.id, outcome);
+        }
+        LivePair spanning = livePair(pairId, reporter);
+        if (spanning != null && spanning.other(reporter) instanceof Elsewhere e && cluster != null) {
+            cluster.send(e.instance(), Json.obj("op", "status", "pair", pairId, "worker", reporter.id, "outcome", outcome));
         }
         metrics.inc("holepunch_p2p_outcomes_total", "state", message.state().wire());
         log.info(reporter.id, "pair " + pairId + ": " + message.state().wire() + (message.remote() == null ? "" : " via " + message.remote())

@@ -110,6 +110,7 @@ public final class RendezvousServer implements AutoCloseable {
                 }
             });
             cluster.onInstanceMessage(server.protocol.broker()::onCluster);
+            cluster.onInstancesAlive(server.protocol.broker()::instancesAlive);
             server.log.info(null, "cluster mode: instance " + server.cluster.instance + " shares its directory on " + config.redisUrl());
         }
         server.http.start();

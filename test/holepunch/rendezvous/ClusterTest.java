@@ -91,6 +91,16 @@ class ClusterTest {
             assertEquals(Map.of("type", "relay_data", "pair_id", pair, "from_worker_id", "w0", "data", "aGVsbG8="), relayed);
             w1.sendText("{\"type\": \"relay_data\", \"pair_id\": \"" + pair + "\", \"data\": \"b2s=\"}");
             assertEquals("w1", Json.parseObject(w0.readSkippingPings().text()).get("from_worker_id"));
+            // ... each side's outcome shows on both instances' debug lists ...
+            w0.sendText("{\"type\": \"p2p_connection_status\", \"pair_id\": \"" + pair + "\", \"state\": \"relay\", \"detail\": \"testing\"}");
+            w1.sendText("{\"type\": \"p2p_connection_status\", \"pair_id\": \"" + pair + "\", \"state\": \"relay\"}");
+            for (TestRendezvous rv : new TestRendezvous[] {a, b}) {
+                Await.until(Duration.ofSeconds(10), "both outcomes on " + rv.port, () -> {
+                    @SuppressWarnings("unchecked")
+                    List<Map<String, Object>> pairs = (List<Map<String, Object>>) Json.parseObject(rv.get("/debug/list_workers").body()).get("pairs");
+                    return pairs.stream().anyMatch(p -> pair.equals(p.get("pair_id")) && ((Map<?, ?>) p.get("outcomes")).keySet().equals(java.util.Set.of("w0", "w1")));
+                });
+            }
             // ... and a decline on one side ends the pair on both, the other side told why.
             w1.sendText("{\"type\": \"p2p_connection_decline\", \"pair_id\": \"" + pair + "\", \"detail\": \"not today\"}");
             Map<String, Object> declined = Json.parseObject(w0.readSkippingPings().text());
@@ -129,12 +139,22 @@ class ClusterTest {
 
             try (ServiceProcess killed = ServiceProcess.rendezvous(List.of(), env(redis), 0)) {
                 register(sockets, killed.port, "orphan", 2);
+                register(sockets, survivor.port, "stay", 3);
                 Await.until(Duration.ofSeconds(10), "the process's worker listed", () -> survivor.workers().containsKey("orphan"));
+                RawWebSocket stay = sockets.getLast();
+                stay.sendText("{\"type\": \"request_p2p_connection\", \"target_worker_id\": \"orphan\"}");
+                Map<String, Object> offer = Json.parseObject(stay.readSkippingPings().text());
+                assertEquals("p2p_connection_offer", offer.get("type"), offer.toString());
                 long t0 = System.nanoTime();
                 killed.process.destroyForcibly();     // SIGKILL: no chance to clean up
                 killed.process.waitFor();
                 Await.until(Duration.ofSeconds(2 * 1 + 5), "the killed instance's worker gone", () -> !survivor.workers().containsKey("orphan"));
                 System.out.println("killed instance's entries gone after " + (System.nanoTime() - t0) / 1_000_000 + " ms");
+                Await.until(Duration.ofSeconds(5), "the pair that spanned the dead instance ended", () -> {
+                    @SuppressWarnings("unchecked")
+                    List<Map<String, Object>> pairs = (List<Map<String, Object>>) Json.parseObject(survivor.get("/debug/list_workers").body()).get("pairs");
+                    return pairs.stream().anyMatch(p -> offer.get("pair_id").equals(p.get("pair_id")) && Boolean.FALSE.equals(p.get("live")));
+                });
             }
         } finally {
             closeAll(sockets);
