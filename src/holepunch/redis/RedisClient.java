@@ -20,9 +20,21 @@ public final class RedisClient implements AutoCloseable {
     private long retryAtNanos;
     private boolean closed;
 
+    private final javax.net.ssl.SSLSocketFactory tls;
+
     public RedisClient(RedisUrl url, int timeoutMillis) {
+        this(url, timeoutMillis, null);
+    }
+
+    /** {@code tls}: the factory for {@code rediss://} (null: the JDK's trusted CAs). */
+    public RedisClient(RedisUrl url, int timeoutMillis, javax.net.ssl.SSLSocketFactory tls) {
         this.url = url;
         this.timeoutMillis = timeoutMillis;
+        this.tls = tls;
+    }
+
+    public javax.net.ssl.SSLSocketFactory tls() {
+        return tls;
     }
 
     public RedisUrl url() {
@@ -47,7 +59,7 @@ public final class RedisClient implements AutoCloseable {
             throw new IOException("redis at " + url + " unavailable; next attempt in " + (wait / 1_000_000L + 1) + " ms");
         }
         try {
-            if (connection == null) connection = RespConnection.open(url, timeoutMillis, true);
+            if (connection == null) connection = RespConnection.open(url, timeoutMillis, true, tls);
             connection.write(commands);
             long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
             List<Resp.Value> replies = new ArrayList<>(commands.size());

@@ -25,9 +25,12 @@ public final class RedisSubscriber implements AutoCloseable {
     private volatile boolean running = true;
     private volatile RespConnection connection;
 
-    public RedisSubscriber(RedisUrl url, int timeoutMillis, List<String> channels, BiConsumer<String, String> onMessage,
-                           Consumer<Boolean> onState) {
+    private final javax.net.ssl.SSLSocketFactory tls;
+
+    public RedisSubscriber(RedisUrl url, javax.net.ssl.SSLSocketFactory tls, int timeoutMillis, List<String> channels,
+                           BiConsumer<String, String> onMessage, Consumer<Boolean> onState) {
         this.url = url;
+        this.tls = tls;
         this.timeoutMillis = timeoutMillis;
         this.channels = List.copyOf(channels);
         this.onMessage = onMessage;
@@ -43,7 +46,7 @@ public final class RedisSubscriber implements AutoCloseable {
         int failures = 0;
         while (running) {
             boolean subscribed = false;
-            try (RespConnection c = RespConnection.open(url, timeoutMillis, false)) {
+            try (RespConnection c = RespConnection.open(url, timeoutMillis, false, tls)) {
                 connection = c;
                 if (!running) return;
                 List<String> subscribe = new ArrayList<>(List.of("SUBSCRIBE"));

@@ -27,7 +27,7 @@ final class RespConnection implements AutoCloseable {
     }
 
     /** Connects (TLS for rediss://, the certificate checked against the host), then AUTH and SELECT as the URL says. */
-    static RespConnection open(RedisUrl url, int timeoutMillis, boolean select) throws IOException {
+    static RespConnection open(RedisUrl url, int timeoutMillis, boolean select, SSLSocketFactory tlsFactory) throws IOException {
         Socket s = new Socket();
         try {
             s.setTcpNoDelay(true);
@@ -35,7 +35,8 @@ final class RespConnection implements AutoCloseable {
             s.connect(new InetSocketAddress(url.host(), url.port()), timeoutMillis);
             s.setSoTimeout(timeoutMillis);
             if (url.tls()) {
-                SSLSocket tls = (SSLSocket) ((SSLSocketFactory) SSLSocketFactory.getDefault()).createSocket(s, url.host(), url.port(), true);
+                SSLSocketFactory f = tlsFactory != null ? tlsFactory : (SSLSocketFactory) SSLSocketFactory.getDefault();
+                SSLSocket tls = (SSLSocket) f.createSocket(s, url.host(), url.port(), true);
                 SSLParameters p = tls.getSSLParameters();
                 p.setEndpointIdentificationAlgorithm("HTTPS");
                 tls.setSSLParameters(p);

@@ -82,7 +82,7 @@ final class ClusterDirectory implements AutoCloseable {
     ClusterDirectory(RedisClient redis, Registry registry, Log log, long pingIntervalMillis) {
         this.redis = redis;
         this.readers = new RedisClient[READERS];
-        for (int i = 0; i < READERS; i++) readers[i] = new RedisClient(redis.url(), 2000);
+        for (int i = 0; i < READERS; i++) readers[i] = new RedisClient(redis.url(), 2000, redis.tls());
         this.registry = registry;
         this.log = log;
         this.ttlMillis = Math.max(3000, 2 * pingIntervalMillis);
@@ -115,7 +115,7 @@ final class ClusterDirectory implements AutoCloseable {
 
     void start(Sessions sessions) {
         this.sessions = sessions;
-        subscriber = new holepunch.redis.RedisSubscriber(redis.url(), 2000, List.of(REPLACE_CHANNEL, INSTANCE_CHANNEL + instance),
+        subscriber = new holepunch.redis.RedisSubscriber(redis.url(), redis.tls(), 2000, List.of(REPLACE_CHANNEL, INSTANCE_CHANNEL + instance),
                 this::onMessage, up -> {
                     if (up) wholeWrite = true;      // after a gap, announce nothing stale; write the directory whole
                 });

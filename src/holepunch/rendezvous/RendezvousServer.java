@@ -63,7 +63,13 @@ public final class RendezvousServer implements AutoCloseable {
         this.buffers = new ByteBudget(config.maxBufferedBytes());
         this.protocol = new RendezvousProtocol(registry, log, metrics, config, this::connectionClosed);
         if (config.redisUrl() != null) {
-            cluster = new ClusterDirectory(new holepunch.redis.RedisClient(config.redisUrl(), 2000), registry, log,
+            javax.net.ssl.SSLSocketFactory tls;
+            try {
+                tls = config.redisCaFile() == null ? null : holepunch.redis.RedisTls.trusting(java.nio.file.Path.of(config.redisCaFile()));
+            } catch (IllegalArgumentException e) {
+                throw new holepunch.config.ConfigException(e.getMessage());
+            }
+            cluster = new ClusterDirectory(new holepunch.redis.RedisClient(config.redisUrl(), 2000, tls), registry, log,
                     config.pingIntervalNanos() / 1_000_000L);
             registry.onChange(cluster::changed);
         } else {

@@ -53,6 +53,42 @@ class RedisClientTest {
     }
 
     @Test
+    void rediss_trustsTheCaFile_checksTheHostName_andRefusesAnUnknownCa() throws Exception {
+        holepunch.testing.Tools.require("openssl", "openssl");
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("hp-tls");
+        try {
+            java.nio.file.Path cert = dir.resolve("cert.pem"), key = dir.resolve("key.pem"), other = dir.resolve("other.pem");
+            for (java.nio.file.Path c : List.of(cert, other)) {
+                holepunch.testing.Tools.run(30, List.of("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                        "-keyout", (c == cert ? key : dir.resolve("other-key.pem")).toString(), "-out", c.toString()));
+            }
+            int port = holepunch.testing.Ports.freeTcp();
+            try (RedisServer redis = new RedisServer(port, "--port", "0", "--tls-port", Integer.toString(port), "--tls-cert-file", cert.toString(),
+                    "--tls-key-file", key.toString(), "--tls-auth-clients", "no")) {
+                try (RedisClient c = new RedisClient(RedisUrl.parse("rediss://localhost:" + port), 2000, RedisTls.trusting(cert))) {
+                    assertEquals(new Resp.Simple("PONG"), c.call("PING"));
+                }
+                try (RedisClient byIp = new RedisClient(RedisUrl.parse("rediss://127.0.0.1:" + port), 2000, RedisTls.trusting(cert))) {
+                    assertThrows(javax.net.ssl.SSLException.class, () -> byIp.call("PING"), "the certificate does not name 127.0.0.1");
+                }
+                try (RedisClient wrongCa = new RedisClient(RedisUrl.parse("rediss://localhost:" + port), 2000, RedisTls.trusting(other))) {
+                    assertThrows(javax.net.ssl.SSLException.class, () -> wrongCa.call("PING"));
+                }
+                try (RedisClient jdkDefaults = new RedisClient(RedisUrl.parse("rediss://localhost:" + port), 2000)) {
+                    assertThrows(javax.net.ssl.SSLException.class, () -> jdkDefaults.call("PING"), "a self-signed certificate is not trusted by default");
+                }
+            }
+            assertThrows(IllegalArgumentException.class, () -> RedisTls.trusting(key), "a key is not a certificate");
+        } finally {
+            try (var files = java.nio.file.Files.list(dir)) {
+                for (java.nio.file.Path p : (Iterable<java.nio.file.Path>) files::iterator) java.nio.file.Files.deleteIfExists(p);
+            }
+            java.nio.file.Files.deleteIfExists(dir);
+        }
+    }
+
+    @Test
     void aServerThatNeverAnswers_costsOneTimeout() throws Exception {
         try (ServerSocket silent = new ServerSocket(0);
              RedisClient c = new RedisClient(RedisUrl.parse("redis://127.0.0.1:" + silent.getLocalPort()), 300)) {
