@@ -250,6 +250,36 @@ class ClusterTest {
         }
     }
 
+    @Test
+    void holepunchWorkers_onDifferentInstances_getADirectPath() throws Exception {
+        try (RedisServer redis = new RedisServer()) {
+            Map<String, String> withStun = new java.util.HashMap<>(env(redis));
+            withStun.put("STUN_UDP_PORT", String.valueOf(holepunch.testing.Ports.freeUdp()));
+            try (TestRendezvous a = new TestRendezvous(withStun); TestRendezvous b = new TestRendezvous(env(redis));
+                 holepunch.worker.Worker onB = worker(b, a, "cw-b", null, Map.of("P2P_ALLOW", "cw-a"));
+                 holepunch.worker.Worker onA = worker(a, a, "cw-a", "cw-b", Map.of())) {
+                Await.until(Duration.ofSeconds(30), "both direct across instances",
+                        () -> "direct".equals(peerState(onA)) && "direct".equals(peerState(onB)));
+            }
+        }
+    }
+
+    private static holepunch.worker.Worker worker(TestRendezvous rv, TestRendezvous stun, String id, String connectTo, Map<String, String> extra)
+            throws Exception {
+        Map<String, String> env = new java.util.HashMap<>(Map.of("RENDEZVOUS_SERVICE_URL", rv.base(), "WORKER_ID", id,
+                "STUN_HOST_ENV", "127.0.0.1", "STUN_PORT_ENV", String.valueOf(stun.server.stunPort()),
+                "INTERNAL_UDP_PORT_ENV", "0", "PORT", "0", "IP_ECHO_URL", "", "HOST_CANDIDATES", "false"));
+        if (connectTo != null) env.put("P2P_CONNECT_TO", connectTo);
+        env.putAll(extra);
+        return holepunch.worker.Worker.start(holepunch.worker.WorkerConfig.from(new holepunch.config.Env(env)));
+    }
+
+    @SuppressWarnings("unchecked")
+    private static String peerState(holepunch.worker.Worker w) {
+        List<Map<String, Object>> peers = (List<Map<String, Object>>) w.status().get("peers");
+        return peers.isEmpty() ? null : (String) peers.getFirst().get("state");
+    }
+
     private static String metric(HttpClient http, TestRendezvous rv) throws Exception {
         return http.send(HttpRequest.newBuilder(URI.create(rv.base() + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
     }
