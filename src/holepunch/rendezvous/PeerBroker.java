@@ -44,6 +44,7 @@ final class PeerBroker {
     private static final SecureRandom RANDOM = new SecureRandom();
 
     static final int MAX_RELAY_BYTES = 1500;
+    private static final String RELAY_RATE_ERROR = "relay rate over %d bytes/s for this pair (RELAY_BYTES_PER_SEC)";
 
     private final Registry registry;
     private final Log log;
@@ -249,10 +250,15 @@ final class PeerBroker {
                 if (pair == null || !(m.get("from") instanceof String sender) || !(m.get("data") instanceof String data)) return;
                 Party here = pair.initiator() instanceof Elsewhere e && e.id().equals(sender) ? pair.responder()
                         : pair.responder() instanceof Elsewhere e2 && e2.id().equals(sender) ? pair.initiator() : null;
-                if (here instanceof Here h) {
-                    metrics.add("holepunch_relay_bytes_total", data.length() * 3L / 4);
-                    h.w().connection.sendText(new RelayData(pairId, sender, data).encode());
+                if (!(here instanceof Here h)) return;
+                if (here == pair.responder() && !pair.relay().take(data.length() * 3L / 4, System.nanoTime())) {
+                    metrics.inc("holepunch_relay_dropped_total", "reason", "rate");
+                    cluster.send(from, Json.obj("op", "deliver", "worker", sender,
+                            "text", new RelayError(pairId, RELAY_RATE_ERROR.formatted(relayBytesPerSec)).encode()));
+                    return;
                 }
+                metrics.add("holepunch_relay_bytes_total", data.length() * 3L / 4);
+                h.w().connection.sendText(new RelayData(pairId, sender, data).encode());
             }
             case "status" -> {
                 if (!(m.get("worker") instanceof String reporter) || !(m.get("outcome") instanceof Map<?, ?> outcome)) return;
@@ -488,7 +494,10 @@ final class PeerBroker {
             if (data == null) error = "data must be base64";
             else if (pair.other(sender) instanceof Here h && !h.w().connection.isOpen()) error = "the peer is not connected";
             else if (data.length > MAX_RELAY_BYTES) error = "data over " + MAX_RELAY_BYTES + " bytes";
-            else if (!pair.relay().take(data.length, System.nanoTime())) error = "relay rate over " + relayBytesPerSec + " bytes/s for this pair (RELAY_BYTES_PER_SEC)";
+            // A pair that spans two instances is metered once, where its responder is held (both directions there).
+            else if (!(pair.responder() instanceof Elsewhere) && !pair.relay().take(data.length, System.nanoTime())) {
+                error = RELAY_RATE_ERROR.formatted(relayBytesPerSec);
+            }
         }
         if (error != null) {
             metrics.inc("holepunch_relay_dropped_total", "reason", error.startsWith("relay rate") ? "rate" : "invalid");

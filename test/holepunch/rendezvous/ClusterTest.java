@@ -251,6 +251,36 @@ class ClusterTest {
     }
 
     @Test
+    void aPairAcrossInstances_isMeteredOnce_bothDirectionsFromOneRelayBudget() throws Exception {
+        List<RawWebSocket> sockets = new ArrayList<>();
+        try (RedisServer redis = new RedisServer()) {
+            Map<String, String> slow = new java.util.HashMap<>(env(redis));
+            slow.put("RELAY_BYTES_PER_SEC", "1500");              // a burst of 3,000 bytes, then 1,500 a second
+            try (TestRendezvous a = new TestRendezvous(slow); TestRendezvous b = new TestRendezvous(slow)) {
+                register(sockets, a.port, "m0", 1);
+                register(sockets, b.port, "m1", 2);
+                RawWebSocket m0 = sockets.get(0), m1 = sockets.get(1);
+                Await.until(Duration.ofSeconds(10), "m1 listed on a", () -> a.workers().containsKey("m1"));
+                m0.sendText("{\"type\": \"request_p2p_connection\", \"target_worker_id\": \"m1\"}");
+                String pair = (String) Json.parseObject(m0.readSkippingPings().text()).get("pair_id");
+                m1.readSkippingPings();                            // its offer
+                String b999 = java.util.Base64.getEncoder().encodeToString(new byte[999]);
+                for (int i = 0; i < 3; i++) {                      // 2,997 bytes from a's side: the whole burst
+                    m0.sendText("{\"type\": \"relay_data\", \"pair_id\": \"" + pair + "\", \"data\": \"" + b999 + "\"}");
+                    assertEquals("relay_data", Json.parseObject(m1.readSkippingPings().text()).get("type"));
+                }
+                String b1398 = java.util.Base64.getEncoder().encodeToString(new byte[1398]);
+                m1.sendText("{\"type\": \"relay_data\", \"pair_id\": \"" + pair + "\", \"data\": \"" + b1398 + "\"}");
+                Map<String, Object> refused = Json.parseObject(m1.readSkippingPings().text());
+                assertEquals("relay_error", refused.get("type"), "the other direction draws on the same budget: " + refused);
+                assertTrue(String.valueOf(refused.get("detail")).contains("RELAY_BYTES_PER_SEC"), refused.toString());
+            }
+        } finally {
+            closeAll(sockets);
+        }
+    }
+
+    @Test
     void holepunchWorkers_onDifferentInstances_getADirectPath() throws Exception {
         try (RedisServer redis = new RedisServer()) {
             Map<String, String> withStun = new java.util.HashMap<>(env(redis));
