@@ -337,7 +337,8 @@ final class ClusterDirectory implements AutoCloseable {
         try {
             String now = Long.toString(System.currentTimeMillis());
             roundTrips.incrementAndGet();
-            List<Resp.Value> r = redis.pipeline(List.of(
+            RedisClient reader = reader();      // an HTTP thread: not the writer's connection
+            List<Resp.Value> r = reader.pipeline(List.of(
                     List.of("ZREMRANGEBYSCORE", INSTANCES, "-inf", "(" + now),
                     List.of("ZRANGEBYSCORE", INSTANCES, now, "+inf")));
             if (!(r.get(1) instanceof Resp.Array live) || live.items() == null) return null;
@@ -349,7 +350,7 @@ final class ClusterDirectory implements AutoCloseable {
             Map<String, Object> out = new LinkedHashMap<>();
             if (reads.isEmpty()) return out;
             roundTrips.incrementAndGet();
-            for (Resp.Value v : redis.pipeline(reads)) {
+            for (Resp.Value v : reader.pipeline(reads)) {
                 if (!(v instanceof Resp.Array fields) || fields.items() == null) continue;
                 List<Resp.Value> f = fields.items();
                 for (int i = 0; i + 1 < f.size(); i += 2) {

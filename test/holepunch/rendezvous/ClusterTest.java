@@ -91,6 +91,12 @@ class ClusterTest {
             assertEquals(Map.of("type", "relay_data", "pair_id", pair, "from_worker_id", "w0", "data", "aGVsbG8="), relayed);
             w1.sendText("{\"type\": \"relay_data\", \"pair_id\": \"" + pair + "\", \"data\": \"b2s=\"}");
             assertEquals("w1", Json.parseObject(w0.readSkippingPings().text()).get("from_worker_id"));
+            // ... a stranger on the requester's instance cannot borrow the pair's relay ...
+            RawWebSocket stranger = sockets.get(3);            // w3, also on a
+            stranger.sendText("{\"type\": \"relay_data\", \"pair_id\": \"" + pair + "\", \"data\": \"aGVsbG8=\"}");
+            Map<String, Object> notYours = Json.parseObject(stranger.readSkippingPings().text());
+            assertEquals("relay_error", notYours.get("type"), notYours.toString());
+            assertTrue(String.valueOf(notYours.get("detail")).contains("names no pair of this worker"), notYours.toString());
             // ... each side's outcome shows on both instances' debug lists ...
             w0.sendText("{\"type\": \"p2p_connection_status\", \"pair_id\": \"" + pair + "\", \"state\": \"relay\", \"detail\": \"testing\"}");
             w1.sendText("{\"type\": \"p2p_connection_status\", \"pair_id\": \"" + pair + "\", \"state\": \"relay\"}");
@@ -296,18 +302,13 @@ class ClusterTest {
 
     private static holepunch.worker.Worker worker(TestRendezvous rv, TestRendezvous stun, String id, String connectTo, Map<String, String> extra)
             throws Exception {
-        Map<String, String> env = new java.util.HashMap<>(Map.of("RENDEZVOUS_SERVICE_URL", rv.base(), "WORKER_ID", id,
-                "STUN_HOST_ENV", "127.0.0.1", "STUN_PORT_ENV", String.valueOf(stun.server.stunPort()),
-                "INTERNAL_UDP_PORT_ENV", "0", "PORT", "0", "IP_ECHO_URL", "", "HOST_CANDIDATES", "false"));
+        Map<String, String> env = new java.util.HashMap<>(extra);
         if (connectTo != null) env.put("P2P_CONNECT_TO", connectTo);
-        env.putAll(extra);
-        return holepunch.worker.Worker.start(holepunch.worker.WorkerConfig.from(new holepunch.config.Env(env)));
+        return holepunch.testing.TestWorkers.start(rv, stun.server.stunPort(), id, env);
     }
 
-    @SuppressWarnings("unchecked")
     private static String peerState(holepunch.worker.Worker w) {
-        List<Map<String, Object>> peers = (List<Map<String, Object>>) w.status().get("peers");
-        return peers.isEmpty() ? null : (String) peers.getFirst().get("state");
+        return (String) holepunch.testing.TestWorkers.peer(w).get("state");
     }
 
     private static String metric(HttpClient http, TestRendezvous rv) throws Exception {

@@ -1,7 +1,7 @@
 package holepunch.worker;
 
-import holepunch.config.Env;
 import holepunch.json.Json;
+import holepunch.testing.TestWorkers;
 import holepunch.testing.Await;
 import holepunch.testing.Ports;
 import holepunch.testing.TestRendezvous;
@@ -26,18 +26,13 @@ class PeerPathTest {
     }
 
     private static Worker worker(TestRendezvous rv, String id, String connectTo, Map<String, String> extra) throws Exception {
-        Map<String, String> env = new HashMap<>(Map.of("RENDEZVOUS_SERVICE_URL", rv.base(), "WORKER_ID", id,
-                "STUN_HOST_ENV", "127.0.0.1", "STUN_PORT_ENV", String.valueOf(rv.server.stunPort()),
-                "INTERNAL_UDP_PORT_ENV", "0", "PORT", "0", "IP_ECHO_URL", "", "HOST_CANDIDATES", "false"));
+        Map<String, String> env = new HashMap<>(extra);
         if (connectTo != null) env.put("P2P_CONNECT_TO", connectTo);
-        env.putAll(extra);
-        return Worker.start(WorkerConfig.from(new Env(env)));
+        return TestWorkers.start(rv, rv.server.stunPort(), id, env);
     }
 
-    @SuppressWarnings("unchecked")
     private static Map<String, Object> peer(Worker w) {
-        List<Map<String, Object>> peers = (List<Map<String, Object>>) w.status().get("peers");
-        return peers.isEmpty() ? Map.of() : peers.getFirst();
+        return TestWorkers.peer(w);
     }
 
     @Test

@@ -1,6 +1,6 @@
 package holepunch.worker;
 
-import holepunch.config.Env;
+import holepunch.testing.TestWorkers;
 import holepunch.testing.Await;
 import holepunch.testing.FakeStunServer;
 import holepunch.testing.PacketCapture;
@@ -39,17 +39,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class WireCaptureTest {
 
     private static Worker worker(TestRendezvous rv, String id, int stunPort, Map<String, String> extra) throws Exception {
-        Map<String, String> env = new HashMap<>(Map.of("RENDEZVOUS_SERVICE_URL", rv.base(), "WORKER_ID", id,
-                "STUN_HOST_ENV", "127.0.0.1", "STUN_PORT_ENV", String.valueOf(stunPort),
-                "INTERNAL_UDP_PORT_ENV", "0", "PORT", "0", "IP_ECHO_URL", "", "HOST_CANDIDATES", "false", "P2P_DEADLINE_MS", "500"));
+        Map<String, String> env = new HashMap<>(Map.of("P2P_DEADLINE_MS", "500"));
         env.putAll(extra);
-        return Worker.start(WorkerConfig.from(new Env(env)));
+        return TestWorkers.start(rv, stunPort, id, env);
     }
 
-    @SuppressWarnings("unchecked")
     private static Map<String, Object> peer(Worker w) {
-        List<Map<String, Object>> peers = (List<Map<String, Object>>) w.status().get("peers");
-        return peers.isEmpty() ? Map.of() : peers.getFirst();
+        return TestWorkers.peer(w);
     }
 
     /** Sends {@code marker} into a forwarding port until the echo of it comes back (bounded). */
