@@ -10,8 +10,10 @@ import holepunch.timer.Backoff;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -22,7 +24,8 @@ import java.util.Map;
  * mappings open; a path that stops answering is reported and punched again; no answer within
  * P2P_DEADLINE_MS means {@link PathState#RELAY}, with direct retries backing off. Meanwhile the
  * initiator runs the Noise handshake over the relay ({@link PathCrypto}) and renews it every
- * P2P_REKEY_SEC. Timer and UDP-reader threads both call in, so the state methods synchronize;
+ * P2P_REKEY_SEC; once it completes, a pair with one NAT that maps per destination also tries
+ * the birthday technique ({@link HardNat}), whose extra sockets answer here too. Timer and UDP-reader threads both call in, so the state methods synchronize;
  * nothing here blocks (sends to the rendezvous are queued).
  */
 final class Link {
@@ -34,7 +37,12 @@ final class Link {
     final long pairId;
     final Role role;
     final PathCrypto crypto;
-    private final LinkedHashSet<InetSocketAddress> candidates;
+    private final LinkedHashSet<InetSocketAddress> candidates = new LinkedHashSet<>();
+    /** How each candidate was learnt: the technique a path through it is shown with. */
+    private final Map<InetSocketAddress, String> origins = new HashMap<>();
+    /** The peer's endpoint as its STUN found it (null when the offer had only host candidates). */
+    private final InetSocketAddress reported;
+    private final HardNat hardNat;
     private final NatBehaviour peerMapping;
     private final LinkedHashMap<Long, Long> outstanding = new LinkedHashMap<>();     // our counter -> sent at
     private final ReplayWindow window = new ReplayWindow();                        // the peer's probe counters
@@ -44,20 +52,38 @@ final class Link {
     private int handshakeTries;
     volatile PathState state = PathState.CONNECTING;
     volatile InetSocketAddress remote;
+    /** The socket the direct path goes through: the worker's own, or an extra one of the hard-NAT technique. */
+    volatile Peers.Socket path;
+    private volatile String technique;
     private volatile long rttMillis = -1;
     private volatile String detail = "punching";
     private volatile long lastAnswer;
     volatile boolean stopped;
 
-    Link(Peers peers, String peer, long pairId, Role role, PathCrypto crypto, LinkedHashSet<InetSocketAddress> candidates, NatBehaviour peerMapping) {
+    Link(Peers peers, String peer, long pairId, Role role, PathCrypto crypto, InetSocketAddress reported,
+         List<InetSocketAddress> hosts, InetSocketAddress mapped, NatBehaviour peerMapping) {
         this.peers = peers;
         this.peer = peer;
         this.pairId = pairId;
         this.role = role;
         this.crypto = crypto;
-        this.candidates = candidates;
+        this.reported = reported;
         this.peerMapping = peerMapping;
         this.createdMillis = peers.scheduler.nowMillis();
+        this.hardNat = new HardNat(this, peers);
+        if (reported != null) addCandidate(reported, reported.equals(mapped) ? "port-mapping" : "stun");   // the gateway's mapping keeps that port
+        for (InetSocketAddress h : hosts) addCandidate(h, h.equals(mapped) ? "port-mapping" : "host");
+    }
+
+    private boolean addCandidate(InetSocketAddress a, String origin) {
+        if (candidates.size() >= Peers.MAX_CANDIDATES || !candidates.add(a)) return false;
+        origins.put(a, origin);
+        return true;
+    }
+
+    /** The addresses probed, in order (the offer's, then what authenticated probes came from). */
+    synchronized List<InetSocketAddress> candidates() {
+        return List.copyOf(candidates);
     }
 
     /** How long the real probes wait after the priming ones: longer than the two sides' start skew. */
@@ -116,7 +142,7 @@ final class Link {
         if (crypto.handshakePending()) handshake(false);
     }
 
-    private void onHandshake(InetSocketAddress from, Probe p) {
+    private void onHandshake(Peers.Socket via, InetSocketAddress from, Probe p) {
         PathCrypto.Result r = crypto.onHandshake(p);
         if (r.dropped() != null) {
             peers.dropped("handshake_" + r.dropped());
@@ -128,34 +154,82 @@ final class Link {
                 if (!stopped && peers.isCurrent(this)) handshake(true);          // rotate, as WireGuard does every 2 minutes
             });
         }
-        send(from, r.reply());
+        send(via, from, r.reply());
+        if (crypto.hasKeys()) maybeHardSide();
     }
 
-    /** A reply goes back the way its request came: to the address, or through the relay. */
-    private void send(InetSocketAddress to, byte[] datagram) {
+    // ---- the hard-NAT technique (HardNat): which side we are, decided once the peer has proved its key
+
+    /** We are the hard side when our NAT maps per destination and the peer's is not known to. */
+    private synchronized void maybeHardSide() {
+        if (!peers.settings().hardNat() || reported == null || !punching() || !peers.ownMappingHard()
+                || peerMapping == NatBehaviour.ENDPOINT_DEPENDENT) return;
+        if (!hardNat.openHardSide(reported)) return;
+        byte[] count = {(byte) (hardNat.socketCount() >> 8), (byte) hardNat.socketCount()};
+        peers.relay(this, new Probe(Probe.Kind.HARD_NAT, pairId, crypto.nextControlCounter(), count).encode(crypto.sendProbeKey));
+    }
+
+    /** The peer says its NAT maps per destination and has opened sockets towards us: probe its ports, unless ours maps so too. */
+    private synchronized void onHardNat(Probe p) {
+        if (!window.accept(p.counter())) {
+            peers.dropped("replay");
+            return;
+        }
+        if (!punching() || reported == null) return;
+        if (!peers.settings().hardNat()) {
+            peers.log.info(peers.selfId, peer + " asks for the hard-NAT technique, which P2P_HARD_NAT=false turns off here");
+        } else if (peers.ownMappingHard()) {
+            peers.log.info(peers.selfId, peer + " asks for the hard-NAT technique, but our NAT maps per destination too");
+        } else {
+            hardNat.startSpray(reported);
+        }
+    }
+
+    /** Still looking for a direct path, within the deadline. */
+    synchronized boolean punching() {
+        return !stopped && !peers.closed && state == PathState.CONNECTING
+                && (startedPunching == 0 || peers.scheduler.nowMillis() - startedPunching <= peers.settings().deadlineMillis());
+    }
+
+    /** A new PROBE of ours (for the hard-NAT technique's sockets and bursts). */
+    synchronized byte[] probe(long now) {
+        return new Probe(Probe.Kind.PROBE, pairId, newCounter(now), null).encode(crypto.sendProbeKey);
+    }
+
+    /** A datagram on one of this link's extra sockets: only this pair's are taken there. */
+    void onExtraDatagram(Peers.Socket via, InetSocketAddress from, byte[] data, int length) {
+        if (length < Probe.HEADER + Probe.MAC_BYTES || Probe.pairIdOf(data, length) != pairId) {
+            peers.dropped("unknown_pair");
+            return;
+        }
+        onDatagram(via, from, data, length);
+    }
+
+    /** A reply goes back the way its request came: from the socket it came to, or through the relay. */
+    void send(Peers.Socket via, InetSocketAddress to, byte[] datagram) {
         if (datagram == null) return;
         if (to == null) {
             peers.relay(this, datagram);
             return;
         }
         try {
-            peers.transport.send(ByteBuffer.wrap(datagram), to);
+            via.send(ByteBuffer.wrap(datagram), to);
         } catch (IOException e) {
             peers.log.debug(peers.selfId, "datagram to " + to + " failed: " + e.getMessage());
         }
     }
 
-    // ---- datagrams from the peer: from an address, or through the relay (from == null)
+    // ---- datagrams from the peer: from an address to one of our sockets, or through the relay (from == null)
 
-    boolean onDatagram(InetSocketAddress from, byte[] data, int length) {
+    boolean onDatagram(Peers.Socket via, InetSocketAddress from, byte[] data, int length) {
         if (Probe.kindOf(data, length) == Probe.Kind.DATA) {
+            if (from != null && (!from.equals(remote) || via != path)) {
+                peers.dropped("not_the_path");          // before opening: it must not use up the counter of a datagram on the path
+                return false;
+            }
             PathCrypto.Result r = crypto.open(data, length);
             if (r.dropped() != null) {
                 peers.dropped(r.dropped());
-                return false;
-            }
-            if (from != null && !from.equals(remote)) {
-                peers.dropped("not_the_path");
                 return false;
             }
             peers.deliver(this, from == null ? "relay" : "direct", r.payload());
@@ -167,9 +241,11 @@ final class Link {
             return false;
         }
         if (p.kind() == Probe.Kind.HANDSHAKE_INIT || p.kind() == Probe.Kind.HANDSHAKE_RESP) {
-            onHandshake(from, p);
+            onHandshake(via, from, p);
+        } else if (p.kind() == Probe.Kind.HARD_NAT) {
+            onHardNat(p);
         } else if (from != null) {
-            onProbe(from, p);
+            onProbe(via, from, p);
         }
         return true;
     }
@@ -181,13 +257,14 @@ final class Link {
         long now = peers.scheduler.nowMillis();
         if (startedPunching == 0) startedPunching = now;
         if (now - startedPunching > peers.settings().deadlineMillis()) {
+            hardNat.close();
             fail("no probe answered within " + peers.settings().deadlineMillis() + " ms" + reasonFromMappings());
             return;
         }
         for (InetSocketAddress c : candidates) {
             if (probesLeft <= 0) break;
             probesLeft--;
-            sendControl(Probe.Kind.PROBE, c, newCounter(now));
+            sendControl(peers.transport, Probe.Kind.PROBE, c, newCounter(now));
         }
         peers.scheduler.schedule(peers.settings().probeIntervalMillis(), this::punchTick);
     }
@@ -224,11 +301,11 @@ final class Link {
         return counter;
     }
 
-    private void sendControl(Probe.Kind kind, InetSocketAddress to, long counter) {
-        send(to, new Probe(kind, pairId, counter, null).encode(crypto.sendProbeKey));
+    private void sendControl(Peers.Socket via, Probe.Kind kind, InetSocketAddress to, long counter) {
+        send(via, to, new Probe(kind, pairId, counter, null).encode(crypto.sendProbeKey));
     }
 
-    private synchronized void onProbe(InetSocketAddress from, Probe p) {
+    private synchronized void onProbe(Peers.Socket via, InetSocketAddress from, Probe p) {
         if (stopped) return;
         long now = peers.scheduler.nowMillis();
         switch (p.kind()) {
@@ -238,21 +315,28 @@ final class Link {
                     peers.dropped("replay");
                     return;
                 }
-                if (candidates.size() < Peers.MAX_CANDIDATES && candidates.add(from)) {
+                if (via == peers.transport && addCandidate(from, hardNat.sprayedTo(from) ? "hard-nat" : "peer-reflexive")) {
                     peers.log.info(peers.selfId, "peer-reflexive candidate " + Peers.text(from) + " for " + peer);
                 }
-                sendControl(p.kind() == Probe.Kind.PROBE ? Probe.Kind.PROBE_ACK : Probe.Kind.KEEPALIVE_ACK, from, p.counter());
+                sendControl(via, p.kind() == Probe.Kind.PROBE ? Probe.Kind.PROBE_ACK : Probe.Kind.KEEPALIVE_ACK, from, p.counter());
+                if (via != peers.transport && p.kind() == Probe.Kind.PROBE && state != PathState.DIRECT) {
+                    sendControl(via, Probe.Kind.PROBE, from, newCounter(now));    // from the extra socket the peer found
+                }
             }
             case PROBE_ACK, KEEPALIVE_ACK -> {
                 Long sent = outstanding.remove(p.counter());
                 if (sent == null) return;                                   // not ours, or answered already
                 lastAnswer = now;
                 rttMillis = now - sent;
-                if (state != PathState.DIRECT || !from.equals(remote)) {
+                if (state != PathState.DIRECT || !from.equals(remote) || via != path) {
                     remote = from;
+                    path = via;
                     state = PathState.DIRECT;
                     detail = null;
-                    peers.log.info(peers.selfId, "direct path to " + peer + " via " + Peers.text(from) + " (rtt " + rttMillis + " ms)");
+                    technique = via != peers.transport || hardNat.sprayedTo(from) ? "hard-nat" : origins.getOrDefault(from, "peer-reflexive");
+                    hardNat.opened(via);
+                    peers.log.info(peers.selfId, "direct path to " + peer + " via " + Peers.text(from) + " (" + technique
+                            + ", rtt " + rttMillis + " ms)");
                     peers.failures.remove(peer);
                     report();
                     peers.scheduler.schedule(peers.settings().keepaliveMillis(), this::keepalive);
@@ -265,7 +349,7 @@ final class Link {
     synchronized void keepalive() {
         if (stopped || peers.closed || state != PathState.DIRECT) return;
         long sentAt = peers.scheduler.nowMillis();
-        sendControl(Probe.Kind.KEEPALIVE, remote, newCounter(sentAt));
+        sendControl(path, Probe.Kind.KEEPALIVE, remote, newCounter(sentAt));
         peers.scheduler.schedule(peers.settings().answerWaitMillis(), () -> checkAnswered(sentAt));
     }
 
@@ -279,8 +363,7 @@ final class Link {
         detail = "path via " + Peers.text(remote) + " stopped answering; punching again";
         peers.log.warn(peers.selfId, "lost the direct path to " + peer + " via " + Peers.text(remote));
         report();
-        stopped = true;
-        peers.forget(this);
+        stop();
         if (peers.settings().connectTo().contains(peer)) peers.requestPeer(peer);
     }
 
@@ -302,10 +385,9 @@ final class Link {
 
     /** The peer declined this pair (its P2P_ALLOW, or a key it does not expect): no probing, no retries. */
     synchronized void declined(String why) {
-        stopped = true;
         state = PathState.FAILED;
         detail = why;
-        peers.forget(this);
+        stop();
         peers.log.warn(peers.selfId, "no path to " + peer + ": " + why);
     }
 
@@ -316,12 +398,14 @@ final class Link {
 
     synchronized void stop() {
         stopped = true;
+        hardNat.close();
         peers.forget(this);
     }
 
     Map<String, Object> json() {
         long last = lastAnswer;
         return Peers.obj("peer_worker_id", peer, "state", state.wire(), "remote", Peers.text(remote),
+                "technique", state == PathState.DIRECT ? technique : null,
                 "rtt_ms", rttMillis < 0 ? null : rttMillis, "detail", detail,
                 "last_answer_ms_ago", last == 0 ? null : peers.scheduler.nowMillis() - last,
                 "encrypted", crypto.hasKeys(), "key_epoch", crypto.hasKeys() ? crypto.epoch() : null);

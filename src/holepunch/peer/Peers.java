@@ -26,7 +26,6 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -41,12 +40,30 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class Peers {
 
-    public interface Transport {
+    /** A UDP socket a path can send from. */
+    public interface Socket {
         void send(ByteBuffer datagram, InetSocketAddress to) throws IOException;
 
-        /** Sends with a small TTL (see {@code SocketTtl}); false when this transport cannot, and nothing was sent. */
+        /** Sends with a small TTL (see {@code SocketTtl}); false when this socket cannot, and nothing was sent. */
         default boolean sendWithTtl(ByteBuffer datagram, InetSocketAddress to, int ttl) throws IOException {
             return false;
+        }
+
+        /** Releases an extra socket (the worker's own socket is the worker's to close). */
+        default void close() {
+        }
+    }
+
+    /** Datagrams that arrive on an extra socket. */
+    public interface Receiver {
+        void onDatagram(InetSocketAddress from, byte[] data, int length);
+    }
+
+    /** The worker's own socket, and the extra ones the hard-NAT technique opens ({@link HardNat}). */
+    public interface Transport extends Socket {
+        /** Opens another UDP socket whose datagrams go to {@code receiver}; null when this transport has none. */
+        default Socket open(Receiver receiver) throws IOException {
+            return null;
         }
     }
 
@@ -63,19 +80,20 @@ public final class Peers {
     /**
      * P2P_* settings: punch deadline and pace, keepalive period, direct retries while relaying, the
      * peers to ask for, the peers this worker takes part in connections with ({@code allow};
-     * {@code "*"} for any), the keys it expects of them (PEER_KEYS) and the rekey period.
+     * {@code "*"} for any), the keys it expects of them (PEER_KEYS), the rekey period, the TTL of
+     * priming probes (P2P_PRIME_TTL, 0 for none) and whether the hard-NAT technique may run (P2P_HARD_NAT).
      */
     public record Settings(long deadlineMillis, long probeIntervalMillis, long keepaliveMillis, long answerWaitMillis,
                            long retryDirectMillis, List<String> connectTo, List<String> allow, Map<String, String> peerKeys,
-                           long rekeyMillis, int primeTtl) {
+                           long rekeyMillis, int primeTtl, boolean hardNat) {
         public Settings(long deadlineMillis, long probeIntervalMillis, long keepaliveMillis, long answerWaitMillis,
                         long retryDirectMillis, List<String> connectTo, List<String> allow) {
-            this(deadlineMillis, probeIntervalMillis, keepaliveMillis, answerWaitMillis, retryDirectMillis, connectTo, allow, Map.of(), 120_000, 0);
+            this(deadlineMillis, probeIntervalMillis, keepaliveMillis, answerWaitMillis, retryDirectMillis, connectTo, allow, Map.of(), 120_000, 0, true);
         }
 
         public Settings(long deadlineMillis, long probeIntervalMillis, long keepaliveMillis, long answerWaitMillis,
                         long retryDirectMillis, List<String> connectTo, List<String> allow, Map<String, String> peerKeys, long rekeyMillis) {
-            this(deadlineMillis, probeIntervalMillis, keepaliveMillis, answerWaitMillis, retryDirectMillis, connectTo, allow, peerKeys, rekeyMillis, 0);
+            this(deadlineMillis, probeIntervalMillis, keepaliveMillis, answerWaitMillis, retryDirectMillis, connectTo, allow, peerKeys, rekeyMillis, 0, true);
         }
 
         boolean allows(String peer) {
@@ -123,14 +141,29 @@ public final class Peers {
 
     /** This worker's own NAT mapping, as its last discovery found it (named in relay reasons). */
     private volatile NatBehaviour ownMapping = NatBehaviour.UNKNOWN;
+    private volatile boolean ownPortPreserved = true;
 
-    public void ownMapping(NatBehaviour b) {
+    public void ownMapping(NatBehaviour b, boolean portPreserved) {
         ownMapping = b == null ? NatBehaviour.UNKNOWN : b;
+        ownPortPreserved = portPreserved;
     }
 
     NatBehaviour ownMapping() {
         return ownMapping;
     }
+
+    /**
+     * Whether our NAT maps per destination: classified so, or, where one STUN server could not
+     * classify it, the evidence that the port it gave us is not our own.
+     */
+    boolean ownMappingHard() {
+        NatBehaviour b = ownMapping;
+        return b == NatBehaviour.ENDPOINT_DEPENDENT || (b == NatBehaviour.UNKNOWN && !ownPortPreserved);
+    }
+
+    /** One hard-NAT attempt of each side at a time, worker-wide: the extra sockets and the probe bursts are bounded in total. */
+    final java.util.concurrent.atomic.AtomicBoolean hardSideBusy = new java.util.concurrent.atomic.AtomicBoolean();
+    final java.util.concurrent.atomic.AtomicBoolean easySideBusy = new java.util.concurrent.atomic.AtomicBoolean();
 
     /** Counts application bytes per peer, path and direction into {@code m}, and shows each path's state. */
     public void useMetrics(Metrics m) {
@@ -177,9 +210,10 @@ public final class Peers {
         }
         if (l.crypto.wantsHandshake()) l.rekeyNow();          // REKEY_AFTER_MESSAGES: the keys are worn
         InetSocketAddress r = l.remote;
-        if (l.state == PathState.DIRECT && r != null) {
+        Socket via = l.path;
+        if (l.state == PathState.DIRECT && r != null && via != null) {
             try {
-                transport.send(ByteBuffer.wrap(sealed), r);
+                via.send(ByteBuffer.wrap(sealed), r);
                 count(peer, "direct", "sent", payload.length);
                 return true;
             } catch (IOException e) {
@@ -210,7 +244,7 @@ public final class Peers {
             dropped("unknown_pair");
             return;
         }
-        l.onDatagram(null, data, data.length);
+        l.onDatagram(null, null, data, data.length);
     }
 
     /** After each successful endpoint report: ask for the configured peers that have no path. */
@@ -255,14 +289,16 @@ public final class Peers {
             rendezvous.send(new P2pConnectionDecline(offer.pairId(), refusal));
             return;
         }
-        LinkedHashSet<InetSocketAddress> candidates = new LinkedHashSet<>();
         InetAddress ip = Addresses.literal(offer.peerUdpIp());
-        if (ip != null && offer.peerUdpPort() > 0) candidates.add(new InetSocketAddress(ip, offer.peerUdpPort()));
+        InetSocketAddress reported = ip != null && offer.peerUdpPort() > 0 ? new InetSocketAddress(ip, offer.peerUdpPort()) : null;
+        List<InetSocketAddress> hosts = new ArrayList<>();
         for (String h : offer.peerHostCandidates()) {
             InetSocketAddress a = Addresses.hostPort(h);
-            if (a != null && candidates.size() < MAX_CANDIDATES) candidates.add(a);
+            if (a != null && hosts.size() < MAX_CANDIDATES) hosts.add(a);
         }
-        if (candidates.isEmpty()) {
+        InetSocketAddress mapped = offer.peerMappedEndpoint() == null ? null : Addresses.hostPort(offer.peerMappedEndpoint());
+        if (mapped != null) hosts.addFirst(mapped);
+        if (reported == null && hosts.isEmpty()) {
             log.warn(selfId, "ignored an offer for " + peer + " without a usable peer address");
             return;
         }
@@ -271,12 +307,12 @@ public final class Peers {
         Role role = offer.role();
         PathCrypto crypto = new PathCrypto(identity, offer.peerIdentity(), role, offer.pairIdValue(),
                 role == Role.INITIATOR ? selfId : peer, role == Role.INITIATOR ? peer : selfId);
-        Link link = new Link(this, peer, offer.pairIdValue(), role, crypto, candidates, NatBehaviour.ofWire(offer.peerNatMapping()));
+        Link link = new Link(this, peer, offer.pairIdValue(), role, crypto, reported, hosts, mapped, NatBehaviour.ofWire(offer.peerNatMapping()));
         byPeer.put(peer, link);
         byPair.put(link.pairId, link);
         prune();
         log.info(selfId, "offer for " + peer + " (pair " + offer.pairId() + ", key " + offer.peerIdentity().shortFingerprint()
-                + "): punching " + candidates + " in " + offer.startInMs() + " ms");
+                + "): punching " + link.candidates() + " in " + offer.startInMs() + " ms");
         link.start(offer.startInMs());
     }
 
@@ -329,7 +365,7 @@ public final class Peers {
             dropped("unauthenticated");
             return false;
         }
-        return link.onDatagram(from, data, length);
+        return link.onDatagram(transport, from, data, length);
     }
 
     /** The {@code peers} list of {@code GET /status}. */

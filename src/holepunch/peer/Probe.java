@@ -32,12 +32,14 @@ import java.util.Arrays;
  * ({@link PathCrypto}), so neither the rendezvous nor a datagram bounced back to its sender
  * verifies. PROBE and KEEPALIVE carry the sender's counter, checked against a
  * {@link ReplayWindow}; an answer (PROBE_ACK, KEEPALIVE_ACK) repeats the counter it answers and
- * is accepted once. HANDSHAKE_INIT and HANDSHAKE_RESP carry a Noise IK message; DATA datagrams
- * share the header but are sealed by {@link PathCrypto} instead.
+ * is accepted once. HANDSHAKE_INIT and HANDSHAKE_RESP carry a Noise IK message; HARD_NAT (over
+ * the relay) tells the peer that the sender's NAT maps per destination and that it has opened
+ * extra sockets towards it ({@link HardNat}), its body the number of them (16 bits); DATA
+ * datagrams share the header but are sealed by {@link PathCrypto} instead.
  */
 public record Probe(Kind kind, long pairId, long counter, byte[] payload) {
     public enum Kind {
-        PROBE(1), PROBE_ACK(2), KEEPALIVE(3), KEEPALIVE_ACK(4), DATA(5), HANDSHAKE_INIT(6), HANDSHAKE_RESP(7);
+        PROBE(1), PROBE_ACK(2), KEEPALIVE(3), KEEPALIVE_ACK(4), DATA(5), HANDSHAKE_INIT(6), HANDSHAKE_RESP(7), HARD_NAT(8);
 
         final int code;
 
@@ -51,7 +53,7 @@ public record Probe(Kind kind, long pairId, long counter, byte[] payload) {
         }
 
         boolean hasBody() {
-            return this == HANDSHAKE_INIT || this == HANDSHAKE_RESP;
+            return this == HANDSHAKE_INIT || this == HANDSHAKE_RESP || this == HARD_NAT;
         }
     }
 

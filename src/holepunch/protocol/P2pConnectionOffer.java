@@ -20,11 +20,16 @@ import java.util.Map;
  */
 public record P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peerUdpPort, List<String> peerHostCandidates,
                                  String peerNatMapping, String pairId, String pairKey, Role role, long startInMs,
-                                 PublicIdentity peerIdentity) implements Message {
+                                 PublicIdentity peerIdentity, String peerMappedEndpoint) implements Message {
     public static final long MAX_START_MS = 10_000;
 
     public P2pConnectionOffer {
         peerHostCandidates = List.copyOf(peerHostCandidates);
+    }
+
+    public P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peerUdpPort, List<String> peerHostCandidates,
+                              String peerNatMapping, String pairId, String pairKey, Role role, long startInMs, PublicIdentity peerIdentity) {
+        this(peerWorkerId, peerUdpIp, peerUdpPort, peerHostCandidates, peerNatMapping, pairId, pairKey, role, startInMs, peerIdentity, null);
     }
 
     static P2pConnectionOffer parse(Map<String, Object> m) throws ProtocolException {
@@ -57,7 +62,8 @@ public record P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peer
             }
         }
         return new P2pConnectionOffer(peer, ip instanceof String s ? s : null, port == null ? 0 : port, hosts,
-                Fields.string(m, "peer_nat_mapping"), pair, key, role, start == null ? 0 : Math.clamp(start, 0, MAX_START_MS), identity);
+                Fields.string(m, "peer_nat_mapping"), pair, key, role, start == null ? 0 : Math.clamp(start, 0, MAX_START_MS), identity,
+                Fields.string(m, "peer_mapped_endpoint"));
     }
 
     /** The pair id as a number (what probes carry). */
@@ -90,6 +96,7 @@ public record P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peer
                 "pair_key", pairKey,
                 "role", role.wire(),
                 "start_in_ms", startInMs);
+        if (peerMappedEndpoint != null) m.put("peer_mapped_endpoint", peerMappedEndpoint);
         if (peerIdentity != null) {
             m.put("peer_public_key", Keys.b64(peerIdentity.signingKey()));
             m.put("peer_static_key", Keys.b64(peerIdentity.staticKey()));

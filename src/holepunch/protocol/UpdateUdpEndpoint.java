@@ -11,10 +11,11 @@ import java.util.Map;
  * port may be a number or a numeric string, as the original's {@code int()} takes it. holepunch
  * workers add their NAT's mapping behaviour, whether the port was preserved, and their own
  * interface addresses ({@code host_candidates}, "ip:port", at most 8; unusable entries are dropped
- * and counted in {@code droppedCandidates}).
+ * and counted in {@code droppedCandidates}), and the endpoint their gateway maps to their port
+ * ({@code mapped_endpoint}, "ip:port", from PCP, NAT-PMP or UPnP; absent without one).
  */
 public record UpdateUdpEndpoint(String udpIp, int udpPort, String natMapping, Boolean portPreserved, List<String> hostCandidates,
-                                int droppedCandidates) implements Message {
+                                int droppedCandidates, String mappedEndpoint) implements Message {
     /** The original's detail for a missing field. */
     public static final String MISSING_ENDPOINT = "Missing UDP IP or Port";
 
@@ -23,7 +24,12 @@ public record UpdateUdpEndpoint(String udpIp, int udpPort, String natMapping, Bo
     }
 
     public UpdateUdpEndpoint(String udpIp, int udpPort, String natMapping, Boolean portPreserved, List<String> hostCandidates) {
-        this(udpIp, udpPort, natMapping, portPreserved, hostCandidates, 0);
+        this(udpIp, udpPort, natMapping, portPreserved, hostCandidates, 0, null);
+    }
+
+    public UpdateUdpEndpoint(String udpIp, int udpPort, String natMapping, Boolean portPreserved, List<String> hostCandidates,
+                             String mappedEndpoint) {
+        this(udpIp, udpPort, natMapping, portPreserved, hostCandidates, 0, mappedEndpoint);
     }
 
     static UpdateUdpEndpoint parse(Map<String, Object> m) throws ProtocolException {
@@ -41,8 +47,12 @@ public record UpdateUdpEndpoint(String udpIp, int udpPort, String natMapping, Bo
         String mapping = Fields.string(m, "nat_mapping");
         int[] dropped = {0};
         List<String> hosts = Fields.hostPorts(m.get("host_candidates"), dropped);
+        Object mapped = m.get("mapped_endpoint");
+        if (mapped != null && (!(mapped instanceof String ms) || Addresses.hostPort(ms) == null)) {
+            throw new ProtocolException("mapped_endpoint", "mapped_endpoint must be \"ip:port\", got " + Fields.describe(mapped));
+        }
         return new UpdateUdpEndpoint(s, p, mapping != null && mapping.length() <= 64 ? mapping : null,
-                m.get("port_preserved") instanceof Boolean b ? b : null, hosts, dropped[0]);
+                m.get("port_preserved") instanceof Boolean b ? b : null, hosts, dropped[0], (String) mapped);
     }
 
     @Override
@@ -53,6 +63,6 @@ public record UpdateUdpEndpoint(String udpIp, int udpPort, String natMapping, Bo
     @Override
     public Map<String, Object> toJson() {
         return Json.obj("type", type().wire, "udp_ip", udpIp, "udp_port", udpPort, "nat_mapping", natMapping,
-                "port_preserved", portPreserved, "host_candidates", hostCandidates);
+                "port_preserved", portPreserved, "host_candidates", hostCandidates, "mapped_endpoint", mappedEndpoint);
     }
 }

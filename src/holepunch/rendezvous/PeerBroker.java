@@ -335,7 +335,8 @@ final class PeerBroker {
         long oneWayB = oneWayMillis(peer);
         long base = Math.max(oneWayA, oneWayB) + START_MARGIN_MILLIS;
         peer.connection.sendText(new P2pConnectionOffer(card.peerWorkerId(), card.peerUdpIp(), card.peerUdpPort(), card.peerHostCandidates(),
-                card.peerNatMapping(), card.pairId(), card.pairKey(), Role.RESPONDER, base - oneWayB, card.peerIdentity()).encode());
+                card.peerNatMapping(), card.pairId(), card.pairKey(), Role.RESPONDER, base - oneWayB, card.peerIdentity(),
+                card.peerMappedEndpoint()).encode());
         String forRequester = offer(card.pairId(), card.pairKey(), Role.INITIATOR, peer, peer.endpoint(), base - oneWayA).encode();
         cluster.send(from, Json.obj("op", "offer", "pair", card.pairId(), "worker", card.peerWorkerId(), "peer", peer.id, "text", forRequester));
         log.info(peer.id, "introduced to " + card.peerWorkerId() + " on instance " + from + " (pair " + card.pairId() + "), start in "
@@ -428,7 +429,7 @@ final class PeerBroker {
     private static P2pConnectionOffer offer(String pairId, String key, Role role, WorkerEntry peer, WorkerEntry.Endpoint at,
                                             long startInMillis) {
         return new P2pConnectionOffer(peer.id, at.ip(), at.port(), peer.hostCandidates, peer.natMapping, pairId, key, role, startInMillis,
-                peer.identity);
+                peer.identity, peer.mappedEndpoint);
     }
 
     /**

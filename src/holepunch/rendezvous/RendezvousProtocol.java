@@ -107,6 +107,7 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
         worker.natMapping = m.natMapping();
         worker.portPreserved = m.portPreserved();
         worker.hostCandidates = m.hostCandidates();
+        worker.mappedEndpoint = m.mappedEndpoint();
         registry.changed(worker.id);
         if (m.droppedCandidates() > 0) {
             log.warn(worker.id, "update_udp_endpoint: dropped " + m.droppedCandidates() + " entries of field 'host_candidates' that are not \"ip:port\"");

@@ -31,6 +31,8 @@ final class WorkerEntry {
     volatile Boolean portPreserved;
     /** The worker's own interface addresses with its UDP port, "ip:port" (for peers on the same LAN). */
     volatile List<String> hostCandidates = List.of();
+    /** The endpoint the worker's gateway maps to its UDP port (PCP, NAT-PMP or UPnP), "ip:port", or null. */
+    volatile String mappedEndpoint;
     /** Messages per second allowed from this session (touched on its loop thread only). */
     final TokenBucket rate;
     /** Introductions to this session (P2P_OFFERS_PER_MIN). */
@@ -73,6 +75,7 @@ final class WorkerEntry {
         m.put("nat_mapping", natMapping);
         m.put("port_preserved", portPreserved);
         m.put("host_candidates", hostCandidates);
+        m.put("mapped_endpoint", mappedEndpoint);
         m.put("key_fingerprint", identity == null ? null : identity.fingerprint());
         return m;
     }

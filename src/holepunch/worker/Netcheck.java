@@ -20,7 +20,7 @@ import java.util.concurrent.TimeUnit;
  * {@code holepunch.jar worker --netcheck}: a one-shot report of what this host's network allows,
  * as Tailscale's netcheck gives: whether UDP works, the public IPv4 endpoint, the NAT's mapping
  * behaviour (from two STUN servers, or one that names a second address), whether the port is
- * preserved, and what that means for peers. It binds the worker's UDP port as the worker would.
+ * preserved, which port-mapping protocols the gateway answers, and what that means for peers. It binds the worker's UDP port as the worker would.
  */
 final class Netcheck {
     private Netcheck() {
@@ -93,7 +93,12 @@ final class Netcheck {
             out.println("  mapping:        " + (m == null ? "unknown" : m.behaviour().wire + (m.behaviour() == NatBehaviour.UNKNOWN
                     ? " (one server cannot tell)" : bindings.size() > 1 ? " (from " + bindings.size() + " destinations)" : "")));
             out.println("  port preserved: " + (m == null ? "unknown" : m.portPreserved() ? "yes" : "no"));
-            out.println("  port mapping:   not probed (NAT-PMP, PCP and UPnP IGD are not in this version)");
+            java.net.InetAddress gateway = holepunch.portmap.Gateway.find();
+            List<String> mappers = config.portMapping().isEmpty() ? List.of() : holepunch.portmap.PortMapper.probe(gateway);
+            out.println("  port mapping:   " + (config.portMapping().isEmpty() ? "off (PORT_MAPPING=false)"
+                    : gateway == null ? "no IPv4 default gateway"
+                    : mappers.isEmpty() ? "none answered on gateway " + Addresses.text(gateway) + " (tried pcp, nat-pmp, upnp)"
+                    : String.join(", ", mappers) + " on gateway " + Addresses.text(gateway)));
             out.println("  IPv6:           not probed (this version gathers IPv4 only)");
             out.println("  for peers:      " + forPeers(m));
             udp.close();                 // ends the reader

@@ -56,7 +56,8 @@ public final class Worker implements AutoCloseable {
     private final holepunch.peer.Peers peers;
     private final Forwarder forwarder;
     private final Discovery discovery;
-    private final Object ttlLock = new Object();
+    /** Maps our UDP port on the gateway (PORT_MAPPING); null when turned off. */
+    private final holepunch.portmap.PortMapper portMapper;
     /** What this session was last told (endpoint and mapping); guarded by {@code reportLock}. */
     private InetSocketAddress reported;
     private NatMapping reportedMapping;
@@ -82,26 +83,21 @@ public final class Worker implements AutoCloseable {
         metrics.gauge("holepunch_worker_rendezvous_connected", "1 while the rendezvous session is up.", () -> session.isConnected() ? 1 : 0);
         metrics.counterFamily("holepunch_worker_connect_attempts_total", "Connection attempts to the rendezvous.");
         metrics.counterFamily("holepunch_worker_endpoint_reports_total", "update_udp_endpoint messages sent.");
+        ChannelSocket own = new ChannelSocket(udp, false);
         peers = new holepunch.peer.Peers(config.workerId(), identity, new holepunch.peer.Peers.Transport() {
             @Override
             public void send(ByteBuffer datagram, InetSocketAddress to) throws IOException {
-                synchronized (ttlLock) {             // uncontended but for the moment of a priming probe
-                    udp.send(datagram, to);
-                }
+                own.send(datagram, to);
             }
 
             @Override
             public boolean sendWithTtl(ByteBuffer datagram, InetSocketAddress to, int ttl) throws IOException {
-                synchronized (ttlLock) {
-                    int normal = SocketTtl.get(udp);
-                    if (normal <= 0 || !SocketTtl.set(udp, ttl)) return false;
-                    try {
-                        udp.send(datagram, to);
-                    } finally {
-                        SocketTtl.set(udp, normal);
-                    }
-                    return true;
-                }
+                return own.sendWithTtl(datagram, to, ttl);
+            }
+
+            @Override
+            public holepunch.peer.Peers.Socket open(holepunch.peer.Peers.Receiver receiver) throws IOException {
+                return ChannelSocket.openExtra(receiver);
             }
         }, new holepunch.peer.Peers.Rendezvous() {
             @Override
@@ -123,6 +119,17 @@ public final class Worker implements AutoCloseable {
         peers.useMetrics(metrics);
         peers.onData(forwarder::onData);
         health = new HealthServer(config.httpPort(), this::status, metrics::render, config.token());
+        portMapper = config.portMapping().isEmpty() ? null
+                : new holepunch.portmap.PortMapper(config.workerId(), config.portMapping(), udpPort(), scheduler, m -> reportAgain());
+    }
+
+    /** The mapped endpoint changed: the rendezvous hears of it with the next report. */
+    private void reportAgain() {
+        synchronized (reportLock) {
+            InetSocketAddress known = discovery.endpoint();
+            NatMapping m = discovery.mapping();
+            if (known != null && m != null && session.isConnected()) report(known, m);
+        }
     }
 
     /** {@code worker --netcheck}: the report, on the worker's own settings (no rendezvous needed). */
@@ -143,6 +150,7 @@ public final class Worker implements AutoCloseable {
                     + "); peer probes go without priming (P2P_PRIME_TTL)");
         }
         w.reader.start();
+        if (w.portMapper != null) w.portMapper.start();
         // STUN runs while the WebSocket connects: the first report goes out as soon as both are done.
         Thread.ofVirtual().name("discovery").start(() -> w.discovery.run(false));
         w.session.start();
@@ -187,6 +195,7 @@ public final class Worker implements AutoCloseable {
         s.put("port_preserved", m == null ? null : m.portPreserved());
         s.put("udp_works", pub != null);
         s.put("for_peers", Netcheck.forPeers(m));
+        s.put("port_mapping", portMapper == null ? null : portMapper.status());
         s.put("rendezvous_connected", session.isConnected());
         s.put("last_udp_endpoint_ack", lastAck);
         s.put("peers", peers.status());
@@ -227,7 +236,7 @@ public final class Worker implements AutoCloseable {
      * would bring a second ack, and a second request for every configured peer.
      */
     private void found(InetSocketAddress endpoint, NatMapping m, boolean report) {
-        peers.ownMapping(m.behaviour());
+        peers.ownMapping(m.behaviour(), m.portPreserved());
         synchronized (reportLock) {
             boolean same = endpoint.equals(reported) && m.equals(reportedMapping);
             if (report ? !same : !endpoint.equals(reported)) report(endpoint, m);
@@ -235,8 +244,9 @@ public final class Worker implements AutoCloseable {
     }
 
     private void report(InetSocketAddress endpoint, NatMapping m) {
+        holepunch.portmap.PortMapper.Mapping mapped = portMapper == null ? null : portMapper.mapping();
         boolean sent = session.send(new UpdateUdpEndpoint(Addresses.text(endpoint.getAddress()), endpoint.getPort(),
-                m.behaviour().wire, m.portPreserved(), hostCandidates()));
+                m.behaviour().wire, m.portPreserved(), hostCandidates(), mapped == null ? null : Addresses.text(mapped.external())));
         if (sent) {
             reported = endpoint;
             reportedMapping = m;
@@ -334,6 +344,7 @@ public final class Worker implements AutoCloseable {
     public void close() {
         running = false;
         discovery.close();
+        if (portMapper != null) portMapper.close();      // deletes the mapping on the gateway
         forwarder.close();
         peers.close();
         session.close();

@@ -17,7 +17,8 @@ public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAdd
                            int httpPort, long pingIntervalNanos, long pingTimeoutNanos, String ipEchoUrl,
                            long stunRefreshMillis, StunClient.Retransmission retransmission, String token,
                            holepunch.peer.Peers.Settings peers, boolean hostCandidates, List<Forwarder.Rule> forward,
-                           List<String> forwardAllow, java.nio.file.Path keyFile) {
+                           List<String> forwardAllow, java.nio.file.Path keyFile,
+                           List<holepunch.portmap.PortMapper.Protocol> portMapping) {
 
     /** Never shows the token. */
     @Override
@@ -65,10 +66,31 @@ public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAdd
                         env.seconds("P2P_RETRY_DIRECT_SEC", 30, 0.1, 86400) / 1_000_000,
                         List.copyOf(connectTo), p2pAllow(env.string("P2P_ALLOW", ""), connectTo),
                         peerKeys(env.string("PEER_KEYS", "")), env.seconds("P2P_REKEY_SEC", 120, 0.05, 86400) / 1_000_000,
-                        env.integer("P2P_PRIME_TTL", 2, 0, 64)),
+                        env.integer("P2P_PRIME_TTL", 2, 0, 64), env.bool("P2P_HARD_NAT", true)),
                 !env.string("HOST_CANDIDATES", "true").equalsIgnoreCase("false"),
                 forward, Forwarder.parseAllow(env.string("FORWARD_ALLOW", "")),
-                env.string("WORKER_KEY_FILE", "").isEmpty() ? null : java.nio.file.Path.of(env.string("WORKER_KEY_FILE", "")));
+                env.string("WORKER_KEY_FILE", "").isEmpty() ? null : java.nio.file.Path.of(env.string("WORKER_KEY_FILE", "")),
+                portMapping(env.string("PORT_MAPPING", "true")));
+    }
+
+    /**
+     * {@code PORT_MAPPING}: {@code true} (the default) tries PCP, NAT-PMP and UPnP in that order;
+     * {@code false} none; or a comma-separated list of {@code pcp}, {@code nat-pmp}, {@code upnp}.
+     */
+    static List<holepunch.portmap.PortMapper.Protocol> portMapping(String spec) {
+        String s = spec.strip().toLowerCase(Locale.ROOT);
+        if (s.equals("true") || s.equals("on") || s.equals("1")) return List.of(holepunch.portmap.PortMapper.Protocol.values());
+        if (s.equals("false") || s.equals("off") || s.equals("0") || s.isEmpty()) return List.of();
+        List<holepunch.portmap.PortMapper.Protocol> out = new ArrayList<>();
+        for (String part : s.split(",")) {
+            holepunch.portmap.PortMapper.Protocol p = holepunch.portmap.PortMapper.Protocol.ofWire(part.strip());
+            if (p == null) {
+                throw new ConfigException("PORT_MAPPING '" + spec + "': '" + part.strip() + "' is not a protocol; use true, false,"
+                        + " or a list of pcp, nat-pmp, upnp");
+            }
+            if (!out.contains(p)) out.add(p);
+        }
+        return List.copyOf(out);
     }
 
     /** http(s)://host[:port] becomes ws(s)://host[:port]/ws/register/ID, as the original builds it. */

@@ -19,20 +19,26 @@ final class NatGrid {
 
     static final List<String> TYPES = List.of("fullcone", "cone", "bare", "symmetric");
 
+    /** NATLAB_REPEAT=N runs each pair N times (fresh lab each time) and shows how many ended direct. */
     public static void main(String[] args) throws Exception {
         List<String> types = args.length > 0 ? List.of(args) : TYPES;
+        int repeat = Integer.parseInt(System.getenv().getOrDefault("NATLAB_REPEAT", "1"));
         Map<String, String> cells = new LinkedHashMap<>();
         List<String> details = new ArrayList<>();
         for (int i = 0; i < types.size(); i++) {
             for (int j = i; j < types.size(); j++) {
                 String a = types.get(i), b = types.get(j);
                 String cell;
-                try {
-                    cell = cell(a, b, details);
-                } catch (Exception | AssertionError e) {
-                    cell = "error";
-                    details.add(a + " x " + b + ": " + e);
+                List<String> runs = new ArrayList<>();
+                for (int n = 0; n < repeat; n++) {
+                    try {
+                        runs.add(cell(a, b, details));
+                    } catch (Exception | AssertionError e) {
+                        runs.add("error");
+                        details.add(a + " x " + b + ": " + e);
+                    }
                 }
+                cell = repeat == 1 ? runs.getFirst() : summary(runs);
                 cells.put(a + "|" + b, cell);
                 cells.put(b + "|" + a, cell);
                 System.out.printf(Locale.ROOT, "natlab: %s x %s: %s%n", a, b, cell);
@@ -48,6 +54,15 @@ final class NatGrid {
         }
         System.out.println(grid);
         for (String d : details) System.out.println("  " + d);
+    }
+
+    /** "direct 9/10 (p50 812 ms, hard-nat)" from runs like "direct 812 ms, hard-nat". */
+    static String summary(List<String> runs) {
+        List<String> direct = runs.stream().filter(r -> r.startsWith("direct ")).toList();
+        if (direct.isEmpty()) return runs.getFirst() + " " + runs.size() + "/" + runs.size();
+        List<Long> ms = direct.stream().map(r -> Long.parseLong(r.split(" ")[1])).sorted().toList();
+        String technique = direct.getFirst().substring(direct.getFirst().indexOf(", ") + 2);
+        return "direct " + direct.size() + "/" + runs.size() + " (p50 " + ms.get(ms.size() / 2) + " ms, " + technique + ")";
     }
 
     @SuppressWarnings("unchecked")
@@ -75,7 +90,7 @@ final class NatGrid {
                 Map<String, Object> pair = pairs.getLast();
                 Map<String, Object> outcome = (Map<String, Object>) ((Map<String, Object>) pair.get("outcomes")).get("lab-a");
                 long ms = outcome == null ? -1 : (Long) outcome.get("at") - (Long) pair.get("created_ms");
-                return "direct " + ms + " ms";
+                return "direct " + ms + " ms, " + peer.get("technique");
             }
             if ("relay".equals(state)) {
                 details.add(natA + " x " + natB + ": relay: " + peer.get("detail"));

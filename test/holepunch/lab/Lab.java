@@ -51,7 +51,7 @@ public final class Lab implements AutoCloseable {
         jar("hp-pub", "rendezvous", Map.of("PORT", "8081", "BIND_ADDRESS", "203.0.113.2", "STUN_UDP_PORT", "3478"));
     }
 
-    public void worker(String ns, String id, String connectTo, Map<String, String> extra) throws Exception {
+    public Process worker(String ns, String id, String connectTo, Map<String, String> extra) throws Exception {
         Map<String, String> env = new HashMap<>(Map.of("RENDEZVOUS_SERVICE_URL", "http://203.0.113.1:8080", "WORKER_ID", id,
                 "STUN_HOST_ENV", "203.0.113.1", "STUN_PORT_ENV", "3478", "STUN_SERVERS", "203.0.113.2:3478",
                 "INTERNAL_UDP_PORT_ENV", "4000", "PORT", "8090", "IP_ECHO_URL", "", "STUN_RTO_MS", "200"));
@@ -61,7 +61,7 @@ public final class Lab implements AutoCloseable {
         env.putAll(Map.of("P2P_ALLOW", "*", "FORWARD_ALLOW", "127.0.0.1:7000"));
         if (connectTo != null) env.put("P2P_CONNECT_TO", connectTo);
         env.putAll(extra);
-        jar(ns, "worker", env);
+        return jar(ns, "worker", env);
     }
 
     /** Runs the jar to its end inside a namespace ({@code worker --netcheck}, say); returns its output. */

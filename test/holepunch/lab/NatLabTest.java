@@ -165,6 +165,91 @@ class NatLabTest {
         assertEquals("203.0.113.12:4000", lab.peer("hp-h1", "10.1.0.2").get("remote"), "through the peer's NAT, port preserved");
     }
 
+    /**
+     * Port-restricted (bare Linux MASQUERADE, so also the priming of the hard side's opening probes) to
+     * symmetric: the birthday technique ({@code HardNat}) opens it; each side says so in /status.
+     */
+    @Test
+    void bareToSymmetric_isDirectThroughTheHardNatTechnique() throws Exception {
+        lab = new Lab("bare", "symmetric", "routed");
+        lab.rendezvous();
+        lab.worker("hp-h2", "lab-b", null, Map.of());
+        lab.worker("hp-h1", "lab-a", "lab-b", Map.of());
+        awaitState("hp-h1", "10.1.0.2", "direct", 60);
+        awaitState("hp-h2", "10.2.0.2", "direct", 20);
+        Map<String, Object> a = lab.peer("hp-h1", "10.1.0.2");
+        assertEquals("hard-nat", a.get("technique"));
+        assertEquals("hard-nat", lab.peer("hp-h2", "10.2.0.2").get("technique"));
+        String remote = (String) a.get("remote");
+        assertTrue(remote.startsWith("203.0.113.12:") && !remote.equals("203.0.113.12:4000"), "one of the extra sockets' mappings: " + remote);
+    }
+
+    /** The same pair with the technique off on both sides ends on the relay: the technique is what opens it. */
+    @Test
+    void coneToSymmetric_withoutTheHardNatTechnique_endsOnTheRelay() throws Exception {
+        lab = new Lab("cone", "symmetric");
+        lab.rendezvous();
+        lab.worker("hp-h2", "lab-b", null, Map.of("P2P_HARD_NAT", "false"));
+        lab.worker("hp-h1", "lab-a", "lab-b", Map.of("P2P_HARD_NAT", "false"));
+        awaitState("hp-h1", "10.1.0.2", "relay", 60);
+        String detail = (String) lab.peer("hp-h1", "10.1.0.2").get("detail");
+        assertTrue(detail.contains("maps endpoint-dependently"), detail);
+    }
+
+    @Test
+    void coneToSymmetric_isDirectThroughTheHardNatTechnique() throws Exception {
+        aAsksForB("cone", "symmetric");
+        awaitState("hp-h1", "10.1.0.2", "direct", 60);
+        awaitState("hp-h2", "10.2.0.2", "direct", 20);
+        assertEquals("hard-nat", lab.peer("hp-h1", "10.1.0.2").get("technique"));
+    }
+
+    /** The rules miniupnpd holds on router 2 (its iptables backend uses the legacy tables). */
+    private String miniupnpdRules() throws Exception {
+        return Tools.run(10, List.of("ip", "netns", "exec", "hp-r2", "iptables-legacy", "-t", "nat", "-S", "MINIUPNPD"));
+    }
+
+    /**
+     * Each protocol alone against Debian's miniupnpd on the worker's router: the worker maps its UDP
+     * port, shows the mapping in /status, and deletes it when stopped.
+     */
+    @Test
+    @SuppressWarnings("unchecked")
+    void portMapping_eachProtocolMapsThePort_andDeletesItOnShutdown() throws Exception {
+        lab = new Lab("cone", "symmetric-upnp");
+        lab.rendezvous();
+        for (String protocol : List.of("pcp", "nat-pmp", "upnp")) {
+            Process w = lab.worker("hp-h2", "lab-b", null, Map.of("PORT_MAPPING", protocol));
+            java.util.concurrent.atomic.AtomicReference<Map<String, Object>> mapping = new java.util.concurrent.atomic.AtomicReference<>();
+            try {
+                Await.until(Duration.ofSeconds(30), protocol + " mapping", () -> {
+                    Object m = lab.status("hp-h2", "10.2.0.2").get("port_mapping");
+                    mapping.set(m instanceof Map<?, ?> map ? (Map<String, Object>) map : null);
+                    return mapping.get() != null && protocol.equals(mapping.get().get("protocol"));
+                });
+            } catch (AssertionError e) {
+                throw new AssertionError(e.getMessage() + "\n" + mapping.get() + "\n" + lab.logs(), e);
+            }
+            String external = (String) mapping.get().get("external");
+            assertTrue(external.startsWith("11.0.0.12:"), external);
+            assertTrue(miniupnpdRules().contains("--dport " + external.substring(external.indexOf(':') + 1)), miniupnpdRules());
+            w.destroy();                                           // SIGTERM: a clean shutdown
+            assertTrue(w.waitFor(20, java.util.concurrent.TimeUnit.SECONDS));
+            Await.until(Duration.ofSeconds(10), "mapping deleted", () -> !miniupnpdRules().contains("-j DNAT"));
+        }
+    }
+
+    /** Symmetric on both sides, one with miniupnpd: the mapped endpoint lets the peer in. */
+    @Test
+    void symmetricToSymmetricWithMiniupnpd_isDirectThroughThePortMapping() throws Exception {
+        aAsksForB("symmetric", "symmetric-upnp");
+        awaitState("hp-h1", "10.1.0.2", "direct", 60);
+        awaitState("hp-h2", "10.2.0.2", "direct", 20);
+        Map<String, Object> a = lab.peer("hp-h1", "10.1.0.2");
+        assertEquals("port-mapping", a.get("technique"));
+        assertTrue(((String) a.get("remote")).startsWith("11.0.0.12:"), (String) a.get("remote"));
+    }
+
     @Test
     void fullConeToSymmetric_isDirectThroughThePeerReflexiveAddress() throws Exception {
         lab = new Lab("fullcone", "symmetric");

@@ -7,6 +7,8 @@
 #                                   fullcone (MASQUERADE plus a DNAT of UDP 4000 to the host behind it),
 #                                   bare (MASQUERADE with no firewall of its own: unsolicited traffic to
 #                                   the router itself is taken, as on a Docker host or a cloud NAT instance)
+#                                   symmetric-upnp (symmetric, with Debian's miniupnpd on the router answering
+#                                   PCP, NAT-PMP and UPnP IGD on its LAN)
 #                                   "same" adds hp-h3 on router 1's LAN, beside hp-h1.
 #                                   "routed" puts two routers, hp-t1 and hp-t2, between the NATs (as real
 #                                   paths have): r1 - t1 - t2 - r2, the rendezvous beside t1.
@@ -18,6 +20,8 @@
 set -euo pipefail
 
 down() {
+  for pid in $(cat /tmp/hp-miniupnpd-*.pid 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
+  rm -f /tmp/hp-miniupnpd-*
   for ns in $(ip netns list | awk '{print $1}' | grep '^hp-' || true); do ip netns del "$ns" || true; done
 }
 
@@ -34,25 +38,33 @@ host() {   # host NAME ROUTER ADDR
   in_ns "$name" ip route add default via "10.$r.0.1"
 }
 
+# miniupnpd refuses to map on a WAN address in a reserved range (documentation ranges included:
+# getifaddr.c's addr_is_reserved), so a router that runs it gets 11.0.0.1N, which is reserved for
+# nothing and never leaves these namespaces; every other router and the "internet" route to it.
+wan_ip() { if [ "$2" = symmetric-upnp ]; then echo "11.0.0.1$1"; else echo "203.0.113.1$1"; fi; }
+
 router() {   # router N NAT
-  local r=$1 nat=$2 ns="hp-r$1"
+  local r=$1 nat=$2 ns="hp-r$1" ip
+  ip=$(wan_ip "$1" "$2")
   ip netns add "$ns"
   in_ns "$ns" ip link set lo up
   if [ "${ROUTED:-0}" = 1 ]; then
     # A point-to-point link to transit router t$r; every address one hop away answers by proxy ARP.
     ip link add "wan$r" netns "$ns" type veth peer name "tr$r" netns "hp-t$r"
-    in_ns "$ns" ip addr add "203.0.113.1$r/32" dev "wan$r"
+    in_ns "$ns" ip addr add "$ip/32" dev "wan$r"
     in_ns "$ns" ip link set "wan$r" up
     in_ns "$ns" ip route add default dev "wan$r"
     in_ns "hp-t$r" ip link set "tr$r" up
     in_ns "hp-t$r" ip addr add "192.0.2.$r/32" dev "tr$r"
     in_ns "hp-t$r" sysctl -qw "net.ipv4.conf.tr$r.proxy_arp=1"
-    in_ns "hp-t$r" ip route add "203.0.113.1$r/32" dev "tr$r"
+    in_ns "hp-t$r" ip route add "$ip/32" dev "tr$r"
   else
     ip link add "wan$r" netns "$ns" type veth peer name "pw$r" netns hp-pub
     in_ns hp-pub ip link set "pw$r" master br0 up
-    in_ns "$ns" ip addr add "203.0.113.1$r/24" dev "wan$r"
+    in_ns "$ns" ip addr add "$ip/24" dev "wan$r"
     in_ns "$ns" ip link set "wan$r" up
+    in_ns "$ns" ip route add 203.0.113.0/24 dev "wan$r" 2>/dev/null || true
+    in_ns "$ns" ip route add 11.0.0.0/24 dev "wan$r" 2>/dev/null || true
   fi
   in_ns "$ns" ip link add brl type bridge
   in_ns "$ns" ip addr add "10.$r.0.1/24" dev brl
@@ -70,8 +82,41 @@ router() {   # router N NAT
                in_ns "$ns" iptables -t nat -A PREROUTING -i "wan$r" -p udp --dport 4000 -j DNAT --to-destination "10.$r.0.2:4000" ;;
     bare)      in_ns "$ns" iptables -F INPUT      # no firewall: the router takes what comes to it
                in_ns "$ns" iptables -t nat -A POSTROUTING -o "wan$r" -j MASQUERADE ;;
-    *) echo "natlab: unknown NAT type '$nat' (cone, symmetric, fullcone, bare)" >&2; exit 2 ;;
+    symmetric-upnp)
+               in_ns "$ns" iptables -t nat -A POSTROUTING -o "wan$r" -j MASQUERADE --random-fully
+               miniupnpd_on "$r" ;;
+    *) echo "natlab: unknown NAT type '$nat' (cone, symmetric, fullcone, bare, symmetric-upnp)" >&2; exit 2 ;;
   esac
+}
+
+miniupnpd_on() {   # miniupnpd N: Debian's miniupnpd on router N (PCP, NAT-PMP, UPnP IGD on its LAN)
+  local r=$1 ns="hp-r$1" conf="/tmp/hp-miniupnpd-r$1.conf"
+  command -v miniupnpd >/dev/null || [ -x /usr/sbin/miniupnpd ] || { echo "natlab: miniupnpd is not installed (apt-get install miniupnpd-iptables)" >&2; exit 2; }
+  # The chains its iptables backend adds rules to (what Debian's init script creates).
+  local ipt=iptables-legacy       # its iptables backend links libiptc: the legacy tables
+  in_ns "$ns" $ipt -t nat -N MINIUPNPD
+  in_ns "$ns" $ipt -t nat -I PREROUTING -i "wan$r" -j MINIUPNPD
+  in_ns "$ns" $ipt -t nat -N MINIUPNPD-POSTROUTING
+  in_ns "$ns" $ipt -t nat -I POSTROUTING -o "wan$r" -j MINIUPNPD-POSTROUTING
+  in_ns "$ns" $ipt -t mangle -N MINIUPNPD
+  in_ns "$ns" $ipt -t mangle -I PREROUTING -i "wan$r" -j MINIUPNPD
+  in_ns "$ns" $ipt -N MINIUPNPD
+  in_ns "$ns" $ipt -I FORWARD -i "wan$r" ! -o "wan$r" -j MINIUPNPD
+  in_ns "$ns" iptables -I INPUT -i brl -p udp --dport 5351 -j ACCEPT
+  cat > "$conf" <<CONF
+ext_ifname=wan$r
+listening_ip=brl
+port=5000
+enable_natpmp=yes
+enable_upnp=yes
+secure_mode=yes
+system_uptime=no
+uuid=3d3cec3a-8cf0-11e0-98ee-001a6bd2d07$r
+allow 1024-65535 10.$r.0.0/24 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+CONF
+  in_ns "$ns" ip route add 239.0.0.0/8 dev brl 2>/dev/null || true
+  in_ns "$ns" /usr/sbin/miniupnpd -f "$conf" -P "/tmp/hp-miniupnpd-r$r.pid" >"/tmp/hp-miniupnpd-r$r.log" 2>&1
 }
 
 transit() {   # hp-t1 and hp-t2 between the NATs; the "internet" bridge hangs off t1
@@ -90,6 +135,7 @@ transit() {   # hp-t1 and hp-t2 between the NATs; the "internet" bridge hangs of
   in_ns hp-t1 sysctl -qw net.ipv4.conf.t12.proxy_arp=1
   in_ns hp-t2 sysctl -qw net.ipv4.conf.t21.proxy_arp=1
   in_ns hp-t1 ip route add 203.0.113.12/32 dev t12
+  in_ns hp-t1 ip route add 11.0.0.12/32 dev t12
   in_ns hp-t2 ip route add default dev t21
   ip link add tp netns hp-t1 type veth peer name pt netns hp-pub
   in_ns hp-t1 ip link set tp up
@@ -101,6 +147,8 @@ transit() {   # hp-t1 and hp-t2 between the NATs; the "internet" bridge hangs of
   in_ns hp-t1 ip route add 203.0.113.2/32 dev tp
   in_ns hp-pub ip route add 203.0.113.11/32 dev pt
   in_ns hp-pub ip route add 203.0.113.12/32 dev pt
+  in_ns hp-pub ip route add 11.0.0.11/32 dev pt
+  in_ns hp-pub ip route add 11.0.0.12/32 dev pt
 }
 
 up() {
@@ -111,6 +159,7 @@ up() {
   in_ns hp-pub ip addr add 203.0.113.1/24 dev br0
   in_ns hp-pub ip addr add 203.0.113.2/24 dev br0
   in_ns hp-pub ip link set br0 up
+  [ "${3:-}" = routed ] || in_ns hp-pub ip route add 11.0.0.0/24 dev br0
   if [ "${3:-}" = routed ]; then transit; export ROUTED=1; fi
   router 1 "$1"
   router 2 "$2"

@@ -386,7 +386,7 @@ class PeersTest {
                 events.add("ttl " + ttl + " " + to.getPort() + " at " + clock.nowMillis());
                 return true;
             }
-        }, toRendezvous::add, clock, new Peers.Settings(500, 50, 15_000, 3000, 30_000, List.of(), List.of("peer"), Map.of(), 120_000, 2));
+        }, toRendezvous::add, clock, new Peers.Settings(500, 50, 15_000, 3000, 30_000, List.of(), List.of("peer"), Map.of(), 120_000, 2, true));
         Map<String, Object> o = offerJson("peer", PAIR, THEM, "initiator");
         o.put("peer_host_candidates", List.of("10.0.0.9:40003"));
         deliver(primed, o);

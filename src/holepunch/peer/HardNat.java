@@ -1,0 +1,185 @@
+package holepunch.peer;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * The birthday technique for a pair where one NAT maps per destination (RFC 4787 §4.1
+ * endpoint-dependent: the hard side) and the other does not (the easy side), as Tailscale
+ * describes it. The hard side opens {@value #SOCKETS} extra sockets and sends from each one probe
+ * towards the easy side's endpoint, so that its NAT holds that many mappings towards it, at ports
+ * nobody can predict; then it tells the easy side so over the relay (a {@code HARD_NAT} control,
+ * authenticated with its probe key, which only the peer can make). The easy side probes the hard
+ * side's address at random ports; each probe opens its own NAT towards that port, so when one
+ * falls on a mapped port the hard side's answer gets back. With 256 mappings among 64,512 ports,
+ * n probes find one with probability 1 - (1 - 256/64512)^n: 98.3% at 1,024, 99.97% at
+ * {@value #SPRAY}.
+ * <p>
+ * Bounds: one attempt of each side per worker at a time ({@link Peers}), so at most
+ * {@value #SOCKETS} extra sockets and one burst of at most {@value #SPRAY} probes at
+ * {@value #SPRAY_PER_TICK} per {@value #TICK_MILLIS} ms; every socket but the winner is closed when
+ * the path opens, and all of them when the attempt ends. The hard side's opening probes go with the
+ * priming TTL where it can be set: they leave its own NAT but never reach the easy side's, where a
+ * NAT that takes unsolicited traffic for itself (Linux MASQUERADE without an INPUT firewall) would
+ * otherwise hold the very port pair the easy side's answer needs.
+ */
+final class HardNat {
+    static final int SOCKETS = 256;
+    static final int SPRAY = 2048;
+    static final int SPRAY_PER_TICK = 20;
+    static final long TICK_MILLIS = 20;
+    /** The ports a NAT hands out for sources above 1023 (Linux's range for MASQUERADE --random-fully). */
+    static final int LOWEST_PORT = 1024;
+
+    private final Link link;
+    private final Peers peers;
+    private final List<Peers.Socket> sockets = new ArrayList<>();
+    private BitSet sprayed;
+    private int sprayLeft;
+    private boolean hardSide;
+    private boolean easySide;
+    private boolean over;
+
+    HardNat(Link link, Peers peers) {
+        this.link = link;
+        this.peers = peers;
+    }
+
+    /** Hard side: opens the sockets, sends each one's opening probe, and tells the peer. False when it did not start. */
+    boolean openHardSide(InetSocketAddress easy) {
+        synchronized (link) {
+            return openLocked(easy);
+        }
+    }
+
+    private boolean openLocked(InetSocketAddress easy) {
+        if (over || hardSide) return false;
+        if (!peers.hardSideBusy.compareAndSet(false, true)) {
+            peers.log.info(peers.selfId, "hard-NAT technique busy with another peer; not opening extra sockets for " + link.peer);
+            return false;
+        }
+        hardSide = true;
+        int ttl = peers.settings().primeTtl();
+        for (int i = 0; i < SOCKETS; i++) {
+            Peers.Socket s;
+            try {
+                Peers.Socket[] self = new Peers.Socket[1];
+                s = peers.transport.open((from, data, length) -> link.onExtraDatagram(self[0], from, data, length));
+                if (s == null) break;
+                self[0] = s;
+            } catch (IOException e) {
+                peers.log.warn(peers.selfId, "hard-NAT technique: opened " + sockets.size() + " extra sockets, then: " + e.getMessage());
+                break;
+            }
+            sockets.add(s);
+            ByteBuffer probe = ByteBuffer.wrap(link.probe(peers.scheduler.nowMillis()));
+            try {
+                if (ttl <= 0 || !s.sendWithTtl(probe, easy, ttl)) s.send(probe.rewind(), easy);
+            } catch (IOException e) {
+                peers.log.debug(peers.selfId, "opening probe to " + Peers.text(easy) + " failed: " + e.getMessage());
+            }
+        }
+        if (sockets.isEmpty()) {
+            end();
+            return false;
+        }
+        peers.log.info(peers.selfId, "our NAT maps per destination: opened " + sockets.size() + " extra sockets towards "
+                + Peers.text(easy) + " for " + link.peer + " (hard-NAT technique)");
+        return true;
+    }
+
+    int socketCount() {
+        synchronized (link) {
+            return sockets.size();
+        }
+    }
+
+    /** Easy side: starts probing {@code hard}'s address at random ports; false when it did not start. */
+    boolean startSpray(InetSocketAddress hard) {
+        synchronized (link) {
+            return sprayLocked(hard);
+        }
+    }
+
+    private boolean sprayLocked(InetSocketAddress hard) {
+        if (over || easySide) return false;
+        if (!peers.easySideBusy.compareAndSet(false, true)) {
+            peers.log.info(peers.selfId, "hard-NAT technique busy with another peer; not probing " + link.peer + "'s ports");
+            return false;
+        }
+        easySide = true;
+        sprayed = new BitSet(65536);
+        sprayed.set(hard.getPort());                                   // probed as a candidate already
+        sprayLeft = SPRAY;
+        peers.log.info(peers.selfId, link.peer + "'s NAT maps per destination: probing " + holepunch.net.Addresses.text(hard.getAddress())
+                + " at up to " + SPRAY + " random ports (hard-NAT technique)");
+        peers.scheduler.schedule(0, () -> sprayTick(hard));
+        return true;
+    }
+
+    private void sprayTick(InetSocketAddress hard) {
+        synchronized (link) {
+            if (over) return;
+            if (sprayLeft <= 0 || !link.punching()) {
+                end();
+                return;
+            }
+            ThreadLocalRandom r = ThreadLocalRandom.current();
+            for (int i = 0; i < SPRAY_PER_TICK && sprayLeft > 0; i++) {
+                int port = sprayed.nextClearBit(r.nextInt(LOWEST_PORT, 65536));
+                if (port > 65535) port = sprayed.nextClearBit(LOWEST_PORT);
+                if (port > 65535) {
+                    sprayLeft = 0;
+                    break;
+                }
+                sprayed.set(port);
+                sprayLeft--;
+                link.send(peers.transport, new InetSocketAddress(hard.getAddress(), port), link.probe(peers.scheduler.nowMillis()));
+            }
+        }
+        peers.scheduler.schedule(TICK_MILLIS, () -> sprayTick(hard));
+    }
+
+    /** Whether a probe of the spray went to {@code a}. */
+    boolean sprayedTo(InetSocketAddress a) {
+        synchronized (link) {
+            return sprayed != null && sprayed.get(a.getPort());
+        }
+    }
+
+    int sprayed() {
+        synchronized (link) {
+            return sprayed == null ? 0 : SPRAY - sprayLeft;
+        }
+    }
+
+    /** The path opened through {@code winner} (an extra socket, or the worker's own): every other extra socket closes. */
+    void opened(Peers.Socket winner) {
+        synchronized (link) {
+            for (Peers.Socket s : sockets) if (s != winner) s.close();
+            sockets.removeIf(s -> s != winner);
+            end();
+        }
+    }
+
+    /** The attempt is over without a path, or the link ends: every extra socket closes. */
+    void close() {
+        synchronized (link) {
+            for (Peers.Socket s : sockets) s.close();
+            sockets.clear();
+            end();
+        }
+    }
+
+    private void end() {
+        if (over) return;
+        over = true;
+        if (hardSide) peers.hardSideBusy.set(false);
+        if (easySide) peers.easySideBusy.set(false);
+    }
+}

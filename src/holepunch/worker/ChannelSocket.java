@@ -1,0 +1,87 @@
+package holepunch.worker;
+
+import holepunch.net.SocketTtl;
+import holepunch.peer.Peers;
+import holepunch.peer.Probe;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.StandardProtocolFamily;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.DatagramChannel;
+
+/**
+ * A peer path's view of a UDP socket: the worker's own (closed by the worker) or an extra one the
+ * hard-NAT technique opens, bound to an ephemeral port and read by its own virtual thread until it
+ * is closed. A send with a small TTL sets the socket's TTL for that one datagram ({@link SocketTtl}).
+ */
+final class ChannelSocket implements Peers.Socket {
+    private final DatagramChannel channel;
+    private final boolean extra;
+    private final Object ttlLock = new Object();
+
+    ChannelSocket(DatagramChannel channel, boolean extra) {
+        this.channel = channel;
+        this.extra = extra;
+    }
+
+    /** An extra socket on an ephemeral port whose peer datagrams go to {@code receiver}. */
+    static ChannelSocket openExtra(Peers.Receiver receiver) throws IOException {
+        DatagramChannel ch = DatagramChannel.open(StandardProtocolFamily.INET);
+        try {
+            ch.bind(new InetSocketAddress(0));
+        } catch (IOException e) {
+            ch.close();
+            throw e;
+        }
+        ChannelSocket s = new ChannelSocket(ch, true);
+        Thread.ofVirtual().name("udp-extra").start(() -> {
+            ByteBuffer buf = ByteBuffer.allocate(2048);
+            while (ch.isOpen()) {
+                try {
+                    buf.clear();
+                    InetSocketAddress from = (InetSocketAddress) ch.receive(buf);
+                    buf.flip();
+                    if (Probe.looksLikeProbe(buf)) receiver.onDatagram(from, buf.array(), buf.limit());
+                } catch (ClosedChannelException e) {
+                    return;
+                } catch (IOException | RuntimeException e) {
+                    if (!ch.isOpen()) return;          // anything else: the next datagram
+                }
+            }
+        });
+        return s;
+    }
+
+    @Override
+    public void send(ByteBuffer datagram, InetSocketAddress to) throws IOException {
+        synchronized (ttlLock) {             // uncontended but for the moment of a priming probe
+            channel.send(datagram, to);
+        }
+    }
+
+    @Override
+    public boolean sendWithTtl(ByteBuffer datagram, InetSocketAddress to, int ttl) throws IOException {
+        synchronized (ttlLock) {
+            int normal = SocketTtl.get(channel);
+            if (normal <= 0 || !SocketTtl.set(channel, ttl)) return false;
+            try {
+                channel.send(datagram, to);
+            } finally {
+                SocketTtl.set(channel, normal);
+            }
+            return true;
+        }
+    }
+
+    @Override
+    public void close() {
+        if (!extra) return;
+        try {
+            channel.close();
+        } catch (IOException ignored) {
+            // closed anyway
+        }
+    }
+}
