@@ -100,7 +100,7 @@ build/test-classes.stamp: $(TEST_SRCS) build/holepunch.jar $(JUNIT_JAR) | jdk
 # Programs the interop tests run (Debian packages), installed when missing and we are root.
 test-tools:
 	@missing=""; \
-	for t in turnserver:coturn turnutils_stunclient:coturn ip:iproute2 iptables:iptables conntrack:conntrack tcpdump:tcpdump promtool:prometheus redis-server:redis-server openssl:openssl; do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
+	for t in turnserver:coturn turnutils_stunclient:coturn ip:iproute2 iptables:iptables conntrack:conntrack tcpdump:tcpdump promtool:prometheus redis-server:redis-server openssl:openssl miniupnpd:miniupnpd-iptables iptables-legacy:iptables; do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
 	/usr/bin/python3 -c 'import aioice' 2>/dev/null || missing="$$missing python3-aioice"; \
 	missing=$$(echo $$missing | tr ' ' '\n' | sort -u | tr '\n' ' '); \
 	if [ -n "$${missing// /}" ]; then \

@@ -72,7 +72,9 @@ final class Link {
         this.createdMillis = peers.scheduler.nowMillis();
         this.hardNat = new HardNat(this, peers);
         if (reported != null) addCandidate(reported, reported.equals(mapped) ? "port-mapping" : "stun");   // the gateway's mapping keeps that port
-        for (InetSocketAddress h : hosts) addCandidate(h, h.equals(mapped) ? "port-mapping" : "host");
+        for (InetSocketAddress h : hosts) {
+            addCandidate(h, h.equals(mapped) ? "port-mapping" : h.getAddress() instanceof java.net.Inet6Address ? "ipv6" : "host");
+        }
     }
 
     private boolean addCandidate(InetSocketAddress a, String origin) {

@@ -64,15 +64,32 @@ final class Netcheck {
             });
             List<String> lines = new ArrayList<>();
             List<StunClient.Binding> bindings = new ArrayList<>();
+            List<String> lines6 = new ArrayList<>();
+            StunClient.Binding v6 = null;
+            boolean ipv6 = config.ipv6() && udp.getLocalAddress() instanceof InetSocketAddress bound
+                    && bound.getAddress() instanceof java.net.Inet6Address && Discovery.hasGlobalIpv6();
             for (InetSocketAddress server : config.stunServers()) {
-                String name = server.getHostString() + ":" + server.getPort();
+                List<java.net.InetAddress> ips;
                 try {
-                    StunClient.Binding b = stun.bind(new InetSocketAddress(Discovery.resolveIpv4(server.getHostString()), server.getPort()))
-                            .get(60, TimeUnit.SECONDS);
-                    bindings.add(b);
-                    lines.add(name + " " + b.rttMillis() + " ms");
-                } catch (Exception e) {
-                    lines.add(name + " failed (" + (e.getCause() == null ? e : e.getCause().getMessage()) + ")");
+                    ips = Discovery.resolve(server.getHostString(), ipv6);
+                } catch (java.net.UnknownHostException e) {
+                    lines.add(server.getHostString() + " failed (" + e.getMessage() + ")");
+                    continue;
+                }
+                for (java.net.InetAddress ip : ips) {
+                    InetSocketAddress to = new InetSocketAddress(ip, server.getPort());
+                    List<String> into = ip instanceof java.net.Inet6Address ? lines6 : lines;
+                    try {
+                        StunClient.Binding b = stun.bind(to).get(60, TimeUnit.SECONDS);
+                        if (ip instanceof java.net.Inet6Address) {
+                            if (v6 == null) v6 = b;
+                        } else {
+                            bindings.add(b);
+                        }
+                        into.add(Addresses.text(to) + " " + b.rttMillis() + " ms");
+                    } catch (Exception e) {
+                        into.add(Addresses.text(to) + " failed (" + (e.getCause() == null ? e : e.getCause().getMessage()) + ")");
+                    }
                 }
             }
             if (bindings.size() == 1 && bindings.getFirst().otherAddress() != null) {
@@ -99,7 +116,10 @@ final class Netcheck {
                     : gateway == null ? "no IPv4 default gateway"
                     : mappers.isEmpty() ? "none answered on gateway " + Addresses.text(gateway) + " (tried pcp, nat-pmp, upnp)"
                     : String.join(", ", mappers) + " on gateway " + Addresses.text(gateway)));
-            out.println("  IPv6:           not probed (this version gathers IPv4 only)");
+            out.println("  IPv6:           " + (!config.ipv6() ? "off (IPV6=false)" : !ipv6 ? "no global IPv6 address on this host"
+                    : v6 == null ? "no STUN answer over IPv6" + (lines6.isEmpty() ? " (no STUN server has an IPv6 address)" : " (" + String.join("; ", lines6) + ")")
+                    : Addresses.text(v6.mapped()) + (NatMapping.isLocalAddress(v6.mapped().getAddress()) ? " (this host's own address: no NAT)" : "")
+                    + " (" + String.join("; ", lines6) + ")"));
             out.println("  for peers:      " + forPeers(m));
             udp.close();                 // ends the reader
             reader.join(2000);

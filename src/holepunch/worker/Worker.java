@@ -56,6 +56,8 @@ public final class Worker implements AutoCloseable {
     private final holepunch.peer.Peers peers;
     private final Forwarder forwarder;
     private final Discovery discovery;
+    /** Whether the UDP socket takes IPv6 as well as IPv4 (IPV6=true, the default, where the host has IPv6). */
+    private final boolean dualStack;
     /** Maps our UDP port on the gateway (PORT_MAPPING); null when turned off. */
     private final holepunch.portmap.PortMapper portMapper;
     /** What this session was last told (endpoint and mapping); guarded by {@code reportLock}. */
@@ -68,15 +70,16 @@ public final class Worker implements AutoCloseable {
     private Worker(WorkerConfig config) throws IOException {
         this.config = config;
         this.identity = config.keyFile() == null ? Identity.generate() : Identity.loadOrCreate(config.keyFile());
-        udp = DatagramChannel.open(StandardProtocolFamily.INET);
+        udp = config.ipv6() ? DatagramChannel.open() : DatagramChannel.open(StandardProtocolFamily.INET);   // dual stack where the host has IPv6
         try {
             udp.bind(new InetSocketAddress(config.udpPort()));
         } catch (IOException e) {
             udp.close();
             throw new IOException("cannot bind UDP port " + config.udpPort() + " (INTERNAL_UDP_PORT_ENV): " + e.getMessage(), e);
         }
+        dualStack = udp.getLocalAddress() instanceof InetSocketAddress bound && bound.getAddress() instanceof java.net.Inet6Address;
         stun = new StunClient((d, to) -> udp.send(d, to), scheduler, config.retransmission());
-        discovery = new Discovery(config, stun, scheduler, metrics, this::udpPort, this::found);
+        discovery = new Discovery(config, stun, scheduler, metrics, this::udpPort, () -> dualStack && Discovery.hasGlobalIpv6(), this::found);
         reader = Thread.ofPlatform().name("udp-reader").daemon(true).unstarted(this::readUdp);
         session = new RendezvousSession(config.workerId(), config.rendezvousWs(), config.pingIntervalNanos(),
                 config.pingTimeoutNanos(), config.token(), metrics, identity, new SessionHandler());
@@ -193,6 +196,8 @@ public final class Worker implements AutoCloseable {
         s.put("public_endpoint", pub == null ? null : Json.obj("ip", Addresses.text(pub.getAddress()), "port", pub.getPort()));
         s.put("nat_mapping", m == null ? null : m.behaviour().wire);
         s.put("port_preserved", m == null ? null : m.portPreserved());
+        InetSocketAddress v6 = discovery.endpoint6();
+        s.put("ipv6_endpoint", v6 == null ? null : Addresses.text(v6));
         s.put("udp_works", pub != null);
         s.put("for_peers", Netcheck.forPeers(m));
         s.put("port_mapping", portMapper == null ? null : portMapper.status());
@@ -255,10 +260,22 @@ public final class Worker implements AutoCloseable {
         }
     }
 
-    /** This host's own IPv4 addresses with the UDP port: how a peer on the same LAN reaches us. */
+    /**
+     * How else a peer may reach us: the IPv6 endpoint STUN saw and this host's IPv6 addresses (no
+     * NAT there, only firewalls that punching opens), then its own IPv4 addresses (for a peer on the
+     * same LAN); all with the UDP port, at most 8.
+     */
     private List<String> hostCandidates() {
         List<String> out = new ArrayList<>();
         if (!config.hostCandidates()) return out;
+        if (dualStack) {
+            InetSocketAddress v6 = discovery.endpoint6();
+            if (v6 != null) out.add(Addresses.text(v6));
+            for (InetAddress a : Discovery.ipv6Addresses()) {
+                String c = Addresses.text(new InetSocketAddress(a, udpPort()));
+                if (!out.contains(c) && out.size() < 4) out.add(c);
+            }
+        }
         try {
             for (java.net.NetworkInterface nif : java.util.Collections.list(java.net.NetworkInterface.getNetworkInterfaces())) {
                 if (!nif.isUp() || nif.isLoopback()) continue;

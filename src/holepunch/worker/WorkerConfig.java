@@ -18,7 +18,7 @@ public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAdd
                            long stunRefreshMillis, StunClient.Retransmission retransmission, String token,
                            holepunch.peer.Peers.Settings peers, boolean hostCandidates, List<Forwarder.Rule> forward,
                            List<String> forwardAllow, java.nio.file.Path keyFile,
-                           List<holepunch.portmap.PortMapper.Protocol> portMapping) {
+                           List<holepunch.portmap.PortMapper.Protocol> portMapping, boolean ipv6) {
 
     /** Never shows the token. */
     @Override
@@ -70,7 +70,7 @@ public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAdd
                 !env.string("HOST_CANDIDATES", "true").equalsIgnoreCase("false"),
                 forward, Forwarder.parseAllow(env.string("FORWARD_ALLOW", "")),
                 env.string("WORKER_KEY_FILE", "").isEmpty() ? null : java.nio.file.Path.of(env.string("WORKER_KEY_FILE", "")),
-                portMapping(env.string("PORT_MAPPING", "true")));
+                portMapping(env.string("PORT_MAPPING", "true")), env.bool("IPV6", true));
     }
 
     /**

@@ -94,6 +94,9 @@ final class NatGrid {
             }
             if ("relay".equals(state)) {
                 details.add(natA + " x " + natB + ": relay: " + peer.get("detail"));
+                for (String line : lab.logs().split("\n")) {
+                    if (line.matches(".*(hard-NAT|extra sockets|random ports|STUN result|end-to-end keys).*")) details.add("    " + line);
+                }
                 return "relay";
             }
             details.add(natA + " x " + natB + ": no outcome within 60 s (state " + state + ")");

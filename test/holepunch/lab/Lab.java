@@ -21,7 +21,11 @@ public final class Lab implements AutoCloseable {
     private final List<Process> processes = new ArrayList<>();
     private final List<Path> logs = new ArrayList<>();
 
+    /** Whether a router of the lab routes IPv6 (type ipv6): a STUN server then listens on 2001:db8::1 too. */
+    private final boolean ipv6;
+
     public Lab(String... natTypes) throws Exception {
+        ipv6 = List.of(natTypes).contains("ipv6");
         List<String> cmd = new ArrayList<>(List.of("bash", SCRIPT, "up"));
         cmd.addAll(List.of(natTypes));
         Tools.run(60, cmd);
@@ -49,11 +53,12 @@ public final class Lab implements AutoCloseable {
                 "PING_INTERVAL_SEC", "5", "PING_TIMEOUT_SEC", "5", "RELAY_BYTES_PER_SEC", "10000000", "MAX_MESSAGES_PER_SEC", "100000"));
         // a second STUN server on another address, so workers can tell their NAT's mapping behaviour
         jar("hp-pub", "rendezvous", Map.of("PORT", "8081", "BIND_ADDRESS", "203.0.113.2", "STUN_UDP_PORT", "3478"));
+        if (ipv6) jar("hp-pub", "rendezvous", Map.of("PORT", "8082", "BIND_ADDRESS", "2001:db8::1", "STUN_UDP_PORT", "3478"));
     }
 
     public Process worker(String ns, String id, String connectTo, Map<String, String> extra) throws Exception {
         Map<String, String> env = new HashMap<>(Map.of("RENDEZVOUS_SERVICE_URL", "http://203.0.113.1:8080", "WORKER_ID", id,
-                "STUN_HOST_ENV", "203.0.113.1", "STUN_PORT_ENV", "3478", "STUN_SERVERS", "203.0.113.2:3478",
+                "STUN_HOST_ENV", "203.0.113.1", "STUN_PORT_ENV", "3478", "STUN_SERVERS", ipv6 ? "203.0.113.2:3478,[2001:db8::1]:3478" : "203.0.113.2:3478",
                 "INTERNAL_UDP_PORT_ENV", "4000", "PORT", "8090", "IP_ECHO_URL", "", "STUN_RTO_MS", "200"));
         env.putAll(Map.of("P2P_KEEPALIVE_SEC", "1", "P2P_ANSWER_WAIT_MS", "700", "P2P_DEADLINE_MS", "5000"));
         // The lab's workers all trust each other, and the far side of the lab's forwarding rule

@@ -250,6 +250,35 @@ class NatLabTest {
         assertTrue(((String) a.get("remote")).startsWith("11.0.0.12:"), (String) a.get("remote"));
     }
 
+    /**
+     * Dual stack, IPv4 symmetric on both sides (so IPv4 alone would end on the relay), IPv6 behind
+     * stateful firewalls that drop what comes unasked: the workers learn their IPv6 endpoints with
+     * STUN over IPv6, offer them, and punch through both firewalls.
+     */
+    @Test
+    void ipv6OnBothSides_isDirectThroughStatefulFirewalls_thoughIpv4IsSymmetric() throws Exception {
+        lab = new Lab("ipv6", "ipv6");
+        lab.rendezvous();
+        String unasked = lab.python("hp-h2", 20, "import socket,subprocess\ns=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM)\n"
+                + "s.bind(('::',7001)); s.settimeout(2)\n"
+                + "subprocess.run(['ip','netns','exec','hp-pub','/usr/bin/python3','-c',"
+                + "\"import socket;socket.socket(socket.AF_INET6,socket.SOCK_DGRAM).sendto(b'x',('2001:db8:2::2',7001))\"])\n"
+                + "try:\n s.recvfrom(10); print('let in')\nexcept socket.timeout:\n print('dropped')").trim();
+        assertEquals("dropped", unasked, "the lab's IPv6 firewall drops what comes unasked");
+        String report = lab.runJar("hp-h1", 60, Map.of("STUN_HOST_ENV", "203.0.113.1", "STUN_PORT_ENV", "3478",
+                "STUN_SERVERS", "[2001:db8::1]:3478", "INTERNAL_UDP_PORT_ENV", "4001", "STUN_RTO_MS", "200"), "worker", "--netcheck");
+        assertTrue(report.contains("IPv6:           [2001:db8:1::2]:4001 (this host's own address: no NAT)"), report);
+
+        lab.worker("hp-h2", "lab-b", null, Map.of());
+        lab.worker("hp-h1", "lab-a", "lab-b", Map.of());
+        awaitState("hp-h1", "10.1.0.2", "direct", 60);
+        awaitState("hp-h2", "10.2.0.2", "direct", 20);
+        Map<String, Object> a = lab.peer("hp-h1", "10.1.0.2");
+        assertEquals("ipv6", a.get("technique"));
+        assertEquals("[2001:db8:2::2]:4000", a.get("remote"));
+        assertEquals("[2001:db8:1::2]:4000", lab.status("hp-h1", "10.1.0.2").get("ipv6_endpoint"));
+    }
+
     @Test
     void fullConeToSymmetric_isDirectThroughThePeerReflexiveAddress() throws Exception {
         lab = new Lab("fullcone", "symmetric");

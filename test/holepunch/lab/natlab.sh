@@ -8,7 +8,9 @@
 #                                   bare (MASQUERADE with no firewall of its own: unsolicited traffic to
 #                                   the router itself is taken, as on a Docker host or a cloud NAT instance)
 #                                   symmetric-upnp (symmetric, with Debian's miniupnpd on the router answering
-#                                   PCP, NAT-PMP and UPnP IGD on its LAN)
+#                                   PCP, NAT-PMP and UPnP IGD on its LAN),
+#                                   ipv6 (dual stack: IPv4 symmetric, IPv6 routed through a stateful firewall
+#                                   that lets in only what answers traffic from inside: no NAT, 2001:db8:N::/64)
 #                                   "same" adds hp-h3 on router 1's LAN, beside hp-h1.
 #                                   "routed" puts two routers, hp-t1 and hp-t2, between the NATs (as real
 #                                   paths have): r1 - t1 - t2 - r2, the rendezvous beside t1.
@@ -17,11 +19,12 @@
 #   hp-pub   203.0.113.1 and .2 on bridge br0: the "internet" (rendezvous, STUN)
 #   hp-rN    wanN 203.0.113.1N  <->  LAN bridge brl 10.N.0.1/24     (the NAT)
 #   hp-hN    eth0 10.N.0.2/24, default route via 10.N.0.1           (a worker)
+#   IPv6 (ipv6 routers): hp-pub 2001:db8::1 (a STUN server), LAN 2001:db8:N::/64, worker 2001:db8:N::2
 set -euo pipefail
 
 down() {
   for pid in $(cat /tmp/hp-miniupnpd-*.pid 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
-  rm -f /tmp/hp-miniupnpd-*
+  rm -f /tmp/hp-miniupnpd-* /tmp/hp-v6-r*
   for ns in $(ip netns list | awk '{print $1}' | grep '^hp-' || true); do ip netns del "$ns" || true; done
 }
 
@@ -36,6 +39,30 @@ host() {   # host NAME ROUTER ADDR
   in_ns "$name" ip addr add "$addr/24" dev eth0
   in_ns "$name" ip link set eth0 up
   in_ns "$name" ip route add default via "10.$r.0.1"
+  if [ -e "/tmp/hp-v6-r$r" ]; then
+    in_ns "$name" ip -6 addr add "2001:db8:$r::${addr##*.}/64" dev eth0 nodad
+    in_ns "$name" ip -6 route add default via "2001:db8:$r::1"
+  fi
+}
+
+ipv6_on() {   # ipv6_on N: router N routes 2001:db8:N::/64 behind a stateful firewall (RFC 6092's "allow established, drop new inbound")
+  local r=$1 ns="hp-r$1"
+  touch "/tmp/hp-v6-r$r"
+  in_ns "$ns" sysctl -qw net.ipv6.conf.all.forwarding=1
+  in_ns "$ns" ip -6 addr add "2001:db8:$r::1/64" dev brl nodad
+  if [ "${ROUTED:-0}" = 1 ]; then
+    in_ns "$ns" ip -6 addr add "2001:db8:ff$r::2/64" dev "wan$r" nodad
+    in_ns "$ns" ip -6 route add default via "2001:db8:ff$r::1"
+    in_ns "hp-t$r" ip -6 addr add "2001:db8:ff$r::1/64" dev "tr$r" nodad
+    in_ns "hp-t$r" ip -6 route add "2001:db8:$r::/64" via "2001:db8:ff$r::2"
+  else
+    in_ns "$ns" ip -6 addr add "2001:db8::1$r/64" dev "wan$r" nodad
+    in_ns "$ns" ip -6 route add default via 2001:db8::1
+    in_ns hp-pub ip -6 route add "2001:db8:$r::/64" via "2001:db8::1$r"
+  fi
+  in_ns "$ns" ip6tables -A FORWARD -i "wan$r" -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+  in_ns "$ns" ip6tables -A FORWARD -i "wan$r" -p ipv6-icmp -j ACCEPT
+  in_ns "$ns" ip6tables -A FORWARD -i "wan$r" -j DROP
 }
 
 # miniupnpd refuses to map on a WAN address in a reserved range (documentation ranges included:
@@ -85,7 +112,9 @@ router() {   # router N NAT
     symmetric-upnp)
                in_ns "$ns" iptables -t nat -A POSTROUTING -o "wan$r" -j MASQUERADE --random-fully
                miniupnpd_on "$r" ;;
-    *) echo "natlab: unknown NAT type '$nat' (cone, symmetric, fullcone, bare, symmetric-upnp)" >&2; exit 2 ;;
+    ipv6)      in_ns "$ns" iptables -t nat -A POSTROUTING -o "wan$r" -j MASQUERADE --random-fully
+               ipv6_on "$r" ;;
+    *) echo "natlab: unknown NAT type '$nat' (cone, symmetric, fullcone, bare, symmetric-upnp, ipv6)" >&2; exit 2 ;;
   esac
 }
 
@@ -149,6 +178,18 @@ transit() {   # hp-t1 and hp-t2 between the NATs; the "internet" bridge hangs of
   in_ns hp-pub ip route add 203.0.113.12/32 dev pt
   in_ns hp-pub ip route add 11.0.0.11/32 dev pt
   in_ns hp-pub ip route add 11.0.0.12/32 dev pt
+  # IPv6: a /64 on each link, routes to each LAN (used when a router is of type ipv6)
+  in_ns hp-t1 sysctl -qw net.ipv6.conf.all.forwarding=1
+  in_ns hp-t2 sysctl -qw net.ipv6.conf.all.forwarding=1
+  in_ns hp-t1 ip -6 addr add 2001:db8:ff12::1/64 dev t12 nodad
+  in_ns hp-t2 ip -6 addr add 2001:db8:ff12::2/64 dev t21 nodad
+  in_ns hp-t1 ip -6 addr add 2001:db8:ff00::1/64 dev tp nodad
+  in_ns hp-pub ip -6 addr add 2001:db8:ff00::2/64 dev pt nodad
+  in_ns hp-pub ip -6 route add default via 2001:db8:ff00::1
+  in_ns hp-t1 ip -6 route add 2001:db8::/64 via 2001:db8:ff00::2
+  in_ns hp-t1 ip -6 route add 2001:db8:2::/64 via 2001:db8:ff12::2
+  in_ns hp-t1 ip -6 route add 2001:db8:ff2::/64 via 2001:db8:ff12::2
+  in_ns hp-t2 ip -6 route add default via 2001:db8:ff12::1
 }
 
 up() {
@@ -159,6 +200,8 @@ up() {
   in_ns hp-pub ip addr add 203.0.113.1/24 dev br0
   in_ns hp-pub ip addr add 203.0.113.2/24 dev br0
   in_ns hp-pub ip link set br0 up
+  in_ns hp-pub ip -6 addr add 2001:db8::1/64 dev br0 nodad
+  in_ns hp-pub sysctl -qw net.ipv6.conf.all.forwarding=1
   [ "${3:-}" = routed ] || in_ns hp-pub ip route add 11.0.0.0/24 dev br0
   if [ "${3:-}" = routed ]; then transit; export ROUTED=1; fi
   router 1 "$1"

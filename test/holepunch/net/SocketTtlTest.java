@@ -24,4 +24,16 @@ class SocketTtlTest {
             assertEquals(normal, SocketTtl.get(a));
         }
     }
+
+    /** The worker's socket is dual stack (AF_INET6): IP_TTL there sets the TTL of its IPv4 datagrams. */
+    @Test
+    void ttl_isSetAndReadBackOnADualStackSocket() throws Exception {
+        try (DatagramChannel a = DatagramChannel.open().bind(new InetSocketAddress(0))) {
+            assertTrue(((InetSocketAddress) a.getLocalAddress()).getAddress() instanceof java.net.Inet6Address, "a dual-stack socket");
+            int normal = SocketTtl.get(a);
+            assertTrue(normal > 2, "the default TTL: " + normal);
+            assertTrue(SocketTtl.set(a, 2));
+            assertEquals(2, SocketTtl.get(a));
+        }
+    }
 }
