@@ -138,7 +138,8 @@ bench: build/test-classes.stamp
 # Every pair of the NAT lab's router types, as a grid of direct/relay and time to direct (root: network namespaces).
 natlab: build/test-classes.stamp test-tools
 	@test "$$(id -u)" = 0 || { echo "make natlab builds network namespaces: run it as root" >&2; exit 1; }
-	$(JAVA) $(OPENS) -cp build/test-classes:build/holepunch.jar holepunch.bench.NatGrid $(NATLAB_TYPES)
+	@cp build/holepunch.jar build/natlab.jar     # the grid runs a while: a rebuild meanwhile does not touch it
+	$(JAVA) $(OPENS) -Dholepunch.jar=build/natlab.jar -cp build/test-classes:build/natlab.jar holepunch.bench.NatGrid $(NATLAB_TYPES)
 
 clean:
 	rm -rf build

@@ -141,7 +141,7 @@ final class Upnp {
                 .header("Content-Type", "text/xml; charset=\"utf-8\"")
                 .header("SOAPAction", "\"" + s.type() + "#" + action + "\"")
                 .POST(HttpRequest.BodyPublishers.ofString(body)).build();
-        HttpResponse<byte[]> r = http.send(request, HttpResponse.BodyHandlers.ofByteArray());
+        HttpResponse<java.io.InputStream> r = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
         String answer = text(r.body());
         if (r.statusCode() != 200) {
             String code = tag(answer, "errorCode");
@@ -158,14 +158,20 @@ final class Upnp {
     }
 
     private String get(URI location) throws IOException, InterruptedException, PortMapException {
-        HttpResponse<byte[]> r = http.send(HttpRequest.newBuilder(location).timeout(timeout).build(), HttpResponse.BodyHandlers.ofByteArray());
+        HttpResponse<java.io.InputStream> r = http.send(HttpRequest.newBuilder(location).timeout(timeout).build(),
+                HttpResponse.BodyHandlers.ofInputStream());
+        String body = text(r.body());
         if (r.statusCode() != 200) throw new PortMapException("UPnP: description " + location + " answered HTTP " + r.statusCode());
-        return text(r.body());
+        return body;
     }
 
-    private static String text(byte[] body) throws PortMapException {
-        if (body.length > MAX_BODY) throw new PortMapException("UPnP: answer of " + body.length + " bytes, over " + MAX_BODY);
-        return new String(body, StandardCharsets.UTF_8);
+    /** At most {@value #MAX_BODY} bytes of an answer: a longer one is refused unread. */
+    private static String text(java.io.InputStream in) throws IOException, PortMapException {
+        try (in) {
+            byte[] body = in.readNBytes(MAX_BODY + 1);
+            if (body.length > MAX_BODY) throw new PortMapException("UPnP: an answer over " + MAX_BODY + " bytes");
+            return new String(body, StandardCharsets.UTF_8);
+        }
     }
 
     /** The text of the first {@code <name>} element (any namespace prefix), or null. */

@@ -17,7 +17,7 @@ final class NatGrid {
     private NatGrid() {
     }
 
-    static final List<String> TYPES = List.of("fullcone", "cone", "bare", "symmetric");
+    static final List<String> TYPES = List.of("fullcone", "restricted", "cone", "bare", "symmetric", "symmetric-upnp", "ipv6");
 
     /** NATLAB_REPEAT=N runs each pair N times (fresh lab each time) and shows how many ended direct. */
     public static void main(String[] args) throws Exception {

@@ -18,6 +18,8 @@ import java.util.concurrent.TimeUnit;
  */
 public final class Lab implements AutoCloseable {
     static final String SCRIPT = "test/holepunch/lab/natlab.sh";
+    /** The jar the lab runs (-Dholepunch.jar=...: a copy, so that a long grid run survives a rebuild). */
+    static final String JAR = System.getProperty("holepunch.jar", "build/holepunch.jar");
     private final List<Process> processes = new ArrayList<>();
     private final List<Path> logs = new ArrayList<>();
 
@@ -45,7 +47,7 @@ public final class Lab implements AutoCloseable {
 
     private Process jar(String ns, String role, Map<String, String> env) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        return inNamespace(ns, List.of(java, "-XX:TieredStopAtLevel=1", "-jar", "build/holepunch.jar", role), env);
+        return inNamespace(ns, List.of(java, "-XX:TieredStopAtLevel=1", "-jar", JAR, role), env);
     }
 
     public void rendezvous() throws Exception {
@@ -73,7 +75,7 @@ public final class Lab implements AutoCloseable {
     public String runJar(String ns, int seconds, Map<String, String> env, String... args) throws Exception {
         List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", ns, "env"));
         env.forEach((k, v) -> cmd.add(k + "=" + v));
-        cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar", "build/holepunch.jar"));
+        cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar", JAR));
         cmd.addAll(List.of(args));
         return Tools.run(seconds, cmd);
     }

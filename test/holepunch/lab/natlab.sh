@@ -5,6 +5,8 @@
 #                                   NAT: cone (MASQUERADE: port-preserving, endpoint-independent mapping,
 #                                   port-restricted filtering), symmetric (MASQUERADE --random-fully),
 #                                   fullcone (MASQUERADE plus a DNAT of UDP 4000 to the host behind it),
+#                                   restricted (address-restricted cone: that DNAT only for addresses the host
+#                                   has sent to),
 #                                   bare (MASQUERADE with no firewall of its own: unsolicited traffic to
 #                                   the router itself is taken, as on a Docker host or a cloud NAT instance)
 #                                   symmetric-upnp (symmetric, with Debian's miniupnpd on the router answering
@@ -112,9 +114,15 @@ router() {   # router N NAT
     symmetric-upnp)
                in_ns "$ns" iptables -t nat -A POSTROUTING -o "wan$r" -j MASQUERADE --random-fully
                miniupnpd_on "$r" ;;
+    restricted)   # address-restricted cone (RFC 4787 §5 "address-dependent filtering"): the worker's port
+                  # takes datagrams from any port of an address it has sent to
+               in_ns "$ns" iptables -t nat -A POSTROUTING -o "wan$r" -j MASQUERADE
+               in_ns "$ns" iptables -A FORWARD -o "wan$r" -s "10.$r.0.2" -p udp --sport 4000 -m recent --name hp_sent --rdest --set
+               in_ns "$ns" iptables -t nat -A PREROUTING -i "wan$r" -p udp --dport 4000 -m recent --name hp_sent --rsource --rcheck \
+                 -j DNAT --to-destination "10.$r.0.2:4000" ;;
     ipv6)      in_ns "$ns" iptables -t nat -A POSTROUTING -o "wan$r" -j MASQUERADE --random-fully
                ipv6_on "$r" ;;
-    *) echo "natlab: unknown NAT type '$nat' (cone, symmetric, fullcone, bare, symmetric-upnp, ipv6)" >&2; exit 2 ;;
+    *) echo "natlab: unknown NAT type '$nat' (cone, symmetric, fullcone, restricted, bare, symmetric-upnp, ipv6)" >&2; exit 2 ;;
   esac
 }
 
