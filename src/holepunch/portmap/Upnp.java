@@ -47,6 +47,11 @@ final class Upnp {
 
     /** M-SEARCH for an Internet Gateway Device; the LOCATION of the first answer from {@code gateway}. */
     URI discover(InetAddress gateway) throws IOException, PortMapException {
+        return discover(gateway, SSDP.getPort());
+    }
+
+    /** As above, asking the gateway on {@code port} (1900 but in tests). */
+    URI discover(InetAddress gateway, int port) throws IOException, PortMapException {
         String search = "M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\nMX: 1\r\n"
                 + "ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\r\n";
         ByteBuffer out = ByteBuffer.wrap(search.getBytes(StandardCharsets.US_ASCII));
@@ -54,7 +59,7 @@ final class Upnp {
             ch.bind(new InetSocketAddress(0));
             ch.configureBlocking(false);
             ch.register(sel, SelectionKey.OP_READ);
-            ch.send(out, new InetSocketAddress(gateway, 1900));
+            ch.send(out, new InetSocketAddress(gateway, port));
             try {
                 ch.send(out.rewind(), SSDP);
             } catch (IOException noMulticastRoute) {

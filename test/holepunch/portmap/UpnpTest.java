@@ -32,9 +32,9 @@ class UpnpTest {
         for (AutoCloseable c : open) c.close();
     }
 
-    /** An SSDP responder on {@code bind}:1900 that answers every search from {@code answerFrom} with {@code location}. */
-    void ssdp(String bind, String answerFrom, String location) throws Exception {
-        DatagramChannel in = DatagramChannel.open().bind(new InetSocketAddress(bind, 1900));
+    /** An SSDP responder on {@code bind} (its port returned) that answers every search from {@code answerFrom} with {@code location}. */
+    int ssdp(String bind, String answerFrom, String location) throws Exception {
+        DatagramChannel in = DatagramChannel.open().bind(new InetSocketAddress(bind, 0));
         DatagramChannel out = DatagramChannel.open().bind(new InetSocketAddress(answerFrom, 0));
         open.add(in);
         open.add(out);
@@ -53,6 +53,7 @@ class UpnpTest {
                 // the test is over
             }
         });
+        return ((InetSocketAddress) in.getLocalAddress()).getPort();
     }
 
     HttpServer http(String description) throws Exception {
@@ -87,9 +88,9 @@ class UpnpTest {
     void discovery_takesTheGatewaysAnswer_findsTheService_andReadsAFaultsCode() throws Exception {
         HttpServer s = http(description("/ctl"));
         String location = "http://127.0.0.1:" + s.getAddress().getPort() + "/rootDesc.xml";
-        ssdp("127.0.0.1", "127.0.0.1", location);
+        int port = ssdp("127.0.0.1", "127.0.0.1", location);
         Upnp u = new Upnp(Duration.ofSeconds(2));
-        URI found = u.discover(InetAddress.getByName("127.0.0.1"));
+        URI found = u.discover(InetAddress.getByName("127.0.0.1"), port);
         assertEquals(location, found.toString());
         Upnp.Service service = u.service(found);
         assertEquals("urn:schemas-upnp-org:service:WANIPConnection:1", service.type());
@@ -101,17 +102,17 @@ class UpnpTest {
 
     @Test
     void attack_anSsdpAnswerFromAnotherAddress_isIgnored() throws Exception {
-        ssdp("127.0.0.1", "127.0.0.2", "http://127.0.0.2:1/rootDesc.xml");      // a neighbour answering in the gateway's place
+        int port = ssdp("127.0.0.1", "127.0.0.2", "http://127.0.0.2:1/rootDesc.xml");      // a neighbour answering in the gateway's place
         PortMapException e = assertThrows(PortMapException.class,
-                () -> new Upnp(Duration.ofMillis(700)).discover(InetAddress.getByName("127.0.0.1")));
+                () -> new Upnp(Duration.ofMillis(700)).discover(InetAddress.getByName("127.0.0.1"), port));
         assertTrue(e.getMessage().contains("no Internet Gateway Device answered"), e.getMessage());
     }
 
     @Test
     void attack_aLocationOrControlUrlAwayFromTheGateway_isRefused() throws Exception {
-        ssdp("127.0.0.1", "127.0.0.1", "http://127.0.0.2:1/rootDesc.xml");
+        int port = ssdp("127.0.0.1", "127.0.0.1", "http://127.0.0.2:1/rootDesc.xml");
         PortMapException e = assertThrows(PortMapException.class,
-                () -> new Upnp(Duration.ofSeconds(2)).discover(InetAddress.getByName("127.0.0.1")));
+                () -> new Upnp(Duration.ofSeconds(2)).discover(InetAddress.getByName("127.0.0.1"), port));
         assertTrue(e.getMessage().contains("points elsewhere (127.0.0.2)"), e.getMessage());
 
         HttpServer s = http(description("http://127.0.0.2:9/ctl"));
