@@ -21,6 +21,7 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
@@ -92,6 +93,8 @@ public final class RendezvousServer implements AutoCloseable {
 
     public static RendezvousServer start(RendezvousConfig config) throws IOException {
         RendezvousServer server = new RendezvousServer(config);
+        List<String> heap = HeapPolicy.apply();
+        if (!heap.isEmpty()) server.log.info(null, "JVM defaults (G1): set " + String.join(", ", heap) + " so that the heap shrinks after a burst");
         if (config.stunUdpPort() != 0) {
             server.stun = StunServer.start(new InetSocketAddress(config.bindAddress(), config.stunUdpPort()), config.stunMaxPerSource(),
                     config.stunOtherPort());

@@ -81,6 +81,10 @@ public final class Bench {
                 quiesce(servers);
                 echo(server, sessions);
             }
+            for (RvServer server : servers) {
+                quiesce(servers);
+                echoDuringBurst(server, sessions, 1);
+            }
             if (servers.size() == 2) {
                 RvServer ours = servers.get(0), theirs = servers.get(1);
                 System.out.printf(Locale.ROOT, "side by side: registrations/s %.1fx the original's (target >= 10x); memory per session %.0f%% of the original's (target <= 20%%)%n",
@@ -172,13 +176,54 @@ public final class Bench {
             // Echo at once after the burst, while its garbage is still being collected.
             double[] after = first.echo(100, 2.0);
             long held = rssKb(server.pid());
-            server.kbPerSession = (held - fresh) / (double) sessions;
-            System.out.printf(Locale.ROOT, "%s rendezvous: RSS %.1f MB freshly started, %.1f MB holding %d sessions: %.1f KB/session%n",
-                    server.name, fresh / 1024.0, held / 1024.0, sessions, server.kbPerSession);
+            // Then as it settles, holding the sessions (answering pings): RSS once it has not fallen for 7 s
+            // (over twice the rendezvous's idle-collection period under G1's defaults), within 30 s.
+            long settled = held;
+            long until = System.nanoTime() + 30_000_000_000L;
+            long last = Long.MAX_VALUE;
+            int steady = 0;
+            while (System.nanoTime() < until && steady < 7) {
+                first.hold(1.0, () -> { });
+                settled = rssKb(server.pid());
+                steady = settled >= last - 256 ? steady + 1 : 0;
+                last = Math.min(last, settled);
+            }
+            server.kbPerSession = (settled - fresh) / (double) sessions;
+            System.out.printf(Locale.ROOT, "%s rendezvous: RSS %.1f MB freshly started, %.1f MB holding %d sessions right after the burst"
+                            + " (%.1f KB/session), %.1f MB settled: %.1f KB/session%n",
+                    server.name, fresh / 1024.0, held / 1024.0, sessions, (held - fresh) / (double) sessions, settled / 1024.0, server.kbPerSession);
             System.out.printf(Locale.ROOT, "%s rendezvous: cold burst (a fresh process, JIT included): server CPU %.3f ms per registration;"
                     + " echo right after it: %.0f msg/s, p50 %.2f ms, p99 %.2f ms%n", server.name, cold / (double) sessions, after[0], after[1], after[2]);
             if (System.getenv("BENCH_HISTO") != null) histogram(server.pid());
         }
+    }
+
+    /**
+     * Echo latency during a registration burst: 100 held sessions echo in a closed loop while another
+     * client registers {@code sessions} more (its own thread and selector), on a warmed-up server.
+     */
+    static void echoDuringBurst(RvServer server, int sessions, int number) throws Exception {
+        try (WsLoad held = new WsLoad(server.target); WsLoad burst = new WsLoad(server.target)) {
+            held.register(100, 100, "held" + number + "-", 60_000_000_000L);
+            java.util.concurrent.atomic.AtomicBoolean running = new java.util.concurrent.atomic.AtomicBoolean(true);
+            java.util.concurrent.atomic.AtomicReference<Exception> failure = new java.util.concurrent.atomic.AtomicReference<>();
+            Thread t = Thread.ofPlatform().start(() -> {
+                try {
+                    burst.register(sessions, 512, "burst" + number + "-", 300_000_000_000L);
+                } catch (Exception e) {
+                    failure.set(e);
+                } finally {
+                    running.set(false);
+                }
+            });
+            double[] during = held.echoWhile(100, running::get);
+            t.join();
+            if (failure.get() != null) throw failure.get();
+            double[] after = held.echo(100, 2.0);
+            System.out.printf(Locale.ROOT, "%s rendezvous: echo during a %d-session registration burst: %.0f msg/s, p50 %.2f ms, p99 %.2f ms;"
+                    + " right after it: p50 %.2f ms, p99 %.2f ms%n", server.name, sessions, during[0], during[1], during[2], after[1], after[2]);
+        }
+        awaitNoWorkers(server.port);
     }
 
     /** One registration wave on a warmed-up server that lists no workers; returns registrations/s. */

@@ -104,6 +104,12 @@ final class WsLoad implements AutoCloseable {
 
     /** Runs {@code senders} closed-loop echo senders for the given time; returns [msgs/s, p50 ms, p99 ms]. */
     double[] echo(int senders, double seconds) throws IOException {
+        long end = System.nanoTime() + (long) (seconds * 1e9);
+        return echoWhile(senders, () -> System.nanoTime() < end);
+    }
+
+    /** As {@link #echo}, for as long as {@code going} says (another thread's burst, say). */
+    double[] echoWhile(int senders, java.util.function.BooleanSupplier going) throws IOException {
         latencyCount = 0;
         echoRunning = true;
         int started = 0;
@@ -115,8 +121,7 @@ final class WsLoad implements AutoCloseable {
             }
         }
         long t0 = System.nanoTime();
-        long end = t0 + (long) (seconds * 1e9);
-        while (System.nanoTime() < end) poll(10);
+        while (going.getAsBoolean()) poll(10);
         echoRunning = false;
         double elapsed = (System.nanoTime() - t0) / 1e9;
         long drainUntil = System.nanoTime() + 5_000_000_000L;
