@@ -15,7 +15,7 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                                int relayBytesPerSec, int maxPendingConnections, int maxPendingPerIp,
                                long maxBufferedBytes, List<String> allowedOrigins, int offersPerMinute,
                                int maxPairsPerWorker, int idBindingGraceSec, boolean requireWorkerKeys, List<String> publicHosts,
-                               int stunOtherPort, RedisUrl redisUrl, String redisCaFile) {
+                               int stunOtherPort, RedisUrl redisUrl, String redisCaFile, int setupNice) {
 
     /** Request heads larger than this are refused before any handler runs. */
     public static final int MAX_REQUEST_HEAD_BYTES = 16 * 1024;
@@ -49,7 +49,8 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                 Arrays.stream(env.string("RENDEZVOUS_PUBLIC_HOSTS", "").split(",")).map(String::trim).filter(h -> !h.isEmpty()).toList(),
                 otherPort(env),
                 redisUrl(env.string("REDIS_URL", "")),
-                env.string("REDIS_CA_FILE", "").isBlank() ? null : env.string("REDIS_CA_FILE", "").strip());
+                env.string("REDIS_CA_FILE", "").isBlank() ? null : env.string("REDIS_CA_FILE", "").strip(),
+                env.integer("SETUP_NICE", 10, 0, 19));
     }
 
     /** STUN_OTHER_PORT: the STUN server's second port (default STUN_UDP_PORT + 1; 0 turns it off, as does STUN_UDP_PORT=0). */

@@ -29,6 +29,10 @@ public final class ConnectionLoop implements Runnable {
     }
 
     private static final int READS_PER_WAKEUP = 4;
+    /** A session is served ahead of newer ones once it has been open this long. */
+    static final long ESTABLISHED_NANOS = 1_000_000_000L;
+    /** The ready keys of sessions newer than that, served after the others (this loop's thread only). */
+    private final ArrayList<SelectionKey> fresh = new ArrayList<>();
 
     private final Settings settings;
     private final Selector selector;
@@ -139,21 +143,21 @@ public final class ConnectionLoop implements Runnable {
                 long wait = Math.max(1, (nextTick - System.nanoTime()) / 1_000_000);
                 selector.select(wait);
                 wakeupPending.set(false);
-                Runnable task;
-                while ((task = tasks.poll()) != null) safely(task);
                 long now = System.nanoTime();
+                // Sessions open for a while first, then new ones and adoptions: during a burst of
+                // registrations the sessions already open do not wait behind it.
+                fresh.clear();
                 Iterator<SelectionKey> it = selector.selectedKeys().iterator();
                 while (it.hasNext()) {
                     SelectionKey key = it.next();
                     it.remove();
                     WebSocketConnection c = (WebSocketConnection) key.attachment();
-                    try {
-                        handle(key, c, now);
-                    } catch (RuntimeException e) {
-                        log("connection loop: " + c + " failed (" + e + "); ending that session");
-                        c.terminate();
-                    }
+                    if (now - c.startedNanos < ESTABLISHED_NANOS) fresh.add(key);
+                    else handleSafely(key, c, now);
                 }
+                Runnable task;
+                while ((task = tasks.poll()) != null) safely(task);
+                for (SelectionKey key : fresh) handleSafely(key, (WebSocketConnection) key.attachment(), now);
                 if (now - nextTick >= 0) {
                     nextTick = now + tickNanos;
                     for (WebSocketConnection c : List.copyOf(connections)) safely(() -> c.tick(now, settings));
@@ -163,6 +167,15 @@ public final class ConnectionLoop implements Runnable {
             } catch (Error e) {
                 Fatal.exit(thread.getName(), e);   // never leave the service half-alive
             }
+        }
+    }
+
+    private void handleSafely(SelectionKey key, WebSocketConnection c, long now) {
+        try {
+            handle(key, c, now);
+        } catch (RuntimeException e) {
+            log("connection loop: " + c + " failed (" + e + "); ending that session");
+            c.terminate();
         }
     }
 

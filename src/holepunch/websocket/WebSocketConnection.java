@@ -123,10 +123,14 @@ public final class WebSocketConnection implements MessageDecoder.Listener {
     /** The first ping goes out a second after the upgrade (sooner with a shorter interval), to measure the RTT early. */
     static final long FIRST_PING_NANOS = 1_000_000_000L;
 
+    /** When this loop adopted the connection (its loop's clock). */
+    long startedNanos;
+
     void started(ConnectionLoop owner, long now) {
         synchronized (this) {
             loop = owner;
         }
+        startedNanos = now;
         lastHeardNanos = now;
         lastPingNanos = now - owner.settings().pingIntervalNanos() + Math.min(FIRST_PING_NANOS, owner.settings().pingIntervalNanos());
     }
