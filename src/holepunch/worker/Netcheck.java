@@ -34,10 +34,19 @@ final class Netcheck {
             case ENDPOINT_INDEPENDENT -> "an endpoint-independent NAT: direct paths with peers behind most NATs, including"
                     + " endpoint-dependent ones (their probes come back through the peer-reflexive address)";
             case ENDPOINT_DEPENDENT -> "an endpoint-dependent (symmetric) NAT: direct paths with peers that have no NAT or an"
-                    + " endpoint-independent one; with another endpoint-dependent NAT, traffic goes over the relay";
+                    + " endpoint-independent one (the hard-NAT technique, P2P_HARD_NAT); with another endpoint-dependent NAT,"
+                    + " traffic goes over the relay unless a port mapping or IPv6 on both sides opens a path";
             case UNKNOWN -> "unknown: one STUN server without a second address cannot tell; add one to STUN_SERVERS"
                     + " (the holepunch rendezvous's STUN server names a second port by itself)";
         };
+    }
+
+    /** As above, with what port mapping and IPv6 add. */
+    static String forPeers(NatMapping m, String mappedBy, boolean ipv6) {
+        String s = forPeers(m);
+        if (mappedBy != null) s += "; the gateway maps our port (" + mappedBy + "), so any peer can reach us there";
+        if (ipv6) s += "; over IPv6 (no NAT) direct paths with every peer that has IPv6";
+        return s;
     }
 
     /** Runs the checks and prints the report; 0 when UDP works (a STUN answer came), 1 otherwise. */
@@ -120,7 +129,7 @@ final class Netcheck {
                     : v6 == null ? "no STUN answer over IPv6" + (lines6.isEmpty() ? " (no STUN server has an IPv6 address)" : " (" + String.join("; ", lines6) + ")")
                     : Addresses.text(v6.mapped()) + (NatMapping.isLocalAddress(v6.mapped().getAddress()) ? " (this host's own address: no NAT)" : "")
                     + " (" + String.join("; ", lines6) + ")"));
-            out.println("  for peers:      " + forPeers(m));
+            out.println("  for peers:      " + forPeers(m, mappers.isEmpty() ? null : mappers.getFirst() + " answers", v6 != null));
             udp.close();                 // ends the reader
             reader.join(2000);
             return m == null ? 1 : 0;

@@ -199,7 +199,8 @@ public final class Worker implements AutoCloseable {
         InetSocketAddress v6 = discovery.endpoint6();
         s.put("ipv6_endpoint", v6 == null ? null : Addresses.text(v6));
         s.put("udp_works", pub != null);
-        s.put("for_peers", Netcheck.forPeers(m));
+        holepunch.portmap.PortMapper.Mapping pm = portMapper == null ? null : portMapper.mapping();
+        s.put("for_peers", Netcheck.forPeers(m, pm == null ? null : pm.protocol().wire, v6 != null));
         s.put("port_mapping", portMapper == null ? null : portMapper.status());
         s.put("rendezvous_connected", session.isConnected());
         s.put("last_udp_endpoint_ack", lastAck);
