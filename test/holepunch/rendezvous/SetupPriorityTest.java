@@ -28,7 +28,12 @@ class SetupPriorityTest {
         Map<String, Integer> out = new HashMap<>();
         try (Stream<Path> tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
             for (Path t : tasks.toList()) {
-                String stat = Files.readString(t.resolve("stat"));
+                String stat;
+                try {
+                    stat = Files.readString(t.resolve("stat"));
+                } catch (java.nio.file.NoSuchFileException ended) {
+                    continue;                      // a thread that ended since the listing
+                }
                 String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
                 out.merge(name, Integer.parseInt(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[16]), Math::max);
             }
