@@ -41,10 +41,10 @@ final class PeerBroker {
     static final long START_MARGIN_MILLIS = 150;
     /** Assumed round trip for a session whose first ping is not answered yet. */
     static final long DEFAULT_RTT_MILLIS = 100;
-    private static final SecureRandom RANDOM = new SecureRandom();
+    static final SecureRandom RANDOM = new SecureRandom();
 
     static final int MAX_RELAY_BYTES = 1500;
-    private static final String RELAY_RATE_ERROR = "relay rate over %d bytes/s for this pair (RELAY_BYTES_PER_SEC)";
+    static final String RELAY_RATE_ERROR = "relay rate over %d bytes/s for this pair (RELAY_BYTES_PER_SEC)";
 
     private final Registry registry;
     private final Log log;
@@ -86,9 +86,38 @@ final class PeerBroker {
     }
 
     private volatile Cluster cluster;
+    private volatile ClusterPairs clusterPairs;
 
     void cluster(Cluster c) {
         cluster = c;
+        clusterPairs = new ClusterPairs(this, c, registry, log, metrics);
+    }
+
+    int relayBytesPerSec() {
+        return relayBytesPerSec;
+    }
+
+    int offersPerMinute() {
+        return offersPerMinute;
+    }
+
+    int maxPairsPerWorker() {
+        return maxPairsPerWorker;
+    }
+
+    synchronized LivePair live(String pairId) {
+        return pairId == null ? null : live.get(pairId);
+    }
+
+    /** Every live pair (for the sweep of dead instances). */
+    synchronized List<LivePair> livePairs() {
+        return new ArrayList<>(live.values());
+    }
+
+    /** An outcome a worker on another instance reported for a pair that spans both. */
+    synchronized void recordOutcome(String pairId, String reporter, Map<String, Object> outcome) {
+        PairRecord pair = pairId == null ? null : history.get(pairId);
+        if (pair != null && (pair.initiator().equals(reporter) || pair.responder().equals(reporter))) pair.outcomes().put(reporter, outcome);
     }
 
     /** A pair between two parties, as introduced; at least one of them is a session here. */
@@ -159,7 +188,7 @@ final class PeerBroker {
             Thread.ofVirtual().start(() -> {          // a Redis lookup: off the session's loop
                 String holder = c.holderOf(target);
                 if (holder == null) refuse(requester, target, unknown);
-                else requestElsewhere(requester, target, holder);
+                else clusterPairs.request(requester, target, holder);
             });
             return;
         }
@@ -182,169 +211,26 @@ final class PeerBroker {
                 + ", start in " + (base - oneWayA) + "/" + (base - oneWayB) + " ms");
     }
 
-    private void refuse(WorkerEntry requester, String target, String error) {
+    void refuse(WorkerEntry requester, String target, String error) {
         metrics.inc("holepunch_p2p_errors_total");
         log.warn(requester.id, "request_p2p_connection refused: " + error);
         requester.connection.sendText(new P2pConnectionError(target, null, error).encode());
     }
 
-    // ---- introductions across the instances of a cluster
-    //
-    // The requester's instance (A) asks the target's instance (B) with the requester's half of an offer ("introduce").
-    // B applies the target's limits, opens its half of the pair, sends the target its offer and returns the
-    // requester's ("offer"); A opens its half and delivers it. Relay, declines and session ends travel the same way.
-
-    private void requestElsewhere(WorkerEntry requester, String target, String instance) {
-        String error = null;
-        synchronized (this) {
-            if (pairsOf(requester).size() >= maxPairsPerWorker) {
-                error = "you take part in " + maxPairsPerWorker + " live pairs already (MAX_PAIRS_PER_WORKER)";
-            }
-        }
-        if (error == null && requester.endpoint() == null) error = "report your own UDP endpoint (update_udp_endpoint) before asking for a peer";
-        if (error != null) {
-            refuse(requester, target, error);
-            return;
-        }
-        byte[] id = new byte[8];
-        RANDOM.nextBytes(id);
-        String pairId = HexFormat.of().formatHex(id);
-        byte[] key = new byte[32];
-        RANDOM.nextBytes(key);
-        String card = offer(pairId, Base64.getEncoder().encodeToString(key), Role.RESPONDER, requester, requester.endpoint(), 0).encode();
-        cluster.send(instance, Json.obj("op", "introduce", "pair", pairId, "target", target, "card", card,
-                "one_way_ms", oneWayMillis(requester)));
-        log.info(requester.id, "asked instance " + instance + " to introduce " + target + " (pair " + pairId + ")");
-    }
-
-    /** A message from instance {@code from} about pairs that span it and this one. */
+    /** A message from instance {@code from} about pairs that span it and this one ({@link ClusterPairs}). */
     void onCluster(String from, Map<String, Object> m) {
-        String op = String.valueOf(m.get("op"));
-        String pairId = m.get("pair") instanceof String p ? p : null;
-        switch (op) {
-            case "introduce" -> introduceFromElsewhere(from, m, pairId);
-            case "offer" -> {
-                WorkerEntry requester = m.get("worker") instanceof String w ? registry.get(w) : null;
-                String peer = m.get("peer") instanceof String p ? p : null;
-                if (pairId == null || peer == null) return;
-                if (requester == null || !requester.connection.isOpen()) {
-                    cluster.send(from, Json.obj("op", "pair_ended", "pair", pairId));
-                    return;
-                }
-                synchronized (this) {
-                    add(new LivePair(pairId, new Here(requester), new Elsewhere(peer, from), newRelayBucket()));
-                }
-                requester.connection.sendText(String.valueOf(m.get("text")));
-                metrics.inc("holepunch_offers_total");
-                log.info(requester.id, "introduced to " + peer + " on instance " + from + " (pair " + pairId + ")");
-            }
-            case "deliver" -> {
-                WorkerEntry w = m.get("worker") instanceof String id ? registry.get(id) : null;
-                if (w != null && m.get("text") instanceof String text) w.connection.sendText(text);
-            }
-            case "relay" -> {
-                LivePair pair;
-                synchronized (this) {
-                    pair = pairId == null ? null : live.get(pairId);
-                }
-                if (pair == null || !(m.get("from") instanceof String sender) || !(m.get("data") instanceof String data)) return;
-                Party here = pair.initiator() instanceof Elsewhere e && e.id().equals(sender) ? pair.responder()
-                        : pair.responder() instanceof Elsewhere e2 && e2.id().equals(sender) ? pair.initiator() : null;
-                if (!(here instanceof Here h)) return;
-                if (here == pair.responder() && !pair.relay().take(data.length() * 3L / 4, System.nanoTime())) {
-                    metrics.inc("holepunch_relay_dropped_total", "reason", "rate");
-                    cluster.send(from, Json.obj("op", "deliver", "worker", sender,
-                            "text", new RelayError(pairId, RELAY_RATE_ERROR.formatted(relayBytesPerSec)).encode()));
-                    return;
-                }
-                metrics.add("holepunch_relay_bytes_total", data.length() * 3L / 4);
-                h.w().connection.sendText(new RelayData(pairId, sender, data).encode());
-            }
-            case "status" -> {
-                if (!(m.get("worker") instanceof String reporter) || !(m.get("outcome") instanceof Map<?, ?> outcome)) return;
-                synchronized (this) {
-                    PairRecord pair = pairId == null ? null : history.get(pairId);
-                    if (pair != null && (pair.initiator().equals(reporter) || pair.responder().equals(reporter))) {
-                        Map<String, Object> copy = new LinkedHashMap<>();
-                        outcome.forEach((k, v) -> copy.put(String.valueOf(k), v));
-                        pair.outcomes().put(reporter, copy);
-                    }
-                }
-            }
-            case "pair_ended" -> {
-                LivePair pair;
-                synchronized (this) {
-                    pair = pairId == null ? null : live.get(pairId);
-                }
-                boolean spans = pair != null && (pair.initiator() instanceof Elsewhere a && a.instance().equals(from)
-                        || pair.responder() instanceof Elsewhere b && b.instance().equals(from));
-                if (spans) closePair(pair);
-            }
-            default -> log.warn(null, "cluster: unknown message '" + Log.excerpt(op) + "' from instance " + Log.excerpt(from));
-        }
+        ClusterPairs c = clusterPairs;
+        if (c != null) c.onMessage(from, m);
     }
 
     /** Pairs that span an instance no longer alive end here too (its workers' sessions are gone with it). */
     void instancesAlive(java.util.Set<String> alive) {
-        List<LivePair> dead = new ArrayList<>();
-        synchronized (this) {
-            for (LivePair p : live.values()) {
-                if (p.initiator() instanceof Elsewhere a && !alive.contains(a.instance())
-                        || p.responder() instanceof Elsewhere b && !alive.contains(b.instance())) {
-                    dead.add(p);
-                }
-            }
-        }
-        for (LivePair p : dead) closePair(p);
-        if (!dead.isEmpty()) log.info(null, "cluster: ended " + dead.size() + " pairs whose other instance is gone");
-    }
-
-    private void introduceFromElsewhere(String from, Map<String, Object> m, String pairId) {
-        P2pConnectionOffer card;
-        try {
-            card = (P2pConnectionOffer) holepunch.protocol.Message.parse(Json.parseObject(String.valueOf(m.get("card"))));
-        } catch (Exception e) {
-            log.warn(null, "cluster: unreadable introduction from instance " + Log.excerpt(from) + ": " + e.getMessage());
-            return;
-        }
-        String target = m.get("target") instanceof String t ? t : "";
-        WorkerEntry peer = registry.get(target);
-        String error = null;
-        if (peer == null) {
-            error = "unknown worker id '" + Log.excerpt(target) + "': it is not connected to this rendezvous";
-        } else if (peer.endpoint() == null) {
-            error = "worker '" + target + "' has not reported a UDP endpoint yet";
-        } else {
-            synchronized (this) {
-                if (pairsOf(peer).size() >= maxPairsPerWorker) {
-                    error = "worker '" + peer.id + "' takes part in its maximum of " + maxPairsPerWorker + " live pairs (MAX_PAIRS_PER_WORKER)";
-                } else if (!peer.offers.take(1, System.nanoTime())) {
-                    error = "too many introductions to worker '" + peer.id + "': at most " + offersPerMinute + " a minute (P2P_OFFERS_PER_MIN)";
-                } else {
-                    add(new LivePair(card.pairId(), new Elsewhere(card.peerWorkerId(), from), new Here(peer), newRelayBucket()));
-                }
-            }
-        }
-        if (error != null) {
-            metrics.inc("holepunch_p2p_errors_total");
-            cluster.send(from, Json.obj("op", "deliver", "worker", card.peerWorkerId(),
-                    "text", new P2pConnectionError(target, null, error).encode()));
-            return;
-        }
-        long oneWayA = m.get("one_way_ms") instanceof Number n ? Math.clamp(n.longValue(), 0, 5000) : DEFAULT_RTT_MILLIS / 2;
-        long oneWayB = oneWayMillis(peer);
-        long base = Math.max(oneWayA, oneWayB) + START_MARGIN_MILLIS;
-        peer.connection.sendText(new P2pConnectionOffer(card.peerWorkerId(), card.peerUdpIp(), card.peerUdpPort(), card.peerHostCandidates(),
-                card.peerNatMapping(), card.pairId(), card.pairKey(), Role.RESPONDER, base - oneWayB, card.peerIdentity(),
-                card.peerMappedEndpoint()).encode());
-        String forRequester = offer(card.pairId(), card.pairKey(), Role.INITIATOR, peer, peer.endpoint(), base - oneWayA).encode();
-        cluster.send(from, Json.obj("op", "offer", "pair", card.pairId(), "worker", card.peerWorkerId(), "peer", peer.id, "text", forRequester));
-        log.info(peer.id, "introduced to " + card.peerWorkerId() + " on instance " + from + " (pair " + card.pairId() + "), start in "
-                + (base - oneWayA) + "/" + (base - oneWayB) + " ms");
+        ClusterPairs c = clusterPairs;
+        if (c != null) c.instancesAlive(alive);
     }
 
     /** Registers a live pair; the reason it cannot be, or null. */
-    private synchronized String open(String pairId, WorkerEntry requester, WorkerEntry peer) {
+    synchronized String open(String pairId, WorkerEntry requester, WorkerEntry peer) {
         if (pairsOf(requester).size() >= maxPairsPerWorker) {
             return "you take part in " + maxPairsPerWorker + " live pairs already (MAX_PAIRS_PER_WORKER)";
         }
@@ -359,11 +245,12 @@ final class PeerBroker {
         return null;
     }
 
-    private TokenBucket newRelayBucket() {
+    TokenBucket newRelayBucket() {
         return new TokenBucket(relayBytesPerSec, 2.0 * relayBytesPerSec, System.nanoTime());
     }
 
-    private void add(LivePair pair) {
+    /** Registers a pair (the caller holds this broker's lock). */
+    void add(LivePair pair) {
         live.put(pair.pairId(), pair);
         for (Party p : List.of(pair.initiator(), pair.responder())) {
             if (p instanceof Here h) bySession.computeIfAbsent(h.w(), k -> new ArrayList<>()).add(pair);
@@ -372,7 +259,8 @@ final class PeerBroker {
                 new LinkedHashMap<>()));
     }
 
-    private List<LivePair> pairsOf(WorkerEntry w) {
+    /** The caller holds this broker's lock. */
+    List<LivePair> pairsOf(WorkerEntry w) {
         return bySession.getOrDefault(w, List.of());
     }
 
@@ -400,7 +288,7 @@ final class PeerBroker {
         return p != null && p.other(member) != null ? p : null;
     }
 
-    private synchronized void closePair(LivePair p) {
+    synchronized void closePair(LivePair p) {
         if (live.remove(p.pairId()) == null) return;
         for (Party party : List.of(p.initiator(), p.responder())) {
             if (!(party instanceof Here h)) continue;
@@ -421,12 +309,12 @@ final class PeerBroker {
         }
     }
 
-    private static long oneWayMillis(WorkerEntry w) {
+    static long oneWayMillis(WorkerEntry w) {
         long rtt = w.connection.rttNanos();
         return (rtt < 0 ? DEFAULT_RTT_MILLIS : rtt / 1_000_000) / 2;
     }
 
-    private static P2pConnectionOffer offer(String pairId, String key, Role role, WorkerEntry peer, WorkerEntry.Endpoint at,
+    static P2pConnectionOffer offer(String pairId, String key, Role role, WorkerEntry peer, WorkerEntry.Endpoint at,
                                             long startInMillis) {
         return new P2pConnectionOffer(peer.id, at.ip(), at.port(), peer.hostCandidates, peer.natMapping, pairId, key, role, startInMillis,
                 peer.identity, peer.mappedEndpoint);
