@@ -88,6 +88,7 @@ final class HardNat {
             end();
             return false;
         }
+        peers.inc("holepunch_worker_hard_nat_attempts_total", "side", "hard");
         peers.log.info(peers.selfId, "our NAT maps per destination: opened " + sockets.size() + " extra sockets towards "
                 + Peers.text(easy) + " for " + link.peer + " (hard-NAT technique)");
         return true;
@@ -118,6 +119,7 @@ final class HardNat {
         sprayLeft = SPRAY;
         peers.log.info(peers.selfId, link.peer + "'s NAT maps per destination: probing " + holepunch.net.Addresses.text(hard.getAddress())
                 + " at up to " + SPRAY + " random ports (hard-NAT technique)");
+        peers.inc("holepunch_worker_hard_nat_attempts_total", "side", "easy");
         peers.scheduler.schedule(0, () -> sprayTick(hard));
         return true;
     }

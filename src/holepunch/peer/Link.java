@@ -337,6 +337,7 @@ final class Link {
                     detail = null;
                     technique = via != peers.transport || hardNat.sprayedTo(from) ? "hard-nat" : origins.getOrDefault(from, "peer-reflexive");
                     hardNat.opened(via);
+                    peers.inc("holepunch_worker_direct_paths_total", "technique", technique);
                     peers.log.info(peers.selfId, "direct path to " + peer + " via " + Peers.text(from) + " (" + technique
                             + ", rtt " + rttMillis + " ms)");
                     peers.failures.remove(peer);

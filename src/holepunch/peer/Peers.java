@@ -170,6 +170,8 @@ public final class Peers {
         metrics = m;
         m.counterFamily("holepunch_worker_path_bytes_total", "Application bytes, by peer, path (direct or relay) and direction.");
         m.counterFamily("holepunch_worker_dropped_total", "Peer datagrams and payloads dropped, by reason.");
+        m.counterFamily("holepunch_worker_direct_paths_total", "Direct paths opened, by the technique that opened them.");
+        m.counterFamily("holepunch_worker_hard_nat_attempts_total", "Hard-NAT attempts, by side (hard: extra sockets opened; easy: a burst of probes).");
         m.gaugeSeries("holepunch_worker_path_state", "1 for each peer's current path state.", () -> {
             Map<String, Double> out = new LinkedHashMap<>();
             for (Link l : byPeer.values()) out.put(Metrics.labels("peer", l.peer, "state", l.state.wire()), 1.0);
@@ -180,6 +182,10 @@ public final class Peers {
     /** Counts a dropped datagram or payload: {@code unauthenticated}, {@code replay}, {@code unknown_pair}, ... */
     public void dropped(String reason) {
         metrics.inc("holepunch_worker_dropped_total", "reason", reason);
+    }
+
+    void inc(String name, String... labels) {
+        metrics.inc(name, labels);
     }
 
     void count(String peer, String path, String direction, int bytes) {

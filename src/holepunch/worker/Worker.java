@@ -124,6 +124,10 @@ public final class Worker implements AutoCloseable {
         health = new HealthServer(config.httpPort(), this::status, metrics::render, config.token());
         portMapper = config.portMapping().isEmpty() ? null
                 : new holepunch.portmap.PortMapper(config.workerId(), config.portMapping(), udpPort(), scheduler, m -> reportAgain());
+        metrics.gaugeSeries("holepunch_worker_port_mapping", "1 while the gateway maps our UDP port, by protocol.", () -> {
+            holepunch.portmap.PortMapper.Mapping m = portMapper == null ? null : portMapper.mapping();
+            return m == null ? Map.of() : Map.of(Metrics.labels("protocol", m.protocol().wire), 1.0);
+        });
     }
 
     /** The mapped endpoint changed: the rendezvous hears of it with the next report. */

@@ -128,6 +128,8 @@ class HardNatTest {
     @Test
     void hardSide_opensBoundedSockets_keepsOnlyTheOneThatAnswers_andSendsThroughIt() {
         Peers p = peers(true);
+        holepunch.metrics.Metrics metrics = new holepunch.metrics.Metrics();
+        p.useMetrics(metrics);
         p.ownMapping(NatBehaviour.ENDPOINT_DEPENDENT, false);
         PathCrypto them = them(PAIR, Role.RESPONDER, "peer");
         PeersTest.deliver(p, offer("peer", PAIR, "initiator", "endpoint-independent"));
@@ -161,6 +163,8 @@ class HardNatTest {
         Map<String, Object> st = p.status().getFirst();
         assertEquals("direct", st.get("state"));
         assertEquals("hard-nat", st.get("technique"));
+        assertEquals(1, metrics.value("holepunch_worker_direct_paths_total", "technique", "hard-nat"));
+        assertEquals(1, metrics.value("holepunch_worker_hard_nat_attempts_total", "side", "hard"));
         assertFalse(winner.closed);
         assertEquals(HardNat.SOCKETS - 1, extra.stream().filter(s -> s.closed).count(), "every other socket closed");
 
