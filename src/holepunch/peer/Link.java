@@ -112,6 +112,7 @@ final class Link {
         long now = peers.scheduler.nowMillis();
         for (InetSocketAddress c : candidates) {
             if (probesLeft <= 0) break;
+            if (c.getAddress() instanceof java.net.Inet6Address) continue;       // no NAT to prime there (and IP_TTL is IPv4's)
             probesLeft--;
             byte[] probe = new Probe(Probe.Kind.PROBE, pairId, newCounter(now), null).encode(crypto.sendProbeKey);
             try {
@@ -273,6 +274,19 @@ final class Link {
 
     /** Why no probe got through, naming both NATs' mapping behaviour (RFC 4787 §4.1) as far as it is known. */
     private String reasonFromMappings() {
+        return reasonFromNats() + reasonFromIpv6();
+    }
+
+    /** IPv6 has no NAT: say when only one side has it, or that it failed too. */
+    private String reasonFromIpv6() {
+        boolean peerV6 = candidates.stream().anyMatch(c -> c.getAddress() instanceof java.net.Inet6Address);
+        boolean ownV6 = peers.ownIpv6();
+        if (peerV6 && ownV6) return "; IPv6, on both sides, was tried too and did not answer (a firewall drops it)";
+        if (peerV6 || ownV6) return "; only " + (ownV6 ? "this worker" : "the peer") + " has IPv6, which would have gone around the NATs";
+        return "";
+    }
+
+    private String reasonFromNats() {
         NatBehaviour own = peers.ownMapping();
         boolean peerHard = peerMapping == NatBehaviour.ENDPOINT_DEPENDENT;
         boolean ownHard = own == NatBehaviour.ENDPOINT_DEPENDENT;

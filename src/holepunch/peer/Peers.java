@@ -143,6 +143,17 @@ public final class Peers {
     private volatile NatBehaviour ownMapping = NatBehaviour.UNKNOWN;
     private volatile boolean ownPortPreserved = true;
 
+    /** Whether this worker has an IPv6 endpoint to offer (named in relay reasons). */
+    private volatile boolean ownIpv6;
+
+    public void ownIpv6(boolean has) {
+        ownIpv6 = has;
+    }
+
+    boolean ownIpv6() {
+        return ownIpv6;
+    }
+
     public void ownMapping(NatBehaviour b, boolean portPreserved) {
         ownMapping = b == null ? NatBehaviour.UNKNOWN : b;
         ownPortPreserved = portPreserved;

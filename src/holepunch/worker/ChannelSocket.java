@@ -56,14 +56,19 @@ final class ChannelSocket implements Peers.Socket {
 
     @Override
     public void send(ByteBuffer datagram, InetSocketAddress to) throws IOException {
-        synchronized (ttlLock) {             // uncontended but for the moment of a priming probe
-            channel.send(datagram, to);
+        try {
+            synchronized (ttlLock) {             // uncontended but for the moment of a priming probe
+                channel.send(datagram, to);
+            }
+        } catch (java.nio.channels.UnsupportedAddressTypeException e) {
+            throw new IOException("this socket has no " + (to.getAddress() instanceof java.net.Inet6Address ? "IPv6" : "IPv4"), e);
         }
     }
 
     @Override
     public boolean sendWithTtl(ByteBuffer datagram, InetSocketAddress to, int ttl) throws IOException {
         synchronized (ttlLock) {
+            if (to.getAddress() instanceof java.net.Inet6Address) return false;     // IP_TTL is IPv4's
             int normal = SocketTtl.get(channel);
             if (normal <= 0 || !SocketTtl.set(channel, ttl)) return false;
             try {

@@ -247,6 +247,7 @@ public final class Worker implements AutoCloseable {
      */
     private void found(InetSocketAddress endpoint, NatMapping m, boolean report) {
         peers.ownMapping(m.behaviour(), m.portPreserved());
+        peers.ownIpv6(dualStack && discovery.endpoint6() != null);
         synchronized (reportLock) {
             boolean same = endpoint.equals(reported) && m.equals(reportedMapping);
             if (report ? !same : !endpoint.equals(reported)) report(endpoint, m);

@@ -394,4 +394,17 @@ class PeersTest {
         assertEquals(List.of("ttl 2 40002 at 100", "ttl 2 40003 at 100", "probe 40002 at 150", "probe 40003 at 150"), events,
                 "one short-lived probe per candidate at the coordinated start, the burst after it");
     }
+
+    @Test
+    void relayReason_saysWhenOnlyOneSideHasIpv6() {
+        Map<String, Object> o = offerJson("peer", PAIR, THEM, "initiator");
+        o.put("peer_host_candidates", List.of("[2001:db8:2::2]:4000"));
+        o.put("peer_nat_mapping", "endpoint-dependent");
+        peers.ownMapping(holepunch.protocol.NatBehaviour.ENDPOINT_DEPENDENT, false);
+        deliver(peers, o);
+        clock.advance(10_000);
+        String detail = (String) peers.status().getFirst().get("detail");
+        assertTrue(detail.contains("both NATs map endpoint-dependently"), detail);
+        assertTrue(detail.contains("only the peer has IPv6"), detail);
+    }
 }
