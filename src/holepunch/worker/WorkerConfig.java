@@ -70,11 +70,27 @@ public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAdd
                 !env.string("HOST_CANDIDATES", "true").equalsIgnoreCase("false"),
                 forward, Forwarder.parseAllow(env.string("FORWARD_ALLOW", "")),
                 env.string("WORKER_KEY_FILE", "").isEmpty() ? null : java.nio.file.Path.of(env.string("WORKER_KEY_FILE", "")),
-                portMapping(env.string("PORT_MAPPING", "true")), env.bool("IPV6", true));
+                portMapping(env.string("PORT_MAPPING", isLocal(ws, stun) ? "false" : "true")), env.bool("IPV6", true));
     }
 
     /**
-     * {@code PORT_MAPPING}: {@code true} (the default) tries PCP, NAT-PMP and UPnP in that order;
+     * A setup confined to this host: the rendezvous and every STUN server on loopback (the demo, the
+     * tests). Every peer is then on this host too, so PORT_MAPPING defaults to off there: nothing is
+     * asked of the gateway.
+     */
+    static boolean isLocal(URI rendezvous, List<InetSocketAddress> stun) {
+        return isLoopback(rendezvous.getHost()) && stun.stream().allMatch(a -> isLoopback(a.getHostString()));
+    }
+
+    private static boolean isLoopback(String host) {
+        if (host == null) return false;
+        if (host.equalsIgnoreCase("localhost")) return true;
+        java.net.InetAddress ip = holepunch.net.Addresses.literal(host);
+        return ip != null && ip.isLoopbackAddress();
+    }
+
+    /**
+     * {@code PORT_MAPPING}: {@code true} (the default, but where {@link #isLocal}) tries PCP, NAT-PMP and UPnP in that order;
      * {@code false} none; or a comma-separated list of {@code pcp}, {@code nat-pmp}, {@code upnp}.
      */
     static List<holepunch.portmap.PortMapper.Protocol> portMapping(String spec) {

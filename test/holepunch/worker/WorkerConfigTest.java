@@ -73,4 +73,20 @@ class WorkerConfigTest {
             }
         }
     }
+
+    @Test
+    void portMapping_isOnByDefault_offWhereEverythingIsOnThisHost_andSaysWhichValueIsWrong() {
+        List<holepunch.portmap.PortMapper.Protocol> all = List.of(holepunch.portmap.PortMapper.Protocol.values());
+        assertEquals(all, config("RENDEZVOUS_SERVICE_URL", "https://rv.example.net", "STUN_HOST_ENV", "stun.example.net").portMapping());
+        assertEquals(List.of(), config("RENDEZVOUS_SERVICE_URL", "http://127.0.0.1:8080", "STUN_HOST_ENV", "127.0.0.1").portMapping(),
+                "the demo and the tests: nothing is asked of the gateway");
+        assertEquals(all, config("RENDEZVOUS_SERVICE_URL", "http://127.0.0.1:8080", "STUN_HOST_ENV", "stun.example.net").portMapping());
+        assertEquals(all, config("RENDEZVOUS_SERVICE_URL", "http://[::1]:8080", "STUN_HOST_ENV", "127.0.0.1", "PORT_MAPPING", "true").portMapping());
+        assertEquals(List.of(holepunch.portmap.PortMapper.Protocol.NAT_PMP, holepunch.portmap.PortMapper.Protocol.UPNP),
+                config("RENDEZVOUS_SERVICE_URL", "https://rv.example.net", "PORT_MAPPING", "nat-pmp, upnp").portMapping());
+        assertEquals(List.of(), config("RENDEZVOUS_SERVICE_URL", "https://rv.example.net", "PORT_MAPPING", "false").portMapping());
+        holepunch.config.ConfigException e = org.junit.jupiter.api.Assertions.assertThrows(holepunch.config.ConfigException.class,
+                () -> config("RENDEZVOUS_SERVICE_URL", "https://rv.example.net", "PORT_MAPPING", "pcp,upnpp"));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("PORT_MAPPING") && e.getMessage().contains("'upnpp'"), e.getMessage());
+    }
 }
