@@ -26,7 +26,8 @@ import java.util.concurrent.ThreadLocalRandom;
  * the path opens, and all of them when the attempt ends. The hard side's opening probes go with the
  * priming TTL where it can be set: they leave its own NAT but never reach the easy side's, where a
  * NAT that takes unsolicited traffic for itself (Linux MASQUERADE without an INPUT firewall) would
- * otherwise hold the very port pair the easy side's answer needs.
+ * otherwise hold the very port pair the easy side's answer needs. Half-way through the burst, the
+ * hard side sends them once more at the normal TTL, for a NAT further out than the priming TTL.
  */
 final class HardNat {
     static final int SOCKETS = 256;
@@ -35,6 +36,8 @@ final class HardNat {
     static final long TICK_MILLIS = 20;
     /** The ports a NAT hands out for sources above 1023 (Linux's range for MASQUERADE --random-fully). */
     static final int LOWEST_PORT = 1024;
+    /** When the hard side sends its opening probes again at the normal TTL: half the easy side's burst. */
+    static final long UNPRIMED_AFTER_MILLIS = SPRAY / SPRAY_PER_TICK * TICK_MILLIS / 2;
 
     private final Link link;
     private final Peers peers;
@@ -91,7 +94,28 @@ final class HardNat {
         peers.inc("holepunch_worker_hard_nat_attempts_total", "side", "hard");
         peers.log.info(peers.selfId, "our NAT maps per destination: opened " + sockets.size() + " extra sockets towards "
                 + Peers.text(easy) + " for " + link.peer + " (hard-NAT technique)");
+        if (ttl > 0) peers.scheduler.schedule(UNPRIMED_AFTER_MILLIS, () -> reopen(easy));
         return true;
+    }
+
+    /**
+     * Half-way through the easy side's burst and still no path: the opening probes again, at the
+     * normal TTL. A primed probe dies before a NAT further out than the TTL reaches (a carrier-grade
+     * NAT behind the home router), which then maps nothing; these reach it. They are sent this late
+     * because they also reach the easy side's NAT, where one that takes unsolicited traffic for
+     * itself would hold the port pairs the burst is looking for.
+     */
+    private void reopen(InetSocketAddress easy) {
+        synchronized (link) {
+            if (over || !link.punching()) return;
+            for (Peers.Socket s : sockets) {
+                try {
+                    s.send(ByteBuffer.wrap(link.probe(peers.scheduler.nowMillis())), easy);
+                } catch (IOException e) {
+                    peers.log.debug(peers.selfId, "opening probe to " + Peers.text(easy) + " failed: " + e.getMessage());
+                }
+            }
+        }
     }
 
     int socketCount() {

@@ -206,6 +206,43 @@ class HardNatTest {
     }
 
     @Test
+    void hardSide_sendsItsOpeningProbesAgainUnprimed_halfWayThroughTheBurst_unlessThePathIsOpen() {
+        Peers p = peers(true);
+        p.ownMapping(NatBehaviour.ENDPOINT_DEPENDENT, false);
+        PeersTest.deliver(p, offer("peer", PAIR, "initiator", "endpoint-independent"));
+        completeHandshake(p, them(PAIR, Role.RESPONDER, "peer"), PAIR);
+        clock.advance(HardNat.UNPRIMED_AFTER_MILLIS - 1);
+        assertTrue(extra.stream().allMatch(s -> s.sent.size() == 1), "only the primed probe so far");
+        clock.advance(1);
+        for (FakeSocket s : extra) {
+            assertEquals(List.of(2, 0), s.ttls, "then once more at the normal TTL, for a NAT further out");
+            assertEquals(PEER, s.sent.getLast().to());
+        }
+        clock.advance(10_000);
+        assertTrue(extra.stream().allMatch(s -> s.sent.size() == 2), "and no more");
+
+        // When a path opened before that, nothing more is sent.
+        extra.clear();
+        toRendezvous.clear();
+        Peers q = peers(true);
+        q.ownMapping(NatBehaviour.ENDPOINT_DEPENDENT, false);
+        PathCrypto them = them(PAIR + 3, Role.RESPONDER, "other");
+        PeersTest.deliver(q, offer("other", PAIR + 3, "initiator", "endpoint-independent"));
+        completeHandshake(q, them, PAIR + 3);
+        FakeSocket winner = extra.get(7);
+        byte[] probe = new Probe(Probe.Kind.PROBE, PAIR + 3, 900, null).encode(them.sendProbeKey);
+        winner.receiver.onDatagram(PEER, probe, probe.length);
+        Probe ours = parse(them, winner.sent.getLast().data());
+        byte[] ack = new Probe(Probe.Kind.PROBE_ACK, PAIR + 3, ours.counter(), null).encode(them.sendProbeKey);
+        winner.receiver.onDatagram(PEER, ack, ack.length);
+        assertEquals("direct", q.status().getFirst().get("state"));
+        int sent = winner.sent.size();
+        clock.advance(HardNat.UNPRIMED_AFTER_MILLIS + 10);
+        assertEquals(sent, winner.sent.size(), "the path is open: no more opening probes");
+        assertTrue(extra.stream().filter(s -> s != winner).allMatch(s -> s.sent.size() == 1), "closed sockets send nothing more");
+    }
+
+    @Test
     void hardSide_doesNothing_whenBothMapPerDestination_orTheTechniqueIsOff() {
         Peers both = peers(true);
         both.ownMapping(NatBehaviour.ENDPOINT_DEPENDENT, false);
