@@ -42,6 +42,8 @@ final class HardNat {
     private final Link link;
     private final Peers peers;
     private final List<Peers.Socket> sockets = new ArrayList<>();
+    /** Extra sockets an authenticated datagram of the peer arrived on: the peer found them, so they stay open. */
+    private final java.util.Set<Peers.Socket> hits = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     private BitSet sprayed;
     private int sprayLeft;
     private boolean hardSide;
@@ -184,11 +186,21 @@ final class HardNat {
         }
     }
 
-    /** The path opened through {@code winner} (an extra socket, or the worker's own): every other extra socket closes. */
+    /** The peer reached us on {@code s}. */
+    void hit(Peers.Socket s) {
+        synchronized (link) {
+            if (sockets.contains(s)) hits.add(s);
+        }
+    }
+
+    /**
+     * The path opened through {@code winner} (an extra socket, or the worker's own): every other
+     * extra socket closes but those the peer has reached (it may have settled on one of them).
+     */
     void opened(Peers.Socket winner) {
         synchronized (link) {
-            for (Peers.Socket s : sockets) if (s != winner) s.close();
-            sockets.removeIf(s -> s != winner);
+            for (Peers.Socket s : sockets) if (s != winner && !hits.contains(s)) s.close();
+            sockets.removeIf(s -> s != winner && !hits.contains(s));
             end();
         }
     }

@@ -226,15 +226,14 @@ final class Link {
 
     boolean onDatagram(Peers.Socket via, InetSocketAddress from, byte[] data, int length) {
         if (Probe.kindOf(data, length) == Probe.Kind.DATA) {
-            if (from != null && (!from.equals(remote) || via != path)) {
-                peers.dropped("not_the_path");          // before opening: it must not use up the counter of a datagram on the path
-                return false;
-            }
+            // Authenticated (AEAD, per direction) and checked against the replay window: taken from
+            // whichever address and socket it came, as the peer may have settled on another pair of them.
             PathCrypto.Result r = crypto.open(data, length);
             if (r.dropped() != null) {
                 peers.dropped(r.dropped());
                 return false;
             }
+            if (from != null) heardOn(via, from);
             peers.deliver(this, from == null ? "relay" : "direct", r.payload());
             return true;
         }
@@ -321,6 +320,22 @@ final class Link {
         send(via, to, new Probe(kind, pairId, counter, null).encode(crypto.sendProbeKey));
     }
 
+    /**
+     * Authenticated traffic from the peer on {@code via}. An extra socket it arrives on has been
+     * found by the peer and stays open; once the path is direct, the hard side follows the peer to
+     * the extra socket the peer uses (both sides may have found more than one at once, each taking
+     * the first that answered).
+     */
+    private synchronized void heardOn(Peers.Socket via, InetSocketAddress from) {
+        if (via == peers.transport) return;
+        hardNat.hit(via);
+        if (state == PathState.DIRECT && via != path && !stopped) {
+            peers.log.debug(peers.selfId, "path to " + peer + " follows the peer to " + Peers.text(from) + " on another extra socket");
+            path = via;
+            remote = from;
+        }
+    }
+
     private synchronized void onProbe(Peers.Socket via, InetSocketAddress from, Probe p) {
         if (stopped) return;
         long now = peers.scheduler.nowMillis();
@@ -334,6 +349,7 @@ final class Link {
                 if (via == peers.transport && addCandidate(from, hardNat.sprayedTo(from) ? "hard-nat" : "peer-reflexive")) {
                     peers.log.info(peers.selfId, "peer-reflexive candidate " + Peers.text(from) + " for " + peer);
                 }
+                heardOn(via, from);
                 sendControl(via, p.kind() == Probe.Kind.PROBE ? Probe.Kind.PROBE_ACK : Probe.Kind.KEEPALIVE_ACK, from, p.counter());
                 if (via != peers.transport && p.kind() == Probe.Kind.PROBE && state != PathState.DIRECT) {
                     sendControl(via, Probe.Kind.PROBE, from, newCounter(now));    // from the extra socket the peer found
@@ -344,7 +360,9 @@ final class Link {
                 if (sent == null) return;                                   // not ours, or answered already
                 lastAnswer = now;
                 rttMillis = now - sent;
-                if (state != PathState.DIRECT || !from.equals(remote) || via != path) {
+                // The first answer makes the path; later ones (another candidate, another extra
+                // socket) do not move it: the two sides would otherwise flap between them.
+                if (state != PathState.DIRECT) {
                     remote = from;
                     path = via;
                     state = PathState.DIRECT;
@@ -356,6 +374,9 @@ final class Link {
                             + ", rtt " + rttMillis + " ms)");
                     peers.failures.remove(peer);
                     report();
+                    if (via == peers.transport && technique.equals("hard-nat")) {
+                        sendControl(via, Probe.Kind.KEEPALIVE, from, newCounter(now));   // the hard side follows it to this socket now
+                    }
                     peers.scheduler.schedule(peers.settings().keepaliveMillis(), this::keepalive);
                 }
             }

@@ -17,7 +17,7 @@ final class NatGrid {
     private NatGrid() {
     }
 
-    static final List<String> TYPES = List.of("fullcone", "restricted", "cone", "bare", "symmetric", "symmetric-upnp", "ipv6");
+    static final List<String> TYPES = List.of("fullcone", "restricted", "cone", "bare", "symmetric", "cgnat", "symmetric-upnp", "ipv6");
 
     /** NATLAB_REPEAT=N runs each pair N times (fresh lab each time) and shows how many ended direct. */
     public static void main(String[] args) throws Exception {
@@ -56,6 +56,16 @@ final class NatGrid {
         for (String d : details) System.out.println("  " + d);
     }
 
+    /** NATLAB_WORKER_ENV="P2P_PRIME_TTL=0,P2P_HARD_NAT=false": settings for both workers (experiments). */
+    static Map<String, String> workerEnv() {
+        Map<String, String> env = new LinkedHashMap<>();
+        for (String kv : System.getenv().getOrDefault("NATLAB_WORKER_ENV", "").split(",")) {
+            int eq = kv.indexOf('=');
+            if (eq > 0) env.put(kv.substring(0, eq).strip(), kv.substring(eq + 1).strip());
+        }
+        return env;
+    }
+
     /** "direct 9/10 (p50 812 ms, hard-nat)" from runs like "direct 812 ms, hard-nat". */
     static String summary(List<String> runs) {
         List<String> direct = runs.stream().filter(r -> r.startsWith("direct ")).toList();
@@ -69,8 +79,8 @@ final class NatGrid {
     private static String cell(String natA, String natB, List<String> details) throws Exception {
         try (Lab lab = new Lab(natA, natB, "routed")) {
             lab.rendezvous();
-            lab.worker("hp-h2", "lab-b", null, Map.of());
-            lab.worker("hp-h1", "lab-a", "lab-b", Map.of());
+            lab.worker("hp-h2", "lab-b", null, workerEnv());
+            lab.worker("hp-h1", "lab-a", "lab-b", workerEnv());
             long deadline = System.nanoTime() + 60_000_000_000L;
             String state = null;
             Map<String, Object> peer = Map.of();

@@ -184,6 +184,23 @@ class NatLabTest {
         assertTrue(remote.startsWith("203.0.113.12:") && !remote.equals("203.0.113.12:4000"), "one of the extra sockets' mappings: " + remote);
     }
 
+    /**
+     * Behind two NATs (a home router, then a carrier's symmetric NAT): the hard side's primed opening
+     * probes die before the carrier's NAT, so the technique sends them again at the normal TTL
+     * half-way through the burst; the path ends direct, and only one extra socket per path stays.
+     */
+    @Test
+    void coneToCarrierGradeNat_isDirectThroughTheHardNatTechnique() throws Exception {
+        lab = new Lab("cone", "cgnat", "routed");
+        lab.rendezvous();
+        lab.worker("hp-h2", "lab-b", null, Map.of());
+        lab.worker("hp-h1", "lab-a", "lab-b", Map.of());
+        awaitState("hp-h1", "10.1.0.2", "direct", 60);
+        awaitState("hp-h2", "10.2.0.2", "direct", 20);
+        assertEquals("hard-nat", lab.peer("hp-h1", "10.1.0.2").get("technique"));
+        assertEquals("hard-nat", lab.peer("hp-h2", "10.2.0.2").get("technique"));
+    }
+
     /** The same pair with the technique off on both sides ends on the relay: the technique is what opens it. */
     @Test
     void coneToSymmetric_withoutTheHardNatTechnique_endsOnTheRelay() throws Exception {

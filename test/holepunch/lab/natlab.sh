@@ -11,6 +11,9 @@
 #                                   the router itself is taken, as on a Docker host or a cloud NAT instance)
 #                                   symmetric-upnp (symmetric, with Debian's miniupnpd on the router answering
 #                                   PCP, NAT-PMP and UPnP IGD on its LAN),
+#                                   cgnat (a carrier-grade NAT, symmetric, with a home router behind it: the
+#                                   worker sits behind two NATs, the cone one at home on 10.N.0.0/24, the
+#                                   carrier's on 100.64.N.0/24),
 #                                   ipv6 (dual stack: IPv4 symmetric, IPv6 routed through a stateful firewall
 #                                   that lets in only what answers traffic from inside: no NAT, 2001:db8:N::/64)
 #                                   "same" adds hp-h3 on router 1's LAN, beside hp-h1.
@@ -26,18 +29,19 @@ set -euo pipefail
 
 down() {
   for pid in $(cat /tmp/hp-miniupnpd-*.pid 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
-  rm -f /tmp/hp-miniupnpd-* /tmp/hp-v6-r*
+  rm -f /tmp/hp-miniupnpd-* /tmp/hp-v6-r* /tmp/hp-cgnat-r*
   for ns in $(ip netns list | awk '{print $1}' | grep '^hp-' || true); do ip netns del "$ns" || true; done
 }
 
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 
 host() {   # host NAME ROUTER ADDR
-  local name=$1 r=$2 addr=$3
+  local name=$1 r=$2 addr=$3 gw="hp-r$2"
+  [ -e "/tmp/hp-cgnat-r$r" ] && gw="hp-g$r"        # behind the home router, behind the carrier's NAT
   ip netns add "$name"
   in_ns "$name" ip link set lo up
-  ip link add eth0 netns "$name" type veth peer name "l-$name" netns "hp-r$r"
-  in_ns "hp-r$r" ip link set "l-$name" master brl up
+  ip link add eth0 netns "$name" type veth peer name "l-$name" netns "$gw"
+  in_ns "$gw" ip link set "l-$name" master brl up
   in_ns "$name" ip addr add "$addr/24" dev eth0
   in_ns "$name" ip link set eth0 up
   in_ns "$name" ip route add default via "10.$r.0.1"
@@ -45,6 +49,25 @@ host() {   # host NAME ROUTER ADDR
     in_ns "$name" ip -6 addr add "2001:db8:$r::${addr##*.}/64" dev eth0 nodad
     in_ns "$name" ip -6 route add default via "2001:db8:$r::1"
   fi
+}
+
+home_router() {   # home_router N: hp-gN, a cone NAT on 10.N.0.0/24 whose WAN is on the carrier NAT's LAN (100.64.N.0/24)
+  local r=$1 ns="hp-g$1"
+  touch "/tmp/hp-cgnat-r$r"
+  ip netns add "$ns"
+  in_ns "$ns" ip link set lo up
+  ip link add "gw$r" netns "$ns" type veth peer name "l-g$r" netns "hp-r$r"
+  in_ns "hp-r$r" ip link set "l-g$r" master brl up
+  in_ns "$ns" ip addr add "100.64.$r.2/24" dev "gw$r"
+  in_ns "$ns" ip link set "gw$r" up
+  in_ns "$ns" ip route add default via "100.64.$r.1"
+  in_ns "$ns" ip link add brl type bridge
+  in_ns "$ns" ip addr add "10.$r.0.1/24" dev brl
+  in_ns "$ns" ip link set brl up
+  in_ns "$ns" sysctl -qw net.ipv4.ip_forward=1
+  in_ns "$ns" iptables -A INPUT -i "gw$r" -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+  in_ns "$ns" iptables -A INPUT -i "gw$r" -j DROP
+  in_ns "$ns" iptables -t nat -A POSTROUTING -o "gw$r" -j MASQUERADE
 }
 
 ipv6_on() {   # ipv6_on N: router N routes 2001:db8:N::/64 behind a stateful firewall (RFC 6092's "allow established, drop new inbound")
@@ -96,7 +119,7 @@ router() {   # router N NAT
     in_ns "$ns" ip route add 11.0.0.0/24 dev "wan$r" 2>/dev/null || true
   fi
   in_ns "$ns" ip link add brl type bridge
-  in_ns "$ns" ip addr add "10.$r.0.1/24" dev brl
+  if [ "$nat" = cgnat ]; then in_ns "$ns" ip addr add "100.64.$r.1/24" dev brl; else in_ns "$ns" ip addr add "10.$r.0.1/24" dev brl; fi
   in_ns "$ns" ip link set brl up
   in_ns "$ns" sysctl -qw net.ipv4.ip_forward=1
   # As home routers do (OpenWrt's wan zone: input REJECT): unsolicited traffic to the router itself
@@ -120,9 +143,11 @@ router() {   # router N NAT
                in_ns "$ns" iptables -A FORWARD -o "wan$r" -s "10.$r.0.2" -p udp --sport 4000 -m recent --name hp_sent --rdest --set
                in_ns "$ns" iptables -t nat -A PREROUTING -i "wan$r" -p udp --dport 4000 -m recent --name hp_sent --rsource --rcheck \
                  -j DNAT --to-destination "10.$r.0.2:4000" ;;
+    cgnat)     in_ns "$ns" iptables -t nat -A POSTROUTING -o "wan$r" -j MASQUERADE --random-fully
+               home_router "$r" ;;
     ipv6)      in_ns "$ns" iptables -t nat -A POSTROUTING -o "wan$r" -j MASQUERADE --random-fully
                ipv6_on "$r" ;;
-    *) echo "natlab: unknown NAT type '$nat' (cone, symmetric, fullcone, restricted, bare, symmetric-upnp, ipv6)" >&2; exit 2 ;;
+    *) echo "natlab: unknown NAT type '$nat' (cone, symmetric, fullcone, restricted, bare, symmetric-upnp, cgnat, ipv6)" >&2; exit 2 ;;
   esac
 }
 

@@ -174,10 +174,11 @@ class HardNatTest {
         assertEquals(Probe.Kind.DATA, Probe.kindOf(winner.sent.getLast().data(), winner.sent.getLast().data().length));
 
         byte[] sealed = them.seal("back".getBytes(StandardCharsets.UTF_8));
-        p.onDatagram(easy, sealed, sealed.length);
-        assertTrue(delivered.isEmpty(), "the path's data comes to its own socket, not the worker's");
         winner.receiver.onDatagram(easy, sealed, sealed.length);
         assertEquals(List.of("back"), delivered);
+        p.onDatagram(easy, sealed, sealed.length);
+        winner.receiver.onDatagram(easy, sealed, sealed.length);
+        assertEquals(List.of("back"), delivered, "a replay is not delivered again, on any socket");
 
         byte[] otherPair = new Probe(Probe.Kind.PROBE, PAIR + 1, 901, null).encode(them.sendProbeKey);
         int before = winner.sent.size();
@@ -186,6 +187,41 @@ class HardNatTest {
 
         p.close();
         assertTrue(winner.closed, "the path's socket closes with the link");
+    }
+
+    /**
+     * Two of the easy side's probes land at once, on sockets 10 and 20; we take 10 (its answer came
+     * first), the easy side took 20. Socket 20 stays open, and the path follows the peer there as
+     * soon as its traffic arrives on it; sockets nobody reached close.
+     */
+    @Test
+    void twoHitsAtOnce_thePathFollowsThePeersChoice_andTheSocketItUsesStaysOpen() {
+        Peers p = peers(true);
+        p.ownMapping(NatBehaviour.ENDPOINT_DEPENDENT, false);
+        PathCrypto them = them(PAIR, Role.RESPONDER, "peer");
+        PeersTest.deliver(p, offer("peer", PAIR, "initiator", "endpoint-independent"));
+        completeHandshake(p, them, PAIR);
+        FakeSocket first = extra.get(10), second = extra.get(20);
+        for (FakeSocket s : List.of(first, second)) {
+            byte[] probe = new Probe(Probe.Kind.PROBE, PAIR, s == first ? 900 : 901, null).encode(them.sendProbeKey);
+            s.receiver.onDatagram(PEER, probe, probe.length);
+        }
+        Probe ours = parse(them, first.sent.getLast().data());
+        byte[] ack = new Probe(Probe.Kind.PROBE_ACK, PAIR, ours.counter(), null).encode(them.sendProbeKey);
+        first.receiver.onDatagram(PEER, ack, ack.length);
+        assertEquals("direct", p.status().getFirst().get("state"));
+        assertFalse(first.closed);
+        assertFalse(second.closed, "the peer reached us there too");
+        assertEquals(HardNat.SOCKETS - 2, extra.stream().filter(s -> s.closed).count());
+
+        byte[] keepalive = new Probe(Probe.Kind.KEEPALIVE, PAIR, 950, null).encode(them.sendProbeKey);
+        second.receiver.onDatagram(PEER, keepalive, keepalive.length);
+        assertEquals(Probe.Kind.KEEPALIVE_ACK, parse(them, second.sent.getLast().data()).kind(), "answered where it came");
+        int before = second.sent.size();
+        assertTrue(p.send("peer", "hi".getBytes(StandardCharsets.UTF_8)));
+        assertEquals(before + 1, second.sent.size(), "our data now goes where the peer's traffic comes from");
+        p.close();
+        assertTrue(first.closed && second.closed);
     }
 
     @Test

@@ -270,9 +270,14 @@ class PeersTest {
             peers.onDatagram(PEER, tampered, tampered.length);
         }
         assertEquals(List.of("once"), delivered, "no tampered byte is accepted");
+        // Authentic data from another address of the peer (it may have settled on another of our
+        // candidates) is taken; its replay, from anywhere, is not.
         InetSocketAddress elsewhere = new InetSocketAddress("127.0.0.1", 50003);
         byte[] offPath = them.seal("off path".getBytes());
-        assertFalse(peers.onDatagram(elsewhere, offPath, offPath.length), "direct data comes from the path's remote only");
+        assertTrue(peers.onDatagram(elsewhere, offPath, offPath.length));
+        assertFalse(peers.onDatagram(PEER, offPath, offPath.length), "a replay, from the path's address");
+        assertFalse(peers.onDatagram(elsewhere, data, data.length), "a replay, from another address");
+        assertEquals(List.of("once", "off path"), delivered);
     }
 
     @Test
