@@ -55,7 +55,24 @@ final class HardNat {
         this.peers = peers;
     }
 
-    /** Hard side: opens the sockets, sends each one's opening probe, and tells the peer. False when it did not start. */
+    /** We are the hard side when our NAT maps per destination and the peer's is not known to: open the sockets, tell the peer. */
+    void maybeHardSide(InetSocketAddress easy, holepunch.protocol.NatBehaviour peerMapping) {
+        if (!peers.settings().hardNat() || !peers.ownMappingHard() || peerMapping == holepunch.protocol.NatBehaviour.ENDPOINT_DEPENDENT) return;
+        if (openHardSide(easy)) link.signalHardNat(socketCount());
+    }
+
+    /** The peer's NAT maps per destination and it has opened sockets towards us: probe its ports, unless ours maps so too. */
+    void onPeerHard(InetSocketAddress hard) {
+        if (!peers.settings().hardNat()) {
+            peers.log.info(peers.selfId, link.peer + " asks for the hard-NAT technique, which P2P_HARD_NAT=false turns off here");
+        } else if (peers.ownMappingHard()) {
+            peers.log.info(peers.selfId, link.peer + " asks for the hard-NAT technique, but our NAT maps per destination too");
+        } else {
+            startSpray(hard);
+        }
+    }
+
+    /** Hard side: opens the sockets and sends each one's opening probe. False when it did not start. */
     boolean openHardSide(InetSocketAddress easy) {
         synchronized (link) {
             return openLocked(easy);

@@ -25,7 +25,8 @@ import java.util.Map;
  * P2P_DEADLINE_MS means {@link PathState#RELAY}, with direct retries backing off. Meanwhile the
  * initiator runs the Noise handshake over the relay ({@link PathCrypto}) and renews it every
  * P2P_REKEY_SEC; once it completes, a pair with one NAT that maps per destination also tries
- * the birthday technique ({@link HardNat}), whose extra sockets answer here too. Timer and UDP-reader threads both call in, so the state methods synchronize;
+ * the birthday technique ({@link HardNat}), whose extra sockets answer here too. Timer and
+ * UDP-reader threads both call in, so the state methods synchronize;
  * nothing here blocks (sends to the rendezvous are queued).
  */
 final class Link {
@@ -39,7 +40,7 @@ final class Link {
     final PathCrypto crypto;
     private final LinkedHashSet<InetSocketAddress> candidates = new LinkedHashSet<>();
     /** How each candidate was learnt: the technique a path through it is shown with. */
-    private final Map<InetSocketAddress, String> origins = new HashMap<>();
+    private final Map<InetSocketAddress, Technique> origins = new HashMap<>();
     /** The peer's endpoint as its STUN found it (null when the offer had only host candidates). */
     private final InetSocketAddress reported;
     private final HardNat hardNat;
@@ -54,7 +55,7 @@ final class Link {
     volatile InetSocketAddress remote;
     /** The socket the direct path goes through: the worker's own, or an extra one of the hard-NAT technique. */
     volatile Peers.Socket path;
-    private volatile String technique;
+    private volatile Technique technique;
     private volatile long rttMillis = -1;
     private volatile String detail = "punching";
     private volatile long lastAnswer;
@@ -71,13 +72,13 @@ final class Link {
         this.peerMapping = peerMapping;
         this.createdMillis = peers.scheduler.nowMillis();
         this.hardNat = new HardNat(this, peers);
-        if (reported != null) addCandidate(reported, reported.equals(mapped) ? "port-mapping" : "stun");   // the gateway's mapping keeps that port
+        if (reported != null) addCandidate(reported, reported.equals(mapped) ? Technique.PORT_MAPPING : Technique.STUN);   // the gateway's mapping keeps that port
         for (InetSocketAddress h : hosts) {
-            addCandidate(h, h.equals(mapped) ? "port-mapping" : h.getAddress() instanceof java.net.Inet6Address ? "ipv6" : "host");
+            addCandidate(h, h.equals(mapped) ? Technique.PORT_MAPPING : h.getAddress() instanceof java.net.Inet6Address ? Technique.IPV6 : Technique.HOST);
         }
     }
 
-    private boolean addCandidate(InetSocketAddress a, String origin) {
+    private boolean addCandidate(InetSocketAddress a, Technique origin) {
         if (candidates.size() >= Peers.MAX_CANDIDATES || !candidates.add(a)) return false;
         origins.put(a, origin);
         return true;
@@ -114,9 +115,8 @@ final class Link {
             if (probesLeft <= 0) break;
             if (c.getAddress() instanceof java.net.Inet6Address) continue;       // no NAT to prime there (and IP_TTL is IPv4's)
             probesLeft--;
-            byte[] probe = new Probe(Probe.Kind.PROBE, pairId, newCounter(now), null).encode(crypto.sendProbeKey);
             try {
-                if (!peers.transport.sendWithTtl(ByteBuffer.wrap(probe), c, peers.settings().primeTtl())) return;
+                if (!peers.transport.sendWithTtl(ByteBuffer.wrap(probe(now)), c, peers.settings().primeTtl())) return;
             } catch (IOException e) {
                 peers.log.debug(peers.selfId, "priming probe to " + c + " failed: " + e.getMessage());
             }
@@ -161,31 +161,25 @@ final class Link {
         if (crypto.hasKeys()) maybeHardSide();
     }
 
-    // ---- the hard-NAT technique (HardNat): which side we are, decided once the peer has proved its key
+    // ---- the hard-NAT technique (HardNat), decided once the peer has proved its key
 
-    /** We are the hard side when our NAT maps per destination and the peer's is not known to. */
     private synchronized void maybeHardSide() {
-        if (!peers.settings().hardNat() || reported == null || !punching() || !peers.ownMappingHard()
-                || peerMapping == NatBehaviour.ENDPOINT_DEPENDENT) return;
-        if (!hardNat.openHardSide(reported)) return;
-        byte[] count = {(byte) (hardNat.socketCount() >> 8), (byte) hardNat.socketCount()};
-        peers.relay(this, new Probe(Probe.Kind.HARD_NAT, pairId, crypto.nextControlCounter(), count).encode(crypto.sendProbeKey));
+        if (reported != null && punching()) hardNat.maybeHardSide(reported, peerMapping);
     }
 
-    /** The peer says its NAT maps per destination and has opened sockets towards us: probe its ports, unless ours maps so too. */
+    /** {@code HARD_NAT} from the peer (authenticated with its probe key): its NAT maps per destination. */
     private synchronized void onHardNat(Probe p) {
         if (!window.accept(p.counter())) {
             peers.dropped("replay");
             return;
         }
-        if (!punching() || reported == null) return;
-        if (!peers.settings().hardNat()) {
-            peers.log.info(peers.selfId, peer + " asks for the hard-NAT technique, which P2P_HARD_NAT=false turns off here");
-        } else if (peers.ownMappingHard()) {
-            peers.log.info(peers.selfId, peer + " asks for the hard-NAT technique, but our NAT maps per destination too");
-        } else {
-            hardNat.startSpray(reported);
-        }
+        if (reported != null && punching()) hardNat.onPeerHard(reported);
+    }
+
+    /** Tells the peer over the relay that our NAT maps per destination and how many extra sockets we opened. */
+    synchronized void signalHardNat(int sockets) {
+        byte[] count = {(byte) (sockets >> 8), (byte) sockets};
+        peers.relay(this, new Probe(Probe.Kind.HARD_NAT, pairId, crypto.nextControlCounter(), count).encode(crypto.sendProbeKey));
     }
 
     /** Still looking for a direct path, within the deadline. */
@@ -260,7 +254,8 @@ final class Link {
         if (startedPunching == 0) startedPunching = now;
         if (now - startedPunching > peers.settings().deadlineMillis()) {
             hardNat.close();
-            fail("no probe answered within " + peers.settings().deadlineMillis() + " ms" + reasonFromMappings());
+            fail("no probe answered within " + peers.settings().deadlineMillis() + " ms"
+                    + RelayReason.of(peers.ownMapping(), peerMapping, peers.ownIpv6(), candidates));
             return;
         }
         for (InetSocketAddress c : candidates) {
@@ -269,44 +264,6 @@ final class Link {
             sendControl(peers.transport, Probe.Kind.PROBE, c, newCounter(now));
         }
         peers.scheduler.schedule(peers.settings().probeIntervalMillis(), this::punchTick);
-    }
-
-    /** Why no probe got through, naming both NATs' mapping behaviour (RFC 4787 §4.1) as far as it is known. */
-    private String reasonFromMappings() {
-        return reasonFromNats() + reasonFromIpv6();
-    }
-
-    /** IPv6 has no NAT: say when only one side has it, or that it failed too. */
-    private String reasonFromIpv6() {
-        boolean peerV6 = candidates.stream().anyMatch(c -> c.getAddress() instanceof java.net.Inet6Address);
-        boolean ownV6 = peers.ownIpv6();
-        if (peerV6 && ownV6) return "; IPv6, on both sides, was tried too and did not answer (a firewall drops it)";
-        if (peerV6 || ownV6) return "; only " + (ownV6 ? "this worker" : "the peer") + " has IPv6, which would have gone around the NATs";
-        return "";
-    }
-
-    private String reasonFromNats() {
-        NatBehaviour own = peers.ownMapping();
-        boolean peerHard = peerMapping == NatBehaviour.ENDPOINT_DEPENDENT;
-        boolean ownHard = own == NatBehaviour.ENDPOINT_DEPENDENT;
-        if (peerHard && ownHard) {
-            return "; both NATs map endpoint-dependently (symmetric: ours and the peer's), which defeats hole punching";
-        }
-        if (peerHard || ownHard) {
-            return "; " + (peerHard ? "the peer's" : "our") + " NAT maps endpoint-dependently (symmetric) and "
-                    + (peerHard ? "ours " : "the peer's ") + describe(peerHard ? own : peerMapping) + ", which defeats hole punching from here";
-        }
-        return "; a firewall or an endpoint-dependent NAT on the way drops the probes (our NAT maps " + describe(own)
-                + ", the peer's " + describe(peerMapping) + ")";
-    }
-
-    private static String describe(NatBehaviour b) {
-        return switch (b) {
-            case NONE -> "nothing (no NAT)";
-            case ENDPOINT_INDEPENDENT -> "endpoint-independently";
-            case ENDPOINT_DEPENDENT -> "endpoint-dependently";
-            case UNKNOWN -> "in a way not yet known";
-        };
     }
 
     private long newCounter(long now) {
@@ -326,8 +283,11 @@ final class Link {
      * the extra socket the peer uses (both sides may have found more than one at once, each taking
      * the first that answered).
      */
-    private synchronized void heardOn(Peers.Socket via, InetSocketAddress from) {
-        if (via == peers.transport) return;
+    private void heardOn(Peers.Socket via, InetSocketAddress from) {
+        if (via != peers.transport) follow(via, from);      // the worker's own socket (the hot path): nothing to do, no lock
+    }
+
+    private synchronized void follow(Peers.Socket via, InetSocketAddress from) {
         hardNat.hit(via);
         if (state == PathState.DIRECT && via != path && !stopped) {
             peers.log.debug(peers.selfId, "path to " + peer + " follows the peer to " + Peers.text(from) + " on another extra socket");
@@ -346,7 +306,7 @@ final class Link {
                     peers.dropped("replay");
                     return;
                 }
-                if (via == peers.transport && addCandidate(from, hardNat.sprayedTo(from) ? "hard-nat" : "peer-reflexive")) {
+                if (via == peers.transport && addCandidate(from, hardNat.sprayedTo(from) ? Technique.HARD_NAT : Technique.PEER_REFLEXIVE)) {
                     peers.log.info(peers.selfId, "peer-reflexive candidate " + Peers.text(from) + " for " + peer);
                 }
                 heardOn(via, from);
@@ -367,14 +327,14 @@ final class Link {
                     path = via;
                     state = PathState.DIRECT;
                     detail = null;
-                    technique = via != peers.transport || hardNat.sprayedTo(from) ? "hard-nat" : origins.getOrDefault(from, "peer-reflexive");
+                    technique = via != peers.transport || hardNat.sprayedTo(from) ? Technique.HARD_NAT : origins.getOrDefault(from, Technique.PEER_REFLEXIVE);
                     hardNat.opened(via);
-                    peers.inc("holepunch_worker_direct_paths_total", "technique", technique);
-                    peers.log.info(peers.selfId, "direct path to " + peer + " via " + Peers.text(from) + " (" + technique
+                    peers.inc("holepunch_worker_direct_paths_total", "technique", technique.wire);
+                    peers.log.info(peers.selfId, "direct path to " + peer + " via " + Peers.text(from) + " (" + technique.wire
                             + ", rtt " + rttMillis + " ms)");
                     peers.failures.remove(peer);
                     report();
-                    if (via == peers.transport && technique.equals("hard-nat")) {
+                    if (via == peers.transport && technique == Technique.HARD_NAT) {
                         sendControl(via, Probe.Kind.KEEPALIVE, from, newCounter(now));   // the hard side follows it to this socket now
                     }
                     peers.scheduler.schedule(peers.settings().keepaliveMillis(), this::keepalive);
@@ -443,7 +403,7 @@ final class Link {
     Map<String, Object> json() {
         long last = lastAnswer;
         return Peers.obj("peer_worker_id", peer, "state", state.wire(), "remote", Peers.text(remote),
-                "technique", state == PathState.DIRECT ? technique : null,
+                "technique", state == PathState.DIRECT && technique != null ? technique.wire : null,
                 "rtt_ms", rttMillis < 0 ? null : rttMillis, "detail", detail,
                 "last_answer_ms_ago", last == 0 ? null : peers.scheduler.nowMillis() - last,
                 "encrypted", crypto.hasKeys(), "key_epoch", crypto.hasKeys() ? crypto.epoch() : null);

@@ -91,61 +91,10 @@ public final class RendezvousServer implements AutoCloseable {
         http.createContext("/", this::route);
     }
 
-    /**
-     * Connection setup (accepting, reading request heads, upgrades: the HTTP dispatcher and the
-     * virtual threads' carriers) runs SETUP_NICE steps below the session loops, so that under CPU
-     * contention the sessions already open are served first: measured on 2 cores, echo p99 during a
-     * 10,000-session registration burst fell from 31 to 15 ms. Threads inherit their creator's nice
-     * value on Linux, so the carriers are made here, from a lowered thread, before anything else
-     * starts a virtual thread; the dispatcher is started from one too.
-     */
-    private boolean lowerSetupPriority(int nice) {
-        if (nice <= 0) return false;
-        boolean[] done = {false};
-        onSetupThread(true, () -> {
-            if (!holepunch.os.Nice.setCurrentThread(nice)) return;
-            int carriers = Runtime.getRuntime().availableProcessors();
-            java.util.concurrent.CountDownLatch all = new java.util.concurrent.CountDownLatch(carriers);
-            for (int i = 0; i < carriers; i++) {
-                Thread.ofVirtual().start(() -> {              // each holds its carrier until all have one
-                    all.countDown();
-                    try {
-                        all.await(2, java.util.concurrent.TimeUnit.SECONDS);
-                    } catch (InterruptedException ignored) {
-                        // the carriers exist by now, or the setup goes on without them
-                    }
-                });
-            }
-            try {
-                done[0] = all.await(2, java.util.concurrent.TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
-        if (done[0]) log.info(null, "connection setup runs at nice " + nice + " below the session loops (SETUP_NICE)");
-        return done[0];
-    }
-
-    /** Runs {@code task} on a thread with the setup priority (when {@code lowered}), and waits for it. */
-    private void onSetupThread(boolean lowered, Runnable task) {
-        if (!lowered) {
-            task.run();
-            return;
-        }
-        Thread t = Thread.ofPlatform().name("setup").start(() -> {
-            holepunch.os.Nice.setCurrentThread(config.setupNice());
-            task.run();
-        });
-        try {
-            t.join();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
     public static RendezvousServer start(RendezvousConfig config) throws IOException {
         RendezvousServer server = new RendezvousServer(config);
-        boolean niced = server.lowerSetupPriority(config.setupNice());
+        SetupPriority setup = new SetupPriority(config.setupNice());
+        if (setup.lowered()) server.log.info(null, "connection setup runs at nice " + config.setupNice() + " below the session loops (SETUP_NICE)");
         List<String> heap = HeapPolicy.apply();
         if (!heap.isEmpty()) server.log.info(null, "JVM defaults (G1): set " + String.join(", ", heap) + " so that the heap shrinks after a burst");
         if (config.stunUdpPort() != 0) {
@@ -175,7 +124,7 @@ public final class RendezvousServer implements AutoCloseable {
             cluster.onInstancesAlive(server.protocol.broker()::instancesAlive);
             server.log.info(null, "cluster mode: instance " + server.cluster.instance + " shares its directory on " + config.redisUrl());
         }
-        server.onSetupThread(niced, server.http::start);        // its dispatcher thread inherits the setup priority
+        setup.run(server.http::start);        // its dispatcher thread inherits the setup priority
         server.admission.guard(server.http);
         server.log.info(null, "listening on " + config.bindAddress() + ":" + server.port() + " (HTTP and WebSocket)"
                 + (server.auth.enabled() ? "; a bearer token is required for /ws, /debug and /metrics" : ""));

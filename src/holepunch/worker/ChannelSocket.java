@@ -16,7 +16,7 @@ import java.nio.channels.DatagramChannel;
  * hard-NAT technique opens, bound to an ephemeral port and read by its own virtual thread until it
  * is closed. A send with a small TTL sets the socket's TTL for that one datagram ({@link SocketTtl}).
  */
-final class ChannelSocket implements Peers.Socket {
+final class ChannelSocket implements Peers.Transport {
     private final DatagramChannel channel;
     private final boolean extra;
     private final Object ttlLock = new Object();
@@ -52,6 +52,12 @@ final class ChannelSocket implements Peers.Socket {
             }
         });
         return s;
+    }
+
+    /** The worker's own socket opens the extra ones; an extra one opens none. */
+    @Override
+    public Peers.Socket open(Peers.Receiver receiver) throws IOException {
+        return extra ? null : openExtra(receiver);
     }
 
     @Override

@@ -86,23 +86,7 @@ public final class Worker implements AutoCloseable {
         metrics.gauge("holepunch_worker_rendezvous_connected", "1 while the rendezvous session is up.", () -> session.isConnected() ? 1 : 0);
         metrics.counterFamily("holepunch_worker_connect_attempts_total", "Connection attempts to the rendezvous.");
         metrics.counterFamily("holepunch_worker_endpoint_reports_total", "update_udp_endpoint messages sent.");
-        ChannelSocket own = new ChannelSocket(udp, false);
-        peers = new holepunch.peer.Peers(config.workerId(), identity, new holepunch.peer.Peers.Transport() {
-            @Override
-            public void send(ByteBuffer datagram, InetSocketAddress to) throws IOException {
-                own.send(datagram, to);
-            }
-
-            @Override
-            public boolean sendWithTtl(ByteBuffer datagram, InetSocketAddress to, int ttl) throws IOException {
-                return own.sendWithTtl(datagram, to, ttl);
-            }
-
-            @Override
-            public holepunch.peer.Peers.Socket open(holepunch.peer.Peers.Receiver receiver) throws IOException {
-                return ChannelSocket.openExtra(receiver);
-            }
-        }, new holepunch.peer.Peers.Rendezvous() {
+        peers = new holepunch.peer.Peers(config.workerId(), identity, new ChannelSocket(udp, false), new holepunch.peer.Peers.Rendezvous() {
             @Override
             public boolean send(Message message) {
                 return session.send(message);

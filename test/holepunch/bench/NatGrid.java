@@ -79,8 +79,7 @@ final class NatGrid {
     private static String cell(String natA, String natB, List<String> details) throws Exception {
         try (Lab lab = new Lab(natA, natB, "routed")) {
             lab.rendezvous();
-            lab.worker("hp-h2", "lab-b", null, workerEnv());
-            lab.worker("hp-h1", "lab-a", "lab-b", workerEnv());
+            lab.aAsksForB(workerEnv());
             long deadline = System.nanoTime() + 60_000_000_000L;
             String state = null;
             Map<String, Object> peer = Map.of();

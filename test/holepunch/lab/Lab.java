@@ -71,6 +71,12 @@ public final class Lab implements AutoCloseable {
         return jar(ns, "worker", env);
     }
 
+    /** Worker B behind NAT 2, then worker A behind NAT 1 asking for it; both with {@code extra} settings. */
+    public void aAsksForB(Map<String, String> extra) throws Exception {
+        worker("hp-h2", "lab-b", null, extra);
+        worker("hp-h1", "lab-a", "lab-b", extra);
+    }
+
     /** Runs the jar to its end inside a namespace ({@code worker --netcheck}, say); returns its output. */
     public String runJar(String ns, int seconds, Map<String, String> env, String... args) throws Exception {
         List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", ns, "env"));

@@ -51,12 +51,16 @@ class NatLabTest {
         }
     }
 
-    /** The lab with NATs of these kinds, the rendezvous, and worker A (behind NAT 1) asking for worker B (behind NAT 2). */
-    private void aAsksForB(String nat1, String nat2) throws Exception {
-        lab = new Lab(nat1, nat2);
+    /** The lab with NATs of these kinds (and layout), the rendezvous, and worker A (behind NAT 1) asking for worker B (behind NAT 2). */
+    private void aAsksForB(String... natsAndLayout) throws Exception {
+        aAsksForB(Map.of(), natsAndLayout);
+    }
+
+    /** As above, both workers with {@code env}. */
+    private void aAsksForB(Map<String, String> env, String... natsAndLayout) throws Exception {
+        lab = new Lab(natsAndLayout);
         lab.rendezvous();
-        lab.worker("hp-h2", "lab-b", null, Map.of());
-        lab.worker("hp-h1", "lab-a", "lab-b", Map.of());
+        lab.aAsksForB(env);
     }
 
     @Test
@@ -156,10 +160,7 @@ class NatLabTest {
      */
     @Test
     void bareLinuxNats_coneToConeIsDirect() throws Exception {
-        lab = new Lab("bare", "bare", "routed");
-        lab.rendezvous();
-        lab.worker("hp-h2", "lab-b", null, Map.of());
-        lab.worker("hp-h1", "lab-a", "lab-b", Map.of());
+        aAsksForB("bare", "bare", "routed");
         awaitState("hp-h1", "10.1.0.2", "direct", 60);
         awaitState("hp-h2", "10.2.0.2", "direct", 20);
         assertEquals("203.0.113.12:4000", lab.peer("hp-h1", "10.1.0.2").get("remote"), "through the peer's NAT, port preserved");
@@ -171,10 +172,7 @@ class NatLabTest {
      */
     @Test
     void bareToSymmetric_isDirectThroughTheHardNatTechnique() throws Exception {
-        lab = new Lab("bare", "symmetric", "routed");
-        lab.rendezvous();
-        lab.worker("hp-h2", "lab-b", null, Map.of());
-        lab.worker("hp-h1", "lab-a", "lab-b", Map.of());
+        aAsksForB("bare", "symmetric", "routed");
         awaitState("hp-h1", "10.1.0.2", "direct", 60);
         awaitState("hp-h2", "10.2.0.2", "direct", 20);
         Map<String, Object> a = lab.peer("hp-h1", "10.1.0.2");
@@ -191,10 +189,7 @@ class NatLabTest {
      */
     @Test
     void coneToCarrierGradeNat_isDirectThroughTheHardNatTechnique() throws Exception {
-        lab = new Lab("cone", "cgnat", "routed");
-        lab.rendezvous();
-        lab.worker("hp-h2", "lab-b", null, Map.of());
-        lab.worker("hp-h1", "lab-a", "lab-b", Map.of());
+        aAsksForB("cone", "cgnat", "routed");
         awaitState("hp-h1", "10.1.0.2", "direct", 60);
         awaitState("hp-h2", "10.2.0.2", "direct", 20);
         assertEquals("hard-nat", lab.peer("hp-h1", "10.1.0.2").get("technique"));
@@ -204,10 +199,7 @@ class NatLabTest {
     /** The same pair with the technique off on both sides ends on the relay: the technique is what opens it. */
     @Test
     void coneToSymmetric_withoutTheHardNatTechnique_endsOnTheRelay() throws Exception {
-        lab = new Lab("cone", "symmetric");
-        lab.rendezvous();
-        lab.worker("hp-h2", "lab-b", null, Map.of("P2P_HARD_NAT", "false"));
-        lab.worker("hp-h1", "lab-a", "lab-b", Map.of("P2P_HARD_NAT", "false"));
+        aAsksForB(Map.of("P2P_HARD_NAT", "false"), "cone", "symmetric");
         awaitState("hp-h1", "10.1.0.2", "relay", 60);
         String detail = (String) lab.peer("hp-h1", "10.1.0.2").get("detail");
         assertTrue(detail.contains("maps endpoint-dependently"), detail);
@@ -286,8 +278,7 @@ class NatLabTest {
                 "STUN_SERVERS", "[2001:db8::1]:3478", "INTERNAL_UDP_PORT_ENV", "4001", "STUN_RTO_MS", "200"), "worker", "--netcheck");
         assertTrue(report.contains("IPv6:           [2001:db8:1::2]:4001 (this host's own address: no NAT)"), report);
 
-        lab.worker("hp-h2", "lab-b", null, Map.of());
-        lab.worker("hp-h1", "lab-a", "lab-b", Map.of());
+        lab.aAsksForB(Map.of());
         awaitState("hp-h1", "10.1.0.2", "direct", 60);
         awaitState("hp-h2", "10.2.0.2", "direct", 20);
         Map<String, Object> a = lab.peer("hp-h1", "10.1.0.2");
