@@ -121,7 +121,8 @@ test-run:
 	  ok=$$(sed -n 's/^\[ *\([0-9]*\) tests successful.*/\1/p' build/test.log); \
 	  bad=$$(sed -n 's/^\[ *\([0-9]*\) tests failed.*/\1/p' build/test.log); \
 	  skip=$$(sed -n 's/^\[ *\([0-9]*\) tests skipped.*/\1/p' build/test.log); \
-	  echo "junit: $${ok:-0} passed, $${bad:-0} failed, $${skip:-0} skipped"; exit $$rc
+	  echo "junit: $${ok:-0} passed, $${bad:-0} failed, $${skip:-0} skipped"; \
+	  if [ "$${bad:-0}" != 0 ]; then echo "failed:"; grep -B1 -A2 '✘' build/test.log | cut -c1-300; fi; exit $$rc
 
 # The fast loop while changing code: JUnit tags "slow" (fuzzing, real processes, interop with other
 # programs, captures) and "lab" (the NAT lab, root) are left out. CI runs `make test`, which runs all.

@@ -27,7 +27,8 @@ import java.util.concurrent.ThreadLocalRandom;
  * priming TTL where it can be set: they leave its own NAT but never reach the easy side's, where a
  * NAT that takes unsolicited traffic for itself (Linux MASQUERADE without an INPUT firewall) would
  * otherwise hold the very port pair the easy side's answer needs. Half-way through the burst, the
- * hard side sends them once more at the normal TTL, for a NAT further out than the priming TTL.
+ * hard side sends them once more one hop further, for a carrier's NAT behind the home router; each
+ * failed attempt with that peer adds a hop, and the {@value #REOPEN_STEPS}th goes at the normal TTL.
  */
 final class HardNat {
     static final int SOCKETS = 256;
@@ -36,8 +37,14 @@ final class HardNat {
     static final long TICK_MILLIS = 20;
     /** The ports a NAT hands out for sources above 1023 (Linux's range for MASQUERADE --random-fully). */
     static final int LOWEST_PORT = 1024;
-    /** When the hard side sends its opening probes again at the normal TTL: half the easy side's burst. */
-    static final long UNPRIMED_AFTER_MILLIS = SPRAY / SPRAY_PER_TICK * TICK_MILLIS / 2;
+    /** When the hard side sends its opening probes again, one hop further: half the easy side's burst. */
+    static final long REOPEN_AFTER_MILLIS = SPRAY / SPRAY_PER_TICK * TICK_MILLIS / 2;
+    /** Attempts with one peer whose second round of opening probes is still TTL-limited (one more hop each). */
+    static final int REOPEN_STEPS = 3;
+    /** How long the easy side's burst lasts. */
+    static final long BURST_MILLIS = (SPRAY + SPRAY_PER_TICK - 1) / SPRAY_PER_TICK * TICK_MILLIS;
+    /** After its last probe, how long a side waits for an answer (and the hard side, for the signal to cross the relay). */
+    static final long SLACK_MILLIS = 1000;
 
     private final Link link;
     private final Peers peers;
@@ -49,6 +56,8 @@ final class HardNat {
     private boolean hardSide;
     private boolean easySide;
     private boolean over;
+    /** Until when this attempt keeps the link punching, past the link's own deadline if it started late. */
+    private long endsAt;
 
     HardNat(Link link, Peers peers) {
         this.link = link;
@@ -86,6 +95,7 @@ final class HardNat {
             return false;
         }
         hardSide = true;
+        endsAt = peers.scheduler.nowMillis() + SLACK_MILLIS + BURST_MILLIS + SLACK_MILLIS;
         int ttl = peers.settings().primeTtl();
         for (int i = 0; i < SOCKETS; i++) {
             Peers.Socket s;
@@ -113,23 +123,30 @@ final class HardNat {
         peers.inc("holepunch_worker_hard_nat_attempts_total", "side", "hard");
         peers.log.info(peers.selfId, "our NAT maps per destination: opened " + sockets.size() + " extra sockets towards "
                 + Peers.text(easy) + " for " + link.peer + " (hard-NAT technique)");
-        if (ttl > 0) peers.scheduler.schedule(UNPRIMED_AFTER_MILLIS, () -> reopen(easy));
+        if (ttl > 0) {
+            int failed = peers.failures.getOrDefault(link.peer, 0);
+            int reopenTtl = failed + 1 < REOPEN_STEPS ? ttl + 1 + failed : 0;
+            peers.scheduler.schedule(REOPEN_AFTER_MILLIS, () -> reopen(easy, reopenTtl));
+        }
         return true;
     }
 
     /**
-     * Half-way through the easy side's burst and still no path: the opening probes again, at the
-     * normal TTL. A primed probe dies before a NAT further out than the TTL reaches (a carrier-grade
-     * NAT behind the home router), which then maps nothing; these reach it. They are sent this late
-     * because they also reach the easy side's NAT, where one that takes unsolicited traffic for
-     * itself would hold the port pairs the burst is looking for.
+     * Half-way through the easy side's burst and still no path: the opening probes again, with
+     * {@code ttl} (0: the normal TTL). A primed probe dies before a NAT further out than the priming
+     * TTL reaches (a carrier-grade NAT behind the home router), which then maps nothing; one hop
+     * more reaches it. Each goes as little further as it can: a probe that reaches the easy side's
+     * NAT before that side's burst has probed the port it came from makes a NAT that takes
+     * unsolicited traffic for itself hold that port pair, and the path through it is lost (seen
+     * in the lab as 1 bare-vs-symmetric pair in 6 ending on the relay when these went unlimited).
      */
-    private void reopen(InetSocketAddress easy) {
+    private void reopen(InetSocketAddress easy, int ttl) {
         synchronized (link) {
             if (over || !link.punching()) return;
             for (Peers.Socket s : sockets) {
                 try {
-                    s.send(ByteBuffer.wrap(link.probe(peers.scheduler.nowMillis())), easy);
+                    ByteBuffer probe = ByteBuffer.wrap(link.probe(peers.scheduler.nowMillis()));
+                    if (ttl <= 0 || !s.sendWithTtl(probe, easy, ttl)) s.send(probe.rewind(), easy);
                 } catch (IOException e) {
                     peers.log.debug(peers.selfId, "opening probe to " + Peers.text(easy) + " failed: " + e.getMessage());
                 }
@@ -157,6 +174,7 @@ final class HardNat {
             return false;
         }
         easySide = true;
+        endsAt = peers.scheduler.nowMillis() + BURST_MILLIS + SLACK_MILLIS;
         sprayed = new BitSet(65536);
         sprayed.set(hard.getPort());                                   // probed as a candidate already
         sprayLeft = SPRAY;
@@ -188,6 +206,16 @@ final class HardNat {
             }
         }
         peers.scheduler.schedule(TICK_MILLIS, () -> sprayTick(hard));
+    }
+
+    /**
+     * Until when this attempt keeps the link punching (0 when none runs): keys that come late on a
+     * loaded machine, or a signal slow over the relay, still get the whole burst, and no more.
+     */
+    long endsAt() {
+        synchronized (link) {
+            return over ? 0 : endsAt;
+        }
     }
 
     /** Whether a probe of the spray went to {@code a}. */

@@ -185,7 +185,12 @@ final class Link {
     /** Still looking for a direct path, within the deadline. */
     synchronized boolean punching() {
         return !stopped && !peers.closed && state == PathState.CONNECTING
-                && (startedPunching == 0 || peers.scheduler.nowMillis() - startedPunching <= peers.settings().deadlineMillis());
+                && (startedPunching == 0 || peers.scheduler.nowMillis() <= punchDeadline());
+    }
+
+    /** The link's deadline, or later while a hard-NAT attempt that started before it still runs. */
+    private long punchDeadline() {
+        return Math.max(startedPunching + peers.settings().deadlineMillis(), hardNat.endsAt());
     }
 
     /** A new PROBE of ours (for the hard-NAT technique's sockets and bursts). */
@@ -252,9 +257,9 @@ final class Link {
         if (stopped || peers.closed || state != PathState.CONNECTING) return;
         long now = peers.scheduler.nowMillis();
         if (startedPunching == 0) startedPunching = now;
-        if (now - startedPunching > peers.settings().deadlineMillis()) {
+        if (now > punchDeadline()) {
             hardNat.close();
-            fail("no probe answered within " + peers.settings().deadlineMillis() + " ms"
+            fail("no probe answered within " + (now - startedPunching) + " ms"
                     + RelayReason.of(peers.ownMapping(), peerMapping, peers.ownIpv6(), candidates));
             return;
         }

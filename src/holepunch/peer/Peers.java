@@ -16,6 +16,7 @@ import holepunch.protocol.PathState;
 import holepunch.protocol.RelayData;
 import holepunch.protocol.RequestP2pConnection;
 import holepunch.protocol.Role;
+import holepunch.timer.Backoff;
 import holepunch.timer.Scheduler;
 
 import java.io.IOException;
@@ -124,8 +125,17 @@ public final class Peers {
     final Log log = Log.of("peers");
     private final Map<String, Link> byPeer = new ConcurrentHashMap<>();
     private final Map<Long, Link> byPair = new ConcurrentHashMap<>();
-    /** Failed punching attempts in a row, per peer: direct retries back off (a false endpoint gets ever less). */
-    final Map<String, Integer> failures = new ConcurrentHashMap<>();
+    /**
+     * Failed punching attempts in a row, per peer: direct retries back off (a false endpoint gets
+     * ever less). The {@value #MAX_FAILURES} most recent peers: peers the rendezvous introduces come and go.
+     */
+    final Map<String, Integer> failures = java.util.Collections.synchronizedMap(new java.util.LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Integer> eldest) {
+            return size() > MAX_FAILURES;
+        }
+    });
+    static final int MAX_FAILURES = 1024;
     volatile boolean closed;
     private volatile DataListener dataListener = (peer, payload) -> { };
     private volatile Metrics metrics = new Metrics();
@@ -286,9 +296,17 @@ public final class Peers {
         }
         log.warn(selfId, "no introduction to " + (target == null ? "?" : Log.excerpt(target)) + ": " + detail);
         if (target != null && settings.connectTo().contains(target)) {
-            scheduler.schedule(5000, () -> requestPeer(target));    // the peer may not have registered yet
+            // The peer may not have registered yet (both started together): ask again soon, then less often.
+            int n = unanswered.merge(target, 1, Integer::sum);
+            scheduler.schedule(Backoff.delay(n - 1, ASK_AGAIN_MILLIS, ASK_AGAIN_CAP_MILLIS), () -> requestPeer(target));
         }
     }
+
+    /** When the rendezvous could not introduce a peer we ask for: again after this, doubling up to the cap. */
+    static final long ASK_AGAIN_MILLIS = 250;
+    static final long ASK_AGAIN_CAP_MILLIS = 5000;
+    /** Introductions refused in a row, per peer we ask for (P2P_CONNECT_TO: bounded by the configuration). */
+    private final Map<String, Integer> unanswered = new ConcurrentHashMap<>();
 
     static long parsePairId(String hex) {
         try {
@@ -300,6 +318,7 @@ public final class Peers {
 
     public void onOffer(P2pConnectionOffer offer) {
         String peer = offer.peerWorkerId();
+        unanswered.remove(peer);
         String refusal = refusal(offer);
         if (refusal != null) {
             log.warn(selfId, "declined an offer from '" + peer + "': " + refusal);

@@ -29,6 +29,10 @@ import java.util.concurrent.ThreadLocalRandom;
  * pipelined, at most every {@link #BATCH_MILLIS}. When Redis is unreachable the instance keeps serving its
  * own sessions, logs the change of state once, and on the next success writes its whole hash again, so that
  * a restarted, empty Redis is whole again within one refresh.
+ *
+ * <p>The same connection and batches carry the instances' messages to each other (Redis pub/sub): what
+ * they are about is decided elsewhere, in {@link ClusterIds} (who holds an id) and {@link ClusterPairs}
+ * (pairs whose workers are on two instances).
  */
 final class ClusterDirectory implements AutoCloseable {
     static final String INSTANCES = "holepunch:instances";
@@ -63,20 +67,12 @@ final class ClusterDirectory implements AutoCloseable {
     private final Thread writer;
     private final java.util.concurrent.atomic.AtomicLong roundTrips = new java.util.concurrent.atomic.AtomicLong();
 
-    /** What the cluster asks of this instance's sessions. */
-    interface Sessions {
-        /** A newer session of this id registered on another instance: close this one (1000, as a local replacement). */
-        void replacedElsewhere(WorkerEntry old, String instance);
-
-        /** This session took an id that another instance's session holds with another key: close it. */
-        void refusedElsewhere(WorkerEntry newcomer, String instance);
-    }
-
     /** Commands to send with the next batch (PUBLISH, SET of a binding). */
     private final java.util.concurrent.BlockingQueue<List<String>> announcements = new java.util.concurrent.ArrayBlockingQueue<>(MAX_ANNOUNCEMENTS);
-    /** Messages from other instances that are not about the directory (the broker's pairs). */
+    /** Messages from other instances about the broker's pairs. */
     private volatile java.util.function.BiConsumer<String, Map<String, Object>> onInstanceMessage = (from, m) -> { };
-    private Sessions sessions;
+    /** Messages from other instances about who holds an id ({@link ClusterIds}): the replace broadcast and refusals. */
+    private volatile java.util.function.BiConsumer<String, Map<String, Object>> onIdMessage = (from, m) -> { };
     private holepunch.redis.RedisSubscriber subscriber;
 
     ClusterDirectory(RedisClient redis, Registry registry, Log log, long pingIntervalMillis) {
@@ -100,21 +96,38 @@ final class ClusterDirectory implements AutoCloseable {
         onInstanceMessage = handler;
     }
 
+    void onIdMessage(java.util.function.BiConsumer<String, Map<String, Object>> handler) {
+        onIdMessage = handler;
+    }
+
     /** Publishes {@code message} (with this instance's name added) on {@code instance}'s channel with the next batch. */
     void send(String instance, Map<String, Object> message) {
-        Map<String, Object> m = new LinkedHashMap<>(message);
-        m.put("instance", this.instance);
-        if (!announcements.offer(List.of("PUBLISH", INSTANCE_CHANNEL + instance, Json.write(m)))) {
+        if (!enqueue(List.of("PUBLISH", INSTANCE_CHANNEL + instance, Json.write(stamped(message))))) {
             log.warn(null, "cluster: outgoing queue full; a message to instance " + instance + " was dropped");
-            return;
-        }
-        synchronized (signal) {
-            signal.notifyAll();
         }
     }
 
-    void start(Sessions sessions) {
-        this.sessions = sessions;
+    /** Publishes {@code message} (with this instance's name added) to every instance with the next batch; false when the queue is full. */
+    boolean broadcast(Map<String, Object> message) {
+        return enqueue(List.of("PUBLISH", REPLACE_CHANNEL, Json.write(stamped(message))));
+    }
+
+    private Map<String, Object> stamped(Map<String, Object> message) {
+        Map<String, Object> m = new LinkedHashMap<>(message);
+        m.put("instance", instance);
+        return m;
+    }
+
+    /** A Redis command to send with the next batch, on the writer's connection; false when the queue is full. */
+    boolean enqueue(List<String> command) {
+        if (!announcements.offer(command)) return false;
+        synchronized (signal) {
+            signal.notifyAll();
+        }
+        return true;
+    }
+
+    void start() {
         subscriber = new holepunch.redis.RedisSubscriber(redis.url(), redis.tls(), 2000, List.of(REPLACE_CHANNEL, INSTANCE_CHANNEL + instance),
                 this::onMessage, up -> {
                     if (up) wholeWrite = true;      // after a gap, announce nothing stale; write the directory whole
@@ -123,47 +136,28 @@ final class ClusterDirectory implements AutoCloseable {
         writer.start();
     }
 
-    static final String BINDING = "holepunch:binding:";
-
-    /**
-     * A keyed session ended here: its id stays bound to its key cluster-wide for the grace period
-     * (ID_BINDING_GRACE_SEC), as it does on this instance.
-     */
-    void bindForGrace(String workerId, String fingerprint, long graceMillis) {
-        if (graceMillis <= 0) return;
-        if (!announcements.offer(List.of("SET", BINDING + workerId, fingerprint, "PX", Long.toString(graceMillis)))) {
-            log.warn(workerId, "cluster: outgoing queue full; the id's binding holds on this instance only");
-        }
-        synchronized (signal) {
-            signal.notifyAll();
-        }
-    }
-
     private RedisClient reader() {
         return readers[Math.floorMod(nextReader.getAndIncrement(), READERS)];
     }
 
-    /** The key fingerprint another instance's ended session left bound to {@code workerId}, or null (blocking). */
-    String boundFingerprint(String workerId) {
+    /** The value of {@code key} (blocking, on one of the readers' connections, not the writer's); null when it has none. */
+    String get(String key) throws IOException {
+        roundTrips.incrementAndGet();
         try {
-            roundTrips.incrementAndGet();
-            Resp.Value v = reader().pipeline(List.of(List.of("GET", BINDING + workerId))).get(0);
+            Resp.Value v = reader().pipeline(List.of(List.of("GET", key))).get(0);
             return v instanceof Resp.Bulk b ? b.text() : null;
         } catch (IOException e) {
             state(false, e.getMessage());
-            return null;        // Redis down: the bindings this instance holds still apply
+            throw e;
         }
     }
 
-    /** A session registered here: the other instances hear of it with the next batch. */
+    /** A session registered here: its entry is written with the next batch. */
     void registered(WorkerEntry w) {
-        String m = Json.write(Json.obj("id", w.id, "instance", instance, "at", w.registeredMillis,
-                "key", w.identity == null ? null : w.identity.fingerprint()));
-        if (!announcements.offer(List.of("PUBLISH", REPLACE_CHANNEL, m))) log.warn(w.id, "cluster: announcement queue full; other instances will not close an older session of this id");
         changed(w.id);
     }
 
-    /** From the subscriber's thread. */
+    /** From the subscriber's thread: each message to the part it is about, never one of this instance's own. */
     private void onMessage(String channel, String text) {
         Map<String, Object> m;
         try {
@@ -174,28 +168,10 @@ final class ClusterDirectory implements AutoCloseable {
         }
         String from = m.get("instance") instanceof String s ? s : null;
         if (from == null || from.equals(instance)) return;
-        if (!channel.equals(REPLACE_CHANNEL) && !"refuse".equals(m.get("op"))) {
+        if (channel.equals(REPLACE_CHANNEL) || ClusterIds.REFUSE.equals(m.get("op"))) {
+            onIdMessage.accept(from, m);
+        } else {
             onInstanceMessage.accept(from, m);
-            return;
-        }
-        String id = m.get("id") instanceof String s ? s : null;
-        String key = m.get("key") instanceof String s ? s : null;
-        WorkerEntry local = id == null ? null : registry.get(id);
-        if (local == null) return;
-        if (channel.equals(REPLACE_CHANNEL)) {
-            long at = m.get("at") instanceof Number n ? n.longValue() : Long.MAX_VALUE;
-            if (local.registeredMillis > at) return;          // ours is the newer session: the other one goes
-            if (local.identity != null && !local.identity.fingerprint().equals(key)) {
-                // The id is bound to our session's key: the newcomer may not take it (as IdentityBindings says here).
-                log.warn(id, "cluster: instance " + from + " took this id " + (key == null ? "without a key" : "with another key")
-                        + "; it is bound to key " + local.identity.shortFingerprint() + " here, so that session is refused");
-                send(from, Json.obj("op", "refuse", "id", id, "key", key));
-                return;
-            }
-            sessions.replacedElsewhere(local, from);
-        } else if ("refuse".equals(m.get("op"))) {
-            boolean same = local.identity == null ? key == null : local.identity.fingerprint().equals(key);
-            if (same) sessions.refusedElsewhere(local, from);
         }
     }
 

@@ -52,6 +52,8 @@ public final class RendezvousServer implements AutoCloseable {
     private StunServer stun;
     /** The shared directory on Redis, or null for a single instance. */
     private final ClusterDirectory cluster;
+    /** Who holds an id across the cluster (null without REDIS_URL). */
+    private final ClusterIds clusterIds;
 
     private RendezvousServer(RendezvousConfig config) throws IOException {
         this.config = config;
@@ -73,8 +75,10 @@ public final class RendezvousServer implements AutoCloseable {
             cluster = new ClusterDirectory(new holepunch.redis.RedisClient(config.redisUrl(), 2000, tls), registry, log,
                     config.pingIntervalNanos() / 1_000_000L);
             registry.onChange(cluster::changed);
+            clusterIds = new ClusterIds(cluster, registry, log, new ClusterSessions());
         } else {
             cluster = null;
+            clusterIds = null;
         }
         describeMetrics();
         ConnectionLoop.Settings settings = new ConnectionLoop.Settings(config.pingIntervalNanos(), config.pingTimeoutNanos(),
@@ -103,7 +107,7 @@ public final class RendezvousServer implements AutoCloseable {
         }
         for (ConnectionLoop loop : server.loops) loop.start();
         if (server.cluster != null) {
-            server.cluster.start(server.new ClusterSessions());
+            server.cluster.start();
             ClusterDirectory cluster = server.cluster;
             server.protocol.broker().cluster(new PeerBroker.Cluster() {
                 @Override
@@ -313,7 +317,7 @@ public final class RendezvousServer implements AutoCloseable {
             return true;
         }
         loop.adopt(connection, leftover);
-        if (cluster != null) cluster.registered(entry);
+        if (clusterIds != null) clusterIds.registered(entry);
         metrics.inc("holepunch_registrations_total");
         log.info(workerId, "registered from WebSocket " + ip + ":" + remote.getPort()
                 + (entry.identity == null ? " (no key)" : " with key " + entry.identity.shortFingerprint()) + ". Total: " + registry.size());
@@ -322,7 +326,7 @@ public final class RendezvousServer implements AutoCloseable {
 
     /** A binding left by a keyed session that ended on another instance, within its grace period (409 as here). */
     private Admission.Refusal clusterBinding(WorkerEntry entry) {
-        String fp = cluster.boundFingerprint(entry.id);
+        String fp = clusterIds.boundFingerprint(entry.id);
         if (fp == null || (entry.identity != null && entry.identity.fingerprint().equals(fp))) return null;
         String holder = fp.length() > 12 ? fp.substring(0, 12) : fp;
         return new Admission.Refusal(409, "id_bound", "refused a session for id bound cluster-wide to key " + holder,
@@ -331,7 +335,7 @@ public final class RendezvousServer implements AutoCloseable {
     }
 
     /** Same-id replacement across instances: the rules of a local replacement, told by the cluster. */
-    private final class ClusterSessions implements ClusterDirectory.Sessions {
+    private final class ClusterSessions implements ClusterIds.Sessions {
         @Override
         public void replacedElsewhere(WorkerEntry old, String instance) {
             log.info(old.id, "a newer session of this id registered on instance " + instance + "; closing the one from "
@@ -365,8 +369,8 @@ public final class RendezvousServer implements AutoCloseable {
         } else {
             identities.released(entry);
         }
-        if (cluster != null && entry.identity != null && !entry.refusedByCluster) {
-            cluster.bindForGrace(entry.id, entry.identity.fingerprint(), config.idBindingGraceSec() * 1000L);
+        if (clusterIds != null && entry.identity != null && !entry.refusedByCluster) {
+            clusterIds.bindForGrace(entry.id, entry.identity.fingerprint(), config.idBindingGraceSec() * 1000L);
         }
         metrics.inc("holepunch_closes_total", "code", String.valueOf(code));
     }

@@ -57,7 +57,7 @@ final class LabBench {
             lab.udpEcho("hp-h2", 7000);
             lab.worker("hp-h2", "lab-b", null, Map.of());
             lab.worker("hp-h1", "lab-a", null, Map.of("FORWARD", "5000=lab-b:127.0.0.1:7000"));
-            Await.until(Duration.ofSeconds(60), name, () -> expected.equals(lab.peer("hp-h1", "10.1.0.2").get("state")));
+            Await.until(Duration.ofSeconds(60), Lab.POLL, name, () -> expected.equals(lab.peer("hp-h1", "10.1.0.2").get("state")));
             if (expected.equals("direct")) {
                 List<Map<String, Object>> pairs = (List<Map<String, Object>>) lab.getJson("hp-pub",
                         "http://203.0.113.1:8080/debug/list_workers").get("pairs");

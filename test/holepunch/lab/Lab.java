@@ -20,6 +20,8 @@ public final class Lab implements AutoCloseable {
     static final String SCRIPT = "test/holepunch/lab/natlab.sh";
     /** The jar the lab runs (-Dholepunch.jar=...: a copy, so that a long grid run survives a rebuild). */
     static final String JAR = System.getProperty("holepunch.jar", "build/holepunch.jar");
+    /** How often tests check a lab worker's state: often enough for the figures, rarely enough to leave the CPU to the workers. */
+    public static final java.time.Duration POLL = java.time.Duration.ofMillis(100);
     private final List<Process> processes = new ArrayList<>();
     private final List<Path> logs = new ArrayList<>();
 
@@ -97,12 +99,50 @@ public final class Lab implements AutoCloseable {
                 + "s.bind(('127.0.0.1'," + port + "))\nwhile True:\n d,a=s.recvfrom(4096)\n s.sendto(d,a)"), Map.of());
     }
 
-    /** GET a URL from inside a namespace, as JSON; an empty map while it is not up. */
-    public Map<String, Object> getJson(String ns, String url) {
+    /**
+     * GETs the URLs written to it, one per line, from inside a namespace: each answer is its length
+     * in bytes on a line, then the body (length 0 when the GET failed). One process per namespace,
+     * so polling a worker's /status starts no process: a Python start per poll took most of a core
+     * from the workers under test on a two-core machine.
+     */
+    private static final String FETCHER = """
+            import sys, urllib.request
+            out = sys.stdout.buffer
+            for line in sys.stdin:
+                try:
+                    body = urllib.request.urlopen(line.strip(), timeout=3).read()
+                except Exception:
+                    body = b''
+                out.write(b'%d\\n' % len(body))
+                out.write(body)
+                out.flush()
+            """;
+    private final Map<String, Process> fetchers = new HashMap<>();
+
+    /** GET a URL from inside a namespace, as JSON; an empty map while it is not up (each GET is bounded by the fetcher's 3 s timeout). */
+    public synchronized Map<String, Object> getJson(String ns, String url) {
+        Process f = fetchers.get(ns);
         try {
-            return Json.parseObject(python(ns, 10,
-                    "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('" + url + "', timeout=3).read().decode())"));
+            if (f == null || !f.isAlive()) {
+                f = new ProcessBuilder("ip", "netns", "exec", ns, "/usr/bin/python3", "-c", FETCHER)
+                        .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+                processes.add(f);
+                fetchers.put(ns, f);
+            }
+            f.getOutputStream().write((url + "\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            f.getOutputStream().flush();
+            java.io.InputStream in = f.getInputStream();
+            int length = 0;
+            for (int c = in.read(); c != '\n'; c = in.read()) {
+                if (c < '0' || c > '9' || length > 10_000_000) throw new java.io.IOException("fetcher: bad length line");
+                length = length * 10 + (c - '0');
+            }
+            byte[] body = in.readNBytes(length);
+            if (body.length != length) throw new java.io.IOException("fetcher ended");
+            return length == 0 ? Map.of() : Json.parseObject(new String(body, java.nio.charset.StandardCharsets.UTF_8));
         } catch (Throwable e) {
+            if (f != null) f.destroyForcibly();
+            fetchers.remove(ns);
             return Map.of();
         }
     }

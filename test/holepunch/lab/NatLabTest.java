@@ -45,7 +45,7 @@ class NatLabTest {
 
     private void awaitState(String ns, String ip, String state, int seconds) throws Exception {
         try {
-            Await.until(Duration.ofSeconds(seconds), ns + " " + state, () -> state.equals(lab.peer(ns, ip).get("state")));
+            Await.until(Duration.ofSeconds(seconds), Lab.POLL, ns + " " + state, () -> state.equals(lab.peer(ns, ip).get("state")));
         } catch (AssertionError e) {
             throw new AssertionError(e.getMessage() + "\n" + lab.peer(ns, ip) + "\n" + lab.logs(), e);
         }
@@ -142,7 +142,7 @@ class NatLabTest {
         lab.rendezvous();
         lab.worker("hp-h1", "lab-a", null, Map.of("STUN_SERVERS", ""));
         lab.worker("hp-h2", "lab-b", null, Map.of("STUN_SERVERS", ""));
-        Await.until(Duration.ofSeconds(60), "both classified", () -> lab.status("hp-h1", "10.1.0.2").get("nat_mapping") != null
+        Await.until(Duration.ofSeconds(60), Lab.POLL, "both classified", () -> lab.status("hp-h1", "10.1.0.2").get("nat_mapping") != null
                 && lab.status("hp-h2", "10.2.0.2").get("nat_mapping") != null);
         assertEquals("endpoint-independent", lab.status("hp-h1", "10.1.0.2").get("nat_mapping"), lab.logs());
         assertEquals("endpoint-dependent", lab.status("hp-h2", "10.2.0.2").get("nat_mapping"), lab.logs());
@@ -231,7 +231,7 @@ class NatLabTest {
             Process w = lab.worker("hp-h2", "lab-b", null, Map.of("PORT_MAPPING", protocol));
             java.util.concurrent.atomic.AtomicReference<Map<String, Object>> mapping = new java.util.concurrent.atomic.AtomicReference<>();
             try {
-                Await.until(Duration.ofSeconds(30), protocol + " mapping", () -> {
+                Await.until(Duration.ofSeconds(30), Lab.POLL, protocol + " mapping", () -> {
                     Object m = lab.status("hp-h2", "10.2.0.2").get("port_mapping");
                     mapping.set(m instanceof Map<?, ?> map ? (Map<String, Object>) map : null);
                     return mapping.get() != null && protocol.equals(mapping.get().get("protocol"));
@@ -244,7 +244,7 @@ class NatLabTest {
             assertTrue(miniupnpdRules().contains("--dport " + external.substring(external.indexOf(':') + 1)), miniupnpdRules());
             w.destroy();                                           // SIGTERM: a clean shutdown
             assertTrue(w.waitFor(20, java.util.concurrent.TimeUnit.SECONDS));
-            Await.until(Duration.ofSeconds(10), "mapping deleted", () -> !miniupnpdRules().contains("-j DNAT"));
+            Await.until(Duration.ofSeconds(10), Lab.POLL, "mapping deleted", () -> !miniupnpdRules().contains("-j DNAT"));
         }
     }
 
@@ -323,7 +323,7 @@ class NatLabTest {
         long flushedAt = System.nanoTime();
         Tools.run(10, List.of("ip", "netns", "exec", "hp-r1", "conntrack", "-F"));
         Tools.run(10, List.of("ip", "netns", "exec", "hp-r2", "conntrack", "-F"));
-        Await.until(Duration.ofSeconds(30), "direct again, with answers since the flush", () -> {
+        Await.until(Duration.ofSeconds(30), Lab.POLL, "direct again, with answers since the flush", () -> {
             Map<String, Object> p = lab.peer("hp-h1", "10.1.0.2");
             long sinceFlush = (System.nanoTime() - flushedAt) / 1_000_000;
             return "direct".equals(p.get("state")) && p.get("last_answer_ms_ago") instanceof Long ago && ago < sinceFlush;

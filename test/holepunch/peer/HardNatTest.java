@@ -242,16 +242,16 @@ class HardNatTest {
     }
 
     @Test
-    void hardSide_sendsItsOpeningProbesAgainUnprimed_halfWayThroughTheBurst_unlessThePathIsOpen() {
+    void hardSide_sendsItsOpeningProbesAgainOneHopFurther_halfWayThroughTheBurst_unlessThePathIsOpen() {
         Peers p = peers(true);
         p.ownMapping(NatBehaviour.ENDPOINT_DEPENDENT, false);
         PeersTest.deliver(p, offer("peer", PAIR, "initiator", "endpoint-independent"));
         completeHandshake(p, them(PAIR, Role.RESPONDER, "peer"), PAIR);
-        clock.advance(HardNat.UNPRIMED_AFTER_MILLIS - 1);
+        clock.advance(HardNat.REOPEN_AFTER_MILLIS - 1);
         assertTrue(extra.stream().allMatch(s -> s.sent.size() == 1), "only the primed probe so far");
         clock.advance(1);
         for (FakeSocket s : extra) {
-            assertEquals(List.of(2, 0), s.ttls, "then once more at the normal TTL, for a NAT further out");
+            assertEquals(List.of(2, 3), s.ttls, "then once more one hop further, for a carrier's NAT behind ours, but not to the peer's NAT");
             assertEquals(PEER, s.sent.getLast().to());
         }
         clock.advance(10_000);
@@ -273,9 +273,28 @@ class HardNatTest {
         winner.receiver.onDatagram(PEER, ack, ack.length);
         assertEquals("direct", q.status().getFirst().get("state"));
         int sent = winner.sent.size();
-        clock.advance(HardNat.UNPRIMED_AFTER_MILLIS + 10);
+        clock.advance(HardNat.REOPEN_AFTER_MILLIS + 10);
         assertEquals(sent, winner.sent.size(), "the path is open: no more opening probes");
         assertTrue(extra.stream().filter(s -> s != winner).allMatch(s -> s.sent.size() == 1), "closed sockets send nothing more");
+    }
+
+    /** Each failed attempt with a peer sends the second round one hop further; the last goes at the normal TTL. */
+    @Test
+    void failedAttempts_sendTheSecondRoundFurtherEachTime_thenUnlimited() {
+        List<List<Integer>> seen = new ArrayList<>();
+        for (int failed = 0; failed < HardNat.REOPEN_STEPS; failed++) {
+            extra.clear();
+            toRendezvous.clear();
+            Peers p = peers(true);
+            p.ownMapping(NatBehaviour.ENDPOINT_DEPENDENT, false);
+            if (failed > 0) p.failures.put("peer", failed);
+            PeersTest.deliver(p, offer("peer", PAIR + failed, "initiator", "endpoint-independent"));
+            completeHandshake(p, them(PAIR + failed, Role.RESPONDER, "peer"), PAIR + failed);
+            clock.advance(HardNat.REOPEN_AFTER_MILLIS);
+            seen.add(extra.getFirst().ttls);
+            assertTrue(extra.stream().allMatch(s -> s.ttls.equals(extra.getFirst().ttls)));
+        }
+        assertEquals(List.of(List.of(2, 3), List.of(2, 4), List.of(2, 0)), seen);
     }
 
     @Test
@@ -349,6 +368,41 @@ class HardNatTest {
         clock.advance(20_000);
         assertEquals(HardNat.SPRAY, sprayedPorts().size());
         assertEquals("relay", p.status().getFirst().get("state"));
+    }
+
+    /** On a loaded machine the keys or the signal can come just before the link's deadline: the attempt still gets its whole burst, and no more. */
+    @Test
+    void aLateAttempt_runsItsWholeBurst_pastTheLinksDeadline_thenEndsOnTheRelay() {
+        Peers p = peers(true);
+        p.ownMapping(NatBehaviour.ENDPOINT_INDEPENDENT, true);
+        PeersTest.deliver(p, offer("peer", PAIR, "responder", "endpoint-dependent"));
+        clock.advance(4500);                                              // the link's deadline is 5000 ms
+        PathCrypto them = them(PAIR, Role.INITIATOR, "peer");
+        byte[] signal = new Probe(Probe.Kind.HARD_NAT, PAIR, 3, new byte[] {1, 0}).encode(them.sendProbeKey);
+        p.onRelay(new RelayData(Long.toHexString(PAIR), "peer", Base64.getEncoder().encodeToString(signal)));
+        clock.advance(HardNat.BURST_MILLIS);
+        assertEquals(HardNat.SPRAY, sprayedPorts().size(), "the whole burst, though it ran past the deadline");
+        assertEquals("connecting", p.status().getFirst().get("state"), "still waiting for the last probes' answers");
+        clock.advance(HardNat.SLACK_MILLIS + 200);
+        assertEquals("relay", p.status().getFirst().get("state"));
+        clock.advance(10_000);
+        assertEquals(HardNat.SPRAY, sprayedPorts().size(), "and no more");
+
+        // The hard side, its keys late: its sockets stay open for the peer's burst, then close.
+        extra.clear();
+        toRendezvous.clear();
+        Peers q = peers(true);
+        q.ownMapping(NatBehaviour.ENDPOINT_DEPENDENT, false);
+        PeersTest.deliver(q, offer("other", PAIR + 5, "initiator", "endpoint-independent"));
+        clock.advance(4500);
+        completeHandshake(q, them(PAIR + 5, Role.RESPONDER, "other"), PAIR + 5);
+        assertEquals(HardNat.SOCKETS, extra.size());
+        clock.advance(HardNat.SLACK_MILLIS + HardNat.BURST_MILLIS);
+        assertTrue(extra.stream().noneMatch(s -> s.closed), "open while the peer's burst can still reach them");
+        assertEquals("connecting", q.status().getFirst().get("state"));
+        clock.advance(HardNat.SLACK_MILLIS + 200);
+        assertTrue(extra.stream().allMatch(s -> s.closed));
+        assertEquals("relay", q.status().getFirst().get("state"));
     }
 
     @Test

@@ -209,6 +209,30 @@ class PeersTest {
         assertTrue(requests.get(0) >= 1000 && requests.get(1) >= 2000 && requests.get(2) >= 4000, "doubling: " + requests);
     }
 
+    /** Both workers started together: the peer we ask for is not registered yet, so we ask again soon, then less often. */
+    @Test
+    void introductionRefused_isAskedAgainSoon_thenLessOften_andAfreshAfterAnOffer() {
+        Peers asking = peers(List.of("peer"), Map.of(), List.of("peer"));
+        List<Long> gaps = new ArrayList<>();
+        for (int round = 0; round < 7; round++) {
+            long refusedAt = clock.nowMillis();
+            asking.onError(new holepunch.protocol.P2pConnectionError("peer", null, "worker 'peer' is not registered"));
+            for (int ms = 0; ms < 10_000 && toRendezvous.isEmpty(); ms += 10) clock.advance(10);
+            assertTrue(toRendezvous.getLast() instanceof RequestP2pConnection r && r.targetWorkerId().equals("peer"), toRendezvous.toString());
+            gaps.add(clock.nowMillis() - refusedAt);
+            toRendezvous.clear();
+        }
+        assertEquals(List.of(250L, 500L, 1000L, 2000L, 4000L, 5000L, 5000L), gaps, "250 ms, doubling, capped at 5 s");
+
+        Map<String, Object> o = offerJson("peer", 0x300, THEM, "initiator");
+        deliver(asking, o);
+        toRendezvous.clear();
+        long refusedAt = clock.nowMillis();
+        asking.onError(new holepunch.protocol.P2pConnectionError("peer", null, "worker 'peer' is not registered"));
+        for (int ms = 0; ms < 10_000 && toRendezvous.stream().noneMatch(m -> m instanceof RequestP2pConnection); ms += 10) clock.advance(10);
+        assertEquals(250L, clock.nowMillis() - refusedAt, "an offer starts the count afresh");
+    }
+
     @Test
     void offerWithoutUsableKeyOrAddress_isIgnored() {
         deliver(peers, Json.obj("type", "p2p_connection_offer", "peer_worker_id", "peer", "pair_id", "zz", "pair_key", "!!"));

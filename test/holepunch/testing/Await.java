@@ -12,10 +12,15 @@ public final class Await {
     }
 
     public static void until(Duration limit, String what, Callable<Boolean> condition) throws Exception {
+        until(limit, Duration.ofMillis(10), what, condition);
+    }
+
+    /** As above, checking every {@code every}: for a condition that is costly to check (a request into a lab namespace). */
+    public static void until(Duration limit, Duration every, String what, Callable<Boolean> condition) throws Exception {
         long deadline = System.nanoTime() + limit.toNanos();
         while (!condition.call()) {
             if (System.nanoTime() > deadline) throw new AssertionError("timed out after " + limit + " waiting for: " + what);
-            Thread.sleep(10);
+            Thread.sleep(every);
         }
     }
 }

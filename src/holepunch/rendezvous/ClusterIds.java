@@ -1,0 +1,99 @@
+package holepunch.rendezvous;
+
+import holepunch.json.Json;
+import holepunch.log.Log;
+
+import java.io.IOException;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Who holds a worker id across the instances of a cluster: the rules a single instance applies to
+ * its own sessions (a newer session replaces an older one; an id bound to a key goes only to that
+ * key, also for ID_BINDING_GRACE_SEC after its session ended), carried between instances over the
+ * {@link ClusterDirectory}'s Redis connection.
+ *
+ * <ul>
+ * <li>A session that registers is announced on {@link ClusterDirectory#REPLACE_CHANNEL}. An instance
+ * holding an older session of that id closes it, as a local replacement would; unless the id is bound
+ * there to another key than the newcomer's, in which case it answers {@value #REFUSE} and the
+ * newcomer's instance closes the newcomer.</li>
+ * <li>A keyed session that ends leaves its binding in Redis for the grace period
+ * ({@code holepunch:binding:<id>}), which every instance checks at upgrade.</li>
+ * </ul>
+ */
+final class ClusterIds {
+    static final String BINDING = "holepunch:binding:";
+    /** The answer of an instance whose session holds the id with another key. */
+    static final String REFUSE = "refuse";
+
+    /** What the cluster asks of this instance's sessions. */
+    interface Sessions {
+        /** A newer session of this id registered on another instance: close this one (1000, as a local replacement). */
+        void replacedElsewhere(WorkerEntry old, String instance);
+
+        /** This session took an id that another instance's session holds with another key: close it. */
+        void refusedElsewhere(WorkerEntry newcomer, String instance);
+    }
+
+    private final ClusterDirectory directory;
+    private final Registry registry;
+    private final Log log;
+    private final Sessions sessions;
+
+    ClusterIds(ClusterDirectory directory, Registry registry, Log log, Sessions sessions) {
+        this.directory = directory;
+        this.registry = registry;
+        this.log = log;
+        this.sessions = sessions;
+        directory.onIdMessage(this::onMessage);
+    }
+
+    /** A session registered here: the other instances hear of it with the next batch. */
+    void registered(WorkerEntry w) {
+        boolean queued = directory.broadcast(Json.obj("id", w.id, "at", w.registeredMillis,
+                "key", w.identity == null ? null : w.identity.fingerprint()));
+        if (!queued) log.warn(w.id, "cluster: announcement queue full; other instances will not close an older session of this id");
+        directory.registered(w);
+    }
+
+    /** A keyed session ended here: its id stays bound to its key cluster-wide for the grace period, as it does on this instance. */
+    void bindForGrace(String workerId, String fingerprint, long graceMillis) {
+        if (graceMillis <= 0) return;
+        if (!directory.enqueue(List.of("SET", BINDING + workerId, fingerprint, "PX", Long.toString(graceMillis)))) {
+            log.warn(workerId, "cluster: outgoing queue full; the id's binding holds on this instance only");
+        }
+    }
+
+    /** The key fingerprint another instance's ended session left bound to {@code workerId}, or null (blocking). */
+    String boundFingerprint(String workerId) {
+        try {
+            return directory.get(BINDING + workerId);
+        } catch (IOException e) {
+            return null;        // Redis down: the bindings this instance holds still apply
+        }
+    }
+
+    /** From the subscriber's thread: another instance registered an id, or refused ours. */
+    private void onMessage(String from, Map<String, Object> m) {
+        String id = m.get("id") instanceof String s ? s : null;
+        String key = m.get("key") instanceof String s ? s : null;
+        WorkerEntry local = id == null ? null : registry.get(id);
+        if (local == null) return;
+        if (REFUSE.equals(m.get("op"))) {
+            boolean same = local.identity == null ? key == null : local.identity.fingerprint().equals(key);
+            if (same) sessions.refusedElsewhere(local, from);
+            return;
+        }
+        long at = m.get("at") instanceof Number n ? n.longValue() : Long.MAX_VALUE;
+        if (local.registeredMillis > at) return;          // ours is the newer session: the other one goes
+        if (local.identity != null && !local.identity.fingerprint().equals(key)) {
+            // The id is bound to our session's key: the newcomer may not take it (as IdentityBindings says here).
+            log.warn(id, "cluster: instance " + from + " took this id " + (key == null ? "without a key" : "with another key")
+                    + "; it is bound to key " + local.identity.shortFingerprint() + " here, so that session is refused");
+            directory.send(from, Json.obj("op", REFUSE, "id", id, "key", key));
+            return;
+        }
+        sessions.replacedElsewhere(local, from);
+    }
+}
