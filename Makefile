@@ -69,10 +69,11 @@ build/shaded.stamp: $(JACKSON_JAR)
 
 # The tuned JVM settings, in one place: run.sh and the container read build/jvm.options (a java
 # @argfile), and README points here. A small young generation with room for a registration burst
-# keeps RSS near the live data (the HTTP server makes ~30 KB of short-lived garbage per connection);
+# keeps RSS near the live data (the HTTP server makes ~30 KB of short-lived garbage per connection),
+# and a small initial heap lets it shrink back after a burst (HeapSettler collects it whole then);
 # C1 alone compiles this I/O-bound service well enough at far less CPU and memory than C2; an
 # OutOfMemoryError ends the process, so that a supervisor restarts it (see README, Security).
-JVM_OPTIONS := -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xmn24m -XX:SurvivorRatio=2 -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:+ExitOnOutOfMemoryError
+JVM_OPTIONS := -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xms32m -Xmn24m -XX:SurvivorRatio=2 -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:-ShrinkHeapInSteps -XX:+ExitOnOutOfMemoryError
 
 build/jvm.options: Makefile
 	@mkdir -p build

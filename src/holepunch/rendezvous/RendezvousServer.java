@@ -50,6 +50,8 @@ public final class RendezvousServer implements AutoCloseable {
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     private final HttpServer http;
     private StunServer stun;
+    /** Sessions registered since start (the heap settler waits for them to be quiet). */
+    private final java.util.concurrent.atomic.AtomicLong registrations = new java.util.concurrent.atomic.AtomicLong();
     /** The shared directory on Redis, or null for a single instance. */
     private final ClusterDirectory cluster;
     /** Who holds an id across the cluster (null without REDIS_URL). */
@@ -101,6 +103,10 @@ public final class RendezvousServer implements AutoCloseable {
         if (setup.lowered()) server.log.info(null, "connection setup runs at nice " + config.setupNice() + " below the session loops (SETUP_NICE)");
         List<String> heap = HeapPolicy.apply();
         if (!heap.isEmpty()) server.log.info(null, "JVM defaults (G1): set " + String.join(", ", heap) + " so that the heap shrinks after a burst");
+        if (HeapSettler.start(server.registrations::get, server.log)) {
+            server.log.info(null, "serial or parallel collector: the heap is collected whole once registrations have been quiet for "
+                    + HeapSettler.QUIET_MILLIS / 1000 + " s after growing (memory back after a burst)");
+        }
         if (config.stunUdpPort() != 0) {
             server.stun = StunServer.start(new InetSocketAddress(config.bindAddress(), config.stunUdpPort()), config.stunMaxPerSource(),
                     config.stunOtherPort());
@@ -319,6 +325,7 @@ public final class RendezvousServer implements AutoCloseable {
         loop.adopt(connection, leftover);
         if (clusterIds != null) clusterIds.registered(entry);
         metrics.inc("holepunch_registrations_total");
+        registrations.incrementAndGet();
         log.info(workerId, "registered from WebSocket " + ip + ":" + remote.getPort()
                 + (entry.identity == null ? " (no key)" : " with key " + entry.identity.shortFingerprint()) + ". Total: " + registry.size());
         return true;

@@ -17,7 +17,7 @@ import java.util.List;
  * (upgrade, register_public_ip, update_udp_endpoint, wait for the ack), holds them, and runs
  * closed-loop echo senders. Masks with a zero key (legal, RFC 6455 §5.3) to keep its CPU low.
  */
-final class WsLoad implements AutoCloseable {
+public final class WsLoad implements AutoCloseable {
     private static final int CONNECTING = 0, UPGRADING = 1, REGISTERING = 2, IDLE = 3, ECHOING = 4;
 
     final class Conn {
@@ -42,7 +42,7 @@ final class WsLoad implements AutoCloseable {
     private int latencyCount;
     private boolean echoRunning;
 
-    WsLoad(InetSocketAddress target) throws IOException {
+    public WsLoad(InetSocketAddress target) throws IOException {
         this.target = target;
     }
 
@@ -51,7 +51,7 @@ final class WsLoad implements AutoCloseable {
     }
 
     /** Opens {@code n} sessions with at most {@code window} handshakes in flight; returns seconds taken. */
-    double register(int n, int window, String idPrefix, long timeoutNanos) throws IOException {
+    public double register(int n, int window, String idPrefix, long timeoutNanos) throws IOException {
         long t0 = System.nanoTime();
         int started = 0;
         long deadline = t0 + timeoutNanos;
