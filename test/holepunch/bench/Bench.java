@@ -278,7 +278,7 @@ public final class Bench {
             System.out.println("coturn STUN server: turnserver not installed (make test-tools), skipped");
             return;
         }
-        int cport = freeUdpPort();
+        int cport = freeUdpAndTcpPort();
         Process coturn = start(List.of("turnserver", "--stun-only", "-n", "--listening-ip", "127.0.0.1", "--listening-port",
                 String.valueOf(cport), "--no-cli", "--no-tls", "--no-dtls", "--log-file", "stdout",
                 "--pidfile", "/tmp/holepunch-bench-turnserver.pid"), java.util.Map.of(), "bench-coturn");
@@ -348,6 +348,19 @@ public final class Bench {
         try (java.net.DatagramSocket s = new java.net.DatagramSocket(0)) {
             return s.getLocalPort();
         }
+    }
+
+    /** A port free for UDP and for TCP (coturn listens on both with the one number), within 100 tries. */
+    static int freeUdpAndTcpPort() throws IOException {
+        for (int i = 0; i < 100; i++) {
+            try (java.net.DatagramSocket u = new java.net.DatagramSocket(0);
+                 ServerSocket t = new ServerSocket(u.getLocalPort(), 1, java.net.InetAddress.getByName("127.0.0.1"))) {
+                return t.getLocalPort();
+            } catch (java.net.BindException taken) {
+                // that number is taken for TCP: another
+            }
+        }
+        throw new IOException("no port free for both UDP and TCP in 100 tries");
     }
 
     /** Waits (at most 120 s) until GET /debug/list_workers reports no connected worker. */
