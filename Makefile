@@ -123,7 +123,8 @@ test-run:
 	  bad=$$(sed -n 's/^\[ *\([0-9]*\) tests failed.*/\1/p' build/test.log); \
 	  skip=$$(sed -n 's/^\[ *\([0-9]*\) tests skipped.*/\1/p' build/test.log); \
 	  echo "junit: $${ok:-0} passed, $${bad:-0} failed, $${skip:-0} skipped"; \
-	  if [ "$${bad:-0}" != 0 ]; then echo "failed:"; grep -B1 -A2 '✘' build/test.log | cut -c1-300; fi; exit $$rc
+	  if [ "$${bad:-0}" != 0 ]; then echo "failed:"; sed -n '/^Failures (/,/^Test run finished/p' build/test.log \
+	    | grep -E '^  JUnit |^    => ' | cut -c1-400 | head -40; fi; exit $$rc
 
 # The fast loop while changing code: JUnit tags "slow" (fuzzing, real processes, interop with other
 # programs, captures) and "lab" (the NAT lab, root) are left out. CI runs `make test`, which runs all.

@@ -296,9 +296,15 @@ public final class Peers {
         }
         log.warn(selfId, "no introduction to " + (target == null ? "?" : Log.excerpt(target)) + ": " + detail);
         if (target != null && settings.connectTo().contains(target)) {
-            // The peer may not have registered yet (both started together): ask again soon, then less often.
+            // The peer may not have registered yet (both started together): ask again soon, then less often;
+            // one question at a time, and none once an offer has made a link.
             int n = unanswered.merge(target, 1, Integer::sum);
-            scheduler.schedule(Backoff.delay(n - 1, ASK_AGAIN_MILLIS, ASK_AGAIN_CAP_MILLIS), () -> requestPeer(target));
+            if (askingAgain.add(target)) {
+                scheduler.schedule(Backoff.delay(n - 1, ASK_AGAIN_MILLIS, ASK_AGAIN_CAP_MILLIS), () -> {
+                    askingAgain.remove(target);
+                    if (byPeer.get(target) == null) requestPeer(target);
+                });
+            }
         }
     }
 
@@ -307,6 +313,8 @@ public final class Peers {
     static final long ASK_AGAIN_CAP_MILLIS = 5000;
     /** Introductions refused in a row, per peer we ask for (P2P_CONNECT_TO: bounded by the configuration). */
     private final Map<String, Integer> unanswered = new ConcurrentHashMap<>();
+    /** The peers a question to the rendezvous is scheduled for (the same bound). */
+    private final java.util.Set<String> askingAgain = ConcurrentHashMap.newKeySet();
 
     static long parsePairId(String hex) {
         try {

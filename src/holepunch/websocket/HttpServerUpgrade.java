@@ -135,18 +135,22 @@ public final class HttpServerUpgrade {
         try {
             Object exchange = exchangeGet.invoke(null, httpExchange);
             Object connection = exchangeConnection.get(exchange);
-            OutputStream out = (OutputStream) exchangeRos.get(exchange);
-            out.write(response);
-            out.flush();
-            InputStream raw = (InputStream) connectionRaw.get(connection);
-            // Only what is already buffered: available() on these streams does not block.
-            byte[] leftover = raw.readNBytes(raw.available());
             Object server = exchangeServer.get(exchange);
+            // The server lets go of the connection before the 101 goes out: from then on the client
+            // holds a WebSocket, which HttpServer.stop (a shutdown at that moment) must not cut.
             for (Field set : serverSets) {
                 ((Set<?>) set.get(server)).remove(connection);
             }
-            serverEndExchange.invoke(server);
-            return leftover;
+            try {
+                OutputStream out = (OutputStream) exchangeRos.get(exchange);
+                out.write(response);
+                out.flush();
+                InputStream raw = (InputStream) connectionRaw.get(connection);
+                // Only what is already buffered: available() on these streams does not block.
+                return raw.readNBytes(raw.available());
+            } finally {
+                serverEndExchange.invoke(server);
+            }
         } catch (ReflectiveOperationException e) {
             throw new IllegalStateException("WebSocket upgrade through HttpServer internals failed", e);
         }
