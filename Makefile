@@ -111,7 +111,8 @@ test-tools:
 	  else echo "the interop tests need the Debian packages: $$missing (install them as root)" >&2; exit 1; fi; \
 	fi
 
-# Runs JUnit's console launcher, then prints one plain "N passed, N failed" line from its summary.
+# Runs JUnit's console launcher, then prints one plain "N passed, N failed" line from its summary and, after
+# it, each failed test with its message (CI shows the end of the output).
 test: build/test-classes.stamp test-tools
 	@$(MAKE) -s test-run TEST_ARGS="$(TEST_ARGS)"
 
