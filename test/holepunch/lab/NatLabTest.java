@@ -196,6 +196,22 @@ class NatLabTest {
         assertEquals("hard-nat", lab.peer("hp-h2", "10.2.0.2").get("technique"));
     }
 
+    /**
+     * The carrier's NAT one hop further (an access router between it and the home router): the hard
+     * side's second round of opening probes, one hop past the priming TTL, dies before it too, so the
+     * first attempt ends on the relay; the retry sends that round one more hop further, and the path
+     * ends direct, still without a probe reaching the peer's NAT unasked.
+     */
+    @Test
+    void coneToDeeperCarrierGradeNat_isDirectOnTheRetry_whoseOpeningProbesGoOneHopFurther() throws Exception {
+        aAsksForB(Map.of("P2P_RETRY_DIRECT_SEC", "1"), "cone", "cgnat-deep", "routed");
+        awaitState("hp-h1", "10.1.0.2", "direct", 60);
+        awaitState("hp-h2", "10.2.0.2", "direct", 20);
+        assertEquals("hard-nat", lab.peer("hp-h1", "10.1.0.2").get("technique"));
+        String logs = lab.logs();
+        assertTrue(logs.contains("no direct path to lab-b"), "the first attempt ended on the relay:\n" + logs);
+    }
+
     /** The same pair with the technique off on both sides ends on the relay: the technique is what opens it. */
     @Test
     void coneToSymmetric_withoutTheHardNatTechnique_endsOnTheRelay() throws Exception {

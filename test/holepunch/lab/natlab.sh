@@ -14,6 +14,8 @@
 #                                   cgnat (a carrier-grade NAT, symmetric, with a home router behind it: the
 #                                   worker sits behind two NATs, the cone one at home on 10.N.0.0/24, the
 #                                   carrier's on 100.64.N.0/24),
+#                                   cgnat-deep (the same with the carrier's NAT one hop further: an access
+#                                   router, hp-aN, between it and the home router, whose WAN is 100.65.N.2),
 #                                   ipv6 (dual stack: IPv4 symmetric, IPv6 routed through a stateful firewall
 #                                   that lets in only what answers traffic from inside: no NAT, 2001:db8:N::/64)
 #                                   "same" adds hp-h3 on router 1's LAN, beside hp-h1.
@@ -51,16 +53,32 @@ host() {   # host NAME ROUTER ADDR
   fi
 }
 
-home_router() {   # home_router N: hp-gN, a cone NAT on 10.N.0.0/24 whose WAN is on the carrier NAT's LAN (100.64.N.0/24)
-  local r=$1 ns="hp-g$1"
+home_router() {   # home_router N [deep]: hp-gN, a cone NAT on 10.N.0.0/24 whose WAN is on the carrier NAT's LAN (100.64.N.0/24),
+                  # or, deep, on an access router's (100.65.N.0/24) one hop below the carrier's NAT
+  local r=$1 ns="hp-g$1" up="hp-r$1" wan="100.64.$1.2" via="100.64.$1.1"
   touch "/tmp/hp-cgnat-r$r"
+  if [ "${2:-}" = deep ]; then
+    ip netns add "hp-a$r"
+    in_ns "hp-a$r" ip link set lo up
+    ip link add "au$r" netns "hp-a$r" type veth peer name "l-a$r" netns "hp-r$r"
+    in_ns "hp-r$r" ip link set "l-a$r" master brl up
+    in_ns "hp-a$r" ip addr add "100.64.$r.3/24" dev "au$r"
+    in_ns "hp-a$r" ip link set "au$r" up
+    in_ns "hp-a$r" ip route add default via "100.64.$r.1"
+    in_ns "hp-a$r" ip link add brl type bridge
+    in_ns "hp-a$r" ip addr add "100.65.$r.1/24" dev brl
+    in_ns "hp-a$r" ip link set brl up
+    in_ns "hp-a$r" sysctl -qw net.ipv4.ip_forward=1
+    in_ns "hp-r$r" ip route add "100.65.$r.0/24" via "100.64.$r.3"
+    up="hp-a$r" wan="100.65.$r.2" via="100.65.$r.1"
+  fi
   ip netns add "$ns"
   in_ns "$ns" ip link set lo up
-  ip link add "gw$r" netns "$ns" type veth peer name "l-g$r" netns "hp-r$r"
-  in_ns "hp-r$r" ip link set "l-g$r" master brl up
-  in_ns "$ns" ip addr add "100.64.$r.2/24" dev "gw$r"
+  ip link add "gw$r" netns "$ns" type veth peer name "l-g$r" netns "$up"
+  in_ns "$up" ip link set "l-g$r" master brl up
+  in_ns "$ns" ip addr add "$wan/24" dev "gw$r"
   in_ns "$ns" ip link set "gw$r" up
-  in_ns "$ns" ip route add default via "100.64.$r.1"
+  in_ns "$ns" ip route add default via "$via"
   in_ns "$ns" ip link add brl type bridge
   in_ns "$ns" ip addr add "10.$r.0.1/24" dev brl
   in_ns "$ns" ip link set brl up
@@ -119,7 +137,7 @@ router() {   # router N NAT
     in_ns "$ns" ip route add 11.0.0.0/24 dev "wan$r" 2>/dev/null || true
   fi
   in_ns "$ns" ip link add brl type bridge
-  if [ "$nat" = cgnat ]; then in_ns "$ns" ip addr add "100.64.$r.1/24" dev brl; else in_ns "$ns" ip addr add "10.$r.0.1/24" dev brl; fi
+  if [ "${nat%-deep}" = cgnat ]; then in_ns "$ns" ip addr add "100.64.$r.1/24" dev brl; else in_ns "$ns" ip addr add "10.$r.0.1/24" dev brl; fi
   in_ns "$ns" ip link set brl up
   in_ns "$ns" sysctl -qw net.ipv4.ip_forward=1
   # As home routers do (OpenWrt's wan zone: input REJECT): unsolicited traffic to the router itself
@@ -145,9 +163,11 @@ router() {   # router N NAT
                  -j DNAT --to-destination "10.$r.0.2:4000" ;;
     cgnat)     in_ns "$ns" iptables -t nat -A POSTROUTING -o "wan$r" -j MASQUERADE --random-fully
                home_router "$r" ;;
+    cgnat-deep) in_ns "$ns" iptables -t nat -A POSTROUTING -o "wan$r" -j MASQUERADE --random-fully
+               home_router "$r" deep ;;
     ipv6)      in_ns "$ns" iptables -t nat -A POSTROUTING -o "wan$r" -j MASQUERADE --random-fully
                ipv6_on "$r" ;;
-    *) echo "natlab: unknown NAT type '$nat' (cone, symmetric, fullcone, restricted, bare, symmetric-upnp, cgnat, ipv6)" >&2; exit 2 ;;
+    *) echo "natlab: unknown NAT type '$nat' (cone, symmetric, fullcone, restricted, bare, symmetric-upnp, cgnat, cgnat-deep, ipv6)" >&2; exit 2 ;;
   esac
 }
 
