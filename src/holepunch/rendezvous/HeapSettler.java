@@ -24,7 +24,7 @@ import java.util.function.LongSupplier;
  * Under G1 the periodic collection ({@link HeapPolicy}) does this, concurrently, and ZGC and
  * Shenandoah give memory back by themselves: this runs only with the serial or parallel collector.
  */
-final class HeapSettler {
+final class HeapSettler implements AutoCloseable {
     static final long QUIET_MILLIS = 3000;
     static final long CHECK_MILLIS = 1000;
     static final long GROWTH_BYTES = 8L << 20;
@@ -36,6 +36,7 @@ final class HeapSettler {
     private long lastCount = -1;
     private long quietSince;
     private long lastRun = Long.MIN_VALUE / 2;
+    private Thread thread;
 
     private HeapSettler(MemoryPoolMXBean old, LongSupplier registrations, Log log) {
         this.old = old;
@@ -44,15 +45,21 @@ final class HeapSettler {
     }
 
     /**
-     * Starts the settler on a daemon thread when the collector is serial or parallel; returns
-     * whether it started. {@code registrations}: sessions registered so far.
+     * Starts the settler on a daemon thread when the collector is serial or parallel; null when it
+     * did not start. {@code registrations}: sessions registered so far.
      */
-    static boolean start(LongSupplier registrations, Log log) {
+    static HeapSettler start(LongSupplier registrations, Log log) {
         MemoryPoolMXBean old = oldGeneration();
-        if (old == null) return false;
+        if (old == null) return null;
         HeapSettler s = new HeapSettler(old, registrations, log);
-        Thread.ofPlatform().daemon().name("heap-settler").start(s::run);
-        return true;
+        s.thread = Thread.ofPlatform().daemon().name("heap-settler").start(s::run);
+        return s;
+    }
+
+    /** Stops the settler (the server stops). */
+    @Override
+    public void close() {
+        thread.interrupt();
     }
 
     /** The old generation's pool when the collector is serial or parallel, else null. */

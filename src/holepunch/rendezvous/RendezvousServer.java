@@ -52,6 +52,8 @@ public final class RendezvousServer implements AutoCloseable {
     private StunServer stun;
     /** Sessions registered since start (the heap settler waits for them to be quiet). */
     private final java.util.concurrent.atomic.AtomicLong registrations = new java.util.concurrent.atomic.AtomicLong();
+    /** Null unless the collector is serial or parallel. */
+    private HeapSettler settler;
     /** The shared directory on Redis, or null for a single instance. */
     private final ClusterDirectory cluster;
     /** Who holds an id across the cluster (null without REDIS_URL). */
@@ -103,7 +105,8 @@ public final class RendezvousServer implements AutoCloseable {
         if (setup.lowered()) server.log.info(null, "connection setup runs at nice " + config.setupNice() + " below the session loops (SETUP_NICE)");
         List<String> heap = HeapPolicy.apply();
         if (!heap.isEmpty()) server.log.info(null, "JVM defaults (G1): set " + String.join(", ", heap) + " so that the heap shrinks after a burst");
-        if (HeapSettler.start(server.registrations::get, server.log)) {
+        server.settler = HeapSettler.start(server.registrations::get, server.log);
+        if (server.settler != null) {
             server.log.info(null, "serial or parallel collector: the heap is collected whole once registrations have been quiet for "
                     + HeapSettler.QUIET_MILLIS / 1000 + " s after growing (memory back after a burst)");
         }
@@ -416,6 +419,7 @@ public final class RendezvousServer implements AutoCloseable {
         }
         for (ConnectionLoop loop : loops) loop.stop();
         if (stun != null) stun.close();
+        if (settler != null) settler.close();
         executor.shutdownNow();
         log.info(null, "stopped");
     }
