@@ -51,6 +51,19 @@ class NatLabTest {
         }
     }
 
+    /**
+     * The birthday technique opened the path between A and B. A side can take a hit of the technique
+     * for an ordinary answer at the STUN-reported address, and so name it {@code stun}: when the easy
+     * side's random probe lands on the mapping of the hard side's own socket (1 hit in 257), or when
+     * an extra socket's mapping falls on the hard side's reported port (256 in 64,512). The other side
+     * then still names it: at least one names {@code hard-nat}, and neither names anything else.
+     */
+    private void assertHardNatOpenedThePath() {
+        Object a = lab.peer("hp-h1", "10.1.0.2").get("technique"), b = lab.peer("hp-h2", "10.2.0.2").get("technique");
+        assertTrue(("hard-nat".equals(a) || "hard-nat".equals(b)) && List.of("hard-nat", "stun").containsAll(java.util.Arrays.asList(a, b)),
+                "techniques: A " + a + ", B " + b);
+    }
+
     /** The lab with NATs of these kinds (and layout), the rendezvous, and worker A (behind NAT 1) asking for worker B (behind NAT 2). */
     private void aAsksForB(String... natsAndLayout) throws Exception {
         aAsksForB(Map.of(), natsAndLayout);
@@ -175,10 +188,8 @@ class NatLabTest {
         aAsksForB("bare", "symmetric", "routed");
         awaitState("hp-h1", "10.1.0.2", "direct", 60);
         awaitState("hp-h2", "10.2.0.2", "direct", 20);
-        Map<String, Object> a = lab.peer("hp-h1", "10.1.0.2");
-        assertEquals("hard-nat", a.get("technique"));
-        assertEquals("hard-nat", lab.peer("hp-h2", "10.2.0.2").get("technique"));
-        String remote = (String) a.get("remote");
+        assertHardNatOpenedThePath();
+        String remote = (String) lab.peer("hp-h1", "10.1.0.2").get("remote");
         assertTrue(remote.startsWith("203.0.113.12:") && !remote.equals("203.0.113.12:4000"), "one of the extra sockets' mappings: " + remote);
     }
 
@@ -192,8 +203,7 @@ class NatLabTest {
         aAsksForB("cone", "cgnat", "routed");
         awaitState("hp-h1", "10.1.0.2", "direct", 60);
         awaitState("hp-h2", "10.2.0.2", "direct", 20);
-        assertEquals("hard-nat", lab.peer("hp-h1", "10.1.0.2").get("technique"));
-        assertEquals("hard-nat", lab.peer("hp-h2", "10.2.0.2").get("technique"));
+        assertHardNatOpenedThePath();
     }
 
     /**
@@ -207,7 +217,7 @@ class NatLabTest {
         aAsksForB(Map.of("P2P_RETRY_DIRECT_SEC", "1"), "cone", "cgnat-deep", "routed");
         awaitState("hp-h1", "10.1.0.2", "direct", 60);
         awaitState("hp-h2", "10.2.0.2", "direct", 20);
-        assertEquals("hard-nat", lab.peer("hp-h1", "10.1.0.2").get("technique"));
+        assertHardNatOpenedThePath();
         String logs = lab.logs();
         assertTrue(logs.contains("no direct path to lab-b"), "the first attempt ended on the relay:\n" + logs);
     }
@@ -226,7 +236,7 @@ class NatLabTest {
         aAsksForB("cone", "symmetric");
         awaitState("hp-h1", "10.1.0.2", "direct", 60);
         awaitState("hp-h2", "10.2.0.2", "direct", 20);
-        assertEquals("hard-nat", lab.peer("hp-h1", "10.1.0.2").get("technique"));
+        assertHardNatOpenedThePath();
     }
 
     /** The rules miniupnpd holds on router 2 (its iptables backend uses the legacy tables). */
