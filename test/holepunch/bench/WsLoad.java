@@ -103,7 +103,7 @@ public final class WsLoad implements AutoCloseable {
     }
 
     /** Runs {@code senders} closed-loop echo senders for the given time; returns [msgs/s, p50 ms, p99 ms]. */
-    double[] echo(int senders, double seconds) throws IOException {
+    public double[] echo(int senders, double seconds) throws IOException {
         long end = System.nanoTime() + (long) (seconds * 1e9);
         return echoWhile(senders, () -> System.nanoTime() < end);
     }
