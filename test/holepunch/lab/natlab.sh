@@ -53,36 +53,33 @@ host() {   # host NAME ROUTER ADDR
   fi
 }
 
-home_router() {   # home_router N [deep]: hp-gN, a cone NAT on 10.N.0.0/24 whose WAN is on the carrier NAT's LAN (100.64.N.0/24),
-                  # or, deep, on an access router's (100.65.N.0/24) one hop below the carrier's NAT
-  local r=$1 ns="hp-g$1" up="hp-r$1" wan="100.64.$1.2" via="100.64.$1.1"
-  touch "/tmp/hp-cgnat-r$r"
-  if [ "${2:-}" = deep ]; then
-    ip netns add "hp-a$r"
-    in_ns "hp-a$r" ip link set lo up
-    ip link add "au$r" netns "hp-a$r" type veth peer name "l-a$r" netns "hp-r$r"
-    in_ns "hp-r$r" ip link set "l-a$r" master brl up
-    in_ns "hp-a$r" ip addr add "100.64.$r.3/24" dev "au$r"
-    in_ns "hp-a$r" ip link set "au$r" up
-    in_ns "hp-a$r" ip route add default via "100.64.$r.1"
-    in_ns "hp-a$r" ip link add brl type bridge
-    in_ns "hp-a$r" ip addr add "100.65.$r.1/24" dev brl
-    in_ns "hp-a$r" ip link set brl up
-    in_ns "hp-a$r" sysctl -qw net.ipv4.ip_forward=1
-    in_ns "hp-r$r" ip route add "100.65.$r.0/24" via "100.64.$r.3"
-    up="hp-a$r" wan="100.65.$r.2" via="100.65.$r.1"
-  fi
+inner_router() {   # inner_router NS UP IF ADDR VIA LAN: a router NS whose uplink IF (ADDR/24, default via VIA) is on UP's
+                   # LAN bridge, and which routes its own LAN bridge (LAN/24) behind it
+  local ns=$1 up=$2 if=$3 addr=$4 via=$5 lan=$6
   ip netns add "$ns"
   in_ns "$ns" ip link set lo up
-  ip link add "gw$r" netns "$ns" type veth peer name "l-g$r" netns "$up"
-  in_ns "$up" ip link set "l-g$r" master brl up
-  in_ns "$ns" ip addr add "$wan/24" dev "gw$r"
-  in_ns "$ns" ip link set "gw$r" up
+  ip link add "$if" netns "$ns" type veth peer name "l-$if" netns "$up"
+  in_ns "$up" ip link set "l-$if" master brl up
+  in_ns "$ns" ip addr add "$addr/24" dev "$if"
+  in_ns "$ns" ip link set "$if" up
   in_ns "$ns" ip route add default via "$via"
   in_ns "$ns" ip link add brl type bridge
-  in_ns "$ns" ip addr add "10.$r.0.1/24" dev brl
+  in_ns "$ns" ip addr add "$lan/24" dev brl
   in_ns "$ns" ip link set brl up
   in_ns "$ns" sysctl -qw net.ipv4.ip_forward=1
+}
+
+home_router() {   # home_router N [deep]: hp-gN, a cone NAT on 10.N.0.0/24 whose WAN is on the carrier NAT's LAN (100.64.N.0/24),
+                  # or, deep, on an access router's (hp-aN, 100.65.N.0/24) one hop below the carrier's NAT
+  local r=$1 ns="hp-g$1"
+  touch "/tmp/hp-cgnat-r$r"
+  if [ "${2:-}" = deep ]; then
+    inner_router "hp-a$r" "hp-r$r" "au$r" "100.64.$r.3" "100.64.$r.1" "100.65.$r.1"
+    in_ns "hp-r$r" ip route add "100.65.$r.0/24" via "100.64.$r.3"
+    inner_router "$ns" "hp-a$r" "gw$r" "100.65.$r.2" "100.65.$r.1" "10.$r.0.1"
+  else
+    inner_router "$ns" "hp-r$r" "gw$r" "100.64.$r.2" "100.64.$r.1" "10.$r.0.1"
+  fi
   in_ns "$ns" iptables -A INPUT -i "gw$r" -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
   in_ns "$ns" iptables -A INPUT -i "gw$r" -j DROP
   in_ns "$ns" iptables -t nat -A POSTROUTING -o "gw$r" -j MASQUERADE

@@ -121,6 +121,19 @@ class HardNatTest {
         p.onRelay(new RelayData(Long.toHexString(pair), "peer", Base64.getEncoder().encodeToString(answer.reply())));
     }
 
+    /** "me" as the hard side (our NAT maps per destination), initiator of a pair with {@code peer}, keys done with {@code them}. */
+    private Peers hardSide(boolean technique, long pair, String peer, String peerMapping, PathCrypto them) {
+        Peers p = peers(technique);
+        p.ownMapping(NatBehaviour.ENDPOINT_DEPENDENT, false);
+        PeersTest.deliver(p, offer(peer, pair, "initiator", peerMapping));
+        completeHandshake(p, them, pair);
+        return p;
+    }
+
+    private Peers hardSide(boolean technique, long pair, String peer, String peerMapping) {
+        return hardSide(technique, pair, peer, peerMapping, them(pair, Role.RESPONDER, peer));
+    }
+
     private static Probe parse(PathCrypto them, byte[] d) {
         return Probe.parse(d, d.length, them.recvProbeKey);
     }
@@ -196,11 +209,8 @@ class HardNatTest {
      */
     @Test
     void twoHitsAtOnce_thePathFollowsThePeersChoice_andTheSocketItUsesStaysOpen() {
-        Peers p = peers(true);
-        p.ownMapping(NatBehaviour.ENDPOINT_DEPENDENT, false);
         PathCrypto them = them(PAIR, Role.RESPONDER, "peer");
-        PeersTest.deliver(p, offer("peer", PAIR, "initiator", "endpoint-independent"));
-        completeHandshake(p, them, PAIR);
+        Peers p = hardSide(true, PAIR, "peer", "endpoint-independent", them);
         FakeSocket first = extra.get(10), second = extra.get(20);
         for (FakeSocket s : List.of(first, second)) {
             byte[] probe = new Probe(Probe.Kind.PROBE, PAIR, s == first ? 900 : 901, null).encode(them.sendProbeKey);
@@ -243,10 +253,7 @@ class HardNatTest {
 
     @Test
     void hardSide_sendsItsOpeningProbesAgainOneHopFurther_halfWayThroughTheBurst_unlessThePathIsOpen() {
-        Peers p = peers(true);
-        p.ownMapping(NatBehaviour.ENDPOINT_DEPENDENT, false);
-        PeersTest.deliver(p, offer("peer", PAIR, "initiator", "endpoint-independent"));
-        completeHandshake(p, them(PAIR, Role.RESPONDER, "peer"), PAIR);
+        Peers p = hardSide(true, PAIR, "peer", "endpoint-independent");
         clock.advance(HardNat.REOPEN_AFTER_MILLIS - 1);
         assertTrue(extra.stream().allMatch(s -> s.sent.size() == 1), "only the primed probe so far");
         clock.advance(1);
@@ -260,11 +267,8 @@ class HardNatTest {
         // When a path opened before that, nothing more is sent.
         extra.clear();
         toRendezvous.clear();
-        Peers q = peers(true);
-        q.ownMapping(NatBehaviour.ENDPOINT_DEPENDENT, false);
         PathCrypto them = them(PAIR + 3, Role.RESPONDER, "other");
-        PeersTest.deliver(q, offer("other", PAIR + 3, "initiator", "endpoint-independent"));
-        completeHandshake(q, them, PAIR + 3);
+        Peers q = hardSide(true, PAIR + 3, "other", "endpoint-independent", them);
         FakeSocket winner = extra.get(7);
         byte[] probe = new Probe(Probe.Kind.PROBE, PAIR + 3, 900, null).encode(them.sendProbeKey);
         winner.receiver.onDatagram(PEER, probe, probe.length);
@@ -299,17 +303,11 @@ class HardNatTest {
 
     @Test
     void hardSide_doesNothing_whenBothMapPerDestination_orTheTechniqueIsOff() {
-        Peers both = peers(true);
-        both.ownMapping(NatBehaviour.ENDPOINT_DEPENDENT, false);
-        PeersTest.deliver(both, offer("peer", PAIR, "initiator", "endpoint-dependent"));
-        completeHandshake(both, them(PAIR, Role.RESPONDER, "peer"), PAIR);
+        Peers both = hardSide(true, PAIR, "peer", "endpoint-dependent");
         assertTrue(extra.isEmpty(), "symmetric on both sides: the birthday technique cannot meet");
 
         toRendezvous.clear();
-        Peers off = peers(false);
-        off.ownMapping(NatBehaviour.ENDPOINT_DEPENDENT, false);
-        PeersTest.deliver(off, offer("peer", PAIR, "initiator", "endpoint-independent"));
-        completeHandshake(off, them(PAIR, Role.RESPONDER, "peer"), PAIR);
+        Peers off = hardSide(false, PAIR, "peer", "endpoint-independent");
         assertTrue(extra.isEmpty(), "P2P_HARD_NAT=false");
     }
 
