@@ -1,5 +1,6 @@
 package holepunch.json;
 
+import com.fasterxml.jackson.core.JsonEncoding;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
@@ -115,6 +116,42 @@ public final class Json {
         return out.toString();
     }
 
+    /**
+     * The JSON text as UTF-8, generated straight into bytes: no String on the way. Surrogates are
+     * written as escapes (RFC 8259 §7), as the original's {@code json.dumps} writes them: a
+     * character beyond the BMP as its escaped pair, and a lone surrogate, which a client may send
+     * as an escape and no UTF-8 can hold, as itself, so it comes back as it was sent. (Jackson's
+     * COMBINE_UNICODE_SURROGATES_IN_UTF8 would write pairs as four bytes, but in 2.20 it also joins
+     * a lone high surrogate with whatever character follows it.)
+     */
+    public static byte[] writeUtf8(Object value) {
+        Sink sink = SINK.get();
+        sink.reset();
+        try (JsonGenerator g = FACTORY.createGenerator(sink, JsonEncoding.UTF8)) {
+            write(g, value);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return sink.take();
+    }
+
+    /** A thread's reusable output for {@link #writeUtf8}; it keeps at most {@link #KEPT_BYTES} between uses. */
+    private static final ThreadLocal<Sink> SINK = ThreadLocal.withInitial(Sink::new);
+    static final int KEPT_BYTES = 16 * 1024;
+
+    private static final class Sink extends java.io.ByteArrayOutputStream {
+        Sink() {
+            super(512);
+        }
+
+        /** The bytes written, and the buffer let go when a large value grew it. */
+        byte[] take() {
+            byte[] out = toByteArray();
+            if (buf.length > KEPT_BYTES) buf = new byte[512];
+            return out;
+        }
+    }
+
     /** Indented, for people to read. */
     public static String writePretty(Object value) {
         StringWriter out = new StringWriter();
@@ -156,7 +193,7 @@ public final class Json {
 
     /** Builds an object with keys in the order given: {@code obj("type", "x", "status", "ok")}. */
     public static Map<String, Object> obj(Object... keysAndValues) {
-        Map<String, Object> m = new LinkedHashMap<>();
+        Map<String, Object> m = LinkedHashMap.newLinkedHashMap(keysAndValues.length / 2);
         for (int i = 0; i < keysAndValues.length; i += 2) m.put((String) keysAndValues[i], keysAndValues[i + 1]);
         return m;
     }

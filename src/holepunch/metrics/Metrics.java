@@ -33,6 +33,31 @@ public final class Metrics {
         counters.computeIfAbsent(series(name, labels), k -> new LongAdder()).add(amount);
     }
 
+    /**
+     * One series of a counter, looked up once: for paths taken per message, where building the
+     * series' name each time would be garbage per message.
+     */
+    public Counter counter(String name, String... labels) {
+        return new Counter(counters.computeIfAbsent(series(name, labels), k -> new LongAdder()));
+    }
+
+    /** A counter series held by its user. */
+    public static final class Counter {
+        private final LongAdder adder;
+
+        private Counter(LongAdder adder) {
+            this.adder = adder;
+        }
+
+        public void inc() {
+            adder.increment();
+        }
+
+        public long value() {
+            return adder.sum();
+        }
+    }
+
     public long value(String name, String... labels) {
         LongAdder a = counters.get(series(name, labels));
         return a == null ? 0 : a.sum();

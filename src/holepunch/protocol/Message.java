@@ -32,6 +32,11 @@ public sealed interface Message permits RegisterPublicIp, UpdateUdpEndpoint, Udp
         return Json.write(toJson());
     }
 
+    /** The JSON text as UTF-8, for a WebSocket text frame (no String on the way). */
+    default byte[] encodeUtf8() {
+        return Json.writeUtf8(toJson());
+    }
+
     /** A message of a type this version does not know; kept so the caller can report it once. */
     record Unknown(String typeName) implements Message {
         @Override

@@ -110,7 +110,7 @@ final class ClusterPairs {
                     return;
                 }
                 metrics.add("holepunch_relay_bytes_total", data.length() * 3L / 4);
-                h.w().connection.sendText(new RelayData(pairId, sender, data).encode());
+                h.w().connection.sendText(new RelayData(pairId, sender, data).encodeUtf8());
             }
             case "status" -> {
                 if (!(m.get("worker") instanceof String reporter) || !(m.get("outcome") instanceof Map<?, ?> outcome)) return;

@@ -204,8 +204,8 @@ final class PeerBroker {
         long base = Math.max(oneWayA, oneWayB) + START_MARGIN_MILLIS;
         WorkerEntry.Endpoint a = requester.endpoint();
         WorkerEntry.Endpoint b = peer.endpoint();
-        requester.connection.sendText(offer(pairId, pairKey, Role.INITIATOR, peer, b, base - oneWayA).encode());
-        peer.connection.sendText(offer(pairId, pairKey, Role.RESPONDER, requester, a, base - oneWayB).encode());
+        requester.connection.sendText(offer(pairId, pairKey, Role.INITIATOR, peer, b, base - oneWayA).encodeUtf8());
+        peer.connection.sendText(offer(pairId, pairKey, Role.RESPONDER, requester, a, base - oneWayB).encodeUtf8());
         metrics.inc("holepunch_offers_total");
         log.info(requester.id, "introduced to " + peer.id + " (pair " + pairId + "): " + a + " <-> " + b
                 + ", start in " + (base - oneWayA) + "/" + (base - oneWayB) + " ms");
@@ -214,7 +214,7 @@ final class PeerBroker {
     void refuse(WorkerEntry requester, String target, String error) {
         metrics.inc("holepunch_p2p_errors_total");
         log.warn(requester.id, "request_p2p_connection refused: " + error);
-        requester.connection.sendText(new P2pConnectionError(target, null, error).encode());
+        requester.connection.sendText(new P2pConnectionError(target, null, error).encodeUtf8());
     }
 
     /** A message from instance {@code from} about pairs that span it and this one ({@link ClusterPairs}). */
@@ -390,13 +390,13 @@ final class PeerBroker {
         }
         if (error != null) {
             metrics.inc("holepunch_relay_dropped_total", "reason", error.startsWith("relay rate") ? "rate" : "invalid");
-            sender.connection.sendText(new RelayError(pairId, error).encode());
+            sender.connection.sendText(new RelayError(pairId, error).encodeUtf8());
             return;
         }
         metrics.add("holepunch_relay_bytes_total", data.length);
         Party other = pair.other(sender);
         if (other instanceof Here h) {
-            h.w().connection.sendText(new RelayData(pair.pairId(), sender.id, message.data()).encode());
+            h.w().connection.sendText(new RelayData(pair.pairId(), sender.id, message.data()).encodeUtf8());
         } else if (other instanceof Elsewhere e && cluster != null) {
             cluster.send(e.instance(), Json.obj("op", "relay", "pair", pair.pairId(), "from", sender.id, "data", message.data()));
         }

@@ -28,7 +28,7 @@ import java.util.Map;
  */
 final class RendezvousProtocol implements WebSocketConnection.Handler {
     /** The same reply to every good update_udp_endpoint: encoded once. */
-    private static final String ACK_SUCCESS = UdpEndpointAck.SUCCESS.encode();
+    private static final byte[] ACK_SUCCESS = UdpEndpointAck.SUCCESS.encodeUtf8();
 
     private final Registry registry;
     private final Log log;
@@ -36,6 +36,12 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
     private final int maxMessagesPerSec;
     private final java.util.function.ObjIntConsumer<WorkerEntry> onEnd;
     private final PeerBroker broker;
+    /** holepunch_messages_total's series, each made once (Prometheus: counters start at 0). */
+    private static final String MESSAGES = "holepunch_messages_total";
+    private final Metrics.Counter overRate;
+    private final Metrics.Counter invalidJson;
+    private final Metrics.Counter unknownType;
+    private final java.util.EnumMap<MessageType, Metrics.Counter> byType = new java.util.EnumMap<>(MessageType.class);
 
     RendezvousProtocol(Registry registry, Log log, Metrics metrics, RendezvousConfig config,
                        java.util.function.ObjIntConsumer<WorkerEntry> onEnd) {
@@ -45,6 +51,10 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
         this.maxMessagesPerSec = config.maxMessagesPerSec();
         this.onEnd = onEnd;
         this.broker = new PeerBroker(registry, log, metrics, config);
+        this.overRate = metrics.counter(MESSAGES, "type", "over_rate");
+        this.invalidJson = metrics.counter(MESSAGES, "type", "invalid_json");
+        this.unknownType = metrics.counter(MESSAGES, "type", "unknown");
+        for (MessageType t : MessageType.values()) byType.put(t, metrics.counter(MESSAGES, "type", t.wire));
     }
 
     PeerBroker broker() {
@@ -55,7 +65,7 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
     public void onText(WebSocketConnection connection, String text) {
         WorkerEntry worker = (WorkerEntry) connection.attachment();
         if (!worker.rate.take(1, System.nanoTime())) {
-            metrics.inc("holepunch_messages_total", "type", "over_rate");
+            overRate.inc();
             log.warn(worker.id, "sends more than " + maxMessagesPerSec + " messages per second (MAX_MESSAGES_PER_SEC); closing with 1008");
             connection.close(CloseCode.POLICY_VIOLATION, "message rate over " + maxMessagesPerSec + "/s");
             return;
@@ -64,20 +74,20 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
         try {
             json = Json.parseObject(text);
         } catch (Json.ParseException e) {
-            metrics.inc("holepunch_messages_total", "type", "invalid_json");
+            invalidJson.inc();
             log.warn(worker.id, "sent a message that is not a JSON object (" + e.getMessage() + "): " + Log.excerpt(text));
             return;
         }
         Object typeField = json.get("type");
         MessageType type = typeField instanceof String s ? MessageType.ofWire(s) : null;
-        metrics.inc("holepunch_messages_total", "type", type == null ? "unknown" : type.wire);
+        (type == null ? unknownType : byType.get(type)).inc();
         Message message;
         try {
             message = Message.parse(json);
         } catch (ProtocolException e) {
             if (type == MessageType.UPDATE_UDP_ENDPOINT) {
                 log.warn(worker.id, "sent an unusable update_udp_endpoint: " + e.getMessage());
-                worker.connection.sendText(UdpEndpointAck.error(e.getMessage()).encode());
+                worker.connection.sendText(UdpEndpointAck.error(e.getMessage()).encodeUtf8());
             } else if (type == null) {
                 log.warn(worker.id, "sent unhandled message type " + Log.excerpt(String.valueOf(typeField)));
             } else {
@@ -92,7 +102,7 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
                 log.info(worker.id, "reported HTTP-based public IP " + m.ip());
             }
             case UpdateUdpEndpoint m -> updateUdpEndpoint(worker, m);
-            case EchoRequest m -> connection.sendText(EchoResponse.to(m, worker.id).encode());
+            case EchoRequest m -> connection.sendText(EchoResponse.to(m, worker.id).encodeUtf8());
             case RequestP2pConnection m -> broker.request(worker, m);
             case P2pConnectionStatus m -> broker.status(worker, m);
             case P2pConnectionDecline m -> broker.decline(worker, m);

@@ -87,9 +87,11 @@ public final class RendezvousServer implements AutoCloseable {
         describeMetrics();
         ConnectionLoop.Settings settings = new ConnectionLoop.Settings(config.pingIntervalNanos(), config.pingTimeoutNanos(),
                 config.maxMessageBytes(), 1 << 20, 2_000_000_000L);
-        // Half the cores: the other half run the HTTP dispatcher and the upgrades' virtual threads
-        // (measured on 2 cores: one loop registers ~10% faster than two, with the same echo rate).
-        int n = Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
+        // One loop per core. Connection setup (the HTTP dispatcher, the upgrades' virtual threads) runs
+        // at a lower priority (SETUP_NICE), so the loops take the cores first. Measured on 2 cores
+        // against one loop: echo during a 10,000-session burst 50,000 msg/s against 27,000, its p99
+        // 10-14 ms against 16-26; registrations/s 9% lower, cold-burst CPU 0.17 ms against 0.15.
+        int n = Runtime.getRuntime().availableProcessors();
         loops = new ConnectionLoop[n];
         for (int i = 0; i < n; i++) {
             loops[i] = new ConnectionLoop("ws-loop-" + i, settings, line -> log.warn(null, line));

@@ -12,6 +12,11 @@ public final class FrameEncoder {
         return frame(Opcode.TEXT, text.getBytes(StandardCharsets.UTF_8));
     }
 
+    /** A text frame of a payload that is already UTF-8. */
+    public static ByteBuffer text(byte[] utf8) {
+        return frame(Opcode.TEXT, utf8);
+    }
+
     public static ByteBuffer frame(Opcode opcode, byte[] payload) {
         int len = payload.length;
         int header = len < 126 ? 2 : len <= 0xFFFF ? 4 : 10;

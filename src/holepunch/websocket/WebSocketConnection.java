@@ -79,7 +79,15 @@ public final class WebSocketConnection implements MessageDecoder.Listener {
     }
 
     public void sendText(String text) {
-        ByteBuffer frame = FrameEncoder.text(text);
+        send(FrameEncoder.text(text));
+    }
+
+    /** Sends a text message whose payload is already valid UTF-8 (generated JSON, say). */
+    public void sendText(byte[] utf8) {
+        send(FrameEncoder.text(utf8));
+    }
+
+    private void send(ByteBuffer frame) {
         runOnLoop(() -> {
             if (state == OPEN) enqueue(frame);
         });

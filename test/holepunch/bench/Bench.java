@@ -35,6 +35,7 @@ public final class Bench {
         String only = System.getenv().getOrDefault("BENCH_ONLY", "");
         if (only.isEmpty() || only.equals("stun")) stun();
         if (only.isEmpty() || only.equals("worker")) worker();
+        if (only.isEmpty() || only.equals("alloc")) AllocBench.run();
         if (only.isEmpty() || only.equals("p2p")) {
             if ("0".equals(new String(new ProcessBuilder("id", "-u").start().getInputStream().readAllBytes()).trim())) LabBench.run();
             else System.out.println("p2p: the NAT lab needs root; skipped");
@@ -43,7 +44,12 @@ public final class Bench {
             ClusterBench.run(Integer.parseInt(System.getenv().getOrDefault("BENCH_SESSIONS", "10000")));
             return;
         }
-        if (only.equals("stun") || only.equals("worker") || only.equals("p2p")) return;
+        if (only.equals("stun") || only.equals("worker") || only.equals("p2p") || only.equals("alloc")) return;
+        if (only.equals("burst")) {     // only the echo-during-a-burst figure, BENCH_REPEAT times on one server
+            burstOnly(Integer.parseInt(System.getenv().getOrDefault("BENCH_SESSIONS", "10000")),
+                    Integer.parseInt(System.getenv().getOrDefault("BENCH_REPEAT", "3")));
+            return;
+        }
         int sessions = Integer.parseInt(System.getenv().getOrDefault("BENCH_SESSIONS", "10000"));
         boolean seed = "1".equals(System.getenv("BENCH_SEED"));
         System.out.printf("# holepunch bench: %d sessions, %d cores%n", sessions, Runtime.getRuntime().availableProcessors());
@@ -101,10 +107,12 @@ public final class Bench {
         final Process process;
         final int port;
         final InetSocketAddress target;
+        final Path log;
         final List<Double> rates = new ArrayList<>();
         double kbPerSession;
 
-        private RvServer(String name, Process process, int port) {
+        private RvServer(String name, Process process, int port, Path log) {
+            this.log = log;
             this.name = name;
             this.process = process;
             this.port = port;
@@ -125,9 +133,12 @@ public final class Bench {
             pb.environment().put("MAX_SESSIONS_PER_IP", "1000000");     // every load session comes from 127.0.0.1
             pb.environment().put("MAX_MESSAGES_PER_SEC", "1000000");    // the echo senders go as fast as they can
             pb.environment().putAll(env);
+            // Diagnosis: JVM options in place of run.sh's own (HOLEPUNCH_JAVA_OPTS).
+            String extra = System.getenv("BENCH_SERVER_JAVA_OPTIONS");
+            if (extra != null && !name.equals("original")) pb.environment().put("HOLEPUNCH_JAVA_OPTS", extra);
             Path log = Files.createTempFile("bench-" + name, ".log");
             pb.redirectErrorStream(true).redirectOutput(log.toFile());
-            RvServer server = new RvServer(name, pb.start(), port);
+            RvServer server = new RvServer(name, pb.start(), port, log);
             waitForPort(port, 60_000);
             return server;
         }
@@ -226,6 +237,38 @@ public final class Bench {
         awaitNoWorkers(server.port);
     }
 
+    /**
+     * The echo-during-a-burst figure alone, {@code repeat} times, after one warm-up wave and
+     * BENCH_WAVES (default 0) measured waves.
+     */
+    static void burstOnly(int sessions, int repeat) throws Exception {
+        RvServer server = RvServer.start("holepunch", List.of(Path.of("run.sh").toAbsolutePath().toString(), "rendezvous"));
+        System.out.println("server log: " + server.log);
+        try {
+            wave(server, sessions, 0);
+            int waves = Integer.parseInt(System.getenv().getOrDefault("BENCH_WAVES", "0"));
+            for (int w = 1; w <= waves; w++) {
+                quiesce(List.of(server));
+                server.rates.add(wave(server, sessions, w));
+            }
+            if (waves > 0) System.out.printf(Locale.ROOT, "registrations/s, median of %d waves: %.0f%n", waves, server.medianRate());
+            for (int i = 1; i <= repeat; i++) {
+                quiesce(List.of(server));
+                echoDuringBurst(server, sessions, i);
+            }
+            dumpRecording(server);
+        } finally {
+            server.stop();
+        }
+    }
+
+    /** Diagnosis: with BENCH_JFR set (the server started with a recording), dumps it there. */
+    static void dumpRecording(RvServer server) throws Exception {
+        if (System.getenv("BENCH_JFR") == null) return;
+        String jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd").toString();
+        new ProcessBuilder(jcmd, String.valueOf(server.pid()), "JFR.dump", "filename=" + System.getenv("BENCH_JFR")).inheritIO().start().waitFor();
+    }
+
     /** One registration wave on a warmed-up server that lists no workers; returns registrations/s. */
     static double wave(RvServer server, int sessions, int number) throws Exception {
         awaitNoWorkers(server.port);    // the previous wave's closes are not charged to this one
@@ -247,11 +290,7 @@ public final class Bench {
         awaitNoWorkers(server.port);
         try (WsLoad load = new WsLoad(server.target)) {
             load.register(sessions, 512, "echo-", 300_000_000_000L);
-            if (System.getenv("BENCH_JFR") != null) {     // diagnosis: the server was started with a recording
-                String jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd").toString();
-                new ProcessBuilder(jcmd, String.valueOf(server.pid()), "JFR.dump", "filename=" + System.getenv("BENCH_JFR"))
-                        .inheritIO().start().waitFor();
-            }
+            dumpRecording(server);
             if ("1".equals(System.getenv("BENCH_SOAK")) && server.name.equals("holepunch")) soak(load, server.pid(), sessions);
             load.echo(100, 1.0);
             double[] e = load.echo(100, 5.0);

@@ -98,6 +98,11 @@ public final class WsLoad implements AutoCloseable {
         return open();
     }
 
+    /** Round trips counted by the last {@link #echo} or {@link #echoWhile}. */
+    long lastEchoCount() {
+        return latencyCount;
+    }
+
     long open() {
         return conns.stream().filter(c -> c.state >= IDLE).count();
     }

@@ -64,6 +64,21 @@ public class MetricsTest {
         assertTrue(text.contains("demo_never_total 0\n"), "a counter with no samples yet shows 0");
     }
 
+    @Test
+    void aHeldCounter_isTheSameSeriesAsNamedIncrements_andShowsFromZero() {
+        Metrics m = new Metrics();
+        m.counterFamily("demo_messages_total", "Messages, by type.");
+        Metrics.Counter echo = m.counter("demo_messages_total", "type", "echo");
+        m.counter("demo_messages_total", "type", "quiet");
+        assertTrue(m.render().contains("demo_messages_total{type=\"quiet\"} 0\n"), m.render());
+        echo.inc();
+        echo.inc();
+        m.inc("demo_messages_total", "type", "echo");
+        assertEquals(3, m.value("demo_messages_total", "type", "echo"));
+        assertEquals(3, m.counter("demo_messages_total", "type", "echo").value());
+        assertExposition(m.render());
+    }
+
     public static String promtool(String exposition) throws Exception {
         Process p = new ProcessBuilder("promtool", "check", "metrics").redirectErrorStream(true).start();
         p.getOutputStream().write(exposition.getBytes(StandardCharsets.UTF_8));

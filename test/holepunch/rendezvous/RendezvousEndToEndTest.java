@@ -182,6 +182,13 @@ class RendezvousEndToEndTest {
                 "processed_by_rendezvous", "Rendezvous processed echo for e2e-echo"), c.next());
         c.send(Json.obj("type", "echo_request"));
         assertEquals("", c.next().get("original_payload"));
+        c.send(Json.obj("type", "echo_request", "payload", Json.obj("text", "ümlaut 😀", "n", 7L)));
+        assertEquals(Json.obj("text", "ümlaut 😀", "n", 7L), c.next().get("original_payload"));
+        // A lone surrogate sent as an escape has no UTF-8: it comes back escaped, as sent.
+        c.ws.sendText("{\"type\":\"echo_request\",\"payload\":\"a\\ud800b\"}", true).get(5, TimeUnit.SECONDS);
+        assertEquals("a\ud800b", c.next().get("original_payload"));
+        c.send(Json.obj("type", "echo_request", "payload", "still open"));
+        assertEquals("still open", c.next().get("original_payload"));
         c.ws.abort();
     }
 
