@@ -367,7 +367,7 @@ final class Link {
         peers.log.warn(peers.selfId, "lost the direct path to " + peer + " via " + Peers.text(remote));
         report();
         stop();
-        if (peers.settings().connectTo().contains(peer)) peers.requestPeer(peer);
+        if (peers.wanted(peer)) peers.requestPeer(peer);
     }
 
     /** No direct path: traffic goes through the rendezvous relay, and a direct path is tried again later. */

@@ -14,9 +14,7 @@ import holepunch.protocol.P2pConnectionError;
 import holepunch.protocol.P2pConnectionOffer;
 import holepunch.protocol.PathState;
 import holepunch.protocol.RelayData;
-import holepunch.protocol.RequestP2pConnection;
 import holepunch.protocol.Role;
-import holepunch.timer.Backoff;
 import holepunch.timer.Scheduler;
 
 import java.io.IOException;
@@ -139,6 +137,7 @@ public final class Peers {
     volatile boolean closed;
     private volatile DataListener dataListener = (peer, payload) -> { };
     private volatile Metrics metrics = new Metrics();
+    private final Introductions introductions;
 
     public Peers(String selfId, Identity identity, Transport transport, Rendezvous rendezvous, Scheduler scheduler, Settings settings) {
         this.selfId = selfId;
@@ -147,6 +146,7 @@ public final class Peers {
         this.rendezvous = rendezvous;
         this.scheduler = scheduler;
         this.settings = settings;
+        this.introductions = new Introductions(selfId, settings.connectTo(), rendezvous, scheduler, peer -> byPeer.get(peer) != null, log);
     }
 
     /** This worker's own NAT mapping, as its last discovery found it (named in relay reasons). */
@@ -276,14 +276,16 @@ public final class Peers {
 
     /** After each successful endpoint report: ask for the configured peers that have no path. */
     public void onEndpointAccepted() {
-        for (String peer : settings.connectTo()) {
-            if (byPeer.get(peer) == null) requestPeer(peer);
-        }
+        introductions.askForMissing();
     }
 
     void requestPeer(String peer) {
-        if (closed || peer.equals(selfId)) return;
-        if (rendezvous.send(new RequestP2pConnection(peer))) log.info(selfId, "asked the rendezvous for a path to " + peer);
+        introductions.ask(peer);
+    }
+
+    /** Whether {@code peer} is one this worker asks the rendezvous for (P2P_CONNECT_TO). */
+    boolean wanted(String peer) {
+        return introductions.wanted(peer);
     }
 
     public void onError(P2pConnectionError message) {
@@ -295,26 +297,8 @@ public final class Peers {
             return;
         }
         log.warn(selfId, "no introduction to " + (target == null ? "?" : Log.excerpt(target)) + ": " + detail);
-        if (target != null && settings.connectTo().contains(target)) {
-            // The peer may not have registered yet (both started together): ask again soon, then less often;
-            // one question at a time, and none once an offer has made a link.
-            int n = unanswered.merge(target, 1, Integer::sum);
-            if (askingAgain.add(target)) {
-                scheduler.schedule(Backoff.delay(n - 1, ASK_AGAIN_MILLIS, ASK_AGAIN_CAP_MILLIS), () -> {
-                    askingAgain.remove(target);
-                    if (byPeer.get(target) == null) requestPeer(target);
-                });
-            }
-        }
+        if (target != null) introductions.refused(target);
     }
-
-    /** When the rendezvous could not introduce a peer we ask for: again after this, doubling up to the cap. */
-    static final long ASK_AGAIN_MILLIS = 250;
-    static final long ASK_AGAIN_CAP_MILLIS = 5000;
-    /** Introductions refused in a row, per peer we ask for (P2P_CONNECT_TO: bounded by the configuration). */
-    private final Map<String, Integer> unanswered = new ConcurrentHashMap<>();
-    /** The peers a question to the rendezvous is scheduled for (the same bound). */
-    private final java.util.Set<String> askingAgain = ConcurrentHashMap.newKeySet();
 
     static long parsePairId(String hex) {
         try {
@@ -326,7 +310,7 @@ public final class Peers {
 
     public void onOffer(P2pConnectionOffer offer) {
         String peer = offer.peerWorkerId();
-        unanswered.remove(peer);
+        introductions.answered(peer);
         String refusal = refusal(offer);
         if (refusal != null) {
             log.warn(selfId, "declined an offer from '" + peer + "': " + refusal);
@@ -421,6 +405,7 @@ public final class Peers {
 
     public void close() {
         closed = true;
+        introductions.close();
         for (Link l : byPeer.values()) l.stop();
     }
 

@@ -17,7 +17,6 @@ import holepunch.websocket.HttpServerUpgrade;
 import holepunch.websocket.WebSocketConnection;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
@@ -27,6 +26,10 @@ import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
+
+import static holepunch.rendezvous.HttpReplies.getOnly;
+import static holepunch.rendezvous.HttpReplies.json;
+import static holepunch.rendezvous.HttpReplies.text;
 
 /**
  * The rendezvous service: HTTP routes on the JDK {@code HttpServer}, WebSocket sessions on
@@ -179,7 +182,6 @@ public final class RendezvousServer implements AutoCloseable {
     private void route(HttpExchange ex) {
         try {
             String path = ex.getRequestURI().getPath();
-            String method = ex.getRequestMethod();
             if (path.startsWith(WS_PREFIX)) {
                 if (upgrade(ex, path.substring(WS_PREFIX.length()))) return;   // the exchange is gone
                 ex.close();
@@ -187,15 +189,15 @@ public final class RendezvousServer implements AutoCloseable {
             }
             switch (path) {
                 case "/" -> {
-                    if (getOnly(ex, method)) {
+                    if (getOnly(ex)) {
                         json(ex, 200, Json.obj("message", "Rendezvous Service (holepunch) is running."));
                     }
                 }
                 case "/debug/list_workers" -> {
-                    if (getOnly(ex, method) && authorized(ex, null)) json(ex, 200, listWorkers());
+                    if (getOnly(ex) && authorized(ex, null)) json(ex, 200, listWorkers());
                 }
                 case "/metrics" -> {
-                    if (getOnly(ex, method) && authorized(ex, null)) text(ex, 200, "text/plain; version=0.0.4", metrics.render());
+                    if (getOnly(ex) && authorized(ex, null)) text(ex, 200, "text/plain; version=0.0.4", metrics.render());
                 }
                 default -> {
                     if (!path.startsWith("/debug/") || authorized(ex, null)) json(ex, 404, Json.obj("detail", "Not Found"));
@@ -206,13 +208,6 @@ public final class RendezvousServer implements AutoCloseable {
             log.warn(null, "HTTP " + Log.excerpt(ex.getRequestMethod()) + " " + Log.excerpt(ex.getRequestURI().getPath()) + " failed: " + e);
             ex.close();
         }
-    }
-
-    private boolean getOnly(HttpExchange ex, String method) throws IOException {
-        if (method.equals("GET") || method.equals("HEAD")) return true;
-        ex.getResponseHeaders().set("Allow", "GET");
-        json(ex, 405, Json.obj("detail", "Method Not Allowed"));
-        return false;
     }
 
     private Map<String, Object> listWorkers() {
@@ -245,22 +240,6 @@ public final class RendezvousServer implements AutoCloseable {
         metrics.inc("holepunch_refused_total", "reason", reason);
         log.warn(workerId, why);
         json(ex, status, Json.obj("detail", detail));
-    }
-
-    static void json(HttpExchange ex, int status, Object body) throws IOException {
-        text(ex, status, "application/json", Json.write(body));
-    }
-
-    static void text(HttpExchange ex, int status, String contentType, String body) throws IOException {
-        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-        ex.getResponseHeaders().set("Content-Type", contentType);
-        boolean head = ex.getRequestMethod().equals("HEAD");
-        ex.sendResponseHeaders(status, head ? -1 : bytes.length);
-        if (!head) {
-            try (OutputStream out = ex.getResponseBody()) {
-                out.write(bytes);
-            }
-        }
     }
 
     // ---- WebSocket
