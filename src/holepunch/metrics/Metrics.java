@@ -53,9 +53,18 @@ public final class Metrics {
             adder.increment();
         }
 
+        public void add(long amount) {
+            adder.add(amount);
+        }
+
         public long value() {
             return adder.sum();
         }
+    }
+
+    /** Removes one series of a counter (its subject is gone); a handle to it counts on, unseen. */
+    public void remove(String name, String... labels) {
+        counters.remove(series(name, labels));
     }
 
     public long value(String name, String... labels) {

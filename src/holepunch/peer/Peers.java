@@ -137,6 +137,7 @@ public final class Peers {
     volatile boolean closed;
     private volatile DataListener dataListener = (peer, payload) -> { };
     private volatile Metrics metrics = new Metrics();
+    private volatile PathBytes pathBytes = new PathBytes(metrics);
     private final Introductions introductions;
 
     public Peers(String selfId, Identity identity, Transport transport, Rendezvous rendezvous, Scheduler scheduler, Settings settings) {
@@ -189,7 +190,8 @@ public final class Peers {
     /** Counts application bytes per peer, path and direction into {@code m}, and shows each path's state. */
     public void useMetrics(Metrics m) {
         metrics = m;
-        m.counterFamily("holepunch_worker_path_bytes_total", "Application bytes, by peer, path (direct or relay) and direction.");
+        pathBytes = new PathBytes(m);
+        m.counterFamily(PathBytes.NAME, "Application bytes, by peer, path (direct or relay) and direction.");
         m.counterFamily("holepunch_worker_dropped_total", "Peer datagrams and payloads dropped, by reason.");
         m.counterFamily("holepunch_worker_direct_paths_total", "Direct paths opened, by the technique that opened them.");
         m.counterFamily("holepunch_worker_hard_nat_attempts_total", "Hard-NAT attempts, by side (hard: extra sockets opened; easy: a burst of probes).");
@@ -209,8 +211,8 @@ public final class Peers {
         metrics.inc(name, labels);
     }
 
-    void count(String peer, String path, String direction, int bytes) {
-        metrics.add("holepunch_worker_path_bytes_total", bytes, "peer", peer, "path", path, "direction", direction);
+    void count(String peer, boolean direct, boolean sent, int bytes) {
+        pathBytes.add(peer, direct, sent, bytes);
     }
 
     public void onData(DataListener listener) {
@@ -219,7 +221,7 @@ public final class Peers {
 
     void deliver(Link l, String path, byte[] payload) {
         if (payload.length == 0) return;                 // a key confirmation
-        count(l.peer, path, "received", payload.length);
+        count(l.peer, path.equals("direct"), false, payload.length);
         dataListener.onData(l.peer, payload);
     }
 
@@ -241,7 +243,7 @@ public final class Peers {
         if (l.state == PathState.DIRECT && r != null && via != null) {
             try {
                 via.send(ByteBuffer.wrap(sealed), r);
-                count(peer, "direct", "sent", payload.length);
+                count(peer, true, true, payload.length);
                 return true;
             } catch (IOException e) {
                 log.debug(selfId, "direct send to " + peer + " failed: " + e.getMessage());
@@ -249,7 +251,7 @@ public final class Peers {
         }
         boolean sent = rendezvous.sendPaced(new RelayData(P2pConnectionOffer.pairIdText(l.pairId), null,
                 Base64.getEncoder().encodeToString(sealed)));
-        if (sent) count(peer, "relay", "sent", payload.length);
+        if (sent) count(peer, false, true, payload.length);
         return sent;
     }
 
