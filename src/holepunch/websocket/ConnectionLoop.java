@@ -4,6 +4,7 @@ import holepunch.log.Fatal;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
@@ -91,6 +92,8 @@ public final class ConnectionLoop implements Runnable {
             connection.started(this, now);
             try {
                 connection.channel.configureBlocking(false);
+                // Small frames go out at once (no Nagle delay behind an unacknowledged one), as asyncio does for the original.
+                connection.channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
                 connection.key = connection.channel.register(selector, SelectionKey.OP_READ, connection);
             } catch (IOException e) {
                 connection.onEndOfStream("register failed: " + e.getMessage());
