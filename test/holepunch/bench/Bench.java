@@ -276,11 +276,15 @@ public final class Bench {
         try (WsLoad load = new WsLoad(server.target)) {
             long cpu0 = cpuMillis(pid);
             long own0 = cpuMillis(ProcessHandle.current().pid());
+            long switches0 = contextSwitches(pid);
             double secs = load.register(sessions, 512, "bench-", 300_000_000_000L);
             long cpu = cpuMillis(pid) - cpu0;
             long own = cpuMillis(ProcessHandle.current().pid()) - own0;
-            System.out.printf(Locale.ROOT, "%s rendezvous: wave %d: %d registrations in %.2f s = %.0f registrations/s (server CPU %.3f ms per registration, %.2f cores; load client %.3f ms)%n",
-                    server.name, number, sessions, secs, sessions / secs, cpu / (double) sessions, cpu / 1000.0 / secs, own / (double) sessions);
+            long switches = contextSwitches(pid) - switches0;
+            System.out.printf(Locale.ROOT, "%s rendezvous: wave %d: %d registrations in %.2f s = %.0f registrations/s (server CPU %.3f ms per registration, %.2f cores,"
+                            + " %.1f thread switches; load client %.3f ms)%n",
+                    server.name, number, sessions, secs, sessions / secs, cpu / (double) sessions, cpu / 1000.0 / secs, switches / (double) sessions,
+                    own / (double) sessions);
             return sessions / secs;
         }
     }
@@ -451,6 +455,23 @@ public final class Bench {
         String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
         String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
         return (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10;
+    }
+
+    /** Context switches of every thread of the process so far (voluntary and not): each is a thread woken or preempted. */
+    static long contextSwitches(long pid) throws IOException {
+        long sum = 0;
+        try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+            for (Path t : tasks.toList()) {
+                try {
+                    for (String line : Files.readAllLines(t.resolve("status"))) {
+                        if (line.contains("ctxt_switches:")) sum += Long.parseLong(line.replaceAll("[^0-9]", ""));
+                    }
+                } catch (IOException gone) {
+                    // the thread ended
+                }
+            }
+        }
+        return sum;
     }
 
     static long rssKb(long pid) throws IOException {
