@@ -113,7 +113,8 @@ test-tools:
 
 # Runs JUnit's console launcher, then prints one plain "N passed, N failed" line from its summary and, after
 # it, each failed test with its message (CI shows the end of the output).
-test: build/test-classes.stamp test-tools
+# The AOT cache too: its training run is part of the build users get from run.sh, and RunScriptTest starts run.sh.
+test: build/test-classes.stamp build/holepunch.aot test-tools
 	@$(MAKE) -s test-run TEST_ARGS="$(TEST_ARGS)"
 
 .PHONY: test-run

@@ -20,11 +20,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * ~50 ms of every start), and does start it when one is. Run on a copy of the tree whose
  * {@code make} is a recorder in place of the real one.
  */
+@org.junit.jupiter.api.Tag("slow")
 class RunScriptTest {
 
     @Test
     void runScript_skipsMakeWhenTheBuildIsCurrent_andRunsItWhenASourceChanged(@TempDir Path dir) throws Exception {
         Path here = Path.of("").toAbsolutePath();
+        assertTrue(Files.exists(here.resolve("build/holepunch.aot")), "build/holepunch.aot is missing: make test builds it (make build/holepunch.aot)");
         for (String f : List.of("run.sh", "Makefile")) Files.copy(here.resolve(f), dir.resolve(f));
         copyTree(here.resolve("src"), dir.resolve("src"));
         copyTree(here.resolve("build"), dir.resolve("build"), "holepunch.jar", "holepunch.aot", "jvm.options");
@@ -41,7 +43,9 @@ class RunScriptTest {
         Files.writeString(make, "#!/bin/sh\necho \"$@\" >> '" + calls + "'\n");   // records, builds nothing
         assertTrue(make.toFile().setExecutable(true));
 
-        assertEquals("holepunch", run(dir, bin).split(" ")[0]);
+        // The version line (the copied AOT cache does not fit the copied jar's path: the JVM may say so first, and runs on)
+        String out = run(dir, bin);
+        assertTrue(out.lines().anyMatch(l -> l.matches("holepunch \\S+")), out);
         assertTrue(Files.notExists(calls), "make was started although nothing changed");
 
         Files.setLastModifiedTime(dir.resolve("src/holepunch/Main.java"), FileTime.fromMillis(built.toMillis() + 60_000));
