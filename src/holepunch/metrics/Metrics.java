@@ -30,7 +30,11 @@ public final class Metrics {
     }
 
     public void add(String name, long amount, String... labels) {
-        counters.computeIfAbsent(series(name, labels), k -> new LongAdder()).add(amount);
+        adder(name, labels).add(amount);
+    }
+
+    private LongAdder adder(String name, String... labels) {
+        return counters.computeIfAbsent(series(name, labels), k -> new LongAdder());
     }
 
     /**
@@ -38,7 +42,7 @@ public final class Metrics {
      * series' name each time would be garbage per message.
      */
     public Counter counter(String name, String... labels) {
-        return new Counter(counters.computeIfAbsent(series(name, labels), k -> new LongAdder()));
+        return new Counter(adder(name, labels));
     }
 
     /** A counter series held by its user. */

@@ -233,7 +233,7 @@ final class Link {
                 return false;
             }
             if (from != null) heardOn(via, from);
-            peers.deliver(this, from == null ? "relay" : "direct", r.payload());
+            peers.deliver(this, from != null, r.payload());
             return true;
         }
         Probe p = Probe.parse(data, length, crypto.recvProbeKey);

@@ -219,9 +219,9 @@ public final class Peers {
         dataListener = listener;
     }
 
-    void deliver(Link l, String path, byte[] payload) {
+    void deliver(Link l, boolean direct, byte[] payload) {
         if (payload.length == 0) return;                 // a key confirmation
-        count(l.peer, path.equals("direct"), false, payload.length);
+        count(l.peer, direct, false, payload.length);
         dataListener.onData(l.peer, payload);
     }
 

@@ -1,9 +1,10 @@
 package holepunch.bench;
 
+import holepunch.testing.Ports;
+
 import java.io.File;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -124,7 +125,7 @@ public final class Bench {
         }
 
         static RvServer start(String name, List<String> command, java.util.Map<String, String> env) throws Exception {
-            int port = freePort();
+            int port = Ports.freeTcp();
             List<String> cmd = new ArrayList<>(command);
             if (name.equals("original")) cmd.add(String.valueOf(port));
             ProcessBuilder pb = new ProcessBuilder(cmd);
@@ -169,9 +170,9 @@ public final class Bench {
         while (System.nanoTime() < deadline) {
             long busy = 0;
             long[] before = new long[servers.size()];
-            for (int i = 0; i < before.length; i++) before[i] = cpuMillis(servers.get(i).pid());
+            for (int i = 0; i < before.length; i++) before[i] = ProcStats.cpuMillis(servers.get(i).pid());
             Thread.sleep(200);    // the measuring window, not a wait for an event
-            for (int i = 0; i < before.length; i++) busy += cpuMillis(servers.get(i).pid()) - before[i];
+            for (int i = 0; i < before.length; i++) busy += ProcStats.cpuMillis(servers.get(i).pid()) - before[i];
             if (busy <= 10) return;
         }
         System.out.println("note: the servers did not become idle within 120 s");
@@ -179,14 +180,14 @@ public final class Bench {
 
     /** Memory, the same way for every server: RSS freshly started, then holding N sessions. */
     static void memory(RvServer server, int sessions) throws Exception {
-        long fresh = rssKb(server.pid());
-        long cpu0 = cpuMillis(server.pid());
+        long fresh = ProcStats.rssKb(server.pid());
+        long cpu0 = ProcStats.cpuMillis(server.pid());
         try (WsLoad first = new WsLoad(server.target)) {
             first.register(sessions, 512, "first-", 300_000_000_000L);
-            long cold = cpuMillis(server.pid()) - cpu0;
+            long cold = ProcStats.cpuMillis(server.pid()) - cpu0;
             // Echo at once after the burst, while its garbage is still being collected.
             double[] after = first.echo(100, 2.0);
-            long held = rssKb(server.pid());
+            long held = ProcStats.rssKb(server.pid());
             // Then as it settles, holding the sessions (answering pings): RSS once it has not fallen for 7 s
             // (over twice the rendezvous's idle-collection period under G1's defaults), within 30 s.
             long settled = held;
@@ -195,7 +196,7 @@ public final class Bench {
             int steady = 0;
             while (System.nanoTime() < until && steady < 7) {
                 first.hold(1.0, () -> { });
-                settled = rssKb(server.pid());
+                settled = ProcStats.rssKb(server.pid());
                 steady = settled >= last - 256 ? steady + 1 : 0;
                 last = Math.min(last, settled);
             }
@@ -274,13 +275,13 @@ public final class Bench {
         awaitNoWorkers(server.port);    // the previous wave's closes are not charged to this one
         long pid = server.pid();
         try (WsLoad load = new WsLoad(server.target)) {
-            long cpu0 = cpuMillis(pid);
-            long own0 = cpuMillis(ProcessHandle.current().pid());
-            long switches0 = contextSwitches(pid);
+            long cpu0 = ProcStats.cpuMillis(pid);
+            long own0 = ProcStats.cpuMillis(ProcessHandle.current().pid());
+            long switches0 = ProcStats.contextSwitches(pid);
             double secs = load.register(sessions, 512, "bench-", 300_000_000_000L);
-            long cpu = cpuMillis(pid) - cpu0;
-            long own = cpuMillis(ProcessHandle.current().pid()) - own0;
-            long switches = contextSwitches(pid) - switches0;
+            long cpu = ProcStats.cpuMillis(pid) - cpu0;
+            long own = ProcStats.cpuMillis(ProcessHandle.current().pid()) - own0;
+            long switches = ProcStats.contextSwitches(pid) - switches0;
             System.out.printf(Locale.ROOT, "%s rendezvous: wave %d: %d registrations in %.2f s = %.0f registrations/s (server CPU %.3f ms per registration, %.2f cores,"
                             + " %.1f thread switches; load client %.3f ms)%n",
                     server.name, number, sessions, secs, sessions / secs, cpu / (double) sessions, cpu / 1000.0 / secs, switches / (double) sessions,
@@ -305,9 +306,9 @@ public final class Bench {
 
     /** STUN Binding answers per second, ours beside coturn's turnserver --stun-only, 64 outstanding from one socket. */
     static void stun() throws Exception {
-        int port = freeUdpPort();
+        int port = Ports.freeUdp();
         Process ours = start(List.of(Path.of("run.sh").toAbsolutePath().toString(), "rendezvous"),
-                java.util.Map.of("PORT", String.valueOf(freePort()), "STUN_UDP_PORT", String.valueOf(port), "STUN_MAX_PER_SOURCE", "0"), "bench-stun-ours");
+                java.util.Map.of("PORT", String.valueOf(Ports.freeTcp()), "STUN_UDP_PORT", String.valueOf(port), "STUN_MAX_PER_SOURCE", "0"), "bench-stun-ours");
         try {
             InetSocketAddress target = new InetSocketAddress("127.0.0.1", port);
             StunLoad.awaitReady(target);
@@ -321,7 +322,7 @@ public final class Bench {
             System.out.println("coturn STUN server: turnserver not installed (make test-tools), skipped");
             return;
         }
-        int cport = freeUdpAndTcpPort();
+        int cport = Ports.freeUdpAndTcp();
         Process coturn = start(List.of("turnserver", "--stun-only", "-n", "--listening-ip", "127.0.0.1", "--listening-port",
                 String.valueOf(cport), "--no-cli", "--no-tls", "--no-dtls", "--log-file", "stdout",
                 "--pidfile", "/tmp/holepunch-bench-turnserver.pid"), java.util.Map.of(), "bench-coturn");
@@ -338,8 +339,8 @@ public final class Bench {
 
     /** A worker's time from process start to its udp_endpoint_ack, and its idle RSS. */
     static void worker() throws Exception {
-        int httpPort = freePort();
-        int stunPort = freeUdpPort();
+        int httpPort = Ports.freeTcp();
+        int stunPort = Ports.freeUdp();
         Process rv = start(List.of(Path.of("run.sh").toAbsolutePath().toString(), "rendezvous"),
                 java.util.Map.of("PORT", String.valueOf(httpPort), "STUN_UDP_PORT", String.valueOf(stunPort)), "bench-worker-rv");
         try {
@@ -347,7 +348,7 @@ public final class Bench {
             ProcessBuilder pb = new ProcessBuilder(Path.of("run.sh").toAbsolutePath().toString(), "worker").redirectErrorStream(true);
             pb.environment().putAll(java.util.Map.of("RENDEZVOUS_SERVICE_URL", "http://127.0.0.1:" + httpPort,
                     "STUN_HOST_ENV", "127.0.0.1", "STUN_PORT_ENV", String.valueOf(stunPort), "INTERNAL_UDP_PORT_ENV", "0",
-                    "PORT", String.valueOf(freePort()), "IP_ECHO_URL", ""));
+                    "PORT", String.valueOf(Ports.freeTcp()), "IP_ECHO_URL", ""));
             long t0 = System.nanoTime();
             Process w = pb.start();
             try (var lines = new java.io.BufferedReader(new java.io.InputStreamReader(w.getInputStream()))) {
@@ -358,7 +359,7 @@ public final class Bench {
                 double ms = (System.nanoTime() - t0) / 1e6;
                 System.out.printf(Locale.ROOT, "holepunch worker: %.0f ms from process start to udp_endpoint_ack (run.sh, loopback)%n", ms);
                 Thread.sleep(3000);
-                System.out.printf(Locale.ROOT, "holepunch worker: idle RSS %.1f MB%n", rssKb(w.pid()) / 1024.0);
+                System.out.printf(Locale.ROOT, "holepunch worker: idle RSS %.1f MB%n", ProcStats.rssKb(w.pid()) / 1024.0);
                 Thread.ofVirtual().start(() -> {
                     try {
                         lines.transferTo(java.io.Writer.nullWriter());
@@ -385,25 +386,6 @@ public final class Bench {
         p.descendants().forEach(ProcessHandle::destroy);
         p.destroy();
         if (!p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) p.destroyForcibly();
-    }
-
-    static int freeUdpPort() throws IOException {
-        try (java.net.DatagramSocket s = new java.net.DatagramSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
-
-    /** A port free for UDP and for TCP (coturn listens on both with the one number), within 100 tries. */
-    static int freeUdpAndTcpPort() throws IOException {
-        for (int i = 0; i < 100; i++) {
-            try (java.net.DatagramSocket u = new java.net.DatagramSocket(0);
-                 ServerSocket t = new ServerSocket(u.getLocalPort(), 1, java.net.InetAddress.getByName("127.0.0.1"))) {
-                return t.getLocalPort();
-            } catch (java.net.BindException taken) {
-                // that number is taken for TCP: another
-            }
-        }
-        throw new IOException("no port free for both UDP and TCP in 100 tries");
     }
 
     /** Waits (at most 120 s) until GET /debug/list_workers reports no connected worker. */
@@ -437,54 +419,17 @@ public final class Bench {
     /** Opt-in (BENCH_SOAK=1, BENCH_SOAK_SECONDS default 600): holds every session, then reports RSS and losses. */
     static void soak(WsLoad load, long pid, int sessions) throws IOException {
         double seconds = Double.parseDouble(System.getenv().getOrDefault("BENCH_SOAK_SECONDS", "600"));
-        long rssStart = rssKb(pid);
+        long rssStart = ProcStats.rssKb(pid);
         long open = load.hold(seconds, () -> {
             try {
-                System.out.printf(Locale.ROOT, "  soak: RSS %.1f MB, %d sessions open%n", rssKb(pid) / 1024.0, load.open());
+                System.out.printf(Locale.ROOT, "  soak: RSS %.1f MB, %d sessions open%n", ProcStats.rssKb(pid) / 1024.0, load.open());
             } catch (IOException e) {
                 System.out.println("  soak: " + e);
             }
         });
-        long rssEnd = rssKb(pid);
+        long rssEnd = ProcStats.rssKb(pid);
         System.out.printf(Locale.ROOT, "holepunch rendezvous soak: %.0f s holding %d sessions: RSS %.1f MB at start, %.1f MB at end; %d sessions lost%n",
                 seconds, sessions, rssStart / 1024.0, rssEnd / 1024.0, sessions - open);
-    }
-
-    /** User + system CPU time of a process, from /proc/PID/stat (clock ticks of 10 ms). */
-    static long cpuMillis(long pid) throws IOException {
-        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
-        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        return (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10;
-    }
-
-    /** Context switches of every thread of the process so far (voluntary and not): each is a thread woken or preempted. */
-    static long contextSwitches(long pid) throws IOException {
-        long sum = 0;
-        try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
-            for (Path t : tasks.toList()) {
-                try {
-                    for (String line : Files.readAllLines(t.resolve("status"))) {
-                        if (line.contains("ctxt_switches:")) sum += Long.parseLong(line.replaceAll("[^0-9]", ""));
-                    }
-                } catch (IOException gone) {
-                    // the thread ended
-                }
-            }
-        }
-        return sum;
-    }
-
-    static long rssKb(long pid) throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
-            if (line.startsWith("VmRSS:")) return Long.parseLong(line.replaceAll("[^0-9]", ""));
-        }
-        throw new IOException("no VmRSS for " + pid);
-    }
-
-    static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
     }
 
     static void waitForPort(int port, long timeoutMillis) throws Exception {
