@@ -50,7 +50,7 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                 otherPort(env),
                 redisUrl(env.string("REDIS_URL", "")),
                 env.string("REDIS_CA_FILE", "").isBlank() ? null : env.string("REDIS_CA_FILE", "").strip(),
-                env.integer("SETUP_NICE", 10, 0, 19));
+                setupNice(env));
     }
 
     /** STUN_OTHER_PORT: the STUN server's second port (default STUN_UDP_PORT + 1; 0 turns it off, as does STUN_UDP_PORT=0). */
@@ -60,6 +60,14 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
         if (main == 0 || other == 0) return -1;
         if (other == main) throw new ConfigException("STUN_OTHER_PORT must differ from STUN_UDP_PORT (" + main + ")");
         return other;
+    }
+
+    /** {@code SETUP_NICE}: {@code idle} (the default, SCHED_IDLE: {@link SetupPriority#IDLE}) or a nice value from 0 to 19. */
+    static int setupNice(Env env) {
+        String v = env.string("SETUP_NICE", "idle").strip();
+        if (v.isEmpty() || v.equals("idle")) return SetupPriority.IDLE;
+        if (v.matches("[0-9]{1,2}") && Integer.parseInt(v) <= 19) return Integer.parseInt(v);
+        throw new ConfigException("SETUP_NICE must be idle or a nice value from 0 to 19, got '" + v + "'");
     }
 
     /** {@code REDIS_URL}: unset or empty keeps everything in this process. */

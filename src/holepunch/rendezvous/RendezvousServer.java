@@ -57,6 +57,7 @@ public final class RendezvousServer implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicLong registrations = new java.util.concurrent.atomic.AtomicLong();
     /** Null unless the collector is serial or parallel. */
     private HeapSettler settler;
+    private SetupWatch setupWatch;
     /** The shared directory on Redis, or null for a single instance. */
     private final ClusterDirectory cluster;
     /** Who holds an id across the cluster (null without REDIS_URL). */
@@ -91,7 +92,7 @@ public final class RendezvousServer implements AutoCloseable {
         ConnectionLoop.Settings settings = new ConnectionLoop.Settings(config.pingIntervalNanos(), config.pingTimeoutNanos(),
                 config.maxMessageBytes(), 1 << 20, 2_000_000_000L);
         // One loop per core. Connection setup (the HTTP dispatcher, the upgrades' virtual threads) runs
-        // at a lower priority (SETUP_NICE), so the loops take the cores first. Measured on 2 cores
+        // at a lower priority (SETUP_NICE, SetupPriority), so the loops take the cores first. Measured on 2 cores
         // against one loop: echo during a 10,000-session burst 50,000 msg/s against 27,000, its p99
         // 10-14 ms against 16-26; registrations/s 9% lower, cold-burst CPU 0.17 ms against 0.15.
         int n = Runtime.getRuntime().availableProcessors();
@@ -107,7 +108,14 @@ public final class RendezvousServer implements AutoCloseable {
     public static RendezvousServer start(RendezvousConfig config) throws IOException {
         RendezvousServer server = new RendezvousServer(config);
         SetupPriority setup = new SetupPriority(config.setupNice());
-        if (setup.lowered()) server.log.info(null, "connection setup runs at nice " + config.setupNice() + " below the session loops (SETUP_NICE)");
+        if (setup.lowered() != null) {
+            server.log.info(null, "connection setup runs " + setup.lowered() + ", below the session loops (SETUP_NICE)");
+            SetupWatch watch = new SetupWatch(setup.lowered());
+            setup.run(() -> watch.start(server.log));
+            server.setupWatch = watch;
+            server.metrics.gauge("holepunch_setup_cpu_wait_seconds",
+                    "How late a thread at connection setup's priority last woke from a 1 ms sleep (measured each second).", watch::lastWaitSeconds);
+        }
         List<String> heap = HeapPolicy.apply();
         if (!heap.isEmpty()) server.log.info(null, "JVM defaults (G1): set " + String.join(", ", heap) + " so that the heap shrinks after a burst");
         server.settler = HeapSettler.start(server.registrations::get, server.log);
@@ -401,6 +409,7 @@ public final class RendezvousServer implements AutoCloseable {
         for (ConnectionLoop loop : loops) loop.stop();
         if (stun != null) stun.close();
         if (settler != null) settler.close();
+        if (setupWatch != null) setupWatch.close();
         executor.shutdownNow();
         log.info(null, "stopped");
     }

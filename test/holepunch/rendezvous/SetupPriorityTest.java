@@ -1,5 +1,7 @@
 package holepunch.rendezvous;
 
+import holepunch.config.ConfigException;
+import holepunch.config.Env;
 import holepunch.testing.Await;
 import holepunch.testing.ServiceProcess;
 import org.junit.jupiter.api.Tag;
@@ -14,17 +16,30 @@ import java.util.Map;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * In the real process (read from /proc): connection setup, the HTTP dispatcher and the virtual
- * threads' carriers, runs SETUP_NICE below the session loop, which keeps the default priority;
- * SETUP_NICE=0 leaves every thread as it was.
+ * threads' carriers, runs under SCHED_IDLE by default and at a nice value with SETUP_NICE=N, below
+ * the session loop, which keeps the normal policy and priority; SETUP_NICE=0 leaves every thread
+ * as it was. A bad SETUP_NICE is refused, naming the variable.
  */
-@Tag("slow")
 class SetupPriorityTest {
-    /** Thread name (as /proc cuts it, 15 characters) to its nice value. */
+    static final int SCHED_OTHER = 0, SCHED_IDLE = 5;
+
+    /** Thread name (as /proc cuts it, 15 characters) to its nice value (field 19 of its stat), the largest among threads of one name. */
     static Map<String, Integer> niceByThread(long pid) throws Exception {
+        return statField(pid, 19);
+    }
+
+    /** Thread name to its scheduling policy (field 41 of its stat), the largest among threads of one name. */
+    static Map<String, Integer> policyByThread(long pid) throws Exception {
+        return statField(pid, 41);
+    }
+
+    /** Thread name to one numeric field of /proc/PID/task/TID/stat (numbered from 1 as in proc(5)). */
+    static Map<String, Integer> statField(long pid, int field) throws Exception {
         Map<String, Integer> out = new HashMap<>();
         try (Stream<Path> tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
             for (Path t : tasks.toList()) {
@@ -35,7 +50,7 @@ class SetupPriorityTest {
                     continue;                      // a thread that ended since the listing
                 }
                 String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-                out.merge(name, Integer.parseInt(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[16]), Math::max);
+                out.merge(name, Integer.parseInt(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[field - 3]), Math::max);
             }
         }
         return out;
@@ -51,17 +66,47 @@ class SetupPriorityTest {
     }
 
     @Test
-    void setupThreads_runBelowTheSessionLoop() throws Exception {
+    @Tag("slow")
+    void setupThreads_runUnderSchedIdle_belowTheSessionLoop() throws Exception {
         try (ServiceProcess s = ServiceProcess.rendezvous(List.of(), Map.of(), 0)) {
+            started(s);
+            Map<String, Integer> policy = policyByThread(s.process.pid());
+            assertEquals(SCHED_IDLE, policy.get("HTTP-Dispatcher"), policy.toString());
+            assertEquals(SCHED_IDLE, policy.get("ForkJoinPool-1-"), policy.toString());
+            assertEquals(SCHED_OTHER, policy.get("ws-loop-0"), policy.toString());
+            assertEquals(0, niceByThread(s.process.pid()).get("ws-loop-0"));
+            assertTrue(s.output().contains("connection setup runs under SCHED_IDLE"), s.output());
+        }
+    }
+
+    @Test
+    @Tag("slow")
+    void setupNice_setsANiceValueInstead_andZeroLeavesEveryThreadAsItWas() throws Exception {
+        try (ServiceProcess s = ServiceProcess.rendezvous(List.of(), Map.of("SETUP_NICE", "10"), 0)) {
             Map<String, Integer> nice = started(s);
+            Map<String, Integer> policy = policyByThread(s.process.pid());
             assertEquals(10, nice.get("HTTP-Dispatcher"), nice.toString());
             assertEquals(10, nice.get("ForkJoinPool-1-"), nice.toString());
             assertEquals(0, nice.get("ws-loop-0"), nice.toString());
+            assertEquals(SCHED_OTHER, policy.get("HTTP-Dispatcher"), policy.toString());
             assertTrue(s.output().contains("connection setup runs at nice 10"), s.output());
         }
         try (ServiceProcess s = ServiceProcess.rendezvous(List.of(), Map.of("SETUP_NICE", "0"), 0)) {
             Map<String, Integer> nice = started(s);
+            Map<String, Integer> policy = policyByThread(s.process.pid());
             assertEquals(0, nice.get("HTTP-Dispatcher"), nice.toString());
+            assertEquals(SCHED_OTHER, policy.get("HTTP-Dispatcher"), policy.toString());
         }
+    }
+
+    @Test
+    void badSetupNice_isRefused_namingTheVariable() {
+        for (String bad : List.of("20", "-1", "low", "1.5")) {
+            ConfigException e = assertThrows(ConfigException.class, () -> RendezvousConfig.from(new Env(Map.of("SETUP_NICE", bad))));
+            assertTrue(e.getMessage().startsWith("SETUP_NICE must be idle or a nice value from 0 to 19"), e.getMessage());
+        }
+        assertEquals(SetupPriority.IDLE, RendezvousConfig.from(new Env(Map.of())).setupNice());
+        assertEquals(SetupPriority.IDLE, RendezvousConfig.from(new Env(Map.of("SETUP_NICE", " idle "))).setupNice());
+        assertEquals(19, RendezvousConfig.from(new Env(Map.of("SETUP_NICE", "19"))).setupNice());
     }
 }

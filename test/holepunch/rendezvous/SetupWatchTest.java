@@ -1,0 +1,83 @@
+package holepunch.rendezvous;
+
+import holepunch.testing.Await;
+import holepunch.testing.ServiceProcess;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Connection setup starved of CPU is said, once per spell, with its cause and the setting that changes it. */
+class SetupWatchTest {
+    static final long OVER = TimeUnit.MILLISECONDS.toNanos(SetupWatch.WARN_MILLIS + 1);
+    static final long UNDER = TimeUnit.MILLISECONDS.toNanos(2);
+    static final long SECOND = 1_000_000_000L;
+
+    @Test
+    void threeLateWakeUpsInARow_giveOneWarning_namingTheCauseAndSetupNice() {
+        SetupWatch w = new SetupWatch("under SCHED_IDLE");
+        assertNull(w.observe(OVER, 1 * SECOND));
+        assertNull(w.observe(OVER, 2 * SECOND));
+        String line = w.observe(OVER, 3 * SECOND);
+        assertNotNull(line);
+        assertTrue(line.contains("running under SCHED_IDLE") && line.contains("waited 51 ms") && line.contains("SETUP_NICE=10"), line);
+        assertNull(w.observe(OVER, 4 * SECOND), "one line per spell");
+        assertEquals(OVER / 1e9, w.lastWaitSeconds());
+    }
+
+    @Test
+    void aTimelyWakeUp_startsTheCountAgain() {
+        SetupWatch w = new SetupWatch("under SCHED_IDLE");
+        for (long wait : new long[]{OVER, OVER, UNDER, OVER, OVER, UNDER, OVER}) assertNull(w.observe(wait, SECOND));
+        assertEquals(OVER / 1e9, w.lastWaitSeconds());
+    }
+
+    @Test
+    void aLaterSpell_isSaidAgainOnlyAfterTheRepeatInterval() {
+        SetupWatch w = new SetupWatch("at nice 19");
+        long t = 0;
+        for (int i = 0; i < 3; i++) w.observe(OVER, t += SECOND);
+        w.observe(UNDER, t += SECOND);
+        for (int i = 0; i < 3; i++) assertNull(w.observe(OVER, t += SECOND), "a second spell within the interval");
+        w.observe(UNDER, t += TimeUnit.MINUTES.toNanos(SetupWatch.REPEAT_MINUTES));
+        w.observe(OVER, t += SECOND);
+        w.observe(OVER, t += SECOND);
+        String line = w.observe(OVER, t + SECOND);
+        assertNotNull(line, "a spell past the interval");
+        assertTrue(line.contains("a lower SETUP_NICE"), line);
+    }
+
+    /** The real process under SCHED_IDLE, on a host whose cores another process keeps busy (four spinning threads per core). */
+    @Test
+    @Tag("slow")
+    void aHostKeptBusy_isReported_byTheRendezvous() throws Exception {
+        AtomicBoolean spin = new AtomicBoolean(true);
+        List<Thread> hogs = new ArrayList<>();
+        try (ServiceProcess s = ServiceProcess.rendezvous(List.of(), Map.of(), 0)) {
+            Await.until(Duration.ofSeconds(20), "setup lowered", () -> s.output().contains("connection setup runs under SCHED_IDLE"));
+            for (int i = 0; i < 4 * Runtime.getRuntime().availableProcessors(); i++) {
+                hogs.add(Thread.ofPlatform().daemon().start(() -> {
+                    long x = 0;
+                    while (spin.get()) x++;
+                    if (x == 42) System.out.print("");
+                }));
+            }
+            Await.until(Duration.ofSeconds(30), "the starvation warning", () -> s.output().contains("waited")
+                    && s.output().contains("for a CPU, 3 times in a row"));
+            assertTrue(s.output().contains("SETUP_NICE=10"), s.output());
+        } finally {
+            spin.set(false);
+            for (Thread h : hogs) h.join(5000);
+        }
+    }
+}
