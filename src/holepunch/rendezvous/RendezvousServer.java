@@ -108,14 +108,7 @@ public final class RendezvousServer implements AutoCloseable {
     public static RendezvousServer start(RendezvousConfig config) throws IOException {
         RendezvousServer server = new RendezvousServer(config);
         SetupPriority setup = new SetupPriority(config.setupNice());
-        if (setup.lowered() != null) {
-            server.log.info(null, "connection setup runs " + setup.lowered() + ", below the session loops (SETUP_NICE)");
-            SetupWatch watch = new SetupWatch(setup.lowered());
-            setup.run(() -> watch.start(server.log));
-            server.setupWatch = watch;
-            server.metrics.gauge("holepunch_setup_cpu_wait_seconds",
-                    "How late a thread at connection setup's priority last woke from a 1 ms sleep (measured each second).", watch::lastWaitSeconds);
-        }
+        server.setupWatch = SetupWatch.startFor(setup, server.log, server.metrics);
         List<String> heap = HeapPolicy.apply();
         if (!heap.isEmpty()) server.log.info(null, "JVM defaults (G1): set " + String.join(", ", heap) + " so that the heap shrinks after a burst");
         server.settler = HeapSettler.start(server.registrations::get, server.log);
