@@ -110,7 +110,7 @@ public final class RendezvousServer implements AutoCloseable {
         SetupPriority setup = new SetupPriority(config.setupNice());
         server.setupWatch = SetupWatch.startFor(setup, server.log, server.metrics);
         List<String> heap = HeapPolicy.apply();
-        if (!heap.isEmpty()) server.log.info(null, "JVM defaults (G1): set " + String.join(", ", heap) + " so that the heap shrinks after a burst");
+        if (!heap.isEmpty()) server.log.info(null, "JVM defaults (G1): set " + String.join(", ", heap) + ", so that the heap stays near its live data");
         server.settler = HeapSettler.start(server.registrations::get, server.log);
         if (server.settler != null) {
             server.log.info(null, "serial or parallel collector: the heap is collected whole once registrations have been quiet for "

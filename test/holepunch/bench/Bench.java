@@ -72,6 +72,7 @@ public final class Bench {
                 else System.out.println("seed: ../shared/anchors/seed_rendezvous.sh not found, skipped");
             }
             for (RvServer server : servers) memory(server, sessions);
+            if (only.equals("memory")) return;    // memory per session only (java -jar, run.sh, the original with BENCH_SEED=1)
             // Throughput: waves taken in turn from each server, so a slow spell of the machine (its
             // speed drifts by ±20% over minutes) falls on both; the median wave is the figure.
             int waves = Integer.parseInt(System.getenv().getOrDefault("BENCH_WAVES", "3"));

@@ -37,7 +37,28 @@ class HeapPolicyTest {
             assertEquals("10 {management}", flag(s, "MinHeapFreeRatio"));
             assertEquals("30 {management}", flag(s, "MaxHeapFreeRatio"));
             assertEquals(HeapPolicy.PERIODIC_GC_MILLIS + " {management}", flag(s, "G1PeriodicGCInterval"));
-            assertTrue(s.output().contains("JVM defaults (G1): set MinHeapFreeRatio=10, MaxHeapFreeRatio=30, G1PeriodicGCInterval=3000"), s.output());
+            assertTrue(s.output().contains("JVM defaults (G1): set MinHeapFreeRatio=10, MaxHeapFreeRatio=30, G1PeriodicGCInterval=3000,"
+                    + " and collected the empty heap once (committed "), s.output());
+        }
+    }
+
+    /** Committed heap in MB, from jcmd GC.heap_info ("garbage-first heap   total reserved ..., committed ...K, used ..."). */
+    static long committedMb(ServiceProcess s) throws Exception {
+        String jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd").toString();
+        String info = Tools.run(30, List.of(jcmd, String.valueOf(s.process.pid()), "GC.heap_info"));
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("committed (\\d+)K").matcher(info);
+        if (!m.find()) throw new AssertionError("no committed size in " + info);
+        return Long.parseLong(m.group(1)) >> 10;
+    }
+
+    @Test
+    void underG1WithDefaults_theHeapStartsFromItsLiveData_notFromTheInitialSize() throws Exception {
+        try (ServiceProcess s = ServiceProcess.rendezvous(List.of("-XX:+UseG1GC", "-XX:InitialHeapSize=256m"), Map.of(), 0)) {
+            long mb = committedMb(s);
+            assertTrue(mb < 64, "committed " + mb + " MB of an initial 256 MB: " + s.output());
+        }
+        try (ServiceProcess s = ServiceProcess.rendezvous(List.of("-XX:+UseG1GC", "-XX:InitialHeapSize=256m", "-XX:MaxHeapFreeRatio=70"), Map.of(), 0)) {
+            assertTrue(committedMb(s) >= 200, "the command line's heap settings are left alone: " + s.output());
         }
     }
 
