@@ -69,7 +69,8 @@ final class Demo {
         Log log = Log.of("demo");
         int httpPort = env.port("PORT", freeOr(8080), true);
         Map<String, String> rv = new HashMap<>(Map.of("PORT", String.valueOf(httpPort), "BIND_ADDRESS", "127.0.0.1",
-                "STUN_UDP_PORT", String.valueOf(env.port("STUN_UDP_PORT", freeUdpOr(3478), false)), "MAX_SESSIONS", "1000"));
+                "STUN_UDP_PORT", String.valueOf(env.port("STUN_UDP_PORT", freeUdpOr(3478), false)), "MAX_SESSIONS", "1000",
+                "SETUP_NICE", "0"));     // the workers share this process's virtual-thread carriers: not lowered
         RendezvousServer server = RendezvousServer.start(RendezvousConfig.from(new Env(rv)));
         String base = "http://127.0.0.1:" + server.port();
         Worker[] workers = workers(server);
