@@ -30,7 +30,13 @@ final class HeapPolicy {
     private HeapPolicy() {
     }
 
-    /** Applies the policy; returns the flags it set (empty when the collector is not G1 or the command line set them). */
+    /** Applies the policy and logs what it set, if anything; returns that (empty when the collector is not G1 or the command line set them). */
+    static List<String> apply(Log log) {
+        List<String> set = apply();
+        if (!set.isEmpty()) log.info(null, "JVM defaults (G1): set " + String.join(", ", set) + ", so that the heap stays near its live data");
+        return set;
+    }
+
     static List<String> apply() {
         List<String> set = new ArrayList<>();
         try {

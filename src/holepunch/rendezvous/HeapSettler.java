@@ -53,6 +53,8 @@ final class HeapSettler implements AutoCloseable {
         if (old == null) return null;
         HeapSettler s = new HeapSettler(old, registrations, log);
         s.thread = Thread.ofPlatform().daemon().name("heap-settler").start(s::run);
+        log.info(null, "serial or parallel collector: the heap is collected whole once registrations have been quiet for "
+                + QUIET_MILLIS / 1000 + " s after growing (memory back after a burst)");
         return s;
     }
 

@@ -109,13 +109,8 @@ public final class RendezvousServer implements AutoCloseable {
         RendezvousServer server = new RendezvousServer(config);
         SetupPriority setup = new SetupPriority(config.setupNice());
         server.setupWatch = SetupWatch.startFor(setup, server.log, server.metrics);
-        List<String> heap = HeapPolicy.apply();
-        if (!heap.isEmpty()) server.log.info(null, "JVM defaults (G1): set " + String.join(", ", heap) + ", so that the heap stays near its live data");
+        HeapPolicy.apply(server.log);
         server.settler = HeapSettler.start(server.registrations::get, server.log);
-        if (server.settler != null) {
-            server.log.info(null, "serial or parallel collector: the heap is collected whole once registrations have been quiet for "
-                    + HeapSettler.QUIET_MILLIS / 1000 + " s after growing (memory back after a burst)");
-        }
         if (config.stunUdpPort() != 0) {
             server.stun = StunServer.start(new InetSocketAddress(config.bindAddress(), config.stunUdpPort()), config.stunMaxPerSource(),
                     config.stunOtherPort());
@@ -123,24 +118,7 @@ public final class RendezvousServer implements AutoCloseable {
         for (ConnectionLoop loop : server.loops) loop.start();
         if (server.cluster != null) {
             server.cluster.start();
-            ClusterDirectory cluster = server.cluster;
-            server.protocol.broker().cluster(new PeerBroker.Cluster() {
-                @Override
-                public void send(String instance, Map<String, Object> message) {
-                    cluster.send(instance, message);
-                }
-
-                @Override
-                public String holderOf(String workerId) {
-                    try {
-                        return cluster.instanceHolding(workerId);
-                    } catch (IOException e) {
-                        return null;       // Redis down: the target is unknown here, and the error says so
-                    }
-                }
-            });
-            cluster.onInstanceMessage(server.protocol.broker()::onCluster);
-            cluster.onInstancesAlive(server.protocol.broker()::instancesAlive);
+            ClusterLink.join(server.protocol.broker(), server.cluster);
             server.log.info(null, "cluster mode: instance " + server.cluster.instance + " shares its directory on " + config.redisUrl());
         }
         setup.run(server.http::start);        // its dispatcher thread inherits the setup priority
