@@ -1,10 +1,16 @@
 package holepunch.rendezvous;
 
+import holepunch.metrics.MetricsTest;
 import holepunch.testing.Await;
+import holepunch.testing.Tools;
 import holepunch.testing.ServiceProcess;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -58,6 +64,24 @@ class SetupWatchTest {
         String line = w.observe(OVER, t + SECOND);
         assertNotNull(line, "a spell past the interval");
         assertTrue(line.contains("a lower SETUP_NICE"), line);
+    }
+
+    /** The gauge in the real process's /metrics, which promtool passes. */
+    @Test
+    @Tag("slow")
+    void theWaitIsAGauge_thatPromtoolPasses() throws Exception {
+        Tools.require("promtool", "prometheus");
+        try (ServiceProcess s = ServiceProcess.rendezvous(List.of(), Map.of(), 0)) {
+            HttpClient http = HttpClient.newHttpClient();
+            String[] text = {""};
+            Await.until(Duration.ofSeconds(20), "a first measurement", () -> {
+                text[0] = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.port + "/metrics")).build(),
+                        HttpResponse.BodyHandlers.ofString()).body();
+                return text[0].lines().anyMatch(l -> l.startsWith("holepunch_setup_cpu_wait_seconds ") && !l.endsWith(" 0") && !l.endsWith(" 0.0"));
+            });
+            assertTrue(text[0].contains("# TYPE holepunch_setup_cpu_wait_seconds gauge"), text[0]);
+            assertEquals("0 ", MetricsTest.promtool(text[0]));
+        }
     }
 
     /** The real process under SCHED_IDLE, on a host whose cores another process keeps busy (four spinning threads per core). */
