@@ -43,7 +43,8 @@ final class HeapPolicy {
             HotSpotDiagnosticMXBean hs = ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class);
             if (hs == null || !"true".equals(hs.getVMOption("UseG1GC").getValue())) return set;
             List<String> args = ManagementFactory.getRuntimeMXBean().getInputArguments();
-            if (args.stream().noneMatch(a -> a.contains("HeapFreeRatio"))) {
+            boolean ratios = args.stream().noneMatch(a -> a.contains("HeapFreeRatio"));
+            if (ratios) {
                 hs.setVMOption("MinHeapFreeRatio", "10");       // first: the minimum may never exceed the maximum
                 hs.setVMOption("MaxHeapFreeRatio", "30");
                 set.add("MinHeapFreeRatio=10");
@@ -53,7 +54,7 @@ final class HeapPolicy {
                 hs.setVMOption("G1PeriodicGCInterval", Long.toString(PERIODIC_GC_MILLIS));
                 set.add("G1PeriodicGCInterval=" + PERIODIC_GC_MILLIS);
             }
-            if (set.contains("MaxHeapFreeRatio=30")) {
+            if (ratios) {        // the shrink below follows MaxHeapFreeRatio: only when it is ours
                 long before = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getCommitted();
                 System.gc();                                    // the start's own garbage only: the heap shrinks to a few MB
                 long after = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getCommitted();
