@@ -39,6 +39,11 @@ class ProcessLimitsTest {
                 HttpResponse.BodyHandlers.discarding()).statusCode();
     }
 
+    private static String metrics(int port) throws Exception {
+        return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics")).timeout(Duration.ofSeconds(5)).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+    }
+
     /** Stays alive and answers GET / and an echo: the service serves everyone else. */
     private static void assertServing(ServiceProcess s) throws Exception {
         assertTrue(s.process.isAlive(), s.output());
@@ -137,17 +142,30 @@ class ProcessLimitsTest {
                     }
                 }
                 assertServing(s);
-                for (RawWebSocket a : attackers) {
-                    // Only the frames already there (pings come too): a close with 1013 is a refusal.
-                    while (!a.socket.isClosed() && a.socket.getInputStream().available() > 0) {
-                        RawWebSocket.Frame f = a.read();
-                        if (f.opcode() == 0x8) {
-                            if (f.closeCode() == 1013) refused++;
-                            break;
+                // The refusals are closes with 1013, counted in /metrics once the server has read the bytes.
+                int writesRefused = refused;
+                String closed = "holepunch_closes_total{code=\"1013\"}";
+                try {
+                    holepunch.testing.Await.until(Duration.ofSeconds(20), "a session refused for the shared buffer budget",
+                            () -> writesRefused > 0 || metrics(s.port).contains(closed));
+                } catch (AssertionError e) {
+                    throw new AssertionError("no session was refused for the shared buffer budget: " + metrics(s.port), e);
+                }
+                // And a refused client reads its close with 1013 (the frames already there; pings come too).
+                int[] closes = {0};
+                holepunch.testing.Await.until(Duration.ofSeconds(10), "a 1013 close frame at a refused client", () -> {
+                    for (RawWebSocket a : attackers) {
+                        while (!a.socket.isClosed() && a.socket.getInputStream().available() > 0) {
+                            RawWebSocket.Frame f = a.read();
+                            if (f.opcode() == 0x8) {
+                                if (f.closeCode() == 1013) closes[0]++;
+                                a.socket.close();
+                                break;
+                            }
                         }
                     }
-                }
-                assertTrue(refused > 0, "no session was refused for the shared buffer budget");
+                    return writesRefused > 0 || closes[0] > 0;
+                });
             } finally {
                 for (RawWebSocket a : attackers) a.close();
             }
