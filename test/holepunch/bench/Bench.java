@@ -41,6 +41,10 @@ public final class Bench {
             if ("0".equals(new String(new ProcessBuilder("id", "-u").start().getInputStream().readAllBytes()).trim())) LabBench.run();
             else System.out.println("p2p: the NAT lab needs root; skipped");
         }
+        if (only.equals("node")) {
+            NodeBench.run(Integer.parseInt(System.getenv().getOrDefault("BENCH_SESSIONS", "10000")));
+            return;
+        }
         if (only.equals("cluster")) {
             ClusterBench.run(Integer.parseInt(System.getenv().getOrDefault("BENCH_SESSIONS", "10000")));
             return;
@@ -101,6 +105,7 @@ public final class Bench {
         } finally {
             for (RvServer server : servers) server.stop();
         }
+        if (!only.equals("memory")) NodeBench.run(sessions);      // the same burst with an independent client, on fresh servers
     }
 
     /** A rendezvous under test: its own process, so its RSS and CPU can be read from /proc. */
