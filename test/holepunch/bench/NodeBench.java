@@ -57,13 +57,23 @@ final class NodeBench {
         Path out = Files.createTempFile("node-echo", ".json");
         Process echo = new ProcessBuilder("node", script.toString(), "echo", String.valueOf(server.port), out.toString())
                 .redirectError(ProcessBuilder.Redirect.INHERIT).start();
-        Process burst = null;
+        Process[] burst = {null};
+        // Every read below waits on a node process: a client that hangs is ended after 5 minutes.
+        Thread watchdog = Thread.ofPlatform().daemon().start(() -> {
+            try {
+                Thread.sleep(300_000);
+                echo.destroyForcibly();
+                if (burst[0] != null) burst[0].destroyForcibly();
+            } catch (InterruptedException done) {
+                // the run ended in time
+            }
+        });
         try {
             BufferedReader echoOut = new BufferedReader(new InputStreamReader(echo.getInputStream(), StandardCharsets.UTF_8));
             if (!"ready".equals(echoOut.readLine())) throw new IllegalStateException("the node echo client did not start");
-            burst = new ProcessBuilder("node", script.toString(), "burst", String.valueOf(server.port), String.valueOf(sessions))
+            burst[0] = new ProcessBuilder("node", script.toString(), "burst", String.valueOf(server.port), String.valueOf(sessions))
                     .redirectError(ProcessBuilder.Redirect.INHERIT).start();
-            String line = new BufferedReader(new InputStreamReader(burst.getInputStream(), StandardCharsets.UTF_8)).readLine();
+            String line = new BufferedReader(new InputStreamReader(burst[0].getInputStream(), StandardCharsets.UTF_8)).readLine();
             if (line == null || !line.startsWith("burst ")) throw new IllegalStateException("the node burst client failed");
             String[] f = line.split(" ");
             long t0 = Long.parseLong(f[1]), t1 = Long.parseLong(f[2]);
@@ -84,9 +94,10 @@ final class NodeBench {
                     server.name, sessions, (t1 - t0) / 1000.0, sessions * 1000.0 / (t1 - t0), during.size() * 1000.0 / (t1 - t0),
                     pct(during, 0.5), pct(during, 0.99), AFTER_SECONDS, after.size() / AFTER_SECONDS, pct(after, 0.5), pct(after, 0.99));
         } finally {
-            if (burst != null) {
-                burst.getOutputStream().close();                     // its sessions close now, after the windows
-                if (!burst.waitFor(30, TimeUnit.SECONDS)) burst.destroyForcibly();
+            watchdog.interrupt();
+            if (burst[0] != null) {
+                burst[0].getOutputStream().close();                  // its sessions close now, after the windows
+                if (!burst[0].waitFor(30, TimeUnit.SECONDS)) burst[0].destroyForcibly();
             }
             echo.destroyForcibly();
             Files.deleteIfExists(out);
