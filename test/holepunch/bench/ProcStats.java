@@ -1,5 +1,7 @@
 package holepunch.bench;
 
+import holepunch.testing.ProcStat;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -12,8 +14,7 @@ final class ProcStats {
     /** User + system CPU time of a process, from /proc/PID/stat (clock ticks of 10 ms). */
     static long cpuMillis(long pid) throws IOException {
         String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
-        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        return (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10;
+        return (ProcStat.field(stat, 14) + ProcStat.field(stat, 15)) * 10;      // utime and stime
     }
 
     /** Context switches of every thread of the process so far (voluntary and not): each is a thread woken or preempted. */

@@ -1,5 +1,6 @@
 package holepunch.os;
 
+import holepunch.testing.ProcStat;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -22,21 +23,24 @@ class NiceTest {
     }
 
     static int ownStat(int field) throws Exception {
-        String stat = Files.readString(Path.of("/proc/thread-self/stat"));
-        return Integer.parseInt(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[field - 3]);
+        return (int) ProcStat.field(Files.readString(Path.of("/proc/thread-self/stat")), field);
     }
 
-    @Test
-    void idle_movesTheCallingThreadOnlyToSchedIdle_andItsNewThreadsInheritIt() throws Exception {
-        int before = ownPolicy();
+    /** A /proc reading of the thread that makes it. */
+    interface Reading {
+        int read() throws Exception;
+    }
+
+    /** On a new thread: {@code lower} (which must succeed), then {@code reading} there and in a thread it starts. */
+    static int[] inLoweredThreadAndItsChild(java.util.function.BooleanSupplier lower, Reading reading) throws Exception {
         AtomicInteger inLowered = new AtomicInteger(-100), inChild = new AtomicInteger(-100);
         Thread t = Thread.ofPlatform().start(() -> {
             try {
-                assertTrue(Nice.idleCurrentThread());
-                inLowered.set(ownPolicy());
+                assertTrue(lower.getAsBoolean());
+                inLowered.set(reading.read());
                 Thread child = Thread.ofPlatform().start(() -> {
                     try {
-                        inChild.set(ownPolicy());
+                        inChild.set(reading.read());
                     } catch (Exception e) {
                         throw new IllegalStateException(e);
                     }
@@ -47,34 +51,24 @@ class NiceTest {
             }
         });
         t.join();
-        assertEquals(5, inLowered.get());
-        assertEquals(5, inChild.get(), "inherited");
+        return new int[]{inLowered.get(), inChild.get()};
+    }
+
+    @Test
+    void idle_movesTheCallingThreadOnlyToSchedIdle_andItsNewThreadsInheritIt() throws Exception {
+        int before = ownPolicy();
+        int[] policy = inLoweredThreadAndItsChild(Nice::idleCurrentThread, NiceTest::ownPolicy);
+        assertEquals(5, policy[0]);
+        assertEquals(5, policy[1], "inherited");
         assertEquals(before, ownPolicy(), "the calling thread alone: this one is as it was");
     }
 
     @Test
     void setsTheCallingThreadOnly_andItsNewThreadsInheritIt() throws Exception {
         int before = ownNice();
-        AtomicInteger inLowered = new AtomicInteger(-100), inChild = new AtomicInteger(-100);
-        Thread t = Thread.ofPlatform().start(() -> {
-            try {
-                assertTrue(Nice.setCurrentThread(before + 5));
-                inLowered.set(ownNice());
-                Thread child = Thread.ofPlatform().start(() -> {
-                    try {
-                        inChild.set(ownNice());
-                    } catch (Exception e) {
-                        throw new IllegalStateException(e);
-                    }
-                });
-                child.join();
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
-            }
-        });
-        t.join();
-        assertEquals(before + 5, inLowered.get());
-        assertEquals(before + 5, inChild.get(), "inherited");
+        int[] nice = inLoweredThreadAndItsChild(() -> Nice.setCurrentThread(before + 5), NiceTest::ownNice);
+        assertEquals(before + 5, nice[0]);
+        assertEquals(before + 5, nice[1], "inherited");
         assertEquals(before, ownNice(), "the calling thread alone: this one is as it was");
     }
 }

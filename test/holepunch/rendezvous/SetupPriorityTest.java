@@ -3,6 +3,7 @@ package holepunch.rendezvous;
 import holepunch.config.ConfigException;
 import holepunch.config.Env;
 import holepunch.testing.Await;
+import holepunch.testing.ProcStat;
 import holepunch.testing.ServiceProcess;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -49,8 +50,7 @@ class SetupPriorityTest {
                 } catch (java.nio.file.NoSuchFileException ended) {
                     continue;                      // a thread that ended since the listing
                 }
-                String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-                out.merge(name, Integer.parseInt(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[field - 3]), Math::max);
+                out.merge(ProcStat.name(stat), (int) ProcStat.field(stat, field), Math::max);
             }
         }
         return out;

@@ -72,8 +72,7 @@ public final class ServiceProcess implements AutoCloseable {
     /** CPU time (user + system) the process has used, in clock ticks (Linux /proc). */
     public long cpuTicks() throws IOException {
         String stat = Files.readString(Path.of("/proc/" + process.pid() + "/stat"));
-        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        return Long.parseLong(f[11]) + Long.parseLong(f[12]);     // utime and stime: fields 14 and 15
+        return ProcStat.field(stat, 14) + ProcStat.field(stat, 15);     // utime and stime
     }
 
     @Override
