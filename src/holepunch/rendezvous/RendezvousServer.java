@@ -100,8 +100,10 @@ public final class RendezvousServer implements AutoCloseable {
             loops[i] = new ConnectionLoop("ws-loop-" + i, settings, line -> log.warn(null, line));
         }
         http = HttpServer.create(new InetSocketAddress(config.bindAddress(), config.port()), 1024);
-        http.setExecutor(executor);
-        http.createContext("/", this::route);
+        http.setExecutor(HttpServerUpgrade.smallStreams(http.createContext("/", this::route), executor));
+        if (HttpServerUpgrade.smallStreamsProblem() != null) {
+            log.info(null, "HTTP connections keep the JDK server's own 28 KB of stream buffers: " + HttpServerUpgrade.smallStreamsProblem());
+        }
     }
 
     public static RendezvousServer start(RendezvousConfig config) throws IOException {

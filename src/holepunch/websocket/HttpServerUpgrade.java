@@ -20,11 +20,12 @@ import java.util.Set;
  * upgrade a connection: after a 101 through its API it closes both exchange streams and reuses
  * the connection for HTTP. So the 101 is written to the exchange's raw output stream, the bytes the
  * server already buffered past the request head are taken from its raw input stream, and the
- * connection is removed from the server's bookkeeping, which frees its 8 KB stream buffers and
+ * connection is removed from the server's bookkeeping, which frees its stream buffers and
  * keeps its request timers and idle reaper away from the WebSocket. Needs
  * {@code Add-Opens: jdk.httpserver/sun.net.httpserver}, which the jar's manifest declares.
  *
- * <p>It also holds the server's limits before the upgrade: the {@code sun.net.httpserver.*}
+ * <p>It also gives each new connection small streams of its own in place of the server's buffers
+ * ({@link #smallStreams}), and holds the server's limits before the upgrade: the {@code sun.net.httpserver.*}
  * properties (read once, when the server's classes initialise) and the list of connections that
  * are not upgraded yet, so that connections per source address can be capped.
  */
@@ -40,7 +41,11 @@ public final class HttpServerUpgrade {
     private static Field[] serverSets;
     private static Method serverEndExchange, serverCloseConnection, connectionGetState;
     private static Field wrapperServer;
+    private static Class<?> newExchange;
+    private static Field newExchangeConnection, newExchangeChan, connectionContext;
+    private static Method connectionSetParameters;
     private static volatile String failure = "not checked yet";
+    private static volatile String streamsFailure = "not checked yet";
     private static volatile boolean configured;
 
     private HttpServerUpgrade() {
@@ -102,6 +107,19 @@ public final class HttpServerUpgrade {
             serverCloseConnection = accessible(server.getDeclaredMethod("closeConnection", connection));
             wrapperServer = accessible(wrapper.getDeclaredField("server"));
             failure = null;
+            try {       // optional: without them connections keep the server's own streams
+                newExchange = Class.forName(PKG + "ServerImpl$Exchange", false, loader);
+                newExchangeConnection = accessible(newExchange.getDeclaredField("connection"));
+                newExchangeChan = accessible(newExchange.getDeclaredField("chan"));
+                connectionContext = accessible(connection.getDeclaredField("context"));
+                Class<?> context = Class.forName(PKG + "HttpContextImpl", false, loader);
+                connectionSetParameters = accessible(connection.getDeclaredMethod("setParameters", InputStream.class, OutputStream.class,
+                        SocketChannel.class, javax.net.ssl.SSLEngine.class, Class.forName(PKG + "SSLStreams", false, loader),
+                        javax.net.ssl.SSLContext.class, String.class, context, InputStream.class));
+                streamsFailure = null;
+            } catch (ReflectiveOperationException | RuntimeException e) {
+                streamsFailure = e.toString();
+            }
         } catch (ReflectiveOperationException | RuntimeException e) {
             failure = e.toString();
             throw new IllegalStateException("the WebSocket upgrade needs the JDK HttpServer internals (" + e
@@ -113,6 +131,43 @@ public final class HttpServerUpgrade {
     private static <T extends java.lang.reflect.AccessibleObject> T accessible(T member) {
         member.setAccessible(true);
         return member;
+    }
+
+    /**
+     * The executor to give {@code server} ({@link HttpServer#setExecutor}): it runs each task on
+     * {@code tasks}, and first gives each new plain-HTTP connection the small streams of
+     * {@link ConnectionStreams} in place of the server's own buffers, 28 KB allocated per
+     * connection, which an upgraded connection never uses again (JFR: most of the garbage of a
+     * registration). Under a burst of registrations that garbage is what makes the collector grow
+     * the heap. The server takes a connection that already has streams (and a context, here
+     * {@code anyContext}, which it replaces with the request's own) as one it has served before,
+     * and parses its request head from them as from its own. When this JDK's server lacks the
+     * members this needs, {@code tasks} itself is returned and {@link #smallStreamsProblem} says why.
+     */
+    public static java.util.concurrent.Executor smallStreams(com.sun.net.httpserver.HttpContext anyContext, java.util.concurrent.Executor tasks) {
+        requireAvailable();
+        if (streamsFailure != null) return tasks;
+        return task -> {
+            if (newExchange.isInstance(task)) {
+                try {
+                    Object connection = newExchangeConnection.get(task);
+                    if (connectionContext.get(connection) == null) {
+                        SocketChannel chan = (SocketChannel) newExchangeChan.get(task);
+                        ConnectionStreams.In in = new ConnectionStreams.In(chan);
+                        connectionSetParameters.invoke(connection, in, new ConnectionStreams.Out(chan), chan, null, null, null,
+                                "http", anyContext, in);
+                    }
+                } catch (ReflectiveOperationException e) {
+                    throw new IllegalStateException("cannot give an HttpServer connection its streams", e);
+                }
+            }
+            tasks.execute(task);
+        };
+    }
+
+    /** Why {@link #smallStreams} cannot replace the server's streams on this JDK, or null when it can. */
+    public static String smallStreamsProblem() {
+        return streamsFailure;
     }
 
     /** The exchange's TCP connection (still owned by the server until {@link #upgrade}). */

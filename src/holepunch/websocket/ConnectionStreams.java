@@ -1,0 +1,119 @@
+package holepunch.websocket;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.util.Objects;
+
+/**
+ * The raw streams of one HTTP connection, in place of the JDK HttpServer's own (see
+ * {@link HttpServerUpgrade#smallStreams}). They behave as the server's do (a blocking channel,
+ * {@code available()} never asks the socket, closing either closes the channel), with one
+ * {@value #IN_BYTES}-byte read buffer and no write buffer: the server's are 8 KB and 8 KB for
+ * reading and 4 KB and 8 KB for writing, 28 KB allocated for every connection, of which an
+ * upgraded one uses none afterwards. The server writes a response's head in one call and its body
+ * in another, so buffering would save no system call.
+ */
+final class ConnectionStreams {
+    /** A request head is a few hundred bytes; a larger one takes more reads, nothing else. */
+    static final int IN_BYTES = 1024;
+
+    private ConnectionStreams() {
+    }
+
+    /** Reads from a blocking channel through a small buffer. */
+    static final class In extends InputStream {
+        private final SocketChannel channel;
+        private final byte[] buf = new byte[IN_BYTES];
+        private int pos;
+        private int end;
+        private boolean eof;
+        private volatile boolean closed;
+
+        In(SocketChannel channel) {
+            this.channel = channel;
+        }
+
+        @Override
+        public synchronized int read() throws IOException {
+            if (!fill()) return -1;
+            return buf[pos++] & 0xFF;
+        }
+
+        @Override
+        public synchronized int read(byte[] b, int off, int len) throws IOException {
+            Objects.checkFromIndexSize(off, len, b.length);
+            if (len == 0) return 0;
+            if (!fill()) return -1;
+            int n = Math.min(len, end - pos);
+            System.arraycopy(buf, pos, b, off, n);
+            pos += n;
+            return n;
+        }
+
+        /** True when bytes are buffered, reading once from the channel if none are. */
+        private boolean fill() throws IOException {
+            if (closed) throw new IOException("stream closed");
+            if (pos < end) return true;
+            if (eof) return false;
+            ByteBuffer bb = ByteBuffer.wrap(buf);
+            int n;
+            do {
+                n = channel.read(bb);        // blocking: 0 only when interrupted without data
+            } while (n == 0);
+            if (n < 0) {
+                eof = true;
+                return false;
+            }
+            pos = 0;
+            end = n;
+            return true;
+        }
+
+        /** What is buffered; never asks the socket. */
+        @Override
+        public synchronized int available() throws IOException {
+            if (closed) throw new IOException("stream closed");
+            return end - pos;
+        }
+
+        /** Not synchronized: the server's timers close a connection whose reader or writer is blocked (the channel's close wakes it). */
+        @Override
+        public void close() throws IOException {
+            closed = true;
+            channel.close();
+        }
+    }
+
+    /** Writes straight to a blocking channel. */
+    static final class Out extends OutputStream {
+        private final SocketChannel channel;
+        private volatile boolean closed;
+
+        Out(SocketChannel channel) {
+            this.channel = channel;
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public synchronized void write(byte[] b, int off, int len) throws IOException {
+            Objects.checkFromIndexSize(off, len, b.length);
+            if (closed) throw new IOException("stream closed");
+            ByteBuffer bb = ByteBuffer.wrap(b, off, len);
+            while (bb.hasRemaining()) channel.write(bb);
+        }
+
+        /** Not synchronized: the server's timers close a connection whose reader or writer is blocked (the channel's close wakes it). */
+        @Override
+        public void close() throws IOException {
+            closed = true;
+            channel.close();
+        }
+    }
+}
