@@ -184,9 +184,13 @@ public final class RendezvousServer implements AutoCloseable {
                 }
             }
             ex.close();
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException e) {          // the client went away while answered: not the service's fault
+            log.debug(null, "HTTP " + Log.excerpt(ex.getRequestMethod()) + " " + Log.excerpt(ex.getRequestURI().getPath())
+                    + ": the client went away (" + e.getMessage() + ")");
+            HttpServerUpgrade.abort(ex);
+        } catch (RuntimeException e) {
             log.warn(null, "HTTP " + Log.excerpt(ex.getRequestMethod()) + " " + Log.excerpt(ex.getRequestURI().getPath()) + " failed: " + e);
-            ex.close();
+            HttpServerUpgrade.abort(ex);
         }
     }
 
@@ -350,6 +354,8 @@ public final class RendezvousServer implements AutoCloseable {
         metrics.gauge("holepunch_sessions", "Open WebSocket sessions.", admission::openSessions);
         metrics.gauge("holepunch_buffered_bytes", "Bytes held in partial messages and queued output, all sessions.", buffers::used);
         metrics.gauge("holepunch_workers", "Registered worker ids.", registry::size);
+        metrics.gauge("holepunch_http_connections", "HTTP connections not upgraded: requests being read or answered, and idle keep-alive.",
+                () -> HttpServerUpgrade.pendingCount(http));
         if (cluster != null) {
             metrics.gauge("holepunch_cluster_connected", "1 while the last Redis call of the cluster directory succeeded.",
                     () -> cluster.connected() ? 1 : 0);

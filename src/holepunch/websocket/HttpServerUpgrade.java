@@ -32,6 +32,8 @@ import java.util.Set;
 public final class HttpServerUpgrade {
 
     private static final String PKG = "sun.net.httpserver.";
+    /** A response still being written after this many seconds is abandoned (the connection closed). */
+    static final int MAX_RESPONSE_SEC = 60;
     private static final String[] CONNECTION_SETS = {
         "allConnections", "reqConnections", "rspConnections", "idleConnections", "newlyAcceptedConnections"
     };
@@ -68,6 +70,9 @@ public final class HttpServerUpgrade {
         configured = true;
         setDefault("sun.net.httpserver.maxReqTime", requestTimeoutSec);
         setDefault("sun.net.httpserver.maxReqHeaderSize", maxHeadBytes);
+        // Answers are small here (the largest, /debug/list_workers, is a few MB at 10,000 workers):
+        // a connection still answering after this is closed, whatever left it there.
+        setDefault("sun.net.httpserver.maxRspTime", MAX_RESPONSE_SEC);
         setDefault("jdk.httpserver.maxConnections", maxConnections);
         // The idle reaper (which closes connections that never sent a byte) runs every clockTick
         // ms, 10 s by default: too coarse for a 5 s handshake timeout.
@@ -251,6 +256,39 @@ public final class HttpServerUpgrade {
             throw new IllegalStateException("cannot list the HttpServer's connections", e);
         }
         return out;
+    }
+
+    /**
+     * Ends an exchange whose client went away while it was answered: closes its connection and
+     * takes it off the server's lists, as the server's own timers do. The server does neither when
+     * a response body fails half-written (its {@code FixedLengthOutputStream.close} marks itself
+     * closed before it closes the exchange, which then finds nothing to do): the connection stayed
+     * in its list of connections answering for good, its socket open or not, holding one of
+     * {@code jdk.httpserver.maxConnections} (MAX_PENDING_CONNECTIONS). Call it instead of
+     * {@link HttpExchange#close} after a write failed.
+     */
+    public static void abort(HttpExchange httpExchange) {
+        requireAvailable();
+        try {
+            Object exchange = exchangeGet.invoke(null, httpExchange);
+            serverCloseConnection.invoke(exchangeServer.get(exchange), exchangeConnection.get(exchange));
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot close an HttpServer connection", e);
+        }
+    }
+
+    /**
+     * {@link #abort} when this JDK's internals are reachable (checked here once if not yet), else
+     * the exchange's own close: for a server that does not need the upgrade (the worker's).
+     */
+    public static void abortOrClose(HttpExchange httpExchange) {
+        try {
+            checkAvailable();
+        } catch (IllegalStateException e) {
+            httpExchange.close();
+            return;
+        }
+        abort(httpExchange);
     }
 
     /** Closes a pending connection the way the server's own idle reaper does. */

@@ -4,6 +4,7 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import holepunch.auth.BearerToken;
 import holepunch.json.Json;
+import holepunch.websocket.HttpServerUpgrade;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -23,16 +24,17 @@ import java.util.function.Supplier;
 final class HealthServer implements AutoCloseable {
     static final String HEALTH_TEXT = "Worker active - health check OK";
 
+    static final int MAX_CONNECTIONS = 256;
     private final HttpServer server;
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
 
     HealthServer(int port, Supplier<Map<String, Object>> status, Supplier<String> metrics, String token) throws IOException {
-        holepunch.websocket.HttpServerUpgrade.configure(5, 16 * 1024, 256);
+        HttpServerUpgrade.configure(5, 16 * 1024, MAX_CONNECTIONS);
         BearerToken bearer = new BearerToken(token);
         server = HttpServer.create(new InetSocketAddress(port), 64);
         server.setExecutor(executor);
         server.createContext("/", ex -> {
-            try (ex) {
+            try {
                 String path = ex.getRequestURI().getPath();
                 if (!ex.getRequestMethod().equals("GET")) {
                     reply(ex, 405, "text/plain", "only GET is served here");
@@ -46,9 +48,18 @@ final class HealthServer implements AutoCloseable {
                 } else {
                     reply(ex, 200, "text/plain; version=0.0.4", metrics.get());
                 }
+                ex.close();
+            } catch (IOException | RuntimeException e) {       // the client went away while answered
+                HttpServerUpgrade.abortOrClose(ex);          // the JDK server would keep its connection (HttpServerUpgrade.abort)
             }
         });
         server.start();
+    }
+
+    /** Connections the server holds now (tests). */
+    int connections() {
+        HttpServerUpgrade.checkAvailable();
+        return HttpServerUpgrade.pendingCount(server);
     }
 
     int port() {

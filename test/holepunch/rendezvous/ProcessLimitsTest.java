@@ -210,4 +210,41 @@ class ProcessLimitsTest {
             assertTrue(out.contains("MAX_PENDING_PER_IP"), out);
         }
     }
+
+    /**
+     * Clients that send two requests in one write, read the start of the first answer and reset the
+     * connection: each left the JDK server holding the connection, closed or not, in its list of
+     * connections answering, for good, and every such entry took one of MAX_PENDING_CONNECTIONS,
+     * not even counted per address. Once they were all taken, every new client was closed at
+     * accept. Now they are gone within seconds and new clients are served.
+     */
+    @Test
+    void clientsThatResetWhileAnswered_leaveNoConnectionBehind_andOthersAreServed() throws Exception {
+        try (ServiceProcess s = ServiceProcess.rendezvous(List.of("-XX:TieredStopAtLevel=1"), Map.of("MAX_PENDING_CONNECTIONS", "40"), 0)) {
+            byte[] twoRequests = "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /debug/list_workers HTTP/1.1\r\nHost: x\r\n\r\n"
+                    .getBytes(StandardCharsets.ISO_8859_1);
+            for (int i = 0; i < 200; i++) {
+                try (Socket c = new Socket()) {
+                    c.bind(new InetSocketAddress("127.0.0." + (2 + i % 8), 0));     // spread over addresses: under MAX_PENDING_PER_IP each
+                    c.connect(new InetSocketAddress("127.0.0.1", s.port), 5000);
+                    c.setSoTimeout(5000);
+                    c.getOutputStream().write(twoRequests);
+                    c.getInputStream().readNBytes(12);
+                    c.setSoLinger(true, 0);      // close with a reset
+                } catch (IOException refused) {
+                    // turned away at accept once the slots are taken: what this test is about
+                }
+            }
+            holepunch.testing.Await.until(Duration.ofSeconds(10), "GET / answered after the resets", () -> {
+                try {
+                    return getRoot(s.port) == 200;
+                } catch (IOException e) {
+                    return false;
+                }
+            });
+            holepunch.testing.Await.until(Duration.ofSeconds(10), "no HTTP connection left but the one asking", () ->
+                    metrics(s.port).lines().anyMatch(l -> l.equals("holepunch_http_connections 1")));
+            assertServing(s);
+        }
+    }
 }
