@@ -27,6 +27,7 @@ final class ConnectionStreams {
     static final class In extends InputStream {
         private final SocketChannel channel;
         private final byte[] buf = new byte[IN_BYTES];
+        private final ByteBuffer view = ByteBuffer.wrap(buf);
         private int pos;
         private int end;
         private boolean eof;
@@ -58,10 +59,10 @@ final class ConnectionStreams {
             if (closed) throw new IOException("stream closed");
             if (pos < end) return true;
             if (eof) return false;
-            ByteBuffer bb = ByteBuffer.wrap(buf);
+            view.clear();
             int n;
             do {
-                n = channel.read(bb);        // blocking: 0 only when interrupted without data
+                n = channel.read(view);      // blocking: at least one byte or the end (the loop as in the server's own ReadStream)
             } while (n == 0);
             if (n < 0) {
                 eof = true;
