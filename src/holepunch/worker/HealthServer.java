@@ -4,6 +4,7 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import holepunch.auth.BearerToken;
 import holepunch.json.Json;
+import holepunch.log.Log;
 import holepunch.websocket.HttpServerUpgrade;
 
 import java.io.IOException;
@@ -49,8 +50,11 @@ final class HealthServer implements AutoCloseable {
                     reply(ex, 200, "text/plain; version=0.0.4", metrics.get());
                 }
                 ex.close();
-            } catch (IOException | RuntimeException e) {       // the client went away while answered
+            } catch (IOException e) {       // the client went away while answered
                 HttpServerUpgrade.abortOrClose(ex);          // the JDK server would keep its connection (HttpServerUpgrade.abort)
+            } catch (RuntimeException e) {
+                Log.of("worker").warn(null, "health port: " + Log.excerpt(ex.getRequestURI().getPath()) + " failed: " + e);
+                HttpServerUpgrade.abortOrClose(ex);
             }
         });
         server.start();
