@@ -27,8 +27,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * HTTP connections read and written through the rendezvous's own small streams
  * (websocket/ConnectionStreams) in place of the JDK server's buffers: a connection serves one
  * request after another, pipelined requests in order, a request body is drained before the next
- * request, and a request head larger than the read buffer, or trickled a byte at a time, is read
- * whole.
+ * request, a request head larger than the read buffer, or trickled a byte at a time, is read
+ * whole, and a connection that served a plain request can upgrade.
  */
 class HttpConnectionTest {
     static TestRendezvous rv;
@@ -66,6 +66,15 @@ class HttpConnectionTest {
             int length = m.find() ? Integer.parseInt(m.group(1)) : 0;
             return new Response(h.substring(0, h.indexOf("\r\n")), new String(new DataInputStream(in).readNBytes(length), StandardCharsets.UTF_8));
         }
+    }
+
+    /** One unmasked text frame from the server (under 64 KB). */
+    private static String readText(InputStream in) throws IOException {
+        DataInputStream frames = new DataInputStream(in);
+        assertEquals(0x81, frames.readUnsignedByte(), "a text frame");
+        int len = frames.readUnsignedByte();
+        if (len == 126) len = frames.readUnsignedShort();
+        return new String(frames.readNBytes(len), StandardCharsets.UTF_8);
     }
 
     @Test
@@ -130,12 +139,26 @@ class HttpConnectionTest {
             InputStream in = s.getInputStream();
             Response upgraded = Response.read(in);
             assertEquals("HTTP/1.1 101 Switching Protocols", upgraded.status());
-            DataInputStream frames = new DataInputStream(in);
-            assertEquals(0x81, frames.readUnsignedByte(), "a text frame");
-            int len = frames.readUnsignedByte();
-            if (len == 126) len = frames.readUnsignedShort();
-            String text = new String(frames.readNBytes(len), StandardCharsets.UTF_8);
-            assertEquals("trickled", Json.parseObject(text).get("original_payload"));
+            assertEquals("trickled", Json.parseObject(readText(in)).get("original_payload"));
+        }
+    }
+
+    @Test
+    void upgradeAfterAPlainRequestOnTheSameConnection_works() throws Exception {
+        String upgrade = "GET /ws/register/http-second HTTP/1.1\r\nHost: 127.0.0.1:" + rv.port
+                + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: "
+                + Base64.getEncoder().encodeToString(new byte[16]) + "\r\n\r\n";
+        try (Socket s = open()) {
+            OutputStream out = s.getOutputStream();
+            InputStream in = s.getInputStream();
+            out.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            assertEquals("HTTP/1.1 200 OK", Response.read(in).status());
+            ByteArrayOutputStream both = new ByteArrayOutputStream();
+            both.writeBytes(upgrade.getBytes(StandardCharsets.ISO_8859_1));
+            both.writeBytes(RawWebSocket.text(Json.write(Json.obj("type", "echo_request", "payload", "second"))));
+            out.write(both.toByteArray());
+            assertEquals("HTTP/1.1 101 Switching Protocols", Response.read(in).status());
+            assertEquals("second", Json.parseObject(readText(in)).get("original_payload"));
         }
     }
 }
