@@ -9,9 +9,6 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -159,20 +156,14 @@ final class Admission implements AutoCloseable {
             if (full) log.warn(null, maxPending + " connections are waiting to upgrade (MAX_PENDING_CONNECTIONS); new ones are closed at once");
             else log.info(null, "connections waiting to upgrade are below MAX_PENDING_CONNECTIONS again");
         }
-        Map<InetAddress, List<HttpServerUpgrade.Pending>> bySource = new HashMap<>();
-        for (HttpServerUpgrade.Pending p : all) bySource.computeIfAbsent(p.source(), k -> new ArrayList<>()).add(p);
-        for (Map.Entry<InetAddress, List<HttpServerUpgrade.Pending>> e : bySource.entrySet()) {
-            List<HttpServerUpgrade.Pending> list = e.getValue();
-            int excess = list.size() - maxPendingPerIp;
-            if (excess <= 0) continue;
-            list.sort(Comparator.comparing(p -> !p.idle()));    // idle ones first
-            for (int i = 0; i < excess; i++) HttpServerUpgrade.close(http, list.get(i));
+        for (Map.Entry<InetAddress, Integer> e : HttpServerUpgrade.closeExcess(http, all, maxPendingPerIp).entrySet()) {
+            int held = e.getValue(), excess = held - maxPendingPerIp;
             metrics.add("holepunch_refused_total", excess, "reason", "max_pending_per_ip");
             long now = System.nanoTime();
             Long last = warned.get(e.getKey());
             if (last == null || now - last > 60_000_000_000L) {
                 warned.put(e.getKey(), now);
-                log.warn(null, "closed " + excess + " connections from " + e.getKey().getHostAddress() + ": it held " + list.size()
+                log.warn(null, "closed " + excess + " connections from " + e.getKey().getHostAddress() + ": it held " + held
                         + " connections before the upgrade, over MAX_PENDING_PER_IP=" + maxPendingPerIp + " (logged once a minute)");
             }
         }

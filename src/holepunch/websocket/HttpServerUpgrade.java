@@ -12,7 +12,10 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -289,6 +292,26 @@ public final class HttpServerUpgrade {
             return;
         }
         abort(httpExchange);
+    }
+
+    /**
+     * Closes the connections in {@code all} (from {@link #pending}) past {@code perAddress} from
+     * each source address, those that sent nothing yet first. Returns, for each address that was
+     * over, how many it held.
+     */
+    public static Map<InetAddress, Integer> closeExcess(HttpServer server, List<Pending> all, int perAddress) {
+        Map<InetAddress, List<Pending>> bySource = new HashMap<>();
+        for (Pending p : all) bySource.computeIfAbsent(p.source(), k -> new ArrayList<>()).add(p);
+        Map<InetAddress, Integer> over = new HashMap<>();
+        for (Map.Entry<InetAddress, List<Pending>> e : bySource.entrySet()) {
+            List<Pending> list = e.getValue();
+            int excess = list.size() - perAddress;
+            if (excess <= 0) continue;
+            list.sort(Comparator.comparing(p -> !p.idle()));    // idle ones first
+            for (int i = 0; i < excess; i++) close(server, list.get(i));
+            over.put(e.getKey(), list.size());
+        }
+        return over;
     }
 
     /** Closes a pending connection the way the server's own idle reaper does. */

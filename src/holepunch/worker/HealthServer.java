@@ -20,13 +20,19 @@ import java.util.function.Supplier;
  * The worker's HTTP server on PORT. Every GET path answers the health text, as the original's does
  * (so probes at {@code /healthz} or {@code /} both pass), except {@code /status} (JSON) and
  * {@code /metrics} (Prometheus text), which need {@code Authorization: Bearer <RENDEZVOUS_TOKEN>}
- * when the worker has a token: they show its addresses and peers.
+ * when the worker has a token: they show its addresses and peers. It holds at most
+ * {@value #MAX_CONNECTIONS} connections, and at most {@value #PER_ADDRESS} from one address
+ * (checked every {@value #GUARD_MILLIS} ms, those that sent nothing closed first), so one client
+ * cannot take every slot from the platform's health checks.
  */
 final class HealthServer implements AutoCloseable {
     static final String HEALTH_TEXT = "Worker active - health check OK";
 
     static final int MAX_CONNECTIONS = 256;
+    static final int PER_ADDRESS = 64;
+    static final long GUARD_MILLIS = 100;
     private final HttpServer server;
+    private final Thread guard;
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
 
     HealthServer(int port, Supplier<Map<String, Object>> status, Supplier<String> metrics, String token) throws IOException {
@@ -58,6 +64,33 @@ final class HealthServer implements AutoCloseable {
             }
         });
         server.start();
+        guard = startGuard();
+    }
+
+    /** The per-address cap, where this JDK's server internals are reachable (they are from the jar); null where not. */
+    private Thread startGuard() {
+        try {
+            HttpServerUpgrade.checkAvailable();
+        } catch (IllegalStateException e) {
+            Log.of("worker").warn(null, "health port: connections per address are not capped: " + e.getMessage());
+            return null;
+        }
+        return Thread.ofPlatform().daemon().name("health-guard").start(() -> {
+            while (!Thread.currentThread().isInterrupted()) {
+                try {
+                    Thread.sleep(GUARD_MILLIS);      // a periodic check: a connection that sends nothing makes no event
+                    if (HttpServerUpgrade.pendingCount(server) > PER_ADDRESS) {
+                        HttpServerUpgrade.closeExcess(server, HttpServerUpgrade.pending(server), PER_ADDRESS).forEach((a, held) ->
+                                Log.of("worker").debug(null, "health port: closed " + (held - PER_ADDRESS) + " connections from "
+                                        + a.getHostAddress() + " (it held " + held + ", over " + PER_ADDRESS + ")"));
+                    }
+                } catch (InterruptedException e) {
+                    return;
+                } catch (RuntimeException e) {
+                    Log.of("worker").warn(null, "health port guard: " + e);
+                }
+            }
+        });
     }
 
     /** Connections the server holds now (tests). */
@@ -81,6 +114,7 @@ final class HealthServer implements AutoCloseable {
 
     @Override
     public void close() {
+        if (guard != null) guard.interrupt();
         server.stop(0);
         executor.shutdownNow();
     }
