@@ -10,7 +10,6 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.HexFormat;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import holepunch.protocol.P2pConnectionDecline;
@@ -32,11 +31,10 @@ import holepunch.protocol.Role;
  * the relay and declines work on live pairs only. Each worker takes part in at most
  * MAX_PAIRS_PER_WORKER live pairs, and receives at most P2P_OFFERS_PER_MIN introductions, so that
  * nobody can make a worker probe on someone's behalf without bound or push others' pairs out.
- * The last {@value #HISTORY} pairs and the outcome each side reports are kept apart, for the
- * debug list only.
+ * The last pairs and the outcome each side reports are kept apart, for the debug list only
+ * ({@link PairHistory}).
  */
 final class PeerBroker {
-    static final int HISTORY = 1000;
     /** Added to the slower side's one-way delay, so both offers have arrived before anyone starts. */
     static final long START_MARGIN_MILLIS = 150;
     /** Assumed round trip for a session whose first ping is not answered yet. */
@@ -56,12 +54,7 @@ final class PeerBroker {
     private final Map<String, LivePair> live = new HashMap<>();
     /** Each session's live pairs; guarded by {@code this}. */
     private final Map<WorkerEntry, List<LivePair>> bySession = new HashMap<>();
-    private final LinkedHashMap<String, PairRecord> history = new LinkedHashMap<>(16, 0.75f, false) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, PairRecord> eldest) {
-            return size() > HISTORY;
-        }
-    };
+    private final PairHistory history = new PairHistory();
 
     /** One side of a pair: a session of this instance, or a worker held by another instance of the cluster. */
     sealed interface Party permits Here, Elsewhere {
@@ -115,9 +108,8 @@ final class PeerBroker {
     }
 
     /** An outcome a worker on another instance reported for a pair that spans both. */
-    synchronized void recordOutcome(String pairId, String reporter, Map<String, Object> outcome) {
-        PairRecord pair = pairId == null ? null : history.get(pairId);
-        if (pair != null && (pair.initiator().equals(reporter) || pair.responder().equals(reporter))) pair.outcomes().put(reporter, outcome);
+    void recordOutcome(String pairId, String reporter, Map<String, Object> outcome) {
+        history.reported(pairId, reporter, outcome);
     }
 
     /** A pair between two parties, as introduced; at least one of them is a session here. */
@@ -129,10 +121,6 @@ final class PeerBroker {
         private static boolean is(Party p, WorkerEntry w) {
             return p instanceof Here h && h.w() == w;
         }
-    }
-
-    /** A brokered pair as the debug list shows it; outcomes by worker id. */
-    record PairRecord(String pairId, String initiator, String responder, long createdMillis, Map<String, Map<String, Object>> outcomes) {
     }
 
     PeerBroker(Registry registry, Log log, Metrics metrics, RendezvousConfig config) {
@@ -255,8 +243,7 @@ final class PeerBroker {
         for (Party p : List.of(pair.initiator(), pair.responder())) {
             if (p instanceof Here h) bySession.computeIfAbsent(h.w(), k -> new ArrayList<>()).add(pair);
         }
-        history.put(pair.pairId(), new PairRecord(pair.pairId(), pair.initiator().id(), pair.responder().id(), System.currentTimeMillis(),
-                new LinkedHashMap<>()));
+        history.opened(pair.pairId(), pair.initiator().id(), pair.responder().id());
     }
 
     /** The caller holds this broker's lock. */
@@ -345,13 +332,9 @@ final class PeerBroker {
         String pairId = message.pairId();
         Map<String, Object> outcome = Json.obj("state", message.state().wire(), "remote", message.remote(),
                 "rtt_ms", message.rttMs(), "detail", message.detail(), "at", System.currentTimeMillis());
-        synchronized (this) {
-            PairRecord pair = pairId == null ? null : history.get(pairId);
-            if (pair == null || !(pair.initiator().equals(reporter.id) || pair.responder().equals(reporter.id))) {
-                log.warn(reporter.id, "p2p_connection_status: field 'pair_id' names no pair of this worker");
-                return;
-            }
-            pair.outcomes().put(reporter.id, outcome);
+        if (!history.reported(pairId, reporter.id, outcome)) {
+            log.warn(reporter.id, "p2p_connection_status: field 'pair_id' names no pair of this worker");
+            return;
         }
         LivePair spanning = livePair(pairId, reporter);
         if (spanning != null && spanning.other(reporter) instanceof Elsewhere e && cluster != null) {
@@ -402,12 +385,11 @@ final class PeerBroker {
         }
     }
 
-    synchronized List<Map<String, Object>> pairsJson() {
-        List<Map<String, Object>> out = new ArrayList<>();
-        for (PairRecord p : history.values()) {
-            out.add(Json.obj("pair_id", p.pairId(), "initiator", p.initiator(), "responder", p.responder(),
-                    "created_ms", p.createdMillis(), "live", live.containsKey(p.pairId()), "outcomes", new LinkedHashMap<>(p.outcomes())));
+    List<Map<String, Object>> pairsJson() {
+        java.util.Set<String> liveIds;
+        synchronized (this) {        // a copy: the history's lock is never taken before this broker's
+            liveIds = new java.util.HashSet<>(live.keySet());
         }
-        return out;
+        return history.json(liveIds::contains);
     }
 }
