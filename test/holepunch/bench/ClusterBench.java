@@ -30,17 +30,17 @@ final class ClusterBench {
         String runSh = Path.of("run.sh").toAbsolutePath().toString();
         int waves = Integer.parseInt(System.getenv().getOrDefault("BENCH_WAVES", "3"));
         System.out.printf("# cluster bench: %d sessions a wave, %d cores%n", sessions, Runtime.getRuntime().availableProcessors());
-        List<Bench.RvServer> started = new ArrayList<>();
+        List<RvServer> started = new ArrayList<>();
         try (RedisServer redis = new RedisServer()) {
-            Bench.RvServer single = Bench.RvServer.start("standalone", List.of(runSh, "rendezvous"));
+            RvServer single = RvServer.start("standalone", List.of(runSh, "rendezvous"));
             started.add(single);
             for (int w = 1; w <= waves; w++) single.rates.add(Bench.wave(single, sessions, w));
             single.stop();
             started.remove(single);
 
-            List<Bench.RvServer> cluster = new ArrayList<>();
+            List<RvServer> cluster = new ArrayList<>();
             for (int i = 0; i < 3; i++) {
-                Bench.RvServer s = Bench.RvServer.start("instance-" + i, List.of(runSh, "rendezvous"), Map.of("REDIS_URL", redis.url(),
+                RvServer s = RvServer.start("instance-" + i, List.of(runSh, "rendezvous"), Map.of("REDIS_URL", redis.url(),
                         "P2P_OFFERS_PER_MIN", "1000000", "MAX_PAIRS_PER_WORKER", "100000"));
                 cluster.add(s);
                 started.add(s);
@@ -48,9 +48,9 @@ final class ClusterBench {
             HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
             double[] rates = new double[waves];
             for (int w = 0; w < waves; w++) {
-                for (Bench.RvServer s : cluster) Bench.awaitNoWorkers(s.port);
+                for (RvServer s : cluster) Bench.awaitNoWorkers(s.port);
                 long trips0 = 0;
-                for (Bench.RvServer s : cluster) trips0 += metric(http, s.port, "holepunch_cluster_redis_round_trips_total");
+                for (RvServer s : cluster) trips0 += metric(http, s.port, "holepunch_cluster_redis_round_trips_total");
                 List<WsLoad> loads = new ArrayList<>();
                 try {
                     List<CompletableFuture<Double>> runs = new ArrayList<>();
@@ -74,7 +74,7 @@ final class ClusterBench {
                     long deadline = System.nanoTime() + 10_000_000_000L;
                     while (listedCount(http, cluster.get(0).port) < total && System.nanoTime() < deadline) Thread.sleep(20);
                     long trips = -trips0;
-                    for (Bench.RvServer s : cluster) trips += metric(http, s.port, "holepunch_cluster_redis_round_trips_total");
+                    for (RvServer s : cluster) trips += metric(http, s.port, "holepunch_cluster_redis_round_trips_total");
                     long[] listMicros = new long[20];
                     for (int i = 0; i < listMicros.length; i++) {
                         long t0 = System.nanoTime();
@@ -96,7 +96,7 @@ final class ClusterBench {
             System.out.printf(Locale.ROOT, "cluster: registrations/s, median of %d waves: 3 instances + redis %.0f, standalone %.0f%n",
                     waves, rates[waves / 2], single.medianRate());
         } finally {
-            for (Bench.RvServer s : started) s.stop();
+            for (RvServer s : started) s.stop();
         }
     }
 

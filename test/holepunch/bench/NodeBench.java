@@ -34,26 +34,26 @@ final class NodeBench {
             return;
         }
         int repeat = Integer.parseInt(System.getenv().getOrDefault("BENCH_REPEAT", "3"));
-        List<Bench.RvServer> servers = new ArrayList<>();
+        List<RvServer> servers = new ArrayList<>();
         try {
-            servers.add(Bench.RvServer.start("holepunch", List.of(Path.of("run.sh").toAbsolutePath().toString(), "rendezvous")));
+            servers.add(RvServer.start("holepunch", List.of(Path.of("run.sh").toAbsolutePath().toString(), "rendezvous")));
             if ("1".equals(System.getenv("BENCH_SEED"))) {
                 File seed = new File("../shared/anchors/seed_rendezvous.sh");
-                if (seed.exists()) servers.add(Bench.RvServer.start("original", List.of("bash", seed.getAbsolutePath())));
+                if (seed.exists()) servers.add(RvServer.start("original", List.of("bash", seed.getAbsolutePath())));
             }
             for (int i = 0; i < repeat; i++) {
-                for (Bench.RvServer server : servers) {
+                for (RvServer server : servers) {
                     Bench.quiesce(servers);
                     once(server, script, sessions);
                     Bench.awaitNoWorkers(server.port);
                 }
             }
         } finally {
-            for (Bench.RvServer server : servers) server.stop();
+            for (RvServer server : servers) server.stop();
         }
     }
 
-    private static void once(Bench.RvServer server, Path script, int sessions) throws Exception {
+    private static void once(RvServer server, Path script, int sessions) throws Exception {
         Path out = Files.createTempFile("node-echo", ".json");
         Process echo = new ProcessBuilder("node", script.toString(), "echo", String.valueOf(server.port), out.toString())
                 .redirectError(ProcessBuilder.Redirect.INHERIT).start();
