@@ -107,34 +107,44 @@ final class ConnectionStreams {
         }
 
         @Override
-        public void write(int b) throws IOException {
-            write(new byte[] {(byte) b}, 0, 1);
+        public synchronized void write(int b) throws IOException {
+            room(1);
+            buf[count++] = (byte) b;
         }
 
         @Override
         public synchronized void write(byte[] b, int off, int len) throws IOException {
             Objects.checkFromIndexSize(off, len, b.length);
-            if (closed) throw new IOException("stream closed");
-            if (count + len > OUT_MAX_BYTES) {
+            if (len >= OUT_MAX_BYTES) {        // more than the buffer holds: what is buffered, then this, as they are
+                ensureOpen();
                 flushBuffer();
-                if (len >= OUT_MAX_BYTES) {
-                    send(ByteBuffer.wrap(b, off, len));
-                    return;
-                }
+                send(ByteBuffer.wrap(b, off, len));
+                return;
             }
-            if (buf == null || count + len > buf.length) {
-                byte[] bigger = new byte[Math.min(OUT_MAX_BYTES, Math.max(Math.max(OUT_MIN_BYTES, count + len), buf == null ? 0 : 2 * buf.length))];
-                if (count > 0) System.arraycopy(buf, 0, bigger, 0, count);
-                buf = bigger;
-            }
+            room(len);
             System.arraycopy(b, off, buf, count, len);
             count += len;
         }
 
+        /** Makes the buffer hold {@code len} more bytes (at most {@value #OUT_MAX_BYTES}), sending what it holds when it cannot. */
+        private void room(int len) throws IOException {
+            ensureOpen();
+            if (count + len > OUT_MAX_BYTES) flushBuffer();
+            if (buf != null && count + len <= buf.length) return;
+            int size = Math.max(OUT_MIN_BYTES, Math.max(count + len, buf == null ? 0 : 2 * buf.length));
+            byte[] bigger = new byte[Math.min(OUT_MAX_BYTES, size)];
+            if (count > 0) System.arraycopy(buf, 0, bigger, 0, count);
+            buf = bigger;
+        }
+
         @Override
         public synchronized void flush() throws IOException {
-            if (closed) throw new IOException("stream closed");
+            ensureOpen();
             flushBuffer();
+        }
+
+        private void ensureOpen() throws IOException {
+            if (closed) throw new IOException("stream closed");
         }
 
         private void flushBuffer() throws IOException {

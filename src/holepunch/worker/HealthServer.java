@@ -28,6 +28,7 @@ import java.util.function.Supplier;
 final class HealthServer implements AutoCloseable {
     static final String HEALTH_TEXT = "Worker active - health check OK";
 
+    private static final Log LOG = Log.of("worker");
     static final int MAX_CONNECTIONS = 256;
     static final int PER_ADDRESS = 64;
     static final long GUARD_MILLIS = 100;
@@ -59,7 +60,7 @@ final class HealthServer implements AutoCloseable {
             } catch (IOException e) {       // the client went away while answered
                 HttpServerUpgrade.abortOrClose(ex);          // the JDK server would keep its connection (HttpServerUpgrade.abort)
             } catch (RuntimeException e) {
-                Log.of("worker").warn(null, "health port: " + Log.excerpt(ex.getRequestURI().getPath()) + " failed: " + e);
+                LOG.warn(null, "health port: " + Log.excerpt(ex.getRequestURI().getPath()) + " failed: " + e);
                 HttpServerUpgrade.abortOrClose(ex);
             }
         });
@@ -72,7 +73,7 @@ final class HealthServer implements AutoCloseable {
         try {
             HttpServerUpgrade.checkAvailable();
         } catch (IllegalStateException e) {
-            Log.of("worker").warn(null, "health port: connections per address are not capped: " + e.getMessage());
+            LOG.warn(null, "health port: connections per address are not capped: " + e.getMessage());
             return null;
         }
         return Thread.ofPlatform().daemon().name("health-guard").start(() -> {
@@ -81,13 +82,13 @@ final class HealthServer implements AutoCloseable {
                     Thread.sleep(GUARD_MILLIS);      // a periodic check: a connection that sends nothing makes no event
                     if (HttpServerUpgrade.pendingCount(server) > PER_ADDRESS) {
                         HttpServerUpgrade.closeExcess(server, HttpServerUpgrade.pending(server), PER_ADDRESS).forEach((a, held) ->
-                                Log.of("worker").debug(null, "health port: closed " + (held - PER_ADDRESS) + " connections from "
+                                LOG.debug(null, "health port: closed " + (held - PER_ADDRESS) + " connections from "
                                         + a.getHostAddress() + " (it held " + held + ", over " + PER_ADDRESS + ")"));
                     }
                 } catch (InterruptedException e) {
                     return;
                 } catch (RuntimeException e) {
-                    Log.of("worker").warn(null, "health port guard: " + e);
+                    LOG.warn(null, "health port guard: " + e);
                 }
             }
         });
