@@ -1,5 +1,6 @@
 package holepunch.peer;
 
+import holepunch.json.Json;
 import holepunch.protocol.NatBehaviour;
 import holepunch.protocol.P2pConnectionOffer;
 import holepunch.protocol.P2pConnectionStatus;
@@ -10,9 +11,7 @@ import holepunch.timer.Backoff;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 
@@ -38,9 +37,8 @@ final class Link {
     final long pairId;
     final Role role;
     final PathCrypto crypto;
-    private final LinkedHashSet<InetSocketAddress> candidates = new LinkedHashSet<>();
-    /** How each candidate was learnt: the technique a path through it is shown with. */
-    private final Map<InetSocketAddress, Technique> origins = new HashMap<>();
+    /** The addresses probed, in order, each with how it was learnt: the technique a path through it is shown with. */
+    private final LinkedHashMap<InetSocketAddress, Technique> candidates = new LinkedHashMap<>();
     /** The peer's endpoint as its STUN found it (null when the offer had only host candidates). */
     private final InetSocketAddress reported;
     private final HardNat hardNat;
@@ -79,14 +77,12 @@ final class Link {
     }
 
     private boolean addCandidate(InetSocketAddress a, Technique origin) {
-        if (candidates.size() >= Peers.MAX_CANDIDATES || !candidates.add(a)) return false;
-        origins.put(a, origin);
-        return true;
+        return candidates.size() < Peers.MAX_CANDIDATES && candidates.putIfAbsent(a, origin) == null;
     }
 
     /** The addresses probed, in order (the offer's, then what authenticated probes came from). */
     synchronized List<InetSocketAddress> candidates() {
-        return List.copyOf(candidates);
+        return List.copyOf(candidates.keySet());
     }
 
     /** How long the real probes wait after the priming ones: longer than the two sides' start skew. */
@@ -111,7 +107,7 @@ final class Link {
     private synchronized void prime() {
         if (stopped || peers.closed || state != PathState.CONNECTING) return;
         long now = peers.scheduler.nowMillis();
-        for (InetSocketAddress c : candidates) {
+        for (InetSocketAddress c : candidates.keySet()) {
             if (probesLeft <= 0) break;
             if (c.getAddress() instanceof java.net.Inet6Address) continue;       // no NAT to prime there (and IP_TTL is IPv4's)
             probesLeft--;
@@ -260,10 +256,10 @@ final class Link {
         if (now > punchDeadline()) {
             hardNat.close();
             fail("no probe answered within " + (now - startedPunching) + " ms"
-                    + RelayReason.of(peers.ownMapping(), peerMapping, peers.ownIpv6(), candidates));
+                    + RelayReason.of(peers.ownMapping(), peerMapping, peers.ownIpv6(), candidates.keySet()));
             return;
         }
-        for (InetSocketAddress c : candidates) {
+        for (InetSocketAddress c : candidates.keySet()) {
             if (probesLeft <= 0) break;
             probesLeft--;
             sendControl(peers.transport, Probe.Kind.PROBE, c, newCounter(now));
@@ -332,7 +328,7 @@ final class Link {
                     path = via;
                     state = PathState.DIRECT;
                     detail = null;
-                    technique = via != peers.transport || hardNat.sprayedTo(from) ? Technique.HARD_NAT : origins.getOrDefault(from, Technique.PEER_REFLEXIVE);
+                    technique = via != peers.transport || hardNat.sprayedTo(from) ? Technique.HARD_NAT : candidates.getOrDefault(from, Technique.PEER_REFLEXIVE);
                     hardNat.opened(via);
                     peers.inc("holepunch_worker_direct_paths_total", "technique", technique.wire);
                     peers.log.info(peers.selfId, "direct path to " + peer + " via " + Peers.text(from) + " (" + technique.wire
@@ -407,7 +403,7 @@ final class Link {
 
     Map<String, Object> json() {
         long last = lastAnswer;
-        return Peers.obj("peer_worker_id", peer, "state", state.wire(), "remote", Peers.text(remote),
+        return Json.obj("peer_worker_id", peer, "state", state.wire(), "remote", Peers.text(remote),
                 "technique", state == PathState.DIRECT && technique != null ? technique.wire : null,
                 "rtt_ms", rttMillis < 0 ? null : rttMillis, "detail", detail,
                 "last_answer_ms_ago", last == 0 ? null : peers.scheduler.nowMillis() - last,

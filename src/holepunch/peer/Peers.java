@@ -1,9 +1,7 @@
 package holepunch.peer;
 
 import holepunch.crypto.Identity;
-import holepunch.crypto.Keys;
 import holepunch.crypto.PublicIdentity;
-import holepunch.json.Json;
 import holepunch.log.Log;
 import holepunch.metrics.Metrics;
 import holepunch.net.Addresses;
@@ -76,30 +74,6 @@ public final class Peers {
         }
     }
 
-    /**
-     * P2P_* settings: punch deadline and pace, keepalive period, direct retries while relaying, the
-     * peers to ask for, the peers this worker takes part in connections with ({@code allow};
-     * {@code "*"} for any), the keys it expects of them (PEER_KEYS), the rekey period, the TTL of
-     * priming probes (P2P_PRIME_TTL, 0 for none) and whether the hard-NAT technique may run (P2P_HARD_NAT).
-     */
-    public record Settings(long deadlineMillis, long probeIntervalMillis, long keepaliveMillis, long answerWaitMillis,
-                           long retryDirectMillis, List<String> connectTo, List<String> allow, Map<String, String> peerKeys,
-                           long rekeyMillis, int primeTtl, boolean hardNat) {
-        public Settings(long deadlineMillis, long probeIntervalMillis, long keepaliveMillis, long answerWaitMillis,
-                        long retryDirectMillis, List<String> connectTo, List<String> allow) {
-            this(deadlineMillis, probeIntervalMillis, keepaliveMillis, answerWaitMillis, retryDirectMillis, connectTo, allow, Map.of(), 120_000, 0, true);
-        }
-
-        public Settings(long deadlineMillis, long probeIntervalMillis, long keepaliveMillis, long answerWaitMillis,
-                        long retryDirectMillis, List<String> connectTo, List<String> allow, Map<String, String> peerKeys, long rekeyMillis) {
-            this(deadlineMillis, probeIntervalMillis, keepaliveMillis, answerWaitMillis, retryDirectMillis, connectTo, allow, peerKeys, rekeyMillis, 0, true);
-        }
-
-        boolean allows(String peer) {
-            return allow.contains("*") || allow.contains(peer);
-        }
-    }
-
     /** Receives application payloads from peers, over whichever path carried them. */
     public interface DataListener {
         void onData(String peer, byte[] payload);
@@ -119,7 +93,7 @@ public final class Peers {
     final Transport transport;
     final Rendezvous rendezvous;
     final Scheduler scheduler;
-    private final Settings settings;
+    private final PeerSettings settings;
     final Log log = Log.of("peers");
     private final Map<String, Link> byPeer = new ConcurrentHashMap<>();
     private final Map<Long, Link> byPair = new ConcurrentHashMap<>();
@@ -140,7 +114,7 @@ public final class Peers {
     private volatile PathBytes pathBytes = new PathBytes(metrics);
     private final Introductions introductions;
 
-    public Peers(String selfId, Identity identity, Transport transport, Rendezvous rendezvous, Scheduler scheduler, Settings settings) {
+    public Peers(String selfId, Identity identity, Transport transport, Rendezvous rendezvous, Scheduler scheduler, PeerSettings settings) {
         this.selfId = selfId;
         this.identity = identity;
         this.transport = transport;
@@ -376,7 +350,7 @@ public final class Peers {
         }
     }
 
-    Settings settings() {
+    PeerSettings settings() {
         return settings;
     }
 
@@ -413,13 +387,5 @@ public final class Peers {
 
     static String text(InetSocketAddress a) {
         return a == null ? null : Addresses.text(a);
-    }
-
-    static Map<String, Object> obj(Object... kv) {
-        return Json.obj(kv);
-    }
-
-    static String keyText(byte[] key) {
-        return Keys.shortText(key);
     }
 }

@@ -16,7 +16,7 @@ import java.util.UUID;
 public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAddress> stunServers, int udpPort,
                            int httpPort, long pingIntervalNanos, long pingTimeoutNanos, String ipEchoUrl,
                            long stunRefreshMillis, StunClient.Retransmission retransmission, String token,
-                           holepunch.peer.Peers.Settings peers, boolean hostCandidates, List<Forwarder.Rule> forward,
+                           holepunch.peer.PeerSettings peers, boolean hostCandidates, List<Forwarder.Rule> forward,
                            List<String> forwardAllow, java.nio.file.Path keyFile,
                            List<holepunch.portmap.PortMapper.Protocol> portMapping, boolean ipv6) {
 
@@ -58,7 +58,7 @@ public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAdd
                 new StunClient.Retransmission(env.integer("STUN_RTO_MS", 500, 1, 60_000),
                         env.integer("STUN_RC", 7, 1, 20), env.integer("STUN_RM", 16, 1, 100)),
                 env.string("RENDEZVOUS_TOKEN", "").isEmpty() ? null : env.string("RENDEZVOUS_TOKEN", ""),
-                new holepunch.peer.Peers.Settings(
+                new holepunch.peer.PeerSettings(
                         env.integer("P2P_DEADLINE_MS", 5000, 100, 600_000),
                         env.integer("P2P_PROBE_INTERVAL_MS", 50, 5, 10_000),
                         env.seconds("P2P_KEEPALIVE_SEC", 15, 0.05, 3600) / 1_000_000,

@@ -87,7 +87,7 @@ class HardNatTest {
                 extra.add(s);
                 return s;
             }
-        }, toRendezvous::add, clock, new Peers.Settings(5000, 50, 15_000, 3000, 30_000, List.of(), List.of("*"), Map.of(), 120_000, 2, hardNat));
+        }, toRendezvous::add, clock, new PeerSettings(5000, 50, 15_000, 3000, 30_000, List.of(), List.of("*"), Map.of(), 120_000, 2, hardNat));
         p.onData((peer, payload) -> delivered.add(new String(payload, StandardCharsets.UTF_8)));
         return p;
     }

@@ -50,10 +50,10 @@ class PeersTest {
     final PathCrypto them = new PathCrypto(THEM, ME.publicIdentity(), Role.RESPONDER, PAIR, "me", "peer");
 
     Peers peers(List<String> allow, Map<String, String> pins, List<String> connectTo) {
-        return peers(new Peers.Settings(500, 50, 15_000, 3000, 30_000, connectTo, allow, pins, 120_000));
+        return peers(new PeerSettings(500, 50, 15_000, 3000, 30_000, connectTo, allow, pins, 120_000));
     }
 
-    Peers peers(Peers.Settings settings) {
+    Peers peers(PeerSettings settings) {
         Peers p = new Peers("me", ME, (d, to) -> {
             byte[] b = new byte[d.remaining()];
             d.get(b);
@@ -188,7 +188,7 @@ class PeersTest {
 
     @Test
     void failedPeer_isRetriedWithBackoff() {
-        Peers asking = peers(new Peers.Settings(500, 50, 15_000, 3000, 1_000, List.of("peer"), List.of("peer"), Map.of(), 120_000));
+        Peers asking = peers(new PeerSettings(500, 50, 15_000, 3000, 1_000, List.of("peer"), List.of("peer"), Map.of(), 120_000));
         asking.onData((p, d) -> { });
         List<Long> requests = new ArrayList<>();
         for (int round = 0; round < 3; round++) {
@@ -422,7 +422,7 @@ class PeersTest {
                 events.add("ttl " + ttl + " " + to.getPort() + " at " + clock.nowMillis());
                 return true;
             }
-        }, toRendezvous::add, clock, new Peers.Settings(500, 50, 15_000, 3000, 30_000, List.of(), List.of("peer"), Map.of(), 120_000, 2, true));
+        }, toRendezvous::add, clock, new PeerSettings(500, 50, 15_000, 3000, 30_000, List.of(), List.of("peer"), Map.of(), 120_000, 2, true));
         Map<String, Object> o = offerJson("peer", PAIR, THEM, "initiator");
         o.put("peer_host_candidates", List.of("10.0.0.9:40003"));
         deliver(primed, o);
