@@ -19,6 +19,11 @@ import java.util.concurrent.TimeUnit;
  * sessions stay open until the echo has been measured 2 s past its end, so their closes do not
  * fall in that window. Against run.sh's rendezvous, and the original's with BENCH_SEED=1;
  * BENCH_REPEAT runs each (default 3). Skipped when node or ws is missing.
+ * <p>
+ * It also reads each server's RSS the way {@link Bench#memory} does, but under this client's pace of
+ * registration: freshly started, then at the end of the window right after the burst, with the
+ * burst's sessions still open. The design card's own command ({@code java -jar}, JVM defaults)
+ * runs here too, for memory and echo alike.
  */
 final class NodeBench {
     static final double AFTER_SECONDS = 2.0;
@@ -37,14 +42,22 @@ final class NodeBench {
         List<RvServer> servers = new ArrayList<>();
         try {
             servers.add(RvServer.start("holepunch", List.of(Path.of("run.sh").toAbsolutePath().toString(), "rendezvous")));
+            List<String> plain = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+            String diag = System.getenv("BENCH_PLAIN_JAVA_OPTIONS");     // diagnosis only, e.g. a GC log: the figure is without
+            if (diag != null) plain.addAll(List.of(diag.trim().split("\\s+")));
+            plain.addAll(List.of("-jar", Path.of("build/holepunch.jar").toAbsolutePath().toString(), "rendezvous"));
+            servers.add(RvServer.start("holepunch (java -jar, JVM defaults)", plain));
             if ("1".equals(System.getenv("BENCH_SEED"))) {
                 File seed = new File("../shared/anchors/seed_rendezvous.sh");
                 if (seed.exists()) servers.add(RvServer.start("original", List.of("bash", seed.getAbsolutePath())));
             }
+            long[] fresh = new long[servers.size()];
+            for (int i = 0; i < fresh.length; i++) fresh[i] = ProcStats.rssKb(servers.get(i).pid());
             for (int i = 0; i < repeat; i++) {
-                for (RvServer server : servers) {
+                for (int k = 0; k < servers.size(); k++) {
+                    RvServer server = servers.get(k);
                     Bench.quiesce(servers);
-                    once(server, script, sessions);
+                    once(server, script, sessions, i == 0 ? fresh[k] : -1);
                     Bench.awaitNoWorkers(server.port);
                 }
             }
@@ -53,7 +66,8 @@ final class NodeBench {
         }
     }
 
-    private static void once(RvServer server, Path script, int sessions) throws Exception {
+    /** One run; {@code freshKb}: the server's RSS when it started, for its first run (else -1). */
+    private static void once(RvServer server, Path script, int sessions, long freshKb) throws Exception {
         Path out = Files.createTempFile("node-echo", ".json");
         Process echo = new ProcessBuilder("node", script.toString(), "echo", String.valueOf(server.port), out.toString())
                 .redirectError(ProcessBuilder.Redirect.INHERIT).start();
@@ -78,6 +92,7 @@ final class NodeBench {
             String[] f = line.split(" ");
             long t0 = Long.parseLong(f[1]), t1 = Long.parseLong(f[2]);
             Thread.sleep((long) (AFTER_SECONDS * 1000) + 100);     // the measuring window after the burst, not a wait for an event
+            long held = ProcStats.rssKb(server.pid());               // the burst's sessions are still open
             echo.getOutputStream().close();                          // the echo client writes its figures and ends
             if (!echo.waitFor(30, TimeUnit.SECONDS)) throw new IllegalStateException("the node echo client did not end");
             String text = Files.readString(out).trim();
@@ -93,6 +108,13 @@ final class NodeBench {
                             + " p99 %.2f ms; right after it (%.0f s) %.0f msg/s, p50 %.2f ms, p99 %.2f ms%n",
                     server.name, sessions, (t1 - t0) / 1000.0, sessions * 1000.0 / (t1 - t0), during.size() * 1000.0 / (t1 - t0),
                     pct(during, 0.5), pct(during, 0.99), AFTER_SECONDS, after.size() / AFTER_SECONDS, pct(after, 0.5), pct(after, 0.99));
+            if (freshKb > 0) {
+                System.out.printf(Locale.ROOT, "%s rendezvous, node client: RSS %.1f MB freshly started, %.1f MB right after the burst"
+                        + " holding %d sessions: %.1f KB/session%n", server.name, freshKb / 1024.0, held / 1024.0, sessions,
+                        (held - freshKb) / (double) sessions);
+            } else {
+                System.out.printf(Locale.ROOT, "%s rendezvous, node client: RSS %.1f MB right after this burst%n", server.name, held / 1024.0);
+            }
         } finally {
             watchdog.interrupt();
             if (burst[0] != null) {
