@@ -3,121 +3,28 @@ package holepunch.peer;
 import holepunch.crypto.Identity;
 import holepunch.crypto.Keys;
 import holepunch.json.Json;
-import holepunch.protocol.Message;
 import holepunch.protocol.P2pConnectionDecline;
-import holepunch.protocol.P2pConnectionOffer;
 import holepunch.protocol.P2pConnectionStatus;
-import holepunch.protocol.RelayData;
 import holepunch.protocol.RequestP2pConnection;
 import holepunch.protocol.Role;
-import holepunch.testing.FakeScheduler;
 import org.junit.jupiter.api.Test;
 
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The peer state machine on a fake clock, against a scripted peer that holds its own key and runs
- * its side of the path crypto: bursts are bounded, only authentic answers open a path, payloads
- * are sealed end to end, and nothing replayed, reflected or forged is delivered.
+ * The peer state machine on a fake clock, against a scripted peer ({@link PeerFixture}): bursts are
+ * bounded, only authentic answers open a path, offers are taken only from peers allowed and keys
+ * expected, and nothing replayed, reflected or forged opens or moves a path. (Payloads: PeerDataTest.)
  */
-class PeersTest {
-    static final InetSocketAddress PEER = new InetSocketAddress("127.0.0.1", 40002);
-    static final long PAIR = 0xab;
-    static final Identity ME = Identity.generate();
-    static final Identity THEM = Identity.generate();
-
-    record Sent(InetSocketAddress to, byte[] data) {
-    }
-
-    final FakeScheduler clock = new FakeScheduler();
-    final List<Sent> sent = new ArrayList<>();
-    final List<Message> toRendezvous = new ArrayList<>();
-    final List<String> delivered = new ArrayList<>();
-    final Peers peers = peers(List.of("peer"), Map.of(), List.of());
-    /** The peer's side of the path: its probe keys and its half of the handshake. */
-    final PathCrypto them = new PathCrypto(THEM, ME.publicIdentity(), Role.RESPONDER, PAIR, "me", "peer");
-
-    Peers peers(List<String> allow, Map<String, String> pins, List<String> connectTo) {
-        return peers(new PeerSettings(500, 50, 15_000, 3000, 30_000, connectTo, allow, pins, 120_000));
-    }
-
-    Peers peers(PeerSettings settings) {
-        Peers p = new Peers("me", ME, (d, to) -> {
-            byte[] b = new byte[d.remaining()];
-            d.get(b);
-            sent.add(new Sent(to, b));
-        }, toRendezvous::add, clock, settings);
-        p.onData((peer, payload) -> delivered.add(new String(payload, StandardCharsets.UTF_8)));
-        return p;
-    }
-
-    static Map<String, Object> offerJson(String peer, long pair, Identity key, String role) {
-        Map<String, Object> m = Json.obj("type", "p2p_connection_offer", "peer_worker_id", peer, "peer_udp_ip", "127.0.0.1",
-                "peer_udp_port", 40002L, "peer_host_candidates", List.of(), "pair_id", Long.toHexString(pair),
-                "pair_key", Base64.getEncoder().encodeToString(new byte[32]), "role", role, "start_in_ms", 100L);
-        if (key != null) {
-            m.put("peer_public_key", Keys.b64(key.publicIdentity().signingKey()));
-            m.put("peer_static_key", Keys.b64(key.publicIdentity().staticKey()));
-            m.put("peer_static_sig", Keys.b64(key.publicIdentity().staticSig()));
-        }
-        return m;
-    }
-
-    /** As the worker does: parse the offer, and ignore one it cannot use (it logs the field). */
-    static void deliver(Peers p, Map<String, Object> json) {
-        try {
-            p.onOffer((P2pConnectionOffer) Message.parse(json));
-        } catch (holepunch.protocol.ProtocolException e) {
-            // ignored, as Worker does
-        }
-    }
-
-    private void offer() {
-        deliver(peers, offerJson("peer", PAIR, THEM, "initiator"));
-    }
-
-    private Object state() {
-        return peers.status().getFirst().get("state");
-    }
-
-    private Probe ours(Sent s) {
-        return Probe.parse(s.data(), s.data().length, them.recvProbeKey);
-    }
-
-    private byte[] fromThem(Probe.Kind kind, long counter) {
-        return new Probe(kind, PAIR, counter, null).encode(them.sendProbeKey);
-    }
-
-    private byte[] ackFor(Sent probe) {
-        return fromThem(Probe.Kind.PROBE_ACK, ours(probe).counter());
-    }
-
-    /** Plays the peer's half of the handshake that "me" started over the relay; returns what "me" sent back. */
-    private void completeHandshake() {
-        RelayData init = relayed().getFirst();
-        byte[] hs1 = Base64.getDecoder().decode(init.data());
-        PathCrypto.Result answer = them.onHandshake(Probe.parse(hs1, hs1.length, them.recvProbeKey));
-        assertNull(answer.dropped());
-        toRendezvous.clear();
-        peers.onRelay(new RelayData(Long.toHexString(PAIR), "peer", Base64.getEncoder().encodeToString(answer.reply())));
-    }
-
-    private List<RelayData> relayed() {
-        return toRendezvous.stream().filter(m -> m instanceof RelayData).map(m -> (RelayData) m).toList();
-    }
-
+class PeersTest extends PeerFixture {
     @Test
     void silentPeer_getsABoundedBurstThenRelayWithAReason() {
         offer();
@@ -268,67 +175,6 @@ class PeersTest {
         assertEquals("connecting", state(), "no path via the reflector");
     }
 
-    private void makeDirect() {
-        offer();
-        clock.advance(100);
-        byte[] ack = ackFor(sent.getFirst());
-        assertTrue(peers.onDatagram(PEER, ack, ack.length));
-        assertEquals("direct", state());
-    }
-
-    @Test
-    void data_isSealed_deliveredOnce_andNeverWhenTampered() {
-        makeDirect();
-        completeHandshake();
-        byte[] confirmation = Base64.getDecoder().decode(relayed().getFirst().data());
-        assertArrayEquals(new byte[0], them.open(confirmation, confirmation.length).payload(), "an empty sealed datagram confirms the keys");
-
-        sent.clear();
-        assertTrue(peers.send("peer", "secret marker".getBytes()));
-        byte[] wire = sent.getLast().data();
-        assertEquals(PEER, sent.getLast().to(), "direct: payloads go over UDP to the remote");
-        assertFalse(new String(wire, StandardCharsets.ISO_8859_1).contains("secret marker"), "the payload is not in clear on the wire");
-        assertEquals("secret marker", new String(them.open(wire, wire.length).payload(), StandardCharsets.UTF_8));
-
-        byte[] data = them.seal("once".getBytes());
-        assertTrue(peers.onDatagram(PEER, data, data.length));
-        peers.onDatagram(PEER, data, data.length);
-        peers.onDatagram(PEER, data, data.length);
-        assertEquals(List.of("once"), delivered, "the same DATA datagram three times is delivered once");
-        for (int i = 0; i < data.length; i += 5) {
-            byte[] tampered = them.seal("tampered".getBytes());
-            tampered[i] ^= 1;
-            peers.onDatagram(PEER, tampered, tampered.length);
-        }
-        assertEquals(List.of("once"), delivered, "no tampered byte is accepted");
-        // Authentic data from another address of the peer (it may have settled on another of our
-        // candidates) is taken; its replay, from anywhere, is not.
-        InetSocketAddress elsewhere = new InetSocketAddress("127.0.0.1", 50003);
-        byte[] offPath = them.seal("off path".getBytes());
-        assertTrue(peers.onDatagram(elsewhere, offPath, offPath.length));
-        assertFalse(peers.onDatagram(PEER, offPath, offPath.length), "a replay, from the path's address");
-        assertFalse(peers.onDatagram(elsewhere, data, data.length), "a replay, from another address");
-        assertEquals(List.of("once", "off path"), delivered);
-    }
-
-    @Test
-    void reorderedData_isDeliveredWithinTheWindow_andRefusedBehindIt() {
-        makeDirect();
-        completeHandshake();
-        byte[] held = them.seal("held".getBytes());                 // counter 0, delivered late
-        byte[] ancient = held;
-        for (int i = 0; i < 10; i++) them.seal(new byte[0]);
-        byte[] recent = them.seal("recent".getBytes());
-        peers.onDatagram(PEER, recent, recent.length);
-        peers.onDatagram(PEER, held, held.length);
-        assertEquals(List.of("recent", "held"), delivered, "reordered within the window: delivered");
-        for (int i = 0; i < ReplayWindow.SIZE + 10; i++) them.seal(new byte[0]);
-        byte[] newest = them.seal("newest".getBytes());
-        peers.onDatagram(PEER, newest, newest.length);
-        peers.onDatagram(PEER, ancient, ancient.length);
-        assertEquals(List.of("recent", "held", "newest"), delivered, "behind the window: refused");
-    }
-
     @Test
     void oldProbe_isNotAnsweredAfterNewerOnes() {
         offer();
@@ -374,27 +220,6 @@ class PeersTest {
         Peers shortPin = peers(List.of("peer"), Map.of("peer", THEM.publicIdentity().fingerprint().substring(0, 16)), List.of());
         deliver(shortPin, offerJson("peer", 0xd3, THEM, "responder"));
         assertEquals(1, shortPin.status().size(), "a 16-character prefix pins too");
-    }
-
-    @Test
-    void keys_areRotatedAndLateDatagramsOfThePreviousEpochStillOpen() {
-        offer();
-        completeHandshake();
-        them.open(Base64.getDecoder().decode(relayed().getFirst().data()), Base64.getDecoder().decode(relayed().getFirst().data()).length);
-        byte[] before = them.seal("before".getBytes());
-        int epoch = them.epoch();
-        toRendezvous.clear();
-        clock.advance(120_000);                                       // P2P_REKEY_SEC: "me" starts a new handshake
-        assertEquals(1, relayed().size(), "a new handshake over the relay");
-        completeHandshake();
-        assertEquals(epoch + 1, ((Number) peers.status().getFirst().get("key_epoch")).intValue());
-        byte[] confirmation = Base64.getDecoder().decode(relayed().getFirst().data());
-        them.open(confirmation, confirmation.length);                 // the peer switches to the new keys
-        assertEquals(epoch + 1, them.epoch());
-        byte[] after = them.seal("after".getBytes());
-        peers.onRelay(new RelayData(Long.toHexString(PAIR), "peer", Base64.getEncoder().encodeToString(after)));
-        peers.onRelay(new RelayData(Long.toHexString(PAIR), "peer", Base64.getEncoder().encodeToString(before)));
-        assertEquals(List.of("after", "before"), delivered, "the previous epoch's late datagram still opens");
     }
 
     @Test

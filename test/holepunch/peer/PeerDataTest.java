@@ -1,0 +1,95 @@
+package holepunch.peer;
+
+import holepunch.protocol.RelayData;
+import org.junit.jupiter.api.Test;
+
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Payloads between two workers, against a scripted peer ({@link PeerFixture}): sealed end to end,
+ * delivered once, within a replay window, never when tampered, and still opened across a key
+ * rotation.
+ */
+class PeerDataTest extends PeerFixture {
+    @Test
+    void data_isSealed_deliveredOnce_andNeverWhenTampered() {
+        makeDirect();
+        completeHandshake();
+        byte[] confirmation = Base64.getDecoder().decode(relayed().getFirst().data());
+        assertArrayEquals(new byte[0], them.open(confirmation, confirmation.length).payload(), "an empty sealed datagram confirms the keys");
+
+        sent.clear();
+        assertTrue(peers.send("peer", "secret marker".getBytes()));
+        byte[] wire = sent.getLast().data();
+        assertEquals(PEER, sent.getLast().to(), "direct: payloads go over UDP to the remote");
+        assertFalse(new String(wire, StandardCharsets.ISO_8859_1).contains("secret marker"), "the payload is not in clear on the wire");
+        assertEquals("secret marker", new String(them.open(wire, wire.length).payload(), StandardCharsets.UTF_8));
+
+        byte[] data = them.seal("once".getBytes());
+        assertTrue(peers.onDatagram(PEER, data, data.length));
+        peers.onDatagram(PEER, data, data.length);
+        peers.onDatagram(PEER, data, data.length);
+        assertEquals(List.of("once"), delivered, "the same DATA datagram three times is delivered once");
+        for (int i = 0; i < data.length; i += 5) {
+            byte[] tampered = them.seal("tampered".getBytes());
+            tampered[i] ^= 1;
+            peers.onDatagram(PEER, tampered, tampered.length);
+        }
+        assertEquals(List.of("once"), delivered, "no tampered byte is accepted");
+        // Authentic data from another address of the peer (it may have settled on another of our
+        // candidates) is taken; its replay, from anywhere, is not.
+        InetSocketAddress elsewhere = new InetSocketAddress("127.0.0.1", 50003);
+        byte[] offPath = them.seal("off path".getBytes());
+        assertTrue(peers.onDatagram(elsewhere, offPath, offPath.length));
+        assertFalse(peers.onDatagram(PEER, offPath, offPath.length), "a replay, from the path's address");
+        assertFalse(peers.onDatagram(elsewhere, data, data.length), "a replay, from another address");
+        assertEquals(List.of("once", "off path"), delivered);
+    }
+
+    @Test
+    void reorderedData_isDeliveredWithinTheWindow_andRefusedBehindIt() {
+        makeDirect();
+        completeHandshake();
+        byte[] held = them.seal("held".getBytes());                 // counter 0, delivered late
+        byte[] ancient = held;
+        for (int i = 0; i < 10; i++) them.seal(new byte[0]);
+        byte[] recent = them.seal("recent".getBytes());
+        peers.onDatagram(PEER, recent, recent.length);
+        peers.onDatagram(PEER, held, held.length);
+        assertEquals(List.of("recent", "held"), delivered, "reordered within the window: delivered");
+        for (int i = 0; i < ReplayWindow.SIZE + 10; i++) them.seal(new byte[0]);
+        byte[] newest = them.seal("newest".getBytes());
+        peers.onDatagram(PEER, newest, newest.length);
+        peers.onDatagram(PEER, ancient, ancient.length);
+        assertEquals(List.of("recent", "held", "newest"), delivered, "behind the window: refused");
+    }
+
+    @Test
+    void keys_areRotatedAndLateDatagramsOfThePreviousEpochStillOpen() {
+        offer();
+        completeHandshake();
+        them.open(Base64.getDecoder().decode(relayed().getFirst().data()), Base64.getDecoder().decode(relayed().getFirst().data()).length);
+        byte[] before = them.seal("before".getBytes());
+        int epoch = them.epoch();
+        toRendezvous.clear();
+        clock.advance(120_000);                                       // P2P_REKEY_SEC: "me" starts a new handshake
+        assertEquals(1, relayed().size(), "a new handshake over the relay");
+        completeHandshake();
+        assertEquals(epoch + 1, ((Number) peers.status().getFirst().get("key_epoch")).intValue());
+        byte[] confirmation = Base64.getDecoder().decode(relayed().getFirst().data());
+        them.open(confirmation, confirmation.length);                 // the peer switches to the new keys
+        assertEquals(epoch + 1, them.epoch());
+        byte[] after = them.seal("after".getBytes());
+        peers.onRelay(new RelayData(Long.toHexString(PAIR), "peer", Base64.getEncoder().encodeToString(after)));
+        peers.onRelay(new RelayData(Long.toHexString(PAIR), "peer", Base64.getEncoder().encodeToString(before)));
+        assertEquals(List.of("after", "before"), delivered, "the previous epoch's late datagram still opens");
+    }
+}
