@@ -71,10 +71,6 @@ public record P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peer
         return Long.parseUnsignedLong(pairId, 16);
     }
 
-    public byte[] pairKeyBytes() {
-        return Base64.getDecoder().decode(pairKey);
-    }
-
     public static String pairIdText(long pairId) {
         return HexFormat.of().toHexDigits(pairId);
     }

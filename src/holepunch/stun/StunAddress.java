@@ -1,7 +1,6 @@
 package holepunch.stun;
 
 import java.net.Inet4Address;
-import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
@@ -71,9 +70,5 @@ public final class StunAddress {
         ByteBuffer pad = ByteBuffer.allocate(16).putInt(StunMessage.MAGIC_COOKIE);
         if (transactionId.length == 12) pad.put(transactionId);
         return pad.array();
-    }
-
-    static boolean isIpv6(InetSocketAddress a) {
-        return a.getAddress() instanceof Inet6Address;
     }
 }

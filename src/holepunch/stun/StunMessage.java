@@ -65,10 +65,6 @@ public record StunMessage(StunClass messageClass, int method, byte[] transaction
         return transactionId.length == 16;
     }
 
-    public boolean sameTransaction(byte[] id) {
-        return Arrays.equals(transactionId, id);
-    }
-
     /** The first value of {@code type}, or null. */
     public byte[] attribute(AttributeType type) {
         for (StunAttribute a : attributes) if (a.type() == type.code) return a.rawValue().clone();

@@ -61,10 +61,6 @@ public final class WebSocketConnection implements MessageDecoder.Listener {
         this.decoder = new MessageDecoder(this, maxMessageBytes, budget);
     }
 
-    public InetSocketAddress remoteAddress() {
-        return remote;
-    }
-
     /** Application data carried with the session (the rendezvous keeps its worker record here). */
     public Object attachment() {
         return attachment;
@@ -248,10 +244,6 @@ public final class WebSocketConnection implements MessageDecoder.Listener {
         }
         loop.forget(this);
         handler.onClosed(this, closeCode, closeReason);
-    }
-
-    boolean isClosing() {
-        return state == CLOSING;
     }
 
     // ---- output, on the loop thread
