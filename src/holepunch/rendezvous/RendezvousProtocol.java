@@ -61,15 +61,25 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
         return broker;
     }
 
+    /** A Ping is answered with a Pong (RFC 6455 §5.5.2): an echo, so it counts against MAX_MESSAGES_PER_SEC too. */
+    @Override
+    public boolean onPing(WebSocketConnection connection) {
+        return withinRate((WorkerEntry) connection.attachment(), connection);
+    }
+
+    /** Takes one message (text or Ping) from the session's budget; over it, the session is closed with 1008. */
+    private boolean withinRate(WorkerEntry worker, WebSocketConnection connection) {
+        if (worker.rate.take(1, System.nanoTime())) return true;
+        overRate.inc();
+        log.warn(worker.id, "sends more than " + maxMessagesPerSec + " messages per second (MAX_MESSAGES_PER_SEC, Pings included); closing with 1008");
+        connection.close(CloseCode.POLICY_VIOLATION, "message rate over " + maxMessagesPerSec + "/s");
+        return false;
+    }
+
     @Override
     public void onText(WebSocketConnection connection, String text) {
         WorkerEntry worker = (WorkerEntry) connection.attachment();
-        if (!worker.rate.take(1, System.nanoTime())) {
-            overRate.inc();
-            log.warn(worker.id, "sends more than " + maxMessagesPerSec + " messages per second (MAX_MESSAGES_PER_SEC); closing with 1008");
-            connection.close(CloseCode.POLICY_VIOLATION, "message rate over " + maxMessagesPerSec + "/s");
-            return;
-        }
+        if (!withinRate(worker, connection)) return;
         Map<String, Object> json;
         try {
             json = Json.parseObject(text);

@@ -20,6 +20,15 @@ public final class WebSocketConnection implements MessageDecoder.Listener {
     public interface Handler {
         void onText(WebSocketConnection connection, String text);
 
+        /**
+         * A Ping came: whether to answer it. A Pong is a write the peer asked for, as an echo is, so
+         * the application may count Pings against the session's budget (and close a session that
+         * spends it); by default each is answered.
+         */
+        default boolean onPing(WebSocketConnection connection) {
+            return true;
+        }
+
         /** Once, when the TCP connection is gone; {@code code} is the close code sent or received. */
         void onClosed(WebSocketConnection connection, int code, String reason);
     }
@@ -170,7 +179,15 @@ public final class WebSocketConnection implements MessageDecoder.Listener {
 
     @Override
     public void onPing(byte[] payload) {
-        if (state == OPEN) enqueue(FrameEncoder.frame(Opcode.PONG, payload));   // §5.5.2
+        if (state != OPEN) return;
+        boolean answer;
+        try {
+            answer = handler.onPing(this);
+        } catch (RuntimeException e) {
+            loop.log("websocket " + remote + ": a ping could not be handled (" + e + "); answered it");
+            answer = true;
+        }
+        if (answer && state == OPEN) enqueue(FrameEncoder.frame(Opcode.PONG, payload));   // §5.5.2
     }
 
     @Override

@@ -120,6 +120,49 @@ class AuthAndLimitsTest {
         }
     }
 
+    /** The next frame that is not the server's own Ping (its keepalive may come at any time). */
+    private static RawWebSocket.Frame notAPing(RawWebSocket ws) throws java.io.IOException {
+        RawWebSocket.Frame f;
+        while ((f = ws.read()).opcode() == 0x9) {
+            // not answered: these sessions end within the test
+        }
+        return f;
+    }
+
+    /**
+     * Attack: a Ping is an echo the server must write (RFC 6455 §5.5.2), so a flood of them would be
+     * an echo outside MAX_MESSAGES_PER_SEC, taking the session loop's time from every session on it.
+     * They count against the same budget: a few are answered, a flood is closed with 1008, and the
+     * other sessions go on.
+     */
+    @Test
+    void pingFlood_countsAgainstTheMessageRate_andClosesWith1008() throws Exception {
+        try (TestRendezvous rv = new TestRendezvous(Map.of("MAX_MESSAGES_PER_SEC", "5"));
+             RawWebSocket polite = RawWebSocket.connect(rv.port, "polite");
+             RawWebSocket flood = RawWebSocket.connect(rv.port, "flood");
+             RawWebSocket other = RawWebSocket.connect(rv.port, "other")) {
+            for (int i = 0; i < 3; i++) polite.send(RawWebSocket.frame(0x9, true, ("p" + i).getBytes(StandardCharsets.UTF_8)));
+            for (int i = 0; i < 3; i++) {
+                RawWebSocket.Frame pong = notAPing(polite);
+                assertEquals(0xA, pong.opcode(), "a few Pings are answered");
+                assertEquals("p" + i, new String(pong.payload(), StandardCharsets.UTF_8));
+            }
+
+            int sent = 200;
+            for (int i = 0; i < sent; i++) flood.send(RawWebSocket.frame(0x9, true, ("f" + i).getBytes(StandardCharsets.UTF_8)));
+            int pongs = 0;
+            RawWebSocket.Frame f;
+            while ((f = notAPing(flood)).opcode() == 0xA && pongs < sent) pongs++;
+            assertEquals(0x8, f.opcode(), "the flood is closed, not answered (" + pongs + " Pongs before)");
+            assertEquals(1008, f.closeCode());
+            assertTrue(f.closeReason().contains("rate"), f.closeReason());
+            assertTrue(pongs <= 10, "at most the burst (twice the rate) is answered: " + pongs);
+
+            other.sendText(Json.write(Json.obj("type", "echo_request", "payload", "still here")));
+            assertEquals("still here", Json.parseObject(other.readSkippingPings().text()).get("original_payload"));
+        }
+    }
+
     @Test
     void metrics_countRegistrationsMessagesClosesAndStun() throws Exception {
         try (TestRendezvous rv = new TestRendezvous(Map.of("STUN_UDP_PORT", String.valueOf(holepunch.testing.Ports.freeUdp())))) {
