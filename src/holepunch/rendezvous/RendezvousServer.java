@@ -20,7 +20,6 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -43,6 +42,7 @@ public final class RendezvousServer implements AutoCloseable {
     private final Registry registry = new Registry();
     private final Metrics metrics = new Metrics();
     private final RendezvousProtocol protocol;
+    private final WorkerList workerList;
     private final Auth auth;
     private final Admission admission;
     private final IdentityBindings identities;
@@ -87,6 +87,7 @@ public final class RendezvousServer implements AutoCloseable {
             cluster = null;
             clusterIds = null;
         }
+        this.workerList = new WorkerList(registry, cluster, protocol.broker(), metrics, log);
         describeMetrics();
         ConnectionLoop.Settings settings = new ConnectionLoop.Settings(config.pingIntervalNanos(), config.pingTimeoutNanos(),
                 config.maxMessageBytes(), 1 << 20, 2_000_000_000L);
@@ -174,7 +175,7 @@ public final class RendezvousServer implements AutoCloseable {
                     }
                 }
                 case "/debug/list_workers" -> {
-                    if (getOnly(ex) && authorized(ex, null)) json(ex, 200, listWorkers());
+                    if (getOnly(ex) && authorized(ex, null)) workerList.answer(ex);
                 }
                 case "/metrics" -> {
                     if (getOnly(ex) && authorized(ex, null)) text(ex, 200, "text/plain; version=0.0.4", metrics.render());
@@ -192,16 +193,6 @@ public final class RendezvousServer implements AutoCloseable {
             log.warn(null, "HTTP " + Log.excerpt(ex.getRequestMethod()) + " " + Log.excerpt(ex.getRequestURI().getPath()) + " failed: " + e);
             HttpServerUpgrade.abort(ex);
         }
-    }
-
-    private Map<String, Object> listWorkers() {
-        Map<String, Object> workers = new LinkedHashMap<>();
-        for (WorkerEntry w : registry.snapshot()) workers.put(w.id, w.toJson());
-        if (cluster != null) {
-            Map<String, Object> others = cluster.otherInstancesWorkers();   // null: Redis down, this instance's only
-            if (others != null) others.forEach(workers::putIfAbsent);
-        }
-        return Json.obj("connected_workers_count", workers.size(), "workers", workers, "pairs", protocol.broker().pairsJson());
     }
 
     /** With RENDEZVOUS_TOKEN set, answers 401 (and returns false) unless the request bears the token. */

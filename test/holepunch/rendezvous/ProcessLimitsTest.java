@@ -174,6 +174,74 @@ class ProcessLimitsTest {
         }
     }
 
+    /** The status line of the answer on {@code c} (its first line), read within 20 s. */
+    private static String statusLine(Socket c) throws IOException {
+        c.setSoTimeout(20_000);
+        InputStream in = c.getInputStream();
+        StringBuilder line = new StringBuilder();
+        for (int b; (b = in.read()) >= 0 && b != '\n'; ) line.append((char) b);
+        return line.toString().trim();
+    }
+
+    /**
+     * Attack: an answer of {@code /debug/list_workers} holds the JSON of every worker (and the maps it
+     * is made from) until it is written, so many clients asking at once and never reading would each
+     * hold what the kernel does not take, as many as the connection caps let in: with 3,000 workers
+     * (2.4 MB of JSON) and 300 clients, hundreds of MB. Before the cap the process ran out of its
+     * 48 MB heap. Answers
+     * in flight are capped, in total and per address; a request waits a few seconds for a place and
+     * is then told 503. The service keeps serving, and the list is answered again afterwards.
+     */
+    @Test
+    void listRequestsThatAreNeverRead_doNotExhaustASmallHeap() throws Exception {
+        try (ServiceProcess s = ServiceProcess.rendezvous(List.of("-Xmx48m", "-XX:+ExitOnOutOfMemoryError", "-XX:TieredStopAtLevel=1"),
+                Map.of("MAX_PENDING_CONNECTIONS", "2000"), 0)) {
+            List<RawWebSocket> workers = new ArrayList<>();
+            List<Socket> askers = new ArrayList<>();
+            try {
+                // Entries of about 800 bytes: long ids, and eight IPv6 host candidates each.
+                String longId = "w".repeat(56);
+                List<String> hosts = new ArrayList<>();
+                for (int h = 0; h < 8; h++) hosts.add("[2001:db8:1111:2222:3333:4444:5555:" + (0x1000 + h) + "]:65000");
+                String update = Json.write(Json.obj("type", "update_udp_endpoint", "udp_ip", "198.51.100.7", "udp_port", 40000,
+                        "host_candidates", hosts));
+                for (int i = 0; i < 3000; i++) {
+                    RawWebSocket w = RawWebSocket.connect(s.port, longId + i);
+                    workers.add(w);
+                    w.sendText(update);
+                    assertEquals("success", Json.parseObject(w.readSkippingPings().text()).get("status"));
+                }
+                byte[] ask = "GET /debug/list_workers HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+                for (int i = 0; i < 300; i++) {
+                    Socket c = new Socket();
+                    c.setReceiveBufferSize(1024);
+                    c.connect(new InetSocketAddress("127.0.0.1", s.port), 5000);
+                    askers.add(c);
+                }
+                for (Socket c : askers) c.getOutputStream().write(ask);      // all at once
+                int answered = 0, busy = 0;
+                for (Socket c : askers) {
+                    String status = statusLine(c);
+                    if (status.startsWith("HTTP/1.1 200")) answered++;
+                    else if (status.startsWith("HTTP/1.1 503")) busy++;
+                    else throw new AssertionError("'" + status + "' after " + answered + " answers, " + busy + " refusals: " + s.output());
+                }
+                assertServing(s);
+                assertEquals(300, answered + busy);
+                assertTrue(answered <= WorkerList.IN_FLIGHT_PER_ADDRESS, answered + " answers in flight to one address");
+            } finally {
+                for (Socket c : askers) c.close();
+            }
+            holepunch.testing.Await.until(Duration.ofSeconds(20), "the list answered again once its readers are gone", () -> {
+                HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.port + "/debug/list_workers"))
+                        .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+                return r.statusCode() == 200 && ((Number) Json.parseObject(r.body()).get("connected_workers_count")).intValue() >= 3000;
+            });
+            for (RawWebSocket w : workers) w.close();
+            assertFalse(s.output().contains("OutOfMemoryError"), s.output());
+        }
+    }
+
     /** Finding 4: at a low open-file limit, idle connections from one address neither starve others nor spin the dispatcher. */
     @Test
     void idleConnectionsAtTheFileLimit_areCappedPerAddress_andTheServiceKeepsAnswering() throws Exception {

@@ -1,0 +1,79 @@
+package holepunch.rendezvous;
+
+import com.sun.net.httpserver.HttpExchange;
+import holepunch.json.Json;
+import holepunch.limits.InFlight;
+import holepunch.log.Log;
+import holepunch.metrics.Metrics;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import static holepunch.rendezvous.HttpReplies.json;
+
+/**
+ * {@code GET /debug/list_workers}: every worker of this instance (and of the cluster's others),
+ * in the original's shape (README: Protocol), plus the live pairs. Each answer holds the JSON of
+ * every worker (about 350 bytes a worker, more with host candidates) until its client has read
+ * it, so answers being made or written are capped: {@value #IN_FLIGHT} in total and
+ * {@value #IN_FLIGHT_PER_ADDRESS} to one address. A request waits up to {@value #WAIT_MILLIS} ms
+ * for a place, then is answered 503 with Retry-After.
+ */
+final class WorkerList {
+    static final int IN_FLIGHT = 4, IN_FLIGHT_PER_ADDRESS = 2;
+    static final long WAIT_MILLIS = 5000;
+
+    private final Registry registry;
+    /** Null for a single instance. */
+    private final ClusterDirectory cluster;
+    private final PeerBroker broker;
+    private final Metrics metrics;
+    private final Log log;
+    private final InFlight<InetAddress> answers = new InFlight<>(IN_FLIGHT, IN_FLIGHT_PER_ADDRESS);
+
+    WorkerList(Registry registry, ClusterDirectory cluster, PeerBroker broker, Metrics metrics, Log log) {
+        this.registry = registry;
+        this.cluster = cluster;
+        this.broker = broker;
+        this.metrics = metrics;
+        this.log = log;
+    }
+
+    /** Answers the request (a GET its caller has authorized). */
+    void answer(HttpExchange ex) throws IOException {
+        InetAddress from = ex.getRemoteAddress().getAddress();
+        boolean entered;
+        try {
+            entered = answers.enter(from, WAIT_MILLIS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            entered = false;
+        }
+        if (!entered) {
+            metrics.inc("holepunch_refused_total", "reason", "list_busy");
+            log.debug(null, "GET /debug/list_workers from " + from.getHostAddress() + ": no place for its answer within "
+                    + WAIT_MILLIS + " ms; answered 503");
+            ex.getResponseHeaders().set("Retry-After", "1");
+            json(ex, 503, Json.obj("detail", "too many /debug/list_workers answers are being sent (at most " + IN_FLIGHT
+                    + ", " + IN_FLIGHT_PER_ADDRESS + " to one address); try again"));
+            return;
+        }
+        try {
+            json(ex, 200, toJson());
+        } finally {
+            answers.leave(from);
+        }
+    }
+
+    Map<String, Object> toJson() {
+        Map<String, Object> workers = new LinkedHashMap<>();
+        for (WorkerEntry w : registry.snapshot()) workers.put(w.id, w.toJson());
+        if (cluster != null) {
+            Map<String, Object> others = cluster.otherInstancesWorkers();   // null: Redis down, this instance's only
+            if (others != null) others.forEach(workers::putIfAbsent);
+        }
+        return Json.obj("connected_workers_count", workers.size(), "workers", workers, "pairs", broker.pairsJson());
+    }
+}
