@@ -43,8 +43,7 @@ final class Link {
     private final InetSocketAddress reported;
     private final HardNat hardNat;
     private final NatBehaviour peerMapping;
-    private final LinkedHashMap<Long, Long> outstanding = new LinkedHashMap<>();     // our counter -> sent at
-    private final ReplayWindow window = new ReplayWindow();                        // the peer's probe counters
+    private final ProbeLedger ledger;
     final long createdMillis;
     private int probesLeft = Peers.MAX_PROBES_PER_OFFER;
     private long startedPunching;
@@ -69,6 +68,7 @@ final class Link {
         this.reported = reported;
         this.peerMapping = peerMapping;
         this.createdMillis = peers.scheduler.nowMillis();
+        this.ledger = new ProbeLedger(createdMillis);
         this.hardNat = new HardNat(this, peers);
         if (reported != null) addCandidate(reported, reported.equals(mapped) ? Technique.PORT_MAPPING : Technique.STUN);   // the gateway's mapping keeps that port
         for (InetSocketAddress h : hosts) {
@@ -165,7 +165,7 @@ final class Link {
 
     /** {@code HARD_NAT} from the peer (authenticated with its probe key): its NAT maps per destination. */
     private synchronized void onHardNat(Probe p) {
-        if (!window.accept(p.counter())) {
+        if (!ledger.unseen(p.counter())) {
             peers.dropped("replay");
             return;
         }
@@ -269,8 +269,7 @@ final class Link {
 
     private long newCounter(long now) {
         long counter = crypto.nextControlCounter();
-        if (outstanding.size() >= Peers.MAX_OUTSTANDING) outstanding.remove(outstanding.keySet().iterator().next());
-        outstanding.put(counter, now);
+        ledger.sent(counter, now);
         return counter;
     }
 
@@ -303,8 +302,12 @@ final class Link {
         switch (p.kind()) {
             case PROBE, KEEPALIVE -> {
                 // Bounded age: far behind the newest counter is stale; seen before is a replay.
-                if (p.counter() <= window.highest() - Peers.MAX_PROBE_LAG || !window.accept(p.counter())) {
+                if (!ledger.fresh(p.counter())) {
                     peers.dropped("replay");
+                    return;
+                }
+                if (!ledger.mayAnswer(now) || !peers.answers.take(1, now * 1_000_000L)) {
+                    peers.dropped("answer_rate");     // over this peer's (or the worker's) answers: moves nothing
                     return;
                 }
                 if (via == peers.transport && addCandidate(from, hardNat.sprayedTo(from) ? Technique.HARD_NAT : Technique.PEER_REFLEXIVE)) {
@@ -317,7 +320,7 @@ final class Link {
                 }
             }
             case PROBE_ACK, KEEPALIVE_ACK -> {
-                Long sent = outstanding.remove(p.counter());
+                Long sent = ledger.answered(p.counter());
                 if (sent == null) return;                                   // not ours, or answered already
                 lastAnswer = now;
                 rttMillis = now - sent;

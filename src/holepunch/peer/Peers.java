@@ -87,6 +87,8 @@ public final class Peers {
     static final int MAX_LINKS = 64;
     /** A probe or keepalive this far behind the peer's newest counter is too old to answer. */
     static final int MAX_PROBE_LAG = 64;
+    /** Probes and keepalives answered per second and at once, over all peers (each has its own budget too, in Link). */
+    static final int ANSWERS_PER_SEC = 2000, ANSWER_BURST = 4096;
 
     final String selfId;
     final Identity identity;
@@ -113,11 +115,13 @@ public final class Peers {
     private volatile Metrics metrics = new Metrics();
     private volatile PathBytes pathBytes = new PathBytes(metrics);
     private final Introductions introductions;
+    final holepunch.limits.TokenBucket answers;
 
     public Peers(String selfId, Identity identity, Transport transport, Rendezvous rendezvous, Scheduler scheduler, PeerSettings settings) {
         this.selfId = selfId;
         this.identity = identity;
         this.transport = transport;
+        this.answers = new holepunch.limits.TokenBucket(ANSWERS_PER_SEC, ANSWER_BURST, scheduler.nowMillis() * 1_000_000L);
         this.rendezvous = rendezvous;
         this.scheduler = scheduler;
         this.settings = settings;

@@ -183,6 +183,7 @@ class PeersTest extends PeerFixture {
             byte[] p = fromThem(Probe.Kind.PROBE, c);
             peers.onDatagram(PEER, p, p.length);
         }
+        clock.advance(ProbeLedger.ANSWER_BURST * 1000L / ProbeLedger.ANSWERS_PER_SEC);    // the answer budget those 513 spent comes back
         sent.clear();
         InetSocketAddress attacker = new InetSocketAddress("127.0.0.1", 50002);
         peers.onDatagram(attacker, captured, captured.length);
@@ -190,6 +191,36 @@ class PeersTest extends PeerFixture {
         byte[] fresh = fromThem(Probe.Kind.PROBE, 514);
         peers.onDatagram(attacker, fresh, fresh.length);
         assertEquals(1, sent.size(), "a fresh one is");
+    }
+
+    private long acksSent() {
+        return sent.stream().filter(s -> ours(s) != null && ours(s).kind() == Probe.Kind.PROBE_ACK).count();
+    }
+
+    /**
+     * Attack: a peer we accept holds its probe key, so it can make fresh PROBEs without end, from
+     * any source address it can spoof; each would be answered, at its pace, to that address. The
+     * answers are bounded per peer (and per worker): a burst, then a rate.
+     */
+    @Test
+    void probeFlood_fromAnAcceptedPeer_isAnsweredOnlyWithinABudget() {
+        offer();
+        int counter = 0;
+        for (int i = 0; i < 5000; i++) {
+            byte[] p = fromThem(Probe.Kind.PROBE, ++counter);
+            peers.onDatagram(new InetSocketAddress("192.0.2." + (i % 250 + 1), 1024 + i), p, p.length);
+        }
+        long atOnce = acksSent();
+        assertTrue(atOnce >= 256 && atOnce <= ProbeLedger.ANSWER_BURST, atOnce + " answers to 5,000 probes at one instant");
+        for (int ms = 0; ms < 1000; ms++) {
+            clock.advance(1);
+            for (int i = 0; i < 5; i++) {
+                byte[] p = fromThem(Probe.Kind.PROBE, ++counter);
+                peers.onDatagram(new InetSocketAddress("198.51.100." + (i + 1), 2000 + ms), p, p.length);
+            }
+        }
+        long inASecond = acksSent() - atOnce;
+        assertTrue(inASecond <= ProbeLedger.ANSWERS_PER_SEC + 1, inASecond + " answers to 5,000 probes over one second");
     }
 
     @Test

@@ -1,0 +1,56 @@
+package holepunch.peer;
+
+import holepunch.limits.TokenBucket;
+
+import java.util.LinkedHashMap;
+
+/**
+ * One link's account of its control datagrams (PROBE, KEEPALIVE and their answers): our counters
+ * that wait for an answer, with when each went out (the oldest forgotten past
+ * {@value Peers#MAX_OUTSTANDING}); the peer's counters seen (a replay window, and at most
+ * {@value Peers#MAX_PROBE_LAG} behind its newest); and how many of the peer's we may still
+ * answer: a peer holds its probe key, so it could otherwise have every probe it makes answered,
+ * from any address it spoofs. Not thread-safe: the link's lock guards it.
+ */
+final class ProbeLedger {
+    /**
+     * Answers per second and at once: an offer's whole burst (at most
+     * {@value Peers#MAX_PROBES_PER_OFFER} probes) and the hard-NAT technique's 256 sockets fit in
+     * the burst.
+     */
+    static final int ANSWERS_PER_SEC = 200, ANSWER_BURST = 512;
+
+    private final LinkedHashMap<Long, Long> outstanding = new LinkedHashMap<>();
+    private final ReplayWindow window = new ReplayWindow();
+    private final TokenBucket answers;
+
+    ProbeLedger(long nowMillis) {
+        answers = new TokenBucket(ANSWERS_PER_SEC, ANSWER_BURST, nowMillis * 1_000_000L);
+    }
+
+    /** One of our counters went out at {@code nowMillis}. */
+    void sent(long counter, long nowMillis) {
+        if (outstanding.size() >= Peers.MAX_OUTSTANDING) outstanding.remove(outstanding.keySet().iterator().next());
+        outstanding.put(counter, nowMillis);
+    }
+
+    /** When our {@code counter} went out, if it waited for an answer (it no longer does); else null. */
+    Long answered(long counter) {
+        return outstanding.remove(counter);
+    }
+
+    /** A PROBE or KEEPALIVE counter of the peer's: not too far behind its newest, and not seen before (now it is). */
+    boolean fresh(long counter) {
+        return counter > window.highest() - Peers.MAX_PROBE_LAG && window.accept(counter);
+    }
+
+    /** Any other control counter of the peer's: not seen before (now it is). */
+    boolean unseen(long counter) {
+        return window.accept(counter);
+    }
+
+    /** Whether one more of the peer's may be answered now (and if so, one is spent). */
+    boolean mayAnswer(long nowMillis) {
+        return answers.take(1, nowMillis * 1_000_000L);
+    }
+}
