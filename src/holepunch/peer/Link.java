@@ -142,6 +142,10 @@ final class Link {
     }
 
     private void onHandshake(Peers.Socket via, InetSocketAddress from, Probe p) {
+        if (crypto.isNewHandshake(p) && !ledger.mayHandshake(peers.scheduler.nowMillis())) {
+            peers.dropped("handshake_rate");      // each costs Diffie-Hellman work and moves the keys
+            return;
+        }
         PathCrypto.Result r = crypto.onHandshake(p);
         if (r.dropped() != null) {
             peers.dropped("handshake_" + r.dropped());

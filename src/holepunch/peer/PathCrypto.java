@@ -150,6 +150,13 @@ final class PathCrypto {
         return new Probe(kind, pairId, controlCounter++, body).encode(sendProbeKey);
     }
 
+    /** Whether {@code p} starts a handshake this side would work out (not one answered already, nor an old epoch again). */
+    synchronized boolean isNewHandshake(Probe p) {
+        if (p.kind() != Probe.Kind.HANDSHAKE_INIT || role != Role.RESPONDER || p.payload().length < 2) return false;
+        int epoch = p.payload()[0] & 0xFF;
+        return epoch != answeredEpoch && !epochs.containsKey(epoch);
+    }
+
     /** A handshake message from the peer (already authenticated with its probe key). */
     synchronized Result onHandshake(Probe p) {
         if (p.payload().length < 2) return Result.drop("malformed");

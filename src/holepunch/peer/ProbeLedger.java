@@ -8,9 +8,10 @@ import java.util.LinkedHashMap;
  * One link's account of its control datagrams (PROBE, KEEPALIVE and their answers): our counters
  * that wait for an answer, with when each went out (the oldest forgotten past
  * {@value Peers#MAX_OUTSTANDING}); the peer's counters seen (a replay window, and at most
- * {@value Peers#MAX_PROBE_LAG} behind its newest); and how many of the peer's we may still
- * answer: a peer holds its probe key, so it could otherwise have every probe it makes answered,
- * from any address it spoofs. Not thread-safe: the link's lock guards it.
+ * {@value Peers#MAX_PROBE_LAG} behind its newest); and how many of the peer's probes we may still
+ * answer and of its handshakes work out: a peer holds its probe key, so it could otherwise have
+ * every probe it makes answered, from any address it spoofs, and every handshake it starts cost
+ * us Diffie-Hellman work and move our keys. Not thread-safe: the link's lock guards it.
  */
 final class ProbeLedger {
     /**
@@ -19,13 +20,17 @@ final class ProbeLedger {
      * the burst.
      */
     static final int ANSWERS_PER_SEC = 200, ANSWER_BURST = 512;
+    /** New handshakes the peer may start, per minute and at once (the initiator rekeys every 2 minutes). */
+    static final int HANDSHAKES_PER_MIN = 10, HANDSHAKE_BURST = 5;
 
     private final LinkedHashMap<Long, Long> outstanding = new LinkedHashMap<>();
     private final ReplayWindow window = new ReplayWindow();
     private final TokenBucket answers;
+    private final TokenBucket handshakes;
 
     ProbeLedger(long nowMillis) {
         answers = new TokenBucket(ANSWERS_PER_SEC, ANSWER_BURST, nowMillis * 1_000_000L);
+        handshakes = new TokenBucket(HANDSHAKES_PER_MIN / 60.0, HANDSHAKE_BURST, nowMillis * 1_000_000L);
     }
 
     /** One of our counters went out at {@code nowMillis}. */
@@ -52,5 +57,10 @@ final class ProbeLedger {
     /** Whether one more of the peer's may be answered now (and if so, one is spent). */
     boolean mayAnswer(long nowMillis) {
         return answers.take(1, nowMillis * 1_000_000L);
+    }
+
+    /** Whether one more new handshake of the peer's may be worked out now (and if so, one is spent). */
+    boolean mayHandshake(long nowMillis) {
+        return handshakes.take(1, nowMillis * 1_000_000L);
     }
 }

@@ -92,4 +92,25 @@ class PeerDataTest extends PeerFixture {
         peers.onRelay(new RelayData(Long.toHexString(PAIR), "peer", Base64.getEncoder().encodeToString(before)));
         assertEquals(List.of("after", "before"), delivered, "the previous epoch's late datagram still opens");
     }
+
+    /**
+     * Attack: a peer we accept can start Noise handshakes without end, each with a new epoch, over
+     * UDP from any address it spoofs: each would cost this worker the responder's Diffie-Hellman
+     * work, move its keys and send an answer. New handshakes are answered within a budget per peer.
+     */
+    @Test
+    void handshakeFlood_fromAnAcceptedPeer_isAnsweredOnlyWithinABudget() {
+        deliver(peers, offerJson("peer", PAIR, THEM, "responder"));
+        PathCrypto initiator = new PathCrypto(THEM, ME.publicIdentity(), holepunch.protocol.Role.INITIATOR, PAIR, "peer", "me");
+        sent.clear();
+        for (int i = 0; i < 200; i++) {
+            byte[] init = initiator.handshakeInit(true);
+            peers.onDatagram(new InetSocketAddress("192.0.2." + (i % 250 + 1), 3000 + i), init, init.length);
+        }
+        long answers = sent.stream().filter(s -> {
+            Probe p = Probe.parse(s.data(), s.data().length, initiator.recvProbeKey);
+            return p != null && p.kind() == Probe.Kind.HANDSHAKE_RESP;
+        }).count();
+        assertTrue(answers >= 1 && answers <= ProbeLedger.HANDSHAKE_BURST, answers + " handshakes answered of 200 at one instant");
+    }
 }
