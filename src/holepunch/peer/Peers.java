@@ -116,12 +116,14 @@ public final class Peers {
     private volatile PathBytes pathBytes = new PathBytes(metrics);
     private final Introductions introductions;
     final holepunch.limits.TokenBucket answers;
+    private final OfferBudget offers;
 
     public Peers(String selfId, Identity identity, Transport transport, Rendezvous rendezvous, Scheduler scheduler, PeerSettings settings) {
         this.selfId = selfId;
         this.identity = identity;
         this.transport = transport;
         this.answers = new holepunch.limits.TokenBucket(ANSWERS_PER_SEC, ANSWER_BURST, scheduler.nowMillis() * 1_000_000L);
+        this.offers = new OfferBudget(scheduler.nowMillis());
         this.rendezvous = rendezvous;
         this.scheduler = scheduler;
         this.settings = settings;
@@ -292,6 +294,10 @@ public final class Peers {
         String peer = offer.peerWorkerId();
         introductions.answered(peer);
         String refusal = refusal(offer);
+        if (refusal == null && !offers.take(peer, scheduler.nowMillis())) {
+            refusal = "too many offers: this worker follows at most " + OfferBudget.PER_PEER_PER_MIN + " a minute for one peer and "
+                    + OfferBudget.PER_MIN + " in all";
+        }
         if (refusal != null) {
             log.warn(selfId, "declined an offer from '" + peer + "': " + refusal);
             rendezvous.send(new P2pConnectionDecline(offer.pairId(), refusal));

@@ -223,6 +223,34 @@ class PeersTest extends PeerFixture {
         assertTrue(inASecond <= ProbeLedger.ANSWERS_PER_SEC + 1, inASecond + " answers to 5,000 probes over one second");
     }
 
+    private long probesSent() {
+        return sent.stream().filter(s -> ours(s) != null && ours(s).kind() == Probe.Kind.PROBE).count();
+    }
+
+    /**
+     * Attack: the rendezvous chooses the addresses an offer makes this worker probe. One that
+     * offers a peer this worker accepts again and again (a key of its own making, unless PEER_KEYS
+     * pins one) would have it probe, 400 datagrams an offer, wherever and as often as it likes.
+     * Offers are followed within a budget per peer (and per worker); past it they are declined.
+     */
+    @Test
+    void offersAgainAndAgain_costProbesOnlyWithinABudget() {
+        for (int i = 0; i < 60; i++) {
+            deliver(peers, offerJson("peer", 0x500 + i, Identity.generate(), "initiator"));
+            clock.advance(1000);
+        }
+        long declined = toRendezvous.stream().filter(m -> m instanceof P2pConnectionDecline d && d.detail().contains("too many offers")).count();
+        long followed = 60 - declined;
+        assertTrue(followed <= OfferBudget.BURST_PER_PEER + OfferBudget.PER_PEER_PER_MIN, followed + " of 60 offers in a minute followed");
+        assertTrue(probesSent() <= followed * Peers.MAX_PROBES_PER_OFFER);
+
+        Peers open = peers(List.of("*"), Map.of(), List.of());
+        toRendezvous.clear();
+        for (int i = 0; i < 200; i++) deliver(open, offerJson("p" + i, 0x900 + i, Identity.generate(), "initiator"));
+        long declinedAtOnce = toRendezvous.stream().filter(m -> m instanceof P2pConnectionDecline).count();
+        assertEquals(200 - OfferBudget.BURST, declinedAtOnce, "offers for 200 peers at once: the worker's burst is followed");
+    }
+
     @Test
     void offerFromAPeerNotAllowed_isDeclinedAndCostsNoDatagram() {
         deliver(peers, offerJson("stranger", 0xcd, THEM, "responder"));
@@ -257,7 +285,7 @@ class PeersTest extends PeerFixture {
     void links_areCappedAndTheOldestUndirectedArePruned() {
         Peers open = peers(List.of("*"), Map.of(), List.of());
         for (int i = 0; i < Peers.MAX_LINKS + 20; i++) {
-            clock.advance(1);
+            clock.advance(60_000 / OfferBudget.PER_MIN);         // within the worker's offer budget
             deliver(open, offerJson("p" + i, 0x1000 + i, THEM, "responder"));
         }
         assertEquals(Peers.MAX_LINKS, open.status().size());
