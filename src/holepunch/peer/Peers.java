@@ -2,6 +2,7 @@ package holepunch.peer;
 
 import holepunch.crypto.Identity;
 import holepunch.crypto.PublicIdentity;
+import holepunch.limits.TokenBucket;
 import holepunch.log.Log;
 import holepunch.metrics.Metrics;
 import holepunch.net.Addresses;
@@ -115,14 +116,14 @@ public final class Peers {
     private volatile Metrics metrics = new Metrics();
     private volatile PathBytes pathBytes = new PathBytes(metrics);
     private final Introductions introductions;
-    final holepunch.limits.TokenBucket answers;
+    final TokenBucket answers;
     private final OfferBudget offers;
 
     public Peers(String selfId, Identity identity, Transport transport, Rendezvous rendezvous, Scheduler scheduler, PeerSettings settings) {
         this.selfId = selfId;
         this.identity = identity;
         this.transport = transport;
-        this.answers = new holepunch.limits.TokenBucket(ANSWERS_PER_SEC, ANSWER_BURST, scheduler.nowMillis() * 1_000_000L);
+        this.answers = new TokenBucket(ANSWERS_PER_SEC, ANSWER_BURST, scheduler.nowMillis() * 1_000_000L);
         this.offers = new OfferBudget(scheduler.nowMillis());
         this.rendezvous = rendezvous;
         this.scheduler = scheduler;

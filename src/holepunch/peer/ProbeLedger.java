@@ -11,7 +11,8 @@ import java.util.LinkedHashMap;
  * {@value Peers#MAX_PROBE_LAG} behind its newest); and how many of the peer's probes we may still
  * answer and of its handshakes work out: a peer holds its probe key, so it could otherwise have
  * every probe it makes answered, from any address it spoofs, and every handshake it starts cost
- * us Diffie-Hellman work and move our keys. Not thread-safe: the link's lock guards it.
+ * us Diffie-Hellman work and move our keys. The counters are guarded by the link's lock; the two
+ * budgets are token buckets, safe from any thread.
  */
 final class ProbeLedger {
     /**
