@@ -4,10 +4,10 @@ import java.util.HashMap;
 import java.util.Map;
 
 /**
- * Places for work that holds memory until a client has taken it (an answer being written, say):
- * at most {@code total} at once, and at most {@code perKey} for one key (a client address). A
- * caller waits a bounded time for a place; every {@link #enter} that returns true is paired with
- * one {@link #leave} of the same key. The map holds only keys with a place taken.
+ * Places held at once, in total and per key (a client address): the rendezvous's sessions, say,
+ * or answers that hold memory until a client has read them. At most {@code total} at once, and at
+ * most {@code perKey} for one key. A caller takes a place now or waits a bounded time for one;
+ * every place taken is given back once, with the same key. The map holds only keys with a place.
  */
 public final class InFlight<K> {
     private final int total;
@@ -21,16 +21,26 @@ public final class InFlight<K> {
         this.perKey = perKey;
     }
 
+    /** The cap that refused a place. */
+    public enum Full { TOTAL, PER_KEY }
+
+    /** Takes a place for {@code key} if there is one now: null, or the cap that refused it. */
+    public synchronized Full tryEnter(K key) {
+        if (taken >= total) return Full.TOTAL;
+        if (byKey.getOrDefault(key, 0) >= perKey) return Full.PER_KEY;
+        taken++;
+        byKey.merge(key, 1, Integer::sum);
+        return null;
+    }
+
     /** Takes a place for {@code key}, waiting up to {@code waitMillis}; false when none came free in time. */
     public synchronized boolean enter(K key, long waitMillis) throws InterruptedException {
         long deadline = System.nanoTime() + waitMillis * 1_000_000L;
-        while (taken >= total || byKey.getOrDefault(key, 0) >= perKey) {
+        while (tryEnter(key) != null) {
             long left = deadline - System.nanoTime();
             if (left <= 0) return false;
             wait(Math.max(1, left / 1_000_000L));
         }
-        taken++;
-        byKey.merge(key, 1, Integer::sum);
         return true;
     }
 

@@ -17,6 +17,9 @@ final class OfferBudget {
     static final int BURST_PER_PEER = 3, PER_PEER_PER_MIN = 6;
     static final int BURST = Peers.MAX_LINKS, PER_MIN = 60;
     static final int PEERS_KEPT = 1024;
+    /** Why an offer past the budget is declined. */
+    static final String REFUSAL = "too many offers: this worker follows at most " + PER_PEER_PER_MIN + " a minute for one peer and "
+            + PER_MIN + " in all";
 
     private final TokenBucket total;
     private final Map<String, TokenBucket> perPeer = new LinkedHashMap<>(16, 0.75f, true) {

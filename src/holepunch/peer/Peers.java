@@ -88,8 +88,6 @@ public final class Peers {
     static final int MAX_LINKS = 64;
     /** A probe or keepalive this far behind the peer's newest counter is too old to answer. */
     static final int MAX_PROBE_LAG = 64;
-    /** Probes and keepalives answered per second and at once, over all peers (each has its own budget too, in Link). */
-    static final int ANSWERS_PER_SEC = 2000, ANSWER_BURST = 4096;
 
     final String selfId;
     final Identity identity;
@@ -116,6 +114,7 @@ public final class Peers {
     private volatile Metrics metrics = new Metrics();
     private volatile PathBytes pathBytes = new PathBytes(metrics);
     private final Introductions introductions;
+    /** Probes and keepalives answered over all peers (each has its own budget too, in its ProbeLedger). */
     final TokenBucket answers;
     private final OfferBudget offers;
 
@@ -123,7 +122,7 @@ public final class Peers {
         this.selfId = selfId;
         this.identity = identity;
         this.transport = transport;
-        this.answers = new TokenBucket(ANSWERS_PER_SEC, ANSWER_BURST, scheduler.nowMillis() * 1_000_000L);
+        this.answers = new TokenBucket(ProbeLedger.WORKER_ANSWERS_PER_SEC, ProbeLedger.WORKER_ANSWER_BURST, scheduler.nowMillis() * 1_000_000L);
         this.offers = new OfferBudget(scheduler.nowMillis());
         this.rendezvous = rendezvous;
         this.scheduler = scheduler;
@@ -295,10 +294,7 @@ public final class Peers {
         String peer = offer.peerWorkerId();
         introductions.answered(peer);
         String refusal = refusal(offer);
-        if (refusal == null && !offers.take(peer, scheduler.nowMillis())) {
-            refusal = "too many offers: this worker follows at most " + OfferBudget.PER_PEER_PER_MIN + " a minute for one peer and "
-                    + OfferBudget.PER_MIN + " in all";
-        }
+        if (refusal == null && !offers.take(peer, scheduler.nowMillis())) refusal = OfferBudget.REFUSAL;
         if (refusal != null) {
             log.warn(selfId, "declined an offer from '" + peer + "': " + refusal);
             rendezvous.send(new P2pConnectionDecline(offer.pairId(), refusal));

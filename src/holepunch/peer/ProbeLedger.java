@@ -21,6 +21,8 @@ final class ProbeLedger {
      * the burst.
      */
     static final int ANSWERS_PER_SEC = 200, ANSWER_BURST = 512;
+    /** The same over all of a worker's peers (Peers keeps that bucket). */
+    static final int WORKER_ANSWERS_PER_SEC = 2000, WORKER_ANSWER_BURST = 4096;
     /** New handshakes the peer may start, per minute and at once (the initiator rekeys every 2 minutes). */
     static final int HANDSHAKES_PER_MIN = 10, HANDSHAKE_BURST = 5;
 

@@ -1,6 +1,7 @@
 package holepunch.rendezvous;
 
 import com.sun.net.httpserver.HttpServer;
+import holepunch.limits.InFlight;
 import holepunch.log.Log;
 import holepunch.metrics.Metrics;
 import holepunch.websocket.HttpServerUpgrade;
@@ -12,11 +13,9 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Who may hold a connection, before and after the upgrade. Sessions are capped in total
@@ -43,8 +42,8 @@ final class Admission implements AutoCloseable {
     private final int maxSessions;
     private final int maxPending;
     private final int maxPendingPerIp;
-    private final AtomicInteger sessions = new AtomicInteger();
-    private final ConcurrentHashMap<String, AtomicInteger> perIp = new ConcurrentHashMap<>();
+    /** Sessions held, in total (MAX_SESSIONS) and per source address (MAX_SESSIONS_PER_IP). */
+    private final InFlight<String> slots;
     private final LinkedHashMap<InetAddress, Long> warned = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<InetAddress, Long> eldest) {
@@ -72,6 +71,7 @@ final class Admission implements AutoCloseable {
                     + config.maxSessions() + " / MAX_PENDING_CONNECTIONS=" + config.maxPendingConnections() + "; raise the limit to serve more");
         }
         maxSessions = sessionsWanted;
+        slots = new InFlight<>(maxSessions, config.maxSessionsPerIp());
         maxPending = pendingWanted;
         maxPendingPerIp = perIpWanted;
     }
@@ -85,7 +85,7 @@ final class Admission implements AutoCloseable {
     }
 
     int openSessions() {
-        return sessions.get();
+        return slots.taken();
     }
 
     /** The soft limit on open files from /proc/self/limits, or -1 where that cannot be read. */
@@ -113,14 +113,12 @@ final class Admission implements AutoCloseable {
 
     /** Takes a session slot for {@code ip}; a refusal when the service or that address is full. */
     Refusal takeSlot(String ip) {
-        if (sessions.incrementAndGet() > maxSessions) {
-            sessions.decrementAndGet();
+        InFlight.Full full = slots.tryEnter(ip);
+        if (full == InFlight.Full.TOTAL) {
             return new Refusal(503, "max_sessions", "refused: the rendezvous holds its maximum of " + maxSessions + " sessions (MAX_SESSIONS)",
                     "server full: at most " + maxSessions + " sessions (MAX_SESSIONS)", Map.of("Retry-After", "5"));
         }
-        AtomicInteger fromIp = perIp.computeIfAbsent(ip, k -> new AtomicInteger());
-        if (fromIp.incrementAndGet() > config.maxSessionsPerIp()) {
-            releaseSlot(ip);
+        if (full == InFlight.Full.PER_KEY) {
             return new Refusal(429, "max_sessions_per_ip", "refused: " + ip + " already holds " + config.maxSessionsPerIp()
                     + " sessions (MAX_SESSIONS_PER_IP)", "too many sessions from " + ip + ": at most " + config.maxSessionsPerIp()
                     + " (MAX_SESSIONS_PER_IP)", Map.of("Retry-After", "5"));
@@ -129,8 +127,7 @@ final class Admission implements AutoCloseable {
     }
 
     void releaseSlot(String ip) {
-        sessions.decrementAndGet();
-        perIp.computeIfPresent(ip, (k, n) -> n.decrementAndGet() <= 0 ? null : n);
+        slots.leave(ip);
     }
 
     /** Starts the guard over {@code http}'s connections that have not upgraded. */

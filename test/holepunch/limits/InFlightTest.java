@@ -45,4 +45,15 @@ class InFlightTest {
         long waited = (System.nanoTime() - t0) / 1_000_000;
         assertTrue(waited >= 190 && waited < 10_000, "gave up after " + waited + " ms");
     }
+
+    @Test
+    void tryEnter_saysWhichCapRefused_withoutWaiting() {
+        InFlight<String> f = new InFlight<>(2, 1);
+        assertEquals(null, f.tryEnter("a"));
+        assertEquals(InFlight.Full.PER_KEY, f.tryEnter("a"));
+        assertEquals(null, f.tryEnter("b"));
+        assertEquals(InFlight.Full.TOTAL, f.tryEnter("c"));
+        f.leave("a");
+        assertEquals(null, f.tryEnter("c"));
+    }
 }

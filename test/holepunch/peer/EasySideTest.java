@@ -20,10 +20,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * not a stranger) asks, stops at the first answer, and runs one burst at a time per worker.
  */
 class EasySideTest extends HardNatFixture {
-    @Test
-    void easySide_probesDistinctRandomPorts_boundedInCountAndPace_untilOneAnswers() {
+    /** "me" with the technique on, behind a NAT that maps endpoint-independently and keeps ports: the easy side. */
+    private Peers easyWorker() {
         Peers p = peers(true);
         p.ownMapping(NatBehaviour.ENDPOINT_INDEPENDENT, true);
+        return p;
+    }
+
+    @Test
+    void easySide_probesDistinctRandomPorts_boundedInCountAndPace_untilOneAnswers() {
+        Peers p = easyWorker();
         PathCrypto them = easySide(p, PAIR, "peer", null, 3);
         int maxPerTick = 0;
         clock.advance(1);                      // each window below holds one tick
@@ -54,8 +60,7 @@ class EasySideTest extends HardNatFixture {
 
     @Test
     void easySide_unanswered_stopsAtItsBudget() {
-        Peers p = peers(true);
-        p.ownMapping(NatBehaviour.ENDPOINT_INDEPENDENT, true);
+        Peers p = easyWorker();
         easySide(p, PAIR, "peer", null, 3);
         clock.advance(20_000);
         assertEquals(HardNat.SPRAY, sprayedPorts().size());
@@ -65,8 +70,7 @@ class EasySideTest extends HardNatFixture {
     /** On a loaded machine the keys or the signal can come just before the link's deadline: the attempt still gets its whole burst, and no more. */
     @Test
     void aLateAttempt_runsItsWholeBurst_pastTheLinksDeadline_thenEndsOnTheRelay() {
-        Peers p = peers(true);
-        p.ownMapping(NatBehaviour.ENDPOINT_INDEPENDENT, true);
+        Peers p = easyWorker();
         PeerFixture.deliver(p, offer("peer", PAIR, "responder", "endpoint-dependent"));
         clock.advance(4500);                                              // the link's deadline is 5000 ms
         PathCrypto them = them(PAIR, Role.INITIATOR, "peer");
@@ -99,8 +103,7 @@ class EasySideTest extends HardNatFixture {
 
     @Test
     void attack_aForgedOrReplayedSignal_makesUsProbeNothing() {
-        Peers p = peers(true);
-        p.ownMapping(NatBehaviour.ENDPOINT_INDEPENDENT, true);
+        Peers p = easyWorker();
         // The rendezvous (or anyone but the peer) cannot make the signal: it lacks the peer's probe key.
         PathCrypto stranger = new PathCrypto(Identity.generate(), ME.publicIdentity(), Role.INITIATOR, PAIR, "peer", "me");
         easySide(p, PAIR, "peer", stranger.sendProbeKey, 3);
@@ -126,8 +129,7 @@ class EasySideTest extends HardNatFixture {
 
     @Test
     void oneBurstAtATime_perWorker() {
-        Peers p = peers(true);
-        p.ownMapping(NatBehaviour.ENDPOINT_INDEPENDENT, true);
+        Peers p = easyWorker();
         easySide(p, PAIR, "peer", null, 3);
         easySide(p, PAIR + 1, "other", null, 3);
         clock.advance(1000);
