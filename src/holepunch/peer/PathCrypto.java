@@ -206,7 +206,7 @@ final class PathCrypto {
     /** A sealed DATA datagram for {@code payload}, or null before the first handshake completed. */
     synchronized byte[] seal(byte[] payload) {
         Epoch e = sendEpoch < 0 ? null : epochs.get(sendEpoch);
-        if (e == null) return null;
+        if (e == null || e.sent >= ReplayWindow.REJECT_AFTER_MESSAGES) return null;     // the peer would refuse it
         long counter = e.sent++;
         ByteBuffer b = Probe.header(Probe.Kind.DATA, pairId, counter, 1 + payload.length + Noise.TAGLEN).put((byte) sendEpoch);
         byte[] out = b.array();

@@ -52,4 +52,31 @@ class ReplayWindowTest {
         long high = 10 * ReplayWindow.SIZE - 2;
         for (long c = high - ReplayWindow.SIZE + 1; c <= high; c++) assertEquals(c % 2 == 1, w.accept(c), "counter " + c);
     }
+
+    /**
+     * Attack: a counter near Long.MAX_VALUE made the slide loop {@code c <= counter} wrap around
+     * and never end, on the worker's one UDP reader thread holding the link's lock. Counters at or
+     * past REJECT_AFTER_MESSAGES are refused (as WireGuard's replay.go), and a slide clears at
+     * most the window's words, however far it goes.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(value = 5, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
+    void accept_countersNearTheLimitAreRefusedAndNeverHang() {
+        ReplayWindow h = new ReplayWindow();
+        h.accept(Long.MAX_VALUE - 3);
+        assertFalse(h.accept(Long.MAX_VALUE), "the sequence that hung the reader returns, refused");
+        ReplayWindow w = new ReplayWindow();
+        assertTrue(w.accept(ReplayWindow.REJECT_AFTER_MESSAGES - 5));
+        assertFalse(w.accept(Long.MAX_VALUE), "past the limit: refused");
+        assertFalse(w.accept(ReplayWindow.REJECT_AFTER_MESSAGES), "the limit itself: refused");
+        assertTrue(w.accept(ReplayWindow.REJECT_AFTER_MESSAGES - 1), "the last counter allowed");
+        ReplayWindow v = new ReplayWindow();
+        assertFalse(v.accept(Long.MAX_VALUE - 3), "the sequence that hung the reader: refused");
+        assertFalse(v.accept(Long.MAX_VALUE), "and its second step returns");
+        assertTrue(v.accept(7));
+        assertFalse(v.accept(Long.MAX_VALUE));
+        assertFalse(v.accept(Long.MAX_VALUE - 1));
+        assertTrue(v.accept(8), "the window still works after the refusals");
+        assertEquals(8, v.highest());
+    }
 }
