@@ -15,7 +15,8 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                                int relayBytesPerSec, int maxPendingConnections, int maxPendingPerIp,
                                long maxBufferedBytes, List<String> allowedOrigins, int offersPerMinute,
                                int maxPairsPerWorker, int idBindingGraceSec, boolean requireWorkerKeys, List<String> publicHosts,
-                               int stunOtherPort, RedisUrl redisUrl, String redisCaFile, int setupNice) {
+                               int stunOtherPort, RedisUrl redisUrl, String redisCaFile, int setupNice,
+                               holepunch.stun.StunServer.ChangePolicy stunChangePolicy) {
 
     /** Request heads larger than this are refused before any handler runs. */
     public static final int MAX_REQUEST_HEAD_BYTES = 16 * 1024;
@@ -50,7 +51,17 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                 otherPort(env),
                 redisUrl(env.string("REDIS_URL", "")),
                 env.string("REDIS_CA_FILE", "").isBlank() ? null : env.string("REDIS_CA_FILE", "").strip(),
-                setupNice(env));
+                setupNice(env),
+                changePolicy(env));
+    }
+
+    /** {@code STUN_CHANGE_REQUEST}: {@code answer} (the default) or {@code strict} (RFC 5780's 420 for a change it cannot make). */
+    static holepunch.stun.StunServer.ChangePolicy changePolicy(Env env) {
+        try {
+            return holepunch.stun.StunServer.ChangePolicy.parse(env.string("STUN_CHANGE_REQUEST", "answer"));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(e.getMessage());
+        }
     }
 
     /** STUN_OTHER_PORT: the STUN server's second port (default STUN_UDP_PORT + 1; 0 turns it off, as does STUN_UDP_PORT=0). */

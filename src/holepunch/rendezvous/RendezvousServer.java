@@ -115,7 +115,7 @@ public final class RendezvousServer implements AutoCloseable {
         server.settler = HeapSettler.start(server.registrations::get, server.log);
         if (config.stunUdpPort() != 0) {
             server.stun = StunServer.start(new InetSocketAddress(config.bindAddress(), config.stunUdpPort()), config.stunMaxPerSource(),
-                    config.stunOtherPort());
+                    config.stunOtherPort(), config.stunChangePolicy());
         }
         for (ConnectionLoop loop : server.loops) loop.start();
         if (server.cluster != null) {

@@ -26,9 +26,38 @@ import java.util.concurrent.atomic.AtomicLong;
  * destinations from one socket and tell an endpoint-dependent ("symmetric") NAT, which maps them
  * apart, from an endpoint-independent one. Its address is the one bound; bound to the wildcard,
  * the address is the wildcard, meaning "the one you sent to".
+ *
+ * <p>CHANGE-REQUEST (RFC 5780 §7.2, RFC 3489 §11.2.4): "change port" is answered from the second
+ * port. This server has one IP address, so "change IP" cannot be honoured; {@link ChangePolicy}
+ * says what it does then. The default answers from the address asked, as the public servers the
+ * original worker's STUN library (RFC 3489's NAT-type tests) was written against do: that library
+ * reads no error response and resends a refused request forever.
  */
 public final class StunServer implements AutoCloseable {
     public static final String SOFTWARE = "holepunch";
+
+    /** What a CHANGE-REQUEST this server cannot honour gets ({@code STUN_CHANGE_REQUEST}). */
+    public enum ChangePolicy {
+        /** Answered from the address asked (change-port from the second port when there is one), as public servers do. */
+        ANSWER,
+        /** RFC 5780 §7.2 to the letter: a change this server cannot make gets 420 (Unknown Attribute). */
+        STRICT;
+
+        public static ChangePolicy parse(String text) {
+            return switch (text.strip().toLowerCase(java.util.Locale.ROOT)) {
+                case "", "answer" -> ANSWER;
+                case "strict" -> STRICT;
+                default -> throw new IllegalArgumentException("STUN_CHANGE_REQUEST must be answer or strict, got '" + Log.excerpt(text) + "'");
+            };
+        }
+    }
+
+    /** A reply and the port it leaves from: this one, or the second one (CHANGE-REQUEST's change port). */
+    public record Reply(byte[] bytes, boolean fromOtherPort) {
+    }
+
+    /** RFC 5780 §7.2: CHANGE-REQUEST's flags. */
+    static final int CHANGE_IP = 0x04, CHANGE_PORT = 0x02;
 
     private final Log log = Log.of("stun-server");
     private final DatagramChannel channel;
@@ -39,16 +68,18 @@ public final class StunServer implements AutoCloseable {
     private final AtomicLong requests = new AtomicLong();
     private final AtomicLong responses = new AtomicLong();
     private final AtomicLong dropped = new AtomicLong();
+    private final ChangePolicy policy;
     private volatile boolean running = true;
 
-    private StunServer(DatagramChannel channel, DatagramChannel other, double perSourcePerSecond) {
+    private StunServer(DatagramChannel channel, DatagramChannel other, double perSourcePerSecond, ChangePolicy policy) {
         this.channel = channel;
         this.other = other;
+        this.policy = policy;
         this.limiter = new SourceLimiter(perSourcePerSecond, 100_000);
         InetSocketAddress otherAddress = other == null ? null : (InetSocketAddress) localAddress(other);
         InetSocketAddress mainAddress = (InetSocketAddress) localAddress(channel);
-        this.thread = Thread.ofPlatform().name("stun-server").daemon(true).unstarted(() -> run(channel, otherAddress));
-        this.otherThread = other == null ? null : Thread.ofPlatform().name("stun-server-2").daemon(true).unstarted(() -> run(other, mainAddress));
+        this.thread = Thread.ofPlatform().name("stun-server").daemon(true).unstarted(() -> run(channel, other, otherAddress));
+        this.otherThread = other == null ? null : Thread.ofPlatform().name("stun-server-2").daemon(true).unstarted(() -> run(other, channel, mainAddress));
     }
 
     private static SocketAddress localAddress(DatagramChannel ch) {
@@ -69,6 +100,11 @@ public final class StunServer implements AutoCloseable {
      * port that cannot be bound is logged and done without: the server still serves its first.
      */
     public static StunServer start(InetSocketAddress bind, double perSourcePerSecond, int otherPort) throws IOException {
+        return start(bind, perSourcePerSecond, otherPort, ChangePolicy.ANSWER);
+    }
+
+    /** As above, with {@code policy} for CHANGE-REQUESTs this server cannot honour. */
+    public static StunServer start(InetSocketAddress bind, double perSourcePerSecond, int otherPort, ChangePolicy policy) throws IOException {
         DatagramChannel ch = DatagramChannel.open();
         try {
             ch.bind(bind);
@@ -88,7 +124,7 @@ public final class StunServer implements AutoCloseable {
                         + e.getMessage() + "; answering without OTHER-ADDRESS, so one-server NAT classification is off");
             }
         }
-        StunServer s = new StunServer(ch, second, perSourcePerSecond);
+        StunServer s = new StunServer(ch, second, perSourcePerSecond, policy);
         s.thread.start();
         if (s.otherThread != null) s.otherThread.start();
         s.log.info(null, "STUN server on UDP " + ch.getLocalAddress() + (second == null ? "" : " and " + second.getLocalAddress() + " (OTHER-ADDRESS)"));
@@ -116,7 +152,7 @@ public final class StunServer implements AutoCloseable {
         return dropped.get();
     }
 
-    private void run(DatagramChannel channel, InetSocketAddress otherAddress) {
+    private void run(DatagramChannel channel, DatagramChannel otherChannel, InetSocketAddress otherAddress) {
         ByteBuffer in = ByteBuffer.allocate(2048);
         while (running) {
             try {
@@ -128,12 +164,12 @@ public final class StunServer implements AutoCloseable {
                     dropped.incrementAndGet();
                     continue;
                 }
-                byte[] reply = respond(in.array(), in.position(), src, otherAddress);
+                Reply reply = respond(in.array(), in.position(), src, otherAddress, otherChannel != null, policy);
                 if (reply == null) {
                     dropped.incrementAndGet();
                     continue;
                 }
-                channel.send(ByteBuffer.wrap(reply), src);
+                (reply.fromOtherPort() ? otherChannel : channel).send(ByteBuffer.wrap(reply.bytes()), src);
                 responses.incrementAndGet();
             } catch (ClosedChannelException e) {
                 return;
@@ -148,26 +184,48 @@ public final class StunServer implements AutoCloseable {
         return respond(data, length, source, null);
     }
 
-    /** As above, naming {@code otherAddress} (when not null) in OTHER-ADDRESS. */
+    /** As above, naming {@code otherAddress} (when not null) in OTHER-ADDRESS; no second port to answer from. */
     public static byte[] respond(byte[] data, int length, InetSocketAddress source, InetSocketAddress otherAddress) {
+        Reply r = respond(data, length, source, otherAddress, false, ChangePolicy.ANSWER);
+        return r == null ? null : r.bytes();
+    }
+
+    /**
+     * The reply to one datagram and the port it leaves from. {@code hasOtherPort}: this server can
+     * answer from its second port (CHANGE-REQUEST's change port); {@code policy}: what a change it
+     * cannot make gets.
+     */
+    public static Reply respond(byte[] data, int length, InetSocketAddress source, InetSocketAddress otherAddress,
+                                boolean hasOtherPort, ChangePolicy policy) {
         StunMessage request;
         try {
             request = StunMessage.parse(data, 0, length);
         } catch (StunException e) {
             StunMessage h = e.header();
             if (e.code() == ErrorCode.UNKNOWN_ATTRIBUTE && h != null && h.messageClass() == StunClass.REQUEST) {
-                return error(h, ErrorCode.UNKNOWN_ATTRIBUTE, e.unknownAttributes());
+                return new Reply(error(h, ErrorCode.UNKNOWN_ATTRIBUTE, e.unknownAttributes()), false);
             }
             return null;
         }
         if (request.messageClass() != StunClass.REQUEST) return null;
-        if (request.method() != StunMessage.BINDING) return error(request, ErrorCode.BAD_REQUEST, List.of());
+        if (request.method() != StunMessage.BINDING) return new Reply(error(request, ErrorCode.BAD_REQUEST, List.of()), false);
         byte[] change = request.attribute(AttributeType.CHANGE_REQUEST);
-        if (change != null && (change[3] & 0x06) != 0) {
-            // RFC 5780 §7.2 asks to answer from another address or port; this server has none, and a
-            // reply from the same one would tell the client its NAT filters nothing. 420 says so.
-            return error(request, ErrorCode.UNKNOWN_ATTRIBUTE, List.of(AttributeType.CHANGE_REQUEST.code));
+        int flags = change == null ? 0 : change[3] & (CHANGE_IP | CHANGE_PORT);
+        boolean fromOther = false;
+        if (flags != 0) {
+            boolean canChange = (flags & CHANGE_IP) == 0 && hasOtherPort;      // one address: only the port can change
+            if (canChange) {
+                fromOther = true;
+            } else if (policy == ChangePolicy.STRICT) {
+                // RFC 5780 §7.2: a change the server cannot make gets 420.
+                return new Reply(error(request, ErrorCode.UNKNOWN_ATTRIBUTE, List.of(AttributeType.CHANGE_REQUEST.code)), false);
+            }
+            // ANSWER: from the address asked, as the public servers RFC 3489 clients were written against answer
         }
+        return new Reply(success(request, source, otherAddress), fromOther);
+    }
+
+    private static byte[] success(StunMessage request, InetSocketAddress source, InetSocketAddress otherAddress) {
         byte[] tid = request.transactionId();
         List<StunAttribute> attrs = new ArrayList<>(4);
         if (request.isClassic()) {

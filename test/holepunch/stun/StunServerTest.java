@@ -18,6 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class StunServerTest {
@@ -65,16 +66,30 @@ class StunServerTest {
         assertArrayEquals(new byte[] {0x07, 0x77}, r.attribute(AttributeType.UNKNOWN_ATTRIBUTES));
     }
 
+    /** RFC 5780 §7.2 with one address: change-port from the second port; a change-IP answered as asked, or 420 when strict. */
     @Test
-    void respond_changeRequestAskingForAChangeGets420_withoutFlagsIsAnswered() throws Exception {
-        byte[] plain = new StunMessage(StunClass.REQUEST, StunMessage.BINDING, StunMessage.newTransactionId(),
-                List.of(new StunAttribute(0x0003, new byte[4]))).encode(true);
+    void respond_changeRequest_portFromTheSecondPort_ipAsAskedOr420WhenStrict() throws Exception {
+        byte[] plain = changeRequest(0);
         assertEquals(StunClass.SUCCESS_RESPONSE, StunMessage.parse(StunServer.respond(plain, plain.length, CLIENT)).messageClass());
-        byte[] req = new StunMessage(StunClass.REQUEST, StunMessage.BINDING, StunMessage.newTransactionId(),
-                List.of(new StunAttribute(0x0003, new byte[] {0, 0, 0, 6}))).encode(true);
-        StunMessage r = StunMessage.parse(StunServer.respond(req, req.length, CLIENT));
-        assertTrue(r.errorCode().startsWith("420"));
-        assertArrayEquals(new byte[] {0x00, 0x03}, r.attribute(AttributeType.UNKNOWN_ATTRIBUTES));
+        byte[] both = changeRequest(6), port = changeRequest(2);
+        StunServer.Reply r = StunServer.respond(both, both.length, CLIENT, null, true, StunServer.ChangePolicy.ANSWER);
+        assertEquals(StunClass.SUCCESS_RESPONSE, StunMessage.parse(r.bytes()).messageClass());
+        assertEquals(CLIENT, StunMessage.parse(r.bytes()).mappedAddress());
+        assertFalse(r.fromOtherPort(), "no second address: the change of IP is answered from the address asked");
+        assertTrue(StunServer.respond(port, port.length, CLIENT, null, true, StunServer.ChangePolicy.ANSWER).fromOtherPort());
+        assertTrue(StunServer.respond(port, port.length, CLIENT, null, true, StunServer.ChangePolicy.STRICT).fromOtherPort());
+        assertFalse(StunServer.respond(port, port.length, CLIENT, null, false, StunServer.ChangePolicy.ANSWER).fromOtherPort());
+        for (byte[] req : List.of(both, port)) {
+            StunMessage strict = StunMessage.parse(StunServer.respond(req, req.length, CLIENT, null, false, StunServer.ChangePolicy.STRICT).bytes());
+            assertTrue(strict.errorCode().startsWith("420"), strict.errorCode());
+            assertArrayEquals(new byte[] {0x00, 0x03}, strict.attribute(AttributeType.UNKNOWN_ATTRIBUTES));
+        }
+        assertThrows(IllegalArgumentException.class, () -> StunServer.ChangePolicy.parse("sometimes"));
+    }
+
+    private static byte[] changeRequest(int flags) {
+        return new StunMessage(StunClass.REQUEST, StunMessage.BINDING, StunMessage.newTransactionId(),
+                List.of(new StunAttribute(0x0003, new byte[] {0, 0, 0, (byte) flags}))).encode(true);
     }
 
     @Test
