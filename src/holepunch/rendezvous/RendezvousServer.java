@@ -100,7 +100,11 @@ public final class RendezvousServer implements AutoCloseable {
         for (int i = 0; i < n; i++) {
             loops[i] = new ConnectionLoop("ws-loop-" + i, settings, line -> log.warn(null, line));
         }
-        http = HttpServer.create(new InetSocketAddress(config.bindAddress(), config.port()), 1024);
+        try {
+            http = HttpServer.create(new InetSocketAddress(config.bindAddress(), config.port()), 1024);
+        } catch (java.net.BindException e) {
+            throw holepunch.config.ConfigException.cannotBind("TCP", config.bindAddress(), config.port(), "PORT", e);
+        }
         http.setExecutor(HttpServerUpgrade.smallStreams(http.createContext("/", this::route), executor));
         if (HttpServerUpgrade.smallStreamsProblem() != null) {
             log.info(null, "HTTP connections keep the JDK server's own 28 KB of stream buffers: " + HttpServerUpgrade.smallStreamsProblem());
@@ -171,7 +175,7 @@ public final class RendezvousServer implements AutoCloseable {
             switch (path) {
                 case "/" -> {
                     if (getOnly(ex)) {
-                        json(ex, 200, Json.obj("message", "Rendezvous Service (holepunch) is running."));
+                        json(ex, 200, Json.obj("message", "Rendezvous Service (Step 3A Version) is running."));
                     }
                 }
                 case "/debug/list_workers" -> {

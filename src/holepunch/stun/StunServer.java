@@ -110,7 +110,7 @@ public final class StunServer implements AutoCloseable {
             ch.bind(bind);
         } catch (IOException e) {
             ch.close();
-            throw new IOException("cannot bind the STUN server to UDP " + bind + ": " + e.getMessage(), e);
+            throw holepunch.config.ConfigException.cannotBind("UDP", bind.getHostString(), bind.getPort(), "STUN_UDP_PORT", e);
         }
         DatagramChannel second = null;
         if (otherPort >= 0) {

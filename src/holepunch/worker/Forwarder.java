@@ -98,7 +98,8 @@ final class Forwarder implements AutoCloseable {
                 ch.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), r.localPort()));
             } catch (IOException e) {
                 ch.close();
-                throw new IOException("cannot bind forwarding port 127.0.0.1:" + r.localPort() + " (FORWARD): " + e.getMessage(), e);
+                close();
+                throw holepunch.config.ConfigException.cannotBind("UDP", "127.0.0.1", r.localPort(), "FORWARD", e);
             }
             listeners.add(ch);
             Thread.ofVirtual().name("forward-" + r.localPort()).start(() -> listen(ch, r));

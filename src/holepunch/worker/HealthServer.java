@@ -39,7 +39,11 @@ final class HealthServer implements AutoCloseable {
     HealthServer(int port, Supplier<Map<String, Object>> status, Supplier<String> metrics, String token) throws IOException {
         HttpServerUpgrade.configure(5, 16 * 1024, MAX_CONNECTIONS);
         BearerToken bearer = new BearerToken(token);
-        server = HttpServer.create(new InetSocketAddress(port), 64);
+        try {
+            server = HttpServer.create(new InetSocketAddress(port), 64);
+        } catch (java.net.BindException e) {
+            throw holepunch.config.ConfigException.cannotBind("TCP", null, port, "PORT", e);
+        }
         server.setExecutor(executor);
         server.createContext("/", ex -> {
             try {

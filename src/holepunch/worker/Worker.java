@@ -75,7 +75,7 @@ public final class Worker implements AutoCloseable {
             udp.bind(new InetSocketAddress(config.udpPort()));
         } catch (IOException e) {
             udp.close();
-            throw new IOException("cannot bind UDP port " + config.udpPort() + " (INTERNAL_UDP_PORT_ENV): " + e.getMessage(), e);
+            throw holepunch.config.ConfigException.cannotBind("UDP", null, config.udpPort(), "INTERNAL_UDP_PORT_ENV", e);
         }
         dualStack = udp.getLocalAddress() instanceof InetSocketAddress bound && bound.getAddress() instanceof java.net.Inet6Address;
         stun = new StunClient((d, to) -> udp.send(d, to), scheduler, config.retransmission());
@@ -105,7 +105,13 @@ public final class Worker implements AutoCloseable {
         }
         peers.useMetrics(metrics);
         peers.onData(forwarder::onData);
-        health = new HealthServer(config.httpPort(), this::status, metrics::render, config.token());
+        try {
+            health = new HealthServer(config.httpPort(), this::status, metrics::render, config.token());
+        } catch (RuntimeException | IOException e) {
+            forwarder.close();
+            udp.close();
+            throw e;
+        }
         portMapper = config.portMapping().isEmpty() ? null
                 : new holepunch.portmap.PortMapper(config.workerId(), config.portMapping(), udpPort(), scheduler, m -> reportAgain());
         metrics.gaugeSeries("holepunch_worker_port_mapping", "1 while the gateway maps our UDP port, by protocol.", () -> {

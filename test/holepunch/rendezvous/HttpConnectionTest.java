@@ -86,7 +86,7 @@ class HttpConnectionTest {
                     + "GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
             Response first = Response.read(in);
             assertEquals("HTTP/1.1 200 OK", first.status());
-            assertEquals("Rendezvous Service (holepunch) is running.", Json.parseObject(first.body()).get("message"));
+            assertEquals("Rendezvous Service (Step 3A Version) is running.", Json.parseObject(first.body()).get("message"));
             Response second = Response.read(in);
             assertEquals("HTTP/1.1 200 OK", second.status());
             assertTrue(Json.parseObject(second.body()).containsKey("connected_workers_count"), second.body());
