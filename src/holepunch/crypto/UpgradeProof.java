@@ -13,12 +13,14 @@ import java.util.Map;
  * within {@link #WINDOW_SECONDS} of its time, once (the rendezvous remembers the nonces it saw).
  *
  * <pre>
- * Holepunch-Proof: v1; key=&lt;ed25519&gt;; static=&lt;x25519&gt;; static_sig=&lt;sig&gt;; ts=&lt;unix seconds&gt;; nonce=&lt;16 bytes&gt;; sig=&lt;sig&gt;
- * signed: "holepunch-upgrade-v1\n" id "\n" host "\n" ts "\n" nonce "\n" static
+ * Holepunch-Proof: v1; key=&lt;ed25519&gt;; static=&lt;x25519&gt;; static_sig=&lt;sig&gt;; ts=&lt;unix seconds&gt;; nonce=&lt;16 bytes&gt;; [eph=1;] sig=&lt;sig&gt;
+ * signed: "holepunch-upgrade-v1\n" id "\n" host "\n" ts "\n" nonce "\n" static ["\nephemeral"]
  * </pre>
- * All binary fields are base64url without padding.
+ * All binary fields are base64url without padding. {@code eph=1} (signed) says the key lives as
+ * long as the worker's process: the rendezvous lets it hold the id while its session lives and
+ * not after, so that the same worker started again, with a new key, gets its id back at once.
  */
-public record UpgradeProof(PublicIdentity identity, long timestamp, String nonce, byte[] signature) {
+public record UpgradeProof(PublicIdentity identity, long timestamp, String nonce, boolean ephemeral, byte[] signature) {
     public static final String HEADER = "Holepunch-Proof";
     public static final long WINDOW_SECONDS = 30;
     private static final SecureRandom RANDOM = new SecureRandom();
@@ -30,15 +32,20 @@ public record UpgradeProof(PublicIdentity identity, long timestamp, String nonce
         }
     }
 
-    /** The header value for a new upgrade to {@code host} as {@code workerId}. */
+    /** The header value for a new upgrade to {@code host} as {@code workerId}, with a key kept across restarts. */
     public static String create(Identity id, String workerId, String host, long nowSeconds) {
+        return create(id, workerId, host, nowSeconds, false);
+    }
+
+    /** As above; {@code ephemeral}: the key is this process's alone (no WORKER_KEY_FILE). */
+    public static String create(Identity id, String workerId, String host, long nowSeconds, boolean ephemeral) {
         byte[] n = new byte[16];
         RANDOM.nextBytes(n);
         String nonce = Keys.b64(n);
         PublicIdentity p = id.publicIdentity();
-        byte[] sig = id.sign(signed(workerId, host, nowSeconds, nonce, p));
+        byte[] sig = id.sign(signed(workerId, host, nowSeconds, nonce, p, ephemeral));
         return "v1; key=" + Keys.b64(p.signingKey()) + "; static=" + Keys.b64(p.staticKey()) + "; static_sig=" + Keys.b64(p.staticSig())
-                + "; ts=" + nowSeconds + "; nonce=" + nonce + "; sig=" + Keys.b64(sig);
+                + "; ts=" + nowSeconds + "; nonce=" + nonce + (ephemeral ? "; eph=1" : "") + "; sig=" + Keys.b64(sig);
     }
 
     public static UpgradeProof parse(String header) throws ProofException {
@@ -63,21 +70,23 @@ public record UpgradeProof(PublicIdentity identity, long timestamp, String nonce
         if (Keys.unb64(nonce, 16) == null) throw new ProofException("nonce must be 16 bytes");
         byte[] sig = Keys.unb64(f.get("sig"), 64);
         if (sig == null) throw new ProofException("sig must be an Ed25519 signature");
-        return new UpgradeProof(id, ts, nonce, sig);
+        String eph = f.get("eph");
+        if (eph != null && !eph.equals("1")) throw new ProofException("eph must be 1 when present");
+        return new UpgradeProof(id, ts, nonce, eph != null, sig);
     }
 
     /** Whether the signature covers {@code workerId} and {@code host} (compared without case and default ports). */
     public boolean verifies(String workerId, String host) {
-        return identity.verify(signed(workerId, host, timestamp, nonce, identity), signature);
+        return identity.verify(signed(workerId, host, timestamp, nonce, identity, ephemeral), signature);
     }
 
     public boolean fresh(long nowSeconds) {
         return Math.abs(nowSeconds - timestamp) <= WINDOW_SECONDS;
     }
 
-    private static byte[] signed(String workerId, String host, long ts, String nonce, PublicIdentity p) {
-        return ("holepunch-upgrade-v1\n" + workerId + "\n" + normalHost(host) + "\n" + ts + "\n" + nonce + "\n" + Keys.b64(p.staticKey()))
-                .getBytes(StandardCharsets.UTF_8);
+    private static byte[] signed(String workerId, String host, long ts, String nonce, PublicIdentity p, boolean ephemeral) {
+        return ("holepunch-upgrade-v1\n" + workerId + "\n" + normalHost(host) + "\n" + ts + "\n" + nonce + "\n" + Keys.b64(p.staticKey())
+                + (ephemeral ? "\nephemeral" : "")).getBytes(StandardCharsets.UTF_8);
     }
 
     /** A Host value without case and without a default port (80, 443), so client and server spell it alike. */

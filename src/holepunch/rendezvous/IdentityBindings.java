@@ -14,7 +14,9 @@ import java.util.Map;
  * binds its id to that key while it lives and for ID_BINDING_GRACE_SEC after; meanwhile a session
  * for that id that does not prove the same key is refused with 409 and the live one is untouched.
  * Ids no key holds behave exactly as the original's. Proofs are checked for their host, their
- * time and their nonce, which is accepted once.
+ * time and their nonce, which is accepted once. An ephemeral key (a worker without WORKER_KEY_FILE
+ * says so in its proof) holds its id while its session lives and not after: the same worker
+ * started again comes back at once with its new key.
  */
 final class IdentityBindings {
     /** Nonces remembered; past it the oldest are forgotten (they are also the nearest to expiring). */
@@ -23,8 +25,8 @@ final class IdentityBindings {
     private record Binding(PublicIdentity key, WorkerEntry live, long graceUntilNanos) {
     }
 
-    /** The outcome of a proof check: the identity proven (null for none), or a refusal. */
-    record Checked(PublicIdentity identity, Admission.Refusal refusal) {
+    /** The outcome of a proof check: the identity proven (null for none) and whether it is ephemeral, or a refusal. */
+    record Checked(PublicIdentity identity, boolean ephemeral, Admission.Refusal refusal) {
     }
 
     private final long graceNanos;
@@ -48,7 +50,7 @@ final class IdentityBindings {
                 return refused(401, "unproven", "refused a keyless session (REQUIRE_WORKER_KEYS)",
                         "this rendezvous requires a worker key: send the " + UpgradeProof.HEADER + " header (holepunch workers do)");
             }
-            return new Checked(null, null);
+            return new Checked(null, false, null);
         }
         UpgradeProof proof;
         try {
@@ -74,11 +76,11 @@ final class IdentityBindings {
         if (!firstUse(proof.nonce(), proof.timestamp() + UpgradeProof.WINDOW_SECONDS, now)) {
             return refused(401, "bad_proof", "refused a replayed proof (its nonce was seen)", "this proof was used already");
         }
-        return new Checked(proof.identity(), null);
+        return new Checked(proof.identity(), proof.ephemeral(), null);
     }
 
     private static Checked refused(int status, String reason, String why, String detail) {
-        return new Checked(null, new Admission.Refusal(status, reason, why, detail, Map.of()));
+        return new Checked(null, false, new Admission.Refusal(status, reason, why, detail, Map.of()));
     }
 
     private synchronized boolean firstUse(String nonce, long expiresAtSec, long nowSec) {
@@ -118,10 +120,15 @@ final class IdentityBindings {
         return null;
     }
 
-    /** The session ended: its binding now lasts for the grace period. */
+    /** The session ended: its binding now lasts for the grace period (an ephemeral key's ends with it). */
     synchronized void released(WorkerEntry entry) {
         Binding b = bindings.get(entry.id);
-        if (b != null && b.live() == entry) bindings.put(entry.id, new Binding(b.key(), null, System.nanoTime() + graceNanos));
+        if (b == null || b.live() != entry) return;
+        if (entry.ephemeralKey) {
+            bindings.remove(entry.id);
+        } else {
+            bindings.put(entry.id, new Binding(b.key(), null, System.nanoTime() + graceNanos));
+        }
     }
 
     /** The session was refused after its upgrade (by the cluster): its claim is withdrawn, with no grace period. */

@@ -256,6 +256,7 @@ public final class RendezvousServer implements AutoCloseable {
         WebSocketConnection connection = new WebSocketConnection(channel, remote, protocol, config.maxMessageBytes(), buffers);
         WorkerEntry entry = new WorkerEntry(workerId, ip, remote.getPort(), connection, config.maxMessagesPerSec(),
                 protocol.broker().newOfferBucket(), proof.identity());
+        entry.ephemeralKey = proof.ephemeral();
         connection.attach(entry);
         Admission.Refusal bound = cluster == null ? null : clusterBinding(entry);   // before a local claim is made
         if (bound == null) bound = identities.claim(entry);
@@ -339,7 +340,7 @@ public final class RendezvousServer implements AutoCloseable {
         } else {
             identities.released(entry);
         }
-        if (clusterIds != null && entry.identity != null && !entry.refusedByCluster) {
+        if (clusterIds != null && entry.identity != null && !entry.refusedByCluster && !entry.ephemeralKey) {
             clusterIds.bindForGrace(entry.id, entry.identity.fingerprint(), config.idBindingGraceSec() * 1000L);
         }
         metrics.inc("holepunch_closes_total", "code", String.valueOf(code));

@@ -39,6 +39,8 @@ final class WorkerEntry {
     final TokenBucket offers;
     /** Set when the cluster refused this session its id (another instance holds it with another key): it binds nothing. */
     volatile boolean refusedByCluster;
+    /** The key is the worker process's alone (its proof said so): it holds the id only while this session lives. */
+    volatile boolean ephemeralKey;
     /** Wall-clock time of the upgrade: across instances, the later session of an id wins. */
     final long registeredMillis = System.currentTimeMillis();
 

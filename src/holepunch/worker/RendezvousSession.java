@@ -60,9 +60,45 @@ final class RendezvousSession {
     private volatile boolean running = true;
     private Thread thread;
 
+    /** Whether the key is this process's alone (no WORKER_KEY_FILE): the proof says so. */
+    private final boolean ephemeralKey;
+    /** The last upgrade the rendezvous refused: status, its detail and when (null before any or after a session). */
+    private volatile Refusal lastRefusal;
+    /** Retry-After is honoured up to this. */
+    static final long MAX_RETRY_AFTER_MILLIS = 300_000;
+
+    /** A refused upgrade: the HTTP status, the server's {@code detail} (or the body's start) and when, for logs and /status. */
+    record Refusal(int status, String detail, long retryAfterMillis, long atMillis) {
+        static Refusal of(java.net.http.WebSocketHandshakeException e) {
+            java.net.http.HttpResponse<?> r = e.getResponse();
+            String detail = "";
+            Object body = r.body();
+            String text = body instanceof byte[] b ? new String(b, java.nio.charset.StandardCharsets.UTF_8) : body == null ? "" : body.toString();
+            try {
+                Object d = text.isBlank() ? null : Json.parseObject(text).get("detail");
+                detail = d == null ? text : d.toString();
+            } catch (Exception notJson) {
+                detail = text;                        // a proxy's page, say: its first words
+            }
+            long retry = r.headers().firstValue("Retry-After").map(v -> {
+                try {
+                    return Math.min(MAX_RETRY_AFTER_MILLIS, Math.max(0, Long.parseLong(v.strip()) * 1000));
+                } catch (NumberFormatException bad) {
+                    return 0L;
+                }
+            }).orElse(0L);
+            return new Refusal(r.statusCode(), Log.excerpt(detail.strip()), retry, System.currentTimeMillis());
+        }
+
+        java.util.Map<String, Object> json() {
+            return Json.obj("status", status, "detail", detail, "at", java.time.Instant.ofEpochMilli(atMillis).toString());
+        }
+    }
+
     RendezvousSession(String workerId, URI uri, long pingIntervalNanos, long pingTimeoutNanos, String token,
-                      holepunch.metrics.Metrics metrics, Identity identity, Handler handler) {
+                      holepunch.metrics.Metrics metrics, Identity identity, boolean ephemeralKey, Handler handler) {
         this.identity = identity;
+        this.ephemeralKey = ephemeralKey;
         this.token = token;
         this.metrics = metrics;
         this.workerId = workerId;
@@ -92,6 +128,23 @@ final class RendezvousSession {
         return holepunch.timer.Backoff.jittered(attempt, 500, MAX_BACKOFF_MILLIS);
     }
 
+    /** The last refused upgrade, or null (for /status). */
+    Refusal lastRefusal() {
+        return lastRefusal;
+    }
+
+    /** An exception as a person reads it: its class's simple name and its message, and its cause's when it has one. */
+    static String describe(Throwable t) {
+        String text = t.getClass().getSimpleName() + (t.getMessage() == null ? "" : ": " + t.getMessage());
+        Throwable c = t.getCause();
+        if (c != null && c != t && c.getMessage() != null && !text.contains(c.getMessage())) {
+            text += " (" + c.getClass().getSimpleName() + ": " + c.getMessage() + ")";
+        }
+        return Log.excerpt(text);
+    }
+
+    private long retryAfter;
+
     private void run() {
         int attempt = 0;
         while (running) {
@@ -101,7 +154,8 @@ final class RendezvousSession {
                 WebSocket.Builder builder = HTTP.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(10));
                 if (token != null) builder.header("Authorization", "Bearer " + token);
                 // A fresh proof for every attempt: it is good once, for this host, for 30 s.
-                builder.header(UpgradeProof.HEADER, UpgradeProof.create(identity, workerId, hostHeader(uri), System.currentTimeMillis() / 1000));
+                builder.header(UpgradeProof.HEADER, UpgradeProof.create(identity, workerId, hostHeader(uri), System.currentTimeMillis() / 1000,
+                        ephemeralKey));
                 metrics.inc("holepunch_worker_connect_attempts_total");
                 CompletableFuture<WebSocket> pending = builder.buildAsync(uri, new Listener(closed));
                 connecting = pending;
@@ -110,6 +164,7 @@ final class RendezvousSession {
                 connecting = null;
                 ws = w;
                 attempt = 0;
+                lastRefusal = null;
                 lastHeard.set(System.nanoTime());
                 log.info(workerId, "connected to the rendezvous");
                 handler.onConnected(this);
@@ -117,7 +172,15 @@ final class RendezvousSession {
                 if (running) log.warn(workerId, "rendezvous session ended: " + why);
             } catch (Exception e) {
                 Throwable cause = e.getCause() != null ? e.getCause() : e;
-                if (running) log.warn(workerId, "cannot connect to the rendezvous at " + uri + ": " + cause);
+                if (cause instanceof java.net.http.WebSocketHandshakeException refused) {
+                    Refusal r = Refusal.of(refused);
+                    lastRefusal = r;
+                    retryAfter = r.retryAfterMillis();
+                    if (running) log.warn(workerId, "the rendezvous at " + uri + " refused the session: HTTP " + r.status()
+                            + (r.detail().isEmpty() ? "" : ": " + r.detail()));
+                } else if (running) {
+                    log.warn(workerId, "cannot connect to the rendezvous at " + uri + ": " + describe(cause));
+                }
             } finally {
                 WebSocket w = ws;
                 ws = null;
@@ -125,7 +188,8 @@ final class RendezvousSession {
             }
             handler.onDisconnected();
             if (!running) break;
-            long delay = backoffMillis(attempt++);
+            long delay = Math.max(backoffMillis(attempt++), retryAfter);
+            retryAfter = 0;
             log.info(workerId, "retrying the rendezvous connection in " + delay + " ms");
             pause(delay);
         }

@@ -82,7 +82,7 @@ public final class Worker implements AutoCloseable {
         discovery = new Discovery(config, stun, scheduler, metrics, this::udpPort, () -> dualStack && Discovery.hasGlobalIpv6(), this::found);
         reader = Thread.ofPlatform().name("udp-reader").daemon(true).unstarted(this::readUdp);
         session = new RendezvousSession(config.workerId(), config.rendezvousWs(), config.pingIntervalNanos(),
-                config.pingTimeoutNanos(), config.token(), metrics, identity, new SessionHandler());
+                config.pingTimeoutNanos(), config.token(), metrics, identity, config.keyFile() == null, new SessionHandler());
         metrics.gauge("holepunch_worker_rendezvous_connected", "1 while the rendezvous session is up.", () -> session.isConnected() ? 1 : 0);
         metrics.counterFamily("holepunch_worker_connect_attempts_total", "Connection attempts to the rendezvous.");
         metrics.counterFamily("holepunch_worker_endpoint_reports_total", "update_udp_endpoint messages sent.");
@@ -197,6 +197,8 @@ public final class Worker implements AutoCloseable {
         s.put("for_peers", Netcheck.forPeers(m, pm == null ? null : pm.protocol().wire, v6 != null));
         s.put("port_mapping", portMapper == null ? null : portMapper.status());
         s.put("rendezvous_connected", session.isConnected());
+        RendezvousSession.Refusal refusal = session.lastRefusal();
+        s.put("rendezvous_refusal", refusal == null ? null : refusal.json());
         s.put("last_udp_endpoint_ack", lastAck);
         s.put("peers", peers.status());
         return s;

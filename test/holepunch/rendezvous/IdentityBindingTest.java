@@ -129,4 +129,39 @@ class IdentityBindingTest {
         assertThrows(holepunch.config.ConfigException.class,
                 () -> RendezvousConfig.from(new holepunch.config.Env(Map.of("REQUIRE_WORKER_KEYS", "maybe"))));
     }
+
+    /**
+     * Issue 27: a worker with a fixed id and no WORKER_KEY_FILE (a new key per process) that is
+     * simply restarted was refused for ID_BINDING_GRACE_SEC. Its proof now says the key is
+     * ephemeral: it holds the id while its session lives (a keyless or other key is refused then)
+     * and not after.
+     */
+    @Test
+    void ephemeralKey_holdsItsIdWhileItsSessionLives_andNotAfter() throws Exception {
+        try (TestRendezvous rv = new TestRendezvous()) {
+            try (RawWebSocket first = RawWebSocket.connect(rv.port, "restarted", new byte[0], RawWebSocket.proofHeader(rv.port, "restarted", VICTIM, true))) {
+                String other = refusal(rv.port, "restarted", RawWebSocket.proofHeader(rv.port, "restarted", MALLORY, true));
+                assertTrue(other.startsWith("HTTP/1.1 409"), "while it lives, the id is its own: " + other);
+                assertServing(first);
+            }
+            Await.until(Duration.ofSeconds(5), "session gone", () -> rv.worker("restarted") == null);
+            Identity nextProcess = Identity.generate();
+            try (RawWebSocket again = RawWebSocket.connect(rv.port, "restarted", new byte[0],
+                    RawWebSocket.proofHeader(rv.port, "restarted", nextProcess, true))) {
+                assertServing(again);
+                assertEquals(nextProcess.publicIdentity().fingerprint(), rv.worker("restarted").get("key_fingerprint"));
+            }
+        }
+    }
+
+    /** The ephemeral mark is signed: stripping it from (or adding it to) a proof breaks the signature. */
+    @Test
+    void ephemeralMark_isCoveredByTheSignature() throws Exception {
+        try (TestRendezvous rv = new TestRendezvous()) {
+            String durable = RawWebSocket.proofHeader(rv.port, "marked", VICTIM, false);
+            String forged = durable.replace("; sig=", "; eph=1; sig=");
+            String r = refusal(rv.port, "marked", forged);
+            assertTrue(r.startsWith("HTTP/1.1 401") && r.contains("signature"), r);
+        }
+    }
 }

@@ -72,8 +72,13 @@ public final class RawWebSocket implements AutoCloseable {
     }
 
     public static String proofHeader(int port, String workerId, holepunch.crypto.Identity identity) {
+        return proofHeader(port, workerId, identity, false);
+    }
+
+    /** As above; {@code ephemeral}: the proof says the key is the process's alone (a worker without WORKER_KEY_FILE). */
+    public static String proofHeader(int port, String workerId, holepunch.crypto.Identity identity, boolean ephemeral) {
         return holepunch.crypto.UpgradeProof.HEADER + ": " + holepunch.crypto.UpgradeProof.create(identity, workerId, "127.0.0.1:" + port,
-                System.currentTimeMillis() / 1000) + "\r\n";
+                System.currentTimeMillis() / 1000, ephemeral) + "\r\n";
     }
 
     /** An upgrade with {@code headers} (each ending in CRLF) added to the request head. */

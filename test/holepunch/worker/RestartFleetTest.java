@@ -34,7 +34,7 @@ class RestartFleetTest {
                 int udpPort = 10_000 + i;
                 RendezvousSession[] self = new RendezvousSession[1];
                 self[0] = new RendezvousSession(id, URI.create("ws://127.0.0.1:" + port + "/ws/register/" + id),
-                        25_000_000_000L, 25_000_000_000L, null, new Metrics(), holepunch.crypto.Identity.generate(), new RendezvousSession.Handler() {
+                        25_000_000_000L, 25_000_000_000L, null, new Metrics(), holepunch.crypto.Identity.generate(), true, new RendezvousSession.Handler() {
                             @Override
                             public void onConnected(RendezvousSession s) {
                                 Thread.ofVirtual().start(() -> s.send(new holepunch.protocol.UpdateUdpEndpoint(

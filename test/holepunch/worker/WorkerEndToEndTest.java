@@ -110,6 +110,53 @@ class WorkerEndToEndTest {
         }
     }
 
+    /**
+     * Issue 27: a worker with a fixed WORKER_ID and no WORKER_KEY_FILE, stopped and started again
+     * (a new key), is registered again within 2 s; before, its previous key held the id for
+     * ID_BINDING_GRACE_SEC (600 s) and every try was refused with 409.
+     */
+    @Test
+    void restartedWorkerWithAFixedIdAndNoKeyFile_isRegisteredAgainWithinTwoSeconds() throws Exception {
+        try (TestRendezvous rv = new TestRendezvous(Map.of("STUN_UDP_PORT", String.valueOf(Ports.freeUdp())))) {
+            Map<String, String> e = env(rv, "fixed-id", rv.server.stunPort(), 0);
+            String firstKey;
+            try (Worker w = Worker.start(WorkerConfig.from(new Env(e)))) {
+                Await.until(Duration.ofSeconds(20), "registered", () -> rv.worker("fixed-id") != null);
+                firstKey = (String) rv.worker("fixed-id").get("key_fingerprint");
+            }
+            Await.until(Duration.ofSeconds(5), "the first session ended", () -> rv.worker("fixed-id") == null);
+            long started = System.nanoTime();
+            try (Worker again = Worker.start(WorkerConfig.from(new Env(e)))) {
+                Await.until(Duration.ofSeconds(2), "registered again within 2 s", () -> rv.worker("fixed-id") != null);
+                assertTrue(System.nanoTime() - started < 2_000_000_000L);
+                org.junit.jupiter.api.Assertions.assertNotEquals(firstKey, rv.worker("fixed-id").get("key_fingerprint"), "a new key");
+                assertEquals(null, again.status().get("rendezvous_refusal"));
+            }
+        }
+    }
+
+    /** A refused upgrade is logged and shown in /status with its status and the server's detail, not as a bare exception. */
+    @Test
+    void refusedUpgrade_showsItsStatusAndDetailInStatus(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        try (TestRendezvous rv = new TestRendezvous(Map.of("STUN_UDP_PORT", String.valueOf(Ports.freeUdp())))) {
+            Map<String, String> a = env(rv, "contested", rv.server.stunPort(), 0);
+            a.put("WORKER_KEY_FILE", dir.resolve("a.key").toString());
+            Map<String, String> b = new HashMap<>(a);
+            b.put("WORKER_KEY_FILE", dir.resolve("b.key").toString());
+            try (Worker owner = Worker.start(WorkerConfig.from(new Env(a)))) {
+                Await.until(Duration.ofSeconds(20), "owner registered", owner::isConnected);
+                try (Worker other = Worker.start(WorkerConfig.from(new Env(b)))) {
+                    Await.until(Duration.ofSeconds(20), "refusal shown", () -> other.status().get("rendezvous_refusal") != null);
+                    @SuppressWarnings("unchecked")
+                    Map<String, Object> r = (Map<String, Object>) other.status().get("rendezvous_refusal");
+                    assertEquals(409, ((Number) r.get("status")).intValue(), r.toString());
+                    assertTrue(String.valueOf(r.get("detail")).contains("bound to another key"), r.toString());
+                    assertTrue(owner.isConnected());
+                }
+            }
+        }
+    }
+
     @Test
     void worker_reportsAChangedMappingAtOnceAndKeepsItsEndpointWhileStunIsDown() throws Exception {
         try (FakeStunServer stun = new FakeStunServer(); TestRendezvous rv = new TestRendezvous()) {
