@@ -171,6 +171,8 @@ router() {   # router N NAT
 miniupnpd_on() {   # miniupnpd N: Debian's miniupnpd on router N (PCP, NAT-PMP, UPnP IGD on its LAN)
   local r=$1 ns="hp-r$1" conf="/tmp/hp-miniupnpd-r$1.conf"
   command -v miniupnpd >/dev/null || [ -x /usr/sbin/miniupnpd ] || { echo "natlab: miniupnpd is not installed (apt-get install miniupnpd-iptables)" >&2; exit 2; }
+  /usr/sbin/miniupnpd --version 2>&1 | grep -q iptables \
+    || { echo "natlab: this miniupnpd is not the iptables build the lab's routers use ($(/usr/sbin/miniupnpd --version 2>&1 | tail -1)): apt-get install miniupnpd-iptables" >&2; exit 2; }
   # The chains its iptables backend adds rules to (what Debian's init script creates).
   local ipt=iptables-legacy       # its iptables backend links libiptc: the legacy tables
   in_ns "$ns" $ipt -t nat -N MINIUPNPD
