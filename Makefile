@@ -103,6 +103,7 @@ test-tools:
 	@missing=""; \
 	for t in turnserver:coturn turnutils_stunclient:coturn ip:iproute2 iptables:iptables conntrack:conntrack tcpdump:tcpdump promtool:prometheus redis-server:redis-server openssl:openssl miniupnpd:miniupnpd-iptables iptables-legacy:iptables; do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
 	/usr/bin/python3 -c 'import aioice' 2>/dev/null || missing="$$missing python3-aioice"; \
+	/usr/bin/python3 -c 'import fastapi, uvicorn, websockets' 2>/dev/null || missing="$$missing python3-fastapi python3-uvicorn python3-websockets"; \
 	if command -v miniupnpd >/dev/null && ! miniupnpd --version 2>&1 | grep -q 'iptables'; then \
 	  echo "the NAT lab needs miniupnpd's iptables backend; this one is $$(miniupnpd --version 2>&1 | sed -n 's/.*using \(.*\) backend.*/\1/p'): replacing it with miniupnpd-iptables"; \
 	  missing="$$missing miniupnpd-iptables"; fi; \

@@ -25,6 +25,15 @@ public final class Env {
         return v == null ? fallback : v.trim();
     }
 
+    /** Whether any of {@code names} is set to something other than blanks. */
+    public boolean anySet(String... names) {
+        for (String n : names) {
+            String v = vars.get(n);
+            if (v != null && !v.isBlank()) return true;
+        }
+        return false;
+    }
+
     public String required(String name, String meaning) {
         String v = vars.get(name);
         if (v == null || v.isBlank()) throw new ConfigException(name + " is not set: " + meaning);

@@ -278,8 +278,15 @@ public final class Peers {
             declined.declined(detail);                  // the peer declined a pair already offered: stop probing it
             return;
         }
-        log.warn(selfId, "no introduction to " + (target == null ? "?" : Log.excerpt(target)) + ": " + detail);
-        if (target != null) introductions.refused(target);
+        int inARow = target == null ? 0 : introductions.refused(target);
+        String text = "no introduction to " + (target == null ? "?" : Log.excerpt(target)) + ": " + detail;
+        if (inARow == 0 || inARow == Introductions.QUIET_REFUSALS) {
+            log.warn(selfId, text + (inARow == 0 ? "" : " (" + inARow + " tries in a row; asking again, less often)"));
+        } else if (inARow < Introductions.QUIET_REFUSALS) {
+            log.info(selfId, text + "; asking again soon (expected while both start)");
+        } else {
+            log.debug(selfId, text);
+        }
     }
 
     static long parsePairId(String hex) {
@@ -377,6 +384,11 @@ public final class Peers {
             return false;
         }
         return link.onDatagram(transport, from, data, length);
+    }
+
+    /** The configured peers (P2P_CONNECT_TO) whose last request the rendezvous answered neither with an offer nor an error. */
+    public java.util.Set<String> unansweredIntroductions() {
+        return introductions.unanswered();
     }
 
     /** The {@code peers} list of {@code GET /status}. */

@@ -66,9 +66,16 @@ final class Admission implements AutoCloseable {
             pendingWanted = Math.max(1, Math.min(pendingWanted, room / 4));
             sessionsWanted = Math.max(1, Math.min(sessionsWanted, room - pendingWanted));
             perIpWanted = Math.max(1, Math.min(perIpWanted, pendingWanted / 4));
-            log.warn(null, "the open-file limit (ulimit -n " + fds + ") allows " + sessionsWanted + " sessions and "
-                    + pendingWanted + " connections before the upgrade (" + perIpWanted + " per address), below MAX_SESSIONS="
-                    + config.maxSessions() + " / MAX_PENDING_CONNECTIONS=" + config.maxPendingConnections() + "; raise the limit to serve more");
+            // The JVM has raised the soft limit to the hard one already (HotSpot's MaxFDLimit, as Go's runtime does):
+            // a warning only when what the operator set does not fit; defaults are sized to the machine.
+            String text = "the open-file limit (ulimit -n " + fds + ") allows " + sessionsWanted + " sessions and "
+                    + pendingWanted + " connections before the upgrade (" + perIpWanted + " per address)";
+            if (config.connectionLimitsSet()) {
+                log.warn(null, text + ", below MAX_SESSIONS=" + config.maxSessions() + " / MAX_PENDING_CONNECTIONS="
+                        + config.maxPendingConnections() + "; raise the hard limit to serve more");
+            } else {
+                log.info(null, text + " (the defaults, sized to it)");
+            }
         }
         maxSessions = sessionsWanted;
         slots = new InFlight<>(maxSessions, config.maxSessionsPerIp());

@@ -43,6 +43,8 @@ final class Discovery {
     private final Listener listener;
     private final Object lock = new Object();
     private volatile InetSocketAddress endpoint;
+    /** The next STUN result is logged at INFO even when unchanged: the first one, and the first after failures. */
+    private boolean firstResult = true;
     private volatile InetSocketAddress endpoint6;
     private volatile NatMapping mapping;
     private volatile long lastRttMillis = -1;
@@ -145,6 +147,7 @@ final class Discovery {
             schedule(retry);
             return;
         }
+        if (failures > 0) firstResult = true;
         failures = 0;
         StunClient.Binding first = bindings.getFirst();
         lastRttMillis = first.rttMillis();
@@ -153,9 +156,15 @@ final class Discovery {
         boolean changed = !found.equals(endpoint) || !m.equals(mapping) || !java.util.Objects.equals(previous6, endpoint6);
         endpoint = found;
         mapping = m;
-        log.info(config.workerId(), "STUN result: " + Addresses.text(found) + " for local UDP port " + localPort.getAsInt()
+        String result = "STUN result: " + Addresses.text(found) + " for local UDP port " + localPort.getAsInt()
                 + " (NAT mapping " + m.behaviour().wire + ", port " + (m.portPreserved() ? "preserved" : "not preserved")
-                + ", rtt " + first.rttMillis() + " ms)" + (endpoint6 == null || endpoint6.equals(found) ? "" : "; IPv6 " + Addresses.text(endpoint6)));
+                + ", rtt " + first.rttMillis() + " ms)" + (endpoint6 == null || endpoint6.equals(found) ? "" : "; IPv6 " + Addresses.text(endpoint6));
+        if (changed || firstResult) {
+            log.info(config.workerId(), result);            // one line per change; the periodic refresh that finds the same is debug
+        } else {
+            log.debug(config.workerId(), result);
+        }
+        firstResult = false;
         listener.found(found, m, changed || report);
         schedule(config.stunRefreshMillis());
     }

@@ -201,6 +201,9 @@ public final class Worker implements AutoCloseable {
         s.put("rendezvous_refusal", refusal == null ? null : refusal.json());
         s.put("last_udp_endpoint_ack", lastAck);
         s.put("peers", peers.status());
+        java.util.Set<String> unanswered = peers.unansweredIntroductions();
+        s.put("introductions", unanswered.isEmpty() ? "ok" : Json.obj("unanswered", List.copyOf(new java.util.TreeSet<>(unanswered)),
+                "detail", "the rendezvous answered neither with an offer nor an error: it may not introduce workers (the original does not)"));
         return s;
     }
 
@@ -302,7 +305,7 @@ public final class Worker implements AutoCloseable {
                 log.info(config.workerId(), "sent HTTP-based IP " + ip + " to the rendezvous");
             }
         } catch (Exception e) {
-            log.warn(config.workerId(), "IP echo service " + url + " failed: " + e);
+            log.warn(config.workerId(), "IP echo service " + url + " failed: " + RendezvousSession.describe(e));
         }
     }
 
