@@ -74,4 +74,33 @@ class StartupFailureTest {
             assertNamed(run("worker", env), "UDP", taken.getLocalPort(), "INTERNAL_UDP_PORT_ENV");
         }
     }
+
+    /**
+     * The open-file soft limit is raised to the hard one at start (HotSpot's MaxFDLimit, as Go's
+     * runtime does), and defaults that do not fit the machine are sized to it without a warning.
+     */
+    @Test
+    void rendezvous_raisesItsOpenFileSoftLimit_andSizesDefaultsWithoutAWarning() throws Exception {
+        String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Path log = java.nio.file.Files.createTempFile("limits", ".log");
+        ProcessBuilder pb = new ProcessBuilder("bash", "-c", "ulimit -Sn 256 && exec \"$0\" -jar build/holepunch.jar rendezvous", javaBin)
+                .redirectErrorStream(true).redirectOutput(log.toFile());
+        pb.environment().put("PORT", String.valueOf(Ports.freeTcp()));
+        pb.environment().put("STUN_UDP_PORT", "0");
+        Process p = pb.start();
+        try {
+            holepunch.testing.Await.until(java.time.Duration.ofSeconds(30), "listening",
+                    () -> java.nio.file.Files.readString(log).contains("listening on"));
+            String limits = java.nio.file.Files.readAllLines(Path.of("/proc/" + p.pid() + "/limits")).stream()
+                    .filter(l -> l.startsWith("Max open files")).findFirst().orElseThrow();
+            String[] f = limits.substring("Max open files".length()).trim().split("\\s+");
+            assertEquals(f[1], f[0], "soft limit raised to the hard one: " + limits);
+            String out = java.nio.file.Files.readString(log);
+            assertFalse(out.lines().anyMatch(l -> l.contains(" WARNING ") && l.contains("open-file")), out);
+            assertTrue(out.contains("(the defaults, sized to it)") || !out.contains("open-file"), out);
+        } finally {
+            p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            java.nio.file.Files.deleteIfExists(log);
+        }
+    }
 }
