@@ -47,9 +47,10 @@ jdk=$(find_jdk)
 # make builds the jar and its AOT cache when a source changed. It costs ~50 ms of every start, so
 # it is started only when a source or the Makefile is newer than the last time it ran from here.
 checked="$here/build/run-checked.stamp"
-if [ ! -f "$checked" ] || [ ! -f "$here/build/holepunch.aot" ] || [ ! -f "$here/build/holepunch.jar" ] || [ ! -f "$here/build/jvm.options" ] \
+if [ ! -f "$checked" ] || [ ! -f "$here/build/holepunch.aot" ] || [ ! -f "$here/build/holepunch-worker.aot" ] || [ ! -f "$here/build/holepunch.jar" ] \
+   || [ ! -f "$here/build/jvm.options" ] || [ ! -f "$here/build/worker-jvm.options" ] \
    || [ -n "$(find "$here/src" "$here/Makefile" -newer "$checked" -print -quit)" ]; then
-  make -s -C "$here" JAVA_HOME="$jdk" build/holepunch.jar build/holepunch.aot >&2
+  make -s -C "$here" JAVA_HOME="$jdk" build/holepunch.jar build/holepunch.aot build/holepunch-worker.aot >&2
   touch "$checked"
 fi
 # The tuned JVM settings live in the Makefile (JVM_OPTIONS), which writes them to build/jvm.options;
@@ -58,5 +59,9 @@ if [ -n "${HOLEPUNCH_JAVA_OPTS+set}" ]; then
   # shellcheck disable=SC2086
   exec "$jdk/bin/java" $HOLEPUNCH_JAVA_OPTS -jar "$here/build/holepunch.jar" "$@"
 fi
-# The AOT cache that make recorded for this jar and these settings (see the Makefile).
+# The AOT cache that make recorded for this jar and these settings (see the Makefile); a worker (and the demo,
+# whose workers carry traffic) keeps the JIT's second tier for its cipher (WORKER_JVM_OPTIONS).
+if [ "${1:-}" = "worker" ] || [ "${1:-}" = "demo" ]; then
+  exec "$jdk/bin/java" "@$here/build/worker-jvm.options" -XX:AOTCache="$here/build/holepunch-worker.aot" -jar "$here/build/holepunch.jar" "$@"
+fi
 exec "$jdk/bin/java" "@$here/build/jvm.options" -XX:AOTCache="$here/build/holepunch.aot" -jar "$here/build/holepunch.jar" "$@"

@@ -29,7 +29,7 @@ class RunScriptTest {
         assertTrue(Files.exists(here.resolve("build/holepunch.aot")), "build/holepunch.aot is missing: make test builds it (make build/holepunch.aot)");
         for (String f : List.of("run.sh", "Makefile")) Files.copy(here.resolve(f), dir.resolve(f));
         copyTree(here.resolve("src"), dir.resolve("src"));
-        copyTree(here.resolve("build"), dir.resolve("build"), "holepunch.jar", "holepunch.aot", "jvm.options");
+        copyTree(here.resolve("build"), dir.resolve("build"), "holepunch.jar", "holepunch.aot", "jvm.options", "holepunch-worker.aot", "worker-jvm.options");
         Files.createFile(dir.resolve("build/run-checked.stamp"));        // run.sh has run make here since the last change
         FileTime built = FileTime.fromMillis(System.currentTimeMillis());
         try (Stream<Path> all = Files.walk(dir)) {

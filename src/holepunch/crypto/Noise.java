@@ -119,6 +119,35 @@ public final class Noise {
             }
         }
 
+        /**
+         * Seals {@code in[off, off + len)} into {@code out} at {@code outOff}, with the additional data
+         * {@code ad[adOff, adOff + adLen)}; returns the bytes written ({@code len} + {@value #TAGLEN}).
+         * Nothing is allocated here but what the JDK's cipher allocates per nonce.
+         */
+        public int seal(long nonce, byte[] ad, int adOff, int adLen, byte[] in, int off, int len, byte[] out, int outOff) {
+            try {
+                cipher.init(Cipher.ENCRYPT_MODE, key, new IvParameterSpec(nonceBytes(nonce)));
+                if (adLen > 0) cipher.updateAAD(ad, adOff, adLen);
+                return cipher.doFinal(in, off, len, out, outOff);
+            } catch (GeneralSecurityException e) {
+                throw new IllegalStateException("ChaCha20-Poly1305 failed: " + e.getMessage(), e);
+            }
+        }
+
+        /** Opens {@code in[off, off + len)} (ciphertext and tag) into {@code out} at {@code outOff}; returns the plaintext's length. */
+        public int open(long nonce, byte[] ad, int adOff, int adLen, byte[] in, int off, int len, byte[] out, int outOff) throws NoiseException {
+            if (len < TAGLEN) throw new NoiseException("ciphertext shorter than its tag");
+            try {
+                cipher.init(Cipher.DECRYPT_MODE, key, new IvParameterSpec(nonceBytes(nonce)));
+                if (adLen > 0) cipher.updateAAD(ad, adOff, adLen);
+                return cipher.doFinal(in, off, len, out, outOff);
+            } catch (AEADBadTagException e) {
+                throw new NoiseException("authentication failed");
+            } catch (GeneralSecurityException e) {
+                throw new IllegalStateException("ChaCha20-Poly1305 failed: " + e.getMessage(), e);
+            }
+        }
+
         public byte[] open(long nonce, byte[] ad, byte[] ciphertext, int offset, int length) throws NoiseException {
             if (length < TAGLEN) throw new NoiseException("ciphertext shorter than its tag");
             try {

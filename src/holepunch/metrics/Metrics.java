@@ -76,6 +76,18 @@ public final class Metrics {
         return a == null ? 0 : a.sum();
     }
 
+    /** Every series of counter {@code name}: its label text (as {@code reason="x"}) to its value. */
+    public Map<String, Long> counterSeries(String name) {
+        Map<String, Long> out = new TreeMap<>();
+        String prefix = name + "{";
+        for (Map.Entry<String, LongAdder> e : counters.entrySet()) {
+            String k = e.getKey();
+            if (k.startsWith(prefix)) out.put(k.substring(prefix.length(), k.length() - 1), e.getValue().sum());
+            else if (k.equals(name)) out.put("", e.getValue().sum());
+        }
+        return out;
+    }
+
     /** A counter whose value another component keeps (it only ever grows); named {@code *_total}. */
     public void counterFunction(String name, String help, DoubleSupplier value) {
         families.put(name, new Family("counter", help));

@@ -227,13 +227,14 @@ final class Link {
         if (Probe.kindOf(data, length) == Probe.Kind.DATA) {
             // Authenticated (AEAD, per direction) and checked against the replay window: taken from
             // whichever address and socket it came, as the peer may have settled on another pair of them.
-            PathCrypto.Result r = crypto.open(data, length);
-            if (r.dropped() != null) {
-                peers.dropped(r.dropped());
+            byte[] plain = Peers.scratch(Peers.OPENED, length);
+            int n = crypto.open(data, length, plain);
+            if (n < 0) {
+                peers.dropped(PathCrypto.DROPS[-n]);
                 return false;
             }
             if (from != null) heardOn(via, from);
-            peers.deliver(this, from != null, r.payload());
+            peers.deliver(this, from != null, plain, n);
             return true;
         }
         Probe p = Probe.parse(data, length, crypto.recvProbeKey);

@@ -204,34 +204,57 @@ final class PathCrypto {
     }
 
     /** A sealed DATA datagram for {@code payload}, or null before the first handshake completed. */
-    synchronized byte[] seal(byte[] payload) {
-        Epoch e = sendEpoch < 0 ? null : epochs.get(sendEpoch);
-        if (e == null || e.sent >= ReplayWindow.REJECT_AFTER_MESSAGES) return null;     // the peer would refuse it
-        long counter = e.sent++;
-        ByteBuffer b = Probe.header(Probe.Kind.DATA, pairId, counter, 1 + payload.length + Noise.TAGLEN).put((byte) sendEpoch);
-        byte[] out = b.array();
-        e.send.seal(counter, Arrays.copyOf(out, DATA_HEADER), payload, 0, payload.length, out, DATA_HEADER);
-        return out;
+    byte[] seal(byte[] payload) {
+        byte[] out = new byte[DATA_HEADER + payload.length + Noise.TAGLEN];
+        return seal(payload, 0, payload.length, out) < 0 ? null : out;
     }
 
+    /**
+     * Seals {@code in[off, off + len)} as a DATA datagram into {@code out} (from 0, room for
+     * {@link #DATA_HEADER} + len + {@value Noise#TAGLEN}); returns its length, or -1 before the first
+     * handshake completed. The header is the additional data, read in place: no copy, no allocation
+     * of ours.
+     */
+    synchronized int seal(byte[] in, int off, int len, byte[] out) {
+        Epoch e = sendEpoch < 0 ? null : epochs.get(sendEpoch);
+        if (e == null || e.sent >= ReplayWindow.REJECT_AFTER_MESSAGES) return -1;     // the peer would refuse it
+        long counter = e.sent++;
+        Probe.writeHeader(out, Probe.Kind.DATA, pairId, counter);
+        out[Probe.HEADER] = (byte) sendEpoch;
+        return DATA_HEADER + e.send.seal(counter, out, 0, DATA_HEADER, in, off, len, out, DATA_HEADER);
+    }
+
+    /** Why {@link #open(byte[], int, byte[])} dropped a datagram, by its negative result. */
+    static final String[] DROPS = {null, "malformed", "unknown_epoch", "unauthenticated", "replay"};
+
     /** Opens a DATA datagram: its payload, or why it was dropped. */
-    synchronized Result open(byte[] data, int length) {
-        if (length < DATA_HEADER + Noise.TAGLEN) return Result.drop("malformed");
+    Result open(byte[] data, int length) {
+        byte[] plain = new byte[Math.max(0, length - DATA_HEADER - Noise.TAGLEN)];
+        int n = open(data, length, plain);
+        return n < 0 ? Result.drop(DROPS[-n]) : new Result(plain, null, null);
+    }
+
+    /**
+     * Opens a DATA datagram into {@code out} (from 0, room for its payload): the payload's length,
+     * or minus the index in {@link #DROPS} of why it was dropped.
+     */
+    synchronized int open(byte[] data, int length, byte[] out) {
+        if (length < DATA_HEADER + Noise.TAGLEN) return -1;
         int epoch = data[Probe.HEADER] & 0xFF;
         Epoch e = epochs.get(epoch);
-        if (e == null) return Result.drop("unknown_epoch");
-        long counter = ByteBuffer.wrap(data, 0, length).getLong(12);
-        byte[] plain;
+        if (e == null) return -2;
+        long counter = Probe.counterOf(data);
+        int n;
         try {
-            plain = e.recv.open(counter, Arrays.copyOf(data, DATA_HEADER), data, DATA_HEADER, length - DATA_HEADER);
+            n = e.recv.open(counter, data, 0, DATA_HEADER, data, DATA_HEADER, length - DATA_HEADER, out, 0);
         } catch (Noise.NoiseException ex) {
-            return Result.drop("unauthenticated");
+            return -3;
         }
-        if (!e.window.accept(counter)) return Result.drop("replay");     // only after the tag: forgeries cannot move the window
+        if (!e.window.accept(counter)) return -4;                        // only after the tag: forgeries cannot move the window
         if (epoch == pendingSendEpoch) {
             sendEpoch = epoch;                                           // the initiator has the new keys: use them
             pendingSendEpoch = -1;
         }
-        return new Result(plain, null, null);
+        return n;
     }
 }

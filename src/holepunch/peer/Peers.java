@@ -21,6 +21,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -63,6 +64,33 @@ public final class Peers {
         default Socket open(Receiver receiver) throws IOException {
             return null;
         }
+
+        /** This thread's sends are held and go out together at {@link #release} (one system call for many); a no-op where they cannot. */
+        default void hold() {
+        }
+
+        /** Sends what this thread held; returns how many the kernel refused. */
+        default int release() {
+            return 0;
+        }
+
+        /** This thread is done sending: what it held for batches is freed. */
+        default void forgetThread() {
+        }
+    }
+
+    /** Holds this thread's sends on the worker's socket until {@link #release} (see {@link Transport#hold}). */
+    public void hold() {
+        transport.hold();
+    }
+
+    public void release() {
+        int refused = transport.release();
+        if (refused > 0) metrics.add("holepunch_worker_dropped_total", refused, "reason", "send_failed");
+    }
+
+    public void forgetThread() {
+        transport.forgetThread();
     }
 
     /** Sends a message to the rendezvous without blocking; false when it could not be queued. */
@@ -77,7 +105,22 @@ public final class Peers {
 
     /** Receives application payloads from peers, over whichever path carried them. */
     public interface DataListener {
-        void onData(String peer, byte[] payload);
+        /** {@code buf[off, off + len)} is the payload; it is only valid during the call (the buffer is reused). */
+        void onData(String peer, byte[] buf, int off, int len);
+    }
+
+    /**
+     * Per thread: where DATA is opened ({@link #OPENED}) and sealed ({@link #SEALED}), apart so that a
+     * listener may send from within a delivery; grown to the largest datagram that thread has seen,
+     * so nothing of ours is allocated per datagram.
+     */
+    private static final ThreadLocal<byte[][]> SCRATCH = ThreadLocal.withInitial(() -> new byte[][] {new byte[2048], new byte[2048]});
+    static final int OPENED = 0, SEALED = 1;
+
+    static byte[] scratch(int slot, int size) {
+        byte[][] holder = SCRATCH.get();
+        if (holder[slot].length < size) holder[slot] = new byte[Math.max(size, holder[slot].length * 2)];
+        return holder[slot];
     }
 
     static final int MAX_CANDIDATES = 12;
@@ -110,7 +153,7 @@ public final class Peers {
     });
     static final int MAX_FAILURES = 1024;
     volatile boolean closed;
-    private volatile DataListener dataListener = (peer, payload) -> { };
+    private volatile DataListener dataListener = (peer, buf, off, len) -> { };
     private volatile Metrics metrics = new Metrics();
     private volatile PathBytes pathBytes = new PathBytes(metrics);
     private final Introductions introductions;
@@ -199,10 +242,10 @@ public final class Peers {
         dataListener = listener;
     }
 
-    void deliver(Link l, boolean direct, byte[] payload) {
-        if (payload.length == 0) return;                 // a key confirmation
-        count(l.peer, direct, false, payload.length);
-        dataListener.onData(l.peer, payload);
+    void deliver(Link l, boolean direct, byte[] buf, int len) {
+        if (len == 0) return;                            // a key confirmation
+        count(l.peer, direct, false, len);
+        dataListener.onData(l.peer, buf, 0, len);
     }
 
     /**
@@ -210,10 +253,16 @@ public final class Peers {
      * path is direct, else through the rendezvous relay. False when there is no path (yet).
      */
     public boolean send(String peer, byte[] payload) {
+        return send(peer, payload, 0, payload.length);
+    }
+
+    /** As {@link #send(String, byte[])}, for {@code buf[off, off + len)}: sealed into this thread's scratch, not a new array. */
+    public boolean send(String peer, byte[] buf, int off, int len) {
         Link l = byPeer.get(peer);
         if (l == null || l.stopped) return false;
-        byte[] sealed = l.crypto.seal(payload);
-        if (sealed == null) {
+        byte[] out = scratch(SEALED, PathCrypto.DATA_HEADER + len + holepunch.crypto.Noise.TAGLEN);
+        int n = l.crypto.seal(buf, off, len, out);
+        if (n < 0) {
             dropped("no_session");
             return false;
         }
@@ -222,16 +271,16 @@ public final class Peers {
         Socket via = l.path;
         if (l.state == PathState.DIRECT && r != null && via != null) {
             try {
-                via.send(ByteBuffer.wrap(sealed), r);
-                count(peer, true, true, payload.length);
+                via.send(ByteBuffer.wrap(out, 0, n), r);
+                count(peer, true, true, len);
                 return true;
             } catch (IOException e) {
                 log.debug(selfId, "direct send to " + peer + " failed: " + e.getMessage());
             }
         }
         boolean sent = rendezvous.sendPaced(new RelayData(P2pConnectionOffer.pairIdText(l.pairId), null,
-                Base64.getEncoder().encodeToString(sealed)));
-        if (sent) count(peer, false, true, payload.length);
+                Base64.getEncoder().encodeToString(Arrays.copyOf(out, n))));
+        if (sent) count(peer, false, true, len);
         return sent;
     }
 

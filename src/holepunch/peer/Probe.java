@@ -82,6 +82,24 @@ public record Probe(Kind kind, long pairId, long counter, byte[] payload) {
         return length > 3 ? Kind.ofCode(data[3]) : null;
     }
 
+    /** Writes the {@value #HEADER}-byte header at the start of {@code out}. */
+    static void writeHeader(byte[] out, Kind kind, long pairId, long counter) {
+        out[0] = 'H';
+        out[1] = 'P';
+        out[2] = (byte) VERSION;
+        out[3] = (byte) kind.code;
+        LONGS.set(out, 4, pairId);
+        LONGS.set(out, 12, counter);
+    }
+
+    /** The counter of a datagram at least {@value #HEADER} bytes long. */
+    static long counterOf(byte[] data) {
+        return (long) LONGS.get(data, 12);
+    }
+
+    private static final java.lang.invoke.VarHandle LONGS = java.lang.invoke.MethodHandles.byteArrayViewVarHandle(long[].class,
+            java.nio.ByteOrder.BIG_ENDIAN);
+
     static ByteBuffer header(Kind kind, long pairId, long counter, int extra) {
         return ByteBuffer.allocate(HEADER + extra).put((byte) 'H').put((byte) 'P').put((byte) VERSION).put((byte) kind.code)
                 .putLong(pairId).putLong(counter);

@@ -1,6 +1,7 @@
 package holepunch.worker;
 
 import holepunch.net.SocketTtl;
+import holepunch.net.UdpBatch;
 import holepunch.peer.Peers;
 import holepunch.peer.Probe;
 
@@ -22,8 +23,14 @@ final class ChannelSocket implements Peers.Transport {
     private final Object ttlLock = new Object();
 
     ChannelSocket(DatagramChannel channel, boolean extra) {
+        this(channel, extra, false);
+    }
+
+    /** {@code batching}: a thread may hold its sends and send them with one system call ({@link #hold}). */
+    ChannelSocket(DatagramChannel channel, boolean extra, boolean batching) {
         this.channel = channel;
         this.extra = extra;
+        this.batching = batching && UdpBatch.unavailable() == null;
     }
 
     /** An extra socket on an ephemeral port whose peer datagrams go to {@code receiver}. */
@@ -60,8 +67,63 @@ final class ChannelSocket implements Peers.Transport {
         return extra ? null : openExtra(receiver);
     }
 
+    /** Per thread: its batch of held sends on this socket (made on first hold), and whether it holds now. */
+    private final ThreadLocal<UdpBatch> batches = new ThreadLocal<>();
+    private final ThreadLocal<Boolean> holding = ThreadLocal.withInitial(() -> false);
+    /** Whether sends are batched at all (UDP_BATCH and the platform). */
+    private final boolean batching;
+
+    @Override
+    public void hold() {
+        if (!batching) return;
+        if (batches.get() == null) {
+            try {
+                UdpBatch b = UdpBatch.forSending(2048);
+                if (b != null) b.switchTo(channel);
+                batches.set(b);
+            } catch (IOException e) {
+                return;                                  // unbatched, as before
+            }
+        }
+        holding.set(batches.get() != null);
+    }
+
+    @Override
+    public int release() {
+        holding.set(false);
+        UdpBatch b = batches.get();
+        if (b == null || b.pending() == 0) return 0;
+        return flush(b);
+    }
+
+    private int flush(UdpBatch b) {
+        int pending = b.pending();
+        try {
+            synchronized (ttlLock) {                     // never while a priming probe has lowered the TTL
+                return pending - b.flush();
+            }
+        } catch (IOException e) {
+            return pending;
+        }
+    }
+
+    @Override
+    public void forgetThread() {
+        UdpBatch b = batches.get();
+        batches.remove();
+        holding.remove();
+        if (b != null) b.close();
+    }
+
     @Override
     public void send(ByteBuffer datagram, InetSocketAddress to) throws IOException {
+        if (holding.get() && datagram.hasArray()) {
+            UdpBatch b = batches.get();
+            if (b.full()) flush(b);
+            b.add(datagram.array(), datagram.arrayOffset() + datagram.position(), datagram.remaining(), to);
+            datagram.position(datagram.limit());
+            return;
+        }
         try {
             synchronized (ttlLock) {             // uncontended but for the moment of a priming probe
                 channel.send(datagram, to);

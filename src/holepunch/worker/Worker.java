@@ -65,6 +65,23 @@ public final class Worker implements AutoCloseable {
     private NatMapping reportedMapping;
     private final Object reportLock = new Object();
     private volatile String lastAck;
+    private final DropWatch drops;
+    private static final java.util.concurrent.atomic.AtomicBoolean CUT_SAID = new java.util.concurrent.atomic.AtomicBoolean();
+
+    /** Once a second, off the timer thread (it reads /proc): the drops counted and said. */
+    private void dropTick() {
+        if (!running) return;
+        Thread.ofVirtual().name("drop-watch").start(drops::tick);
+        scheduler.schedule(1000, this::dropTick);
+    }
+
+    /** The kernel gave a socket smaller buffers than asked: said once per process. */
+    static void kernelCut(String workerId, String what) {
+        if (CUT_SAID.compareAndSet(false, true)) {
+            Log.of("worker").warn(workerId, "the kernel cut " + what + "; bursts beyond it are dropped and counted"
+                    + " (raise the sysctl, or set UDP_RECEIVE_BUFFER_BYTES / UDP_SEND_BUFFER_BYTES lower to quiet this)");
+        }
+    }
     private volatile boolean running = true;
 
     private Worker(WorkerConfig config) throws IOException {
@@ -78,6 +95,8 @@ public final class Worker implements AutoCloseable {
             throw holepunch.config.ConfigException.cannotBind("UDP", null, config.udpPort(), "INTERNAL_UDP_PORT_ENV", e);
         }
         dualStack = udp.getLocalAddress() instanceof InetSocketAddress bound && bound.getAddress() instanceof java.net.Inet6Address;
+        String cut = holepunch.net.UdpSockets.size(udp, config.udpBuffers());
+        if (cut != null) kernelCut(config.workerId(), cut);
         stun = new StunClient((d, to) -> udp.send(d, to), scheduler, config.retransmission());
         discovery = new Discovery(config, stun, scheduler, metrics, this::udpPort, () -> dualStack && Discovery.hasGlobalIpv6(), this::found);
         reader = Thread.ofPlatform().name("udp-reader").daemon(true).unstarted(this::readUdp);
@@ -86,7 +105,7 @@ public final class Worker implements AutoCloseable {
         metrics.gauge("holepunch_worker_rendezvous_connected", "1 while the rendezvous session is up.", () -> session.isConnected() ? 1 : 0);
         metrics.counterFamily("holepunch_worker_connect_attempts_total", "Connection attempts to the rendezvous.");
         metrics.counterFamily("holepunch_worker_endpoint_reports_total", "update_udp_endpoint messages sent.");
-        peers = new holepunch.peer.Peers(config.workerId(), identity, new ChannelSocket(udp, false), new holepunch.peer.Peers.Rendezvous() {
+        peers = new holepunch.peer.Peers(config.workerId(), identity, new ChannelSocket(udp, false, config.udpBatch()), new holepunch.peer.Peers.Rendezvous() {
             @Override
             public boolean send(Message message) {
                 return session.send(message);
@@ -98,13 +117,38 @@ public final class Worker implements AutoCloseable {
             }
         }, scheduler, config.peers());
         try {
-            forwarder = new Forwarder(config.workerId(), peers::send, config.forward(), config.forwardAllow(), metrics);
+            holepunch.peer.Peers p = peers;
+            forwarder = new Forwarder(config.workerId(), new Forwarder.PeerSender() {
+                @Override
+                public boolean send(String peer, byte[] buf, int off, int len) {
+                    return p.send(peer, buf, off, len);
+                }
+
+                @Override
+                public void hold() {
+                    p.hold();
+                }
+
+                @Override
+                public void release() {
+                    p.release();
+                }
+
+                @Override
+                public void forgetThread() {
+                    p.forgetThread();
+                }
+            }, config.forward(), config.forwardAllow(), metrics, config.udpBuffers(), config.udpBatch());
         } catch (IOException e) {
             udp.close();
             throw e;
         }
         peers.useMetrics(metrics);
         peers.onData(forwarder::onData);
+        long udpInode = holepunch.net.UdpSockets.inode(udp);
+        drops = new DropWatch(config.workerId(), metrics)
+                .kernel("peer_socket_overflow", () -> holepunch.net.UdpSockets.drops(List.of(udpInode)))
+                .kernel("app_socket_overflow", forwarder::appSocketOverflows);
         try {
             health = new HealthServer(config.httpPort(), this::status, metrics::render, config.token());
         } catch (RuntimeException | IOException e) {
@@ -147,6 +191,7 @@ public final class Worker implements AutoCloseable {
                     + "); peer probes go without priming (P2P_PRIME_TTL)");
         }
         w.reader.start();
+        w.dropTick();
         if (w.portMapper != null) w.portMapper.start();
         // STUN runs while the WebSocket connects: the first report goes out as soon as both are done.
         Thread.ofVirtual().name("discovery").start(() -> w.discovery.run(false));
@@ -209,27 +254,71 @@ public final class Worker implements AutoCloseable {
 
     // ---- the UDP socket: one reader, STUN answers to the client, the rest to peers
 
+    /**
+     * The socket's one reader: up to {@value holepunch.net.UdpBatch#BATCH} datagrams per system
+     * call where batched calls are available ({@code recvmmsg}), one per call otherwise. What it
+     * delivers to far-side sockets goes out together after each batch.
+     */
     private void readUdp() {
         ByteBuffer buf = ByteBuffer.allocate(2048);
-        while (running) {
-            try {
-                buf.clear();
-                InetSocketAddress from = (InetSocketAddress) udp.receive(buf);
-                buf.flip();
-                if (StunMessage.looksLikeStun(buf)) {
-                    try {
-                        stun.onDatagram(from, buf.array(), buf.limit());
-                    } catch (StunException e) {
-                        log.debug(config.workerId(), "ignored a malformed STUN datagram from " + from + ": " + e.getMessage());
+        holepunch.net.UdpBatch batch = null;
+        try {
+            if (config.udpBatch()) batch = holepunch.net.UdpBatch.open(udp, buf.capacity(), true);
+        } catch (IOException e) {
+            log.info(config.workerId(), "UDP reads one datagram per call: " + e.getMessage());
+        }
+        try {
+            while (running) {
+                try {
+                    if (batch == null) {
+                        buf.clear();
+                        InetSocketAddress from = (InetSocketAddress) udp.receive(buf);
+                        dispatch(from, buf.flip());
+                        continue;
                     }
-                } else if (!holepunch.peer.Probe.looksLikeProbe(buf) || !peers.onDatagram(from, buf.array(), buf.limit())) {
-                    log.debug(config.workerId(), "dropped a datagram of " + buf.limit() + " bytes from " + from + " (not STUN, no peer path)");
+                    int n = batch.receive();
+                    forwarder.hold();
+                    try {
+                        for (int i = 0; i < n; i++) {
+                            int len = batch.length(i), seg = batch.segmentSize(i);
+                            if (seg <= 0) seg = len;                     // one datagram; else the kernel coalesced several (UDP_GRO)
+                            for (int at = 0; at < len; at += seg) {
+                                int part = Math.min(seg, len - at);
+                                if (part > buf.capacity()) {
+                                    peers.dropped("too_large");
+                                    continue;
+                                }
+                                batch.copy(i, at, part, buf.array(), 0);
+                                buf.clear().limit(part);
+                                dispatch(batch.source(i), buf);
+                            }
+                        }
+                    } finally {
+                        forwarder.release();
+                    }
+                } catch (ClosedChannelException e) {
+                    return;
+                } catch (IOException | RuntimeException e) {
+                    if (running) log.warn(config.workerId(), "UDP receive failed: " + e);
+                    if (!udp.isOpen()) return;
                 }
-            } catch (ClosedChannelException e) {
-                return;
-            } catch (IOException | RuntimeException e) {
-                if (running) log.warn(config.workerId(), "UDP receive failed: " + e);
             }
+        } finally {
+            forwarder.forgetThread();
+            if (batch != null) batch.close();
+        }
+    }
+
+    /** One datagram from the worker's socket: STUN to the client, the rest to the peers. */
+    private void dispatch(InetSocketAddress from, ByteBuffer buf) {
+        if (StunMessage.looksLikeStun(buf)) {
+            try {
+                stun.onDatagram(from, buf.array(), buf.limit());
+            } catch (StunException e) {
+                log.debug(config.workerId(), "ignored a malformed STUN datagram from " + from + ": " + e.getMessage());
+            }
+        } else if (!holepunch.peer.Probe.looksLikeProbe(buf) || !peers.onDatagram(from, buf.array(), buf.limit())) {
+            log.debug(config.workerId(), "dropped a datagram of " + buf.limit() + " bytes from " + from + " (not STUN, no peer path)");
         }
     }
 

@@ -18,7 +18,8 @@ public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAdd
                            long stunRefreshMillis, StunClient.Retransmission retransmission, String token,
                            holepunch.peer.PeerSettings peers, boolean hostCandidates, List<Forwarder.Rule> forward,
                            List<String> forwardAllow, java.nio.file.Path keyFile,
-                           List<holepunch.portmap.PortMapper.Protocol> portMapping, boolean ipv6) {
+                           List<holepunch.portmap.PortMapper.Protocol> portMapping, boolean ipv6,
+                           holepunch.net.UdpSockets.Buffers udpBuffers, boolean udpBatch) {
 
     /** Never shows the token. */
     @Override
@@ -70,7 +71,10 @@ public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAdd
                 !env.string("HOST_CANDIDATES", "true").equalsIgnoreCase("false"),
                 forward, Forwarder.parseAllow(env.string("FORWARD_ALLOW", "")),
                 env.string("WORKER_KEY_FILE", "").isEmpty() ? null : java.nio.file.Path.of(env.string("WORKER_KEY_FILE", "")),
-                portMapping(env.string("PORT_MAPPING", isLocal(ws, stun) ? "false" : "true")), env.bool("IPV6", true));
+                portMapping(env.string("PORT_MAPPING", isLocal(ws, stun) ? "false" : "true")), env.bool("IPV6", true),
+                new holepunch.net.UdpSockets.Buffers(env.integer("UDP_RECEIVE_BUFFER_BYTES", 4 << 20, 4096, 1 << 30),
+                        env.integer("UDP_SEND_BUFFER_BYTES", 4 << 20, 4096, 1 << 30)),
+                env.bool("UDP_BATCH", true));
     }
 
     /**

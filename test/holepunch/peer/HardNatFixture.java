@@ -82,7 +82,7 @@ abstract class HardNatFixture {
                 return s;
             }
         }, toRendezvous::add, clock, new PeerSettings(5000, 50, 15_000, 3000, 30_000, List.of(), List.of("*"), Map.of(), 120_000, 2, hardNat));
-        p.onData((peer, payload) -> delivered.add(new String(payload, StandardCharsets.UTF_8)));
+        p.onData((peer, buf, off, len) -> delivered.add(new String(buf, off, len, StandardCharsets.UTF_8)));
         return p;
     }
 

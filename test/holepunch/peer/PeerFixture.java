@@ -52,7 +52,7 @@ abstract class PeerFixture {
             d.get(b);
             sent.add(new Sent(to, b));
         }, toRendezvous::add, clock, settings);
-        p.onData((peer, payload) -> delivered.add(new String(payload, StandardCharsets.UTF_8)));
+        p.onData((peer, buf, off, len) -> delivered.add(new String(buf, off, len, StandardCharsets.UTF_8)));
         return p;
     }
 

@@ -96,7 +96,7 @@ class PeersTest extends PeerFixture {
     @Test
     void failedPeer_isRetriedWithBackoff() {
         Peers asking = peers(new PeerSettings(500, 50, 15_000, 3000, 1_000, List.of("peer"), List.of("peer"), Map.of(), 120_000));
-        asking.onData((p, d) -> { });
+        asking.onData((p, b, o, n) -> { });
         List<Long> requests = new ArrayList<>();
         for (int round = 0; round < 3; round++) {
             Map<String, Object> o = offerJson("peer", 0x100 + round, THEM, "initiator");

@@ -30,7 +30,7 @@ class ForwarderFlowTest {
         LinkedBlockingQueue<Sent> toPeers = new LinkedBlockingQueue<>();
         int local = Ports.freeUdp();
         Metrics metrics = new Metrics();
-        try (Forwarder f = new Forwarder("me", (peer, payload) -> toPeers.add(new Sent(peer, payload)),
+        try (Forwarder f = new Forwarder("me", (peer, buf, off, len) -> toPeers.add(new Sent(peer, java.util.Arrays.copyOfRange(buf, off, off + len))),
                 List.of(new Forwarder.Rule(local, "owner", "127.0.0.1", 7000)), List.of(), metrics);
              DatagramSocket app = new DatagramSocket(new InetSocketAddress("127.0.0.1", 0));
              DatagramSocket app2 = new DatagramSocket(new InetSocketAddress("127.0.0.1", 0))) {
@@ -46,8 +46,9 @@ class ForwarderFlowTest {
             int flow2 = ByteBuffer.wrap(second.payload()).getInt(1);
             assertNotEquals(flow + 1, flow2, "flow ids are random, not sequential");
 
-            f.onData("intruder", reply(flow, "injected"));                 // knows the flow id, not its peer
-            f.onData("owner", reply(flow, "genuine"));
+            byte[] injected = reply(flow, "injected"), genuine = reply(flow, "genuine");
+            f.onData("intruder", injected, 0, injected.length);                 // knows the flow id, not its peer
+            f.onData("owner", genuine, 0, genuine.length);
             DatagramPacket got = new DatagramPacket(new byte[64], 64);
             app.receive(got);
             assertEquals("genuine", new String(got.getData(), 0, got.getLength()), "the intruder's reply never reaches the app");
