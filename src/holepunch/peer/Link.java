@@ -125,11 +125,37 @@ final class Link {
         if (stopped || peers.closed) return;
         if (fresh) handshakeTries = 0;
         if (++handshakeTries > HANDSHAKE_TRIES) {
-            peers.log.warn(peers.selfId, "no answer to the key handshake with " + peer + " after " + HANDSHAKE_TRIES + " tries");
+            if (abandonedAt < 0) {
+                peers.log.warn(peers.selfId, "no answer to the key handshake with " + peer + " after " + HANDSHAKE_TRIES
+                        + " tries; tried again when traffic wants keys");
+            }
+            abandonedAt = peers.scheduler.nowMillis();
             return;
         }
-        peers.relay(this, crypto.handshakeInit(fresh));
+        abandonedAt = -1;
+        byte[] init = crypto.handshakeInit(fresh);
+        peers.relay(this, init);
+        // And on the direct path when there is one: the relay may have lost this pair (a rendezvous session
+        // replaced, say) while the path itself works. The responder answers a repeat from its cache.
+        if (state == PathState.DIRECT && path != null && remote != null) send(path, remote, init);
         peers.scheduler.schedule(HANDSHAKE_RETRY_MILLIS, this::retryHandshake);
+    }
+
+    /** When the last handshake was given up (scheduler millis), or -1. Read without the lock on every send. */
+    private volatile long abandonedAt = -1;
+
+    /**
+     * Whether traffic that wants keys should start the handshake again: it was given up at least
+     * {@value #HANDSHAKE_RETRY_MILLIS} ms ago (WireGuard retries an abandoned handshake on the next
+     * send); the initiator only.
+     */
+    boolean retryAbandoned(long now) {
+        if (abandonedAt < 0) return false;                 // the common case: nothing given up
+        synchronized (this) {
+            if (abandonedAt < 0 || now - abandonedAt < HANDSHAKE_RETRY_MILLIS || stopped) return false;
+            abandonedAt = now;
+            return crypto.isInitiator();
+        }
     }
 
     /** A new handshake now (the initiator's keys have sealed REKEY_AFTER_MESSAGES datagrams). */

@@ -112,6 +112,10 @@ final class PathCrypto {
         return controlCounter++;
     }
 
+    boolean isInitiator() {
+        return role == Role.INITIATOR;
+    }
+
     synchronized boolean hasKeys() {
         return sendEpoch >= 0;
     }

@@ -264,9 +264,10 @@ public final class Peers {
         int n = l.crypto.seal(buf, off, len, out);
         if (n < 0) {
             dropped("no_session");
+            if (l.retryAbandoned(scheduler.nowMillis())) l.rekeyNow();
             return false;
         }
-        if (l.crypto.wantsHandshake()) l.rekeyNow();          // REKEY_AFTER_MESSAGES: the keys are worn
+        if (l.crypto.wantsHandshake() || l.retryAbandoned(scheduler.nowMillis())) l.rekeyNow();   // worn keys, or a rekey given up
         InetSocketAddress r = l.remote;
         Socket via = l.path;
         if (l.state == PathState.DIRECT && r != null && via != null) {

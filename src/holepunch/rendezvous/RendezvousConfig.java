@@ -74,9 +74,14 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
         return other;
     }
 
-    /** {@code SETUP_NICE}: {@code idle} (the default, SCHED_IDLE: {@link SetupPriority#IDLE}) or a nice value from 0 to 19. */
+    /**
+     * {@code SETUP_NICE}: a nice value from 0 to 19 (the default 10: setup keeps a tenth of a busy
+     * CPU, so a host kept busy by other processes, such as workers starting beside it, still accepts
+     * sessions in milliseconds) or {@code idle} (SCHED_IDLE: {@link SetupPriority#IDLE}, which starved
+     * upgrades for over 10 s while three JVMs started on 2 cores, and their workers timed out).
+     */
     static int setupNice(Env env) {
-        String v = env.string("SETUP_NICE", "idle").strip();
+        String v = env.string("SETUP_NICE", "10").strip();
         if (v.isEmpty() || v.equals("idle")) return SetupPriority.IDLE;
         if (v.matches("[0-9]{1,2}") && Integer.parseInt(v) <= 19) return Integer.parseInt(v);
         throw new ConfigException("SETUP_NICE must be idle or a nice value from 0 to 19, got '" + v + "'");

@@ -8,18 +8,19 @@ import java.util.concurrent.TimeUnit;
 /**
  * Connection setup (accepting, reading request heads, upgrades: the HTTP dispatcher and the
  * virtual threads' carriers) runs below the session loops, so that under CPU contention the
- * sessions already open are served first. By default (SETUP_NICE=idle) it runs under SCHED_IDLE:
- * a loop that wakes preempts it at once. Measured on 2 cores, echo p99 during a 10,000-session
- * registration burst: 31 ms with setup at the loops' priority, 10.6-14.9 ms at nice 10, 6.1-8.4 ms
- * under SCHED_IDLE (22 runs). The cost: setup takes only the CPU the rest leaves, so a burst beside
- * busy clients is slower (an independent node client's: 1,300-1,700 registrations/s against
- * 2,200-2,400 at nice 10; ours: no lower), and a host kept busy by other processes starves it
- * ({@link SetupWatch} says so; SETUP_NICE=10 keeps it a share). Threads inherit their creator's
+ * sessions already open are served first. By default (SETUP_NICE=10) it runs ten nice steps lower,
+ * which keeps it a tenth of a busy CPU; SETUP_NICE=idle runs it under SCHED_IDLE, where a loop that
+ * wakes preempts it at once. Measured on 2 cores, echo p99 during a 10,000-session registration
+ * burst: 31 ms with setup at the loops' priority, 10.6-14.9 ms at nice 10, 6.1-8.4 ms under
+ * SCHED_IDLE (22 runs). SCHED_IDLE's cost made it no default: setup takes only the CPU the rest
+ * leaves, so a host kept busy by other processes starves it ({@link SetupWatch} says so): three
+ * workers' JVMs starting beside the rendezvous on 2 cores held upgrades for over 10 s, and the
+ * workers timed out. Threads inherit their creator's
  * policy and nice value on Linux, so the carriers are made here, from a lowered thread, before anything else
  * starts a virtual thread; the dispatcher is started from one too ({@link #run}).
  */
 final class SetupPriority {
-    /** SETUP_NICE=idle: the SCHED_IDLE policy, below nice 19 (to which it falls back where it is refused). */
+    /** SETUP_NICE=idle: the SCHED_IDLE policy, below nice 19 (to which it falls back where it is refused). Not the default. */
     static final int IDLE = 20;
 
     private final int nice;

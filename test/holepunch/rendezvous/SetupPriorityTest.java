@@ -68,7 +68,7 @@ class SetupPriorityTest {
     @Test
     @Tag("slow")
     void setupThreads_runUnderSchedIdle_belowTheSessionLoop() throws Exception {
-        try (ServiceProcess s = ServiceProcess.rendezvous(List.of(), Map.of(), 0)) {
+        try (ServiceProcess s = ServiceProcess.rendezvous(List.of(), Map.of("SETUP_NICE", "idle"), 0)) {
             started(s);
             Map<String, Integer> policy = policyByThread(s.process.pid());
             assertEquals(SCHED_IDLE, policy.get("HTTP-Dispatcher"), policy.toString());
@@ -105,7 +105,7 @@ class SetupPriorityTest {
             ConfigException e = assertThrows(ConfigException.class, () -> RendezvousConfig.from(new Env(Map.of("SETUP_NICE", bad))));
             assertTrue(e.getMessage().startsWith("SETUP_NICE must be idle or a nice value from 0 to 19"), e.getMessage());
         }
-        assertEquals(SetupPriority.IDLE, RendezvousConfig.from(new Env(Map.of())).setupNice());
+        assertEquals(10, RendezvousConfig.from(new Env(Map.of())).setupNice(), "the default: a share, never starved");
         assertEquals(SetupPriority.IDLE, RendezvousConfig.from(new Env(Map.of("SETUP_NICE", " idle "))).setupNice());
         assertEquals(19, RendezvousConfig.from(new Env(Map.of("SETUP_NICE", "19"))).setupNice());
     }

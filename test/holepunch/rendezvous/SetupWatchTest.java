@@ -88,7 +88,7 @@ class SetupWatchTest {
     @Test
     @Tag("slow")
     void aHostKeptBusy_isReported_byTheRendezvous() throws Exception {
-        try (ServiceProcess s = ServiceProcess.rendezvous(List.of(), Map.of(), 0)) {
+        try (ServiceProcess s = ServiceProcess.rendezvous(List.of(), Map.of("SETUP_NICE", "idle"), 0)) {
             Await.until(Duration.ofSeconds(20), "setup lowered", () -> s.output().contains("connection setup runs under SCHED_IDLE"));
             AtomicBoolean spin = new AtomicBoolean(true);
             List<Thread> hogs = new ArrayList<>();
