@@ -9,6 +9,7 @@ import holepunch.protocol.Role;
 import holepunch.timer.Backoff;
 
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.util.LinkedHashMap;
@@ -74,6 +75,33 @@ final class Link {
         for (InetSocketAddress h : hosts) {
             addCandidate(h, h.equals(mapped) ? Technique.PORT_MAPPING : h.getAddress() instanceof java.net.Inet6Address ? Technique.IPV6 : Technique.HOST);
         }
+    }
+
+    /** The peer's address as the rendezvous saw it (its session's source IP), which it vouches for; null when not given. */
+    private volatile InetAddress vouched;
+    /** Addresses an authenticated datagram of this peer came from (at most {@value #MAX_PROVEN}); and the last, read without a lock. */
+    private final java.util.Set<InetAddress> proven = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private volatile InetAddress lastProven;
+    static final int MAX_PROVEN = 16;
+
+    void vouch(String ip) {
+        vouched = ip == null ? null : holepunch.net.Addresses.literal(ip);
+    }
+
+    private void proven(InetSocketAddress from) {
+        InetAddress a = from.getAddress();
+        if (a == lastProven) return;                     // the hot path: the same sender object as before
+        lastProven = a;
+        if (proven.size() < MAX_PROVEN) proven.add(a);
+    }
+
+    /**
+     * Whether a burst (the hard-NAT technique's) may go to {@code ip}: the rendezvous vouches for it
+     * (it is the peer's session address), or an authenticated datagram of the peer came from it.
+     * A peer could otherwise report any address and have us spray its ports.
+     */
+    boolean burstAllowed(InetAddress ip) {
+        return ip.equals(vouched) || proven.contains(ip);
     }
 
     private boolean addCandidate(InetSocketAddress a, Technique origin) {
@@ -190,7 +218,7 @@ final class Link {
     // ---- the hard-NAT technique (HardNat), decided once the peer has proved its key
 
     private synchronized void maybeHardSide() {
-        if (reported != null && punching()) hardNat.maybeHardSide(reported, peerMapping);
+        if (reported != null && punching() && burstMay(reported)) hardNat.maybeHardSide(reported, peerMapping);
     }
 
     /** {@code HARD_NAT} from the peer (authenticated with its probe key): its NAT maps per destination. */
@@ -199,7 +227,23 @@ final class Link {
             peers.dropped("replay");
             return;
         }
-        if (reported != null && punching()) hardNat.onPeerHard(reported);
+        if (reported != null && punching() && burstMay(reported)) hardNat.onPeerHard(reported);
+    }
+
+    private boolean saidUnproven;
+
+    /** A burst to {@code to}: only to a proven or vouched-for address, and within the peer's budget; said once when refused. */
+    private boolean burstMay(InetSocketAddress to) {
+        String why = !burstAllowed(to.getAddress()) ? "its address " + Peers.text(to) + " is neither the one the rendezvous saw nor one"
+                + " an authenticated datagram of the peer came from" : !peers.takeBurst(peer) ? "its burst budget is spent (" + Peers.BURSTS_PER_PEER
+                + " at once, one more a minute)" : null;
+        if (why == null) return true;
+        peers.dropped("burst_refused");
+        if (!saidUnproven) {
+            saidUnproven = true;
+            peers.log.info(peers.selfId, "no hard-NAT burst towards " + peer + ": " + why);
+        }
+        return false;
     }
 
     /** Tells the peer over the relay that our NAT maps per destination and how many extra sockets we opened. */
@@ -259,7 +303,10 @@ final class Link {
                 peers.dropped(PathCrypto.DROPS[-n]);
                 return false;
             }
-            if (from != null) heardOn(via, from);
+            if (from != null) {
+                heardOn(via, from);
+                proven(from);
+            }
             peers.deliver(this, from != null, plain, n);
             return true;
         }
@@ -268,6 +315,7 @@ final class Link {
             peers.dropped("unauthenticated");
             return false;
         }
+        if (from != null) proven(from);
         if (p.kind() == Probe.Kind.HANDSHAKE_INIT || p.kind() == Probe.Kind.HANDSHAKE_RESP) {
             onHandshake(via, from, p);
         } else if (p.kind() == Probe.Kind.HARD_NAT) {

@@ -79,6 +79,25 @@ public final class Peers {
         }
     }
 
+    /**
+     * The hard-NAT technique's bursts (256 opening probes, or 2,048 to random ports) per peer: at
+     * most {@value #BURSTS_PER_PEER} at once and one more a minute, whatever the offers: a new offer
+     * does not start a fresh budget. Peers counted most recently, at most {@value #BURST_PEERS}.
+     */
+    static final int BURSTS_PER_PEER = 3, BURST_PEERS = 1024;
+    private final Map<String, holepunch.limits.TokenBucket> burstBudget = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, holepunch.limits.TokenBucket> eldest) {
+            return size() > BURST_PEERS;
+        }
+    };
+
+    /** Takes one of {@code peer}'s bursts; false when its budget is spent. */
+    synchronized boolean takeBurst(String peer) {
+        long now = scheduler.nowMillis() * 1_000_000L;
+        return burstBudget.computeIfAbsent(peer, p -> new holepunch.limits.TokenBucket(1 / 60.0, BURSTS_PER_PEER, now)).take(1, now);
+    }
+
     /** Holds this thread's sends on the worker's socket until {@link #release} (see {@link Transport#hold}). */
     public void hold() {
         transport.hold();
@@ -376,6 +395,7 @@ public final class Peers {
         PathCrypto crypto = new PathCrypto(identity, offer.peerIdentity(), role, offer.pairIdValue(),
                 role == Role.INITIATOR ? selfId : peer, role == Role.INITIATOR ? peer : selfId);
         Link link = new Link(this, peer, offer.pairIdValue(), role, crypto, reported, hosts, mapped, NatBehaviour.ofWire(offer.peerNatMapping()));
+        link.vouch(offer.peerObservedIp());
         byPeer.put(peer, link);
         byPair.put(link.pairId, link);
         prune();

@@ -20,7 +20,7 @@ import java.util.Map;
  */
 public record P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peerUdpPort, List<String> peerHostCandidates,
                                  String peerNatMapping, String pairId, String pairKey, Role role, long startInMs,
-                                 PublicIdentity peerIdentity, String peerMappedEndpoint) implements Message {
+                                 PublicIdentity peerIdentity, String peerMappedEndpoint, String peerObservedIp) implements Message {
     public static final long MAX_START_MS = 10_000;
 
     public P2pConnectionOffer {
@@ -29,7 +29,7 @@ public record P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peer
 
     public P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peerUdpPort, List<String> peerHostCandidates,
                               String peerNatMapping, String pairId, String pairKey, Role role, long startInMs, PublicIdentity peerIdentity) {
-        this(peerWorkerId, peerUdpIp, peerUdpPort, peerHostCandidates, peerNatMapping, pairId, pairKey, role, startInMs, peerIdentity, null);
+        this(peerWorkerId, peerUdpIp, peerUdpPort, peerHostCandidates, peerNatMapping, pairId, pairKey, role, startInMs, peerIdentity, null, null);
     }
 
     static P2pConnectionOffer parse(Map<String, Object> m) throws ProtocolException {
@@ -63,7 +63,12 @@ public record P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peer
         }
         return new P2pConnectionOffer(peer, ip instanceof String s ? s : null, port == null ? 0 : port, hosts,
                 Fields.string(m, "peer_nat_mapping"), pair, key, role, start == null ? 0 : Math.clamp(start, 0, MAX_START_MS), identity,
-                Fields.string(m, "peer_mapped_endpoint"));
+                Fields.string(m, "peer_mapped_endpoint"), observedIp(m.get("peer_observed_ip")));
+    }
+
+    /** {@code peer_observed_ip}: an IP literal, else nothing (it only ever narrows what a worker will do). */
+    private static String observedIp(Object v) {
+        return v instanceof String s && holepunch.net.Addresses.isIpLiteral(s) ? s : null;
     }
 
     /** The pair id as a number (what probes carry). */
@@ -93,6 +98,7 @@ public record P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peer
                 "role", role.wire(),
                 "start_in_ms", startInMs);
         if (peerMappedEndpoint != null) m.put("peer_mapped_endpoint", peerMappedEndpoint);
+        if (peerObservedIp != null) m.put("peer_observed_ip", peerObservedIp);
         if (peerIdentity != null) {
             m.put("peer_public_key", Keys.b64(peerIdentity.signingKey()));
             m.put("peer_static_key", Keys.b64(peerIdentity.staticKey()));

@@ -8,6 +8,7 @@ import org.junit.jupiter.api.Test;
 
 import java.util.Base64;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -135,5 +136,59 @@ class EasySideTest extends HardNatFixture {
         clock.advance(1000);
         int afterFirstSecond = sprayedPorts().size();
         assertTrue(afterFirstSecond <= 1000 + HardNat.SPRAY_PER_TICK, "one burst, not two: " + afterFirstSecond);
+    }
+
+    /**
+     * Issue 23, finding 8: an accepted peer reported another host's address (the rendezvous stores
+     * what it is sent) and, with one HARD_NAT control, had this worker spray 2,048 probes at that
+     * host's ports. A burst now goes only to the address the rendezvous saw the peer at, or one an
+     * authenticated datagram of the peer came from.
+     */
+    @Test
+    void attack_aPeerReportingAnotherHostsAddress_getsNoBurstThere() {
+        Peers p = easyWorker();
+        Map<String, Object> o = offer("peer", PAIR, "responder", "endpoint-dependent");
+        o.put("peer_observed_ip", "203.0.113.5");                    // where the peer really is; 127.0.0.1 is its victim
+        PeerFixture.deliver(p, o);
+        PathCrypto them = them(PAIR, Role.INITIATOR, "peer");
+        byte[] signal = new Probe(Probe.Kind.HARD_NAT, PAIR, 3, new byte[] {1, 0}).encode(them.sendProbeKey);
+        p.onRelay(new RelayData(Long.toHexString(PAIR), "peer", Base64.getEncoder().encodeToString(signal)));
+        clock.advance(20_000);
+        assertEquals(0, sprayedPorts().size(), "no probe to the victim's random ports");
+    }
+
+    /** An authenticated datagram of the peer from an address proves it: then the burst may go there. */
+    @Test
+    void anAddressTheKeyedPeerSentFrom_isProven() {
+        Peers p = easyWorker();
+        Map<String, Object> o = offer("peer", PAIR, "responder", "endpoint-dependent");
+        o.remove("peer_observed_ip");
+        PeerFixture.deliver(p, o);
+        PathCrypto them = them(PAIR, Role.INITIATOR, "peer");
+        byte[] probe = new Probe(Probe.Kind.PROBE, PAIR, 1, null).encode(them.sendProbeKey);
+        p.onDatagram(PEER, probe, probe.length);                       // from the peer's reported address, with its key
+        byte[] signal = new Probe(Probe.Kind.HARD_NAT, PAIR, 3, new byte[] {1, 0}).encode(them.sendProbeKey);
+        p.onRelay(new RelayData(Long.toHexString(PAIR), "peer", Base64.getEncoder().encodeToString(signal)));
+        clock.advance(HardNat.BURST_MILLIS);
+        assertTrue(sprayedPorts().size() > 1000, "proven: " + sprayedPorts().size());
+    }
+
+    /** Each new offer started a fresh burst (6,329 datagrams from 3 controls in 7.5 s); a peer's bursts now have a budget offers do not reset. */
+    @Test
+    void attack_newOffersDoNotResetTheBurstBudget() {
+        Peers p = easyWorker();
+        int bursts = 0;
+        for (int round = 0; round < Peers.BURSTS_PER_PEER + 2; round++) {
+            long pair = PAIR + 1 + round;
+            int before = sprayedPorts().size();
+            PeerFixture.deliver(p, offer("peer", pair, "responder", "endpoint-dependent"));
+            PathCrypto them = them(pair, Role.INITIATOR, "peer");
+            byte[] signal = new Probe(Probe.Kind.HARD_NAT, pair, 3, new byte[] {1, 0}).encode(them.sendProbeKey);
+            p.onRelay(new RelayData(Long.toHexString(pair), "peer", Base64.getEncoder().encodeToString(signal)));
+            clock.advance(HardNat.BURST_MILLIS + 1000);
+            if (sprayedPorts().size() > before) bursts++;
+            own.sent.clear();
+        }
+        assertEquals(Peers.BURSTS_PER_PEER, bursts, "within a minute, the budget's bursts and no more");
     }
 }

@@ -90,6 +90,7 @@ abstract class HardNatFixture {
         Map<String, Object> o = PeerFixture.offerJson(peer, pair, THEM, role);
         o.put("peer_nat_mapping", peerMapping);
         o.put("start_in_ms", 0L);
+        o.put("peer_observed_ip", PEER.getAddress().getHostAddress());     // the rendezvous vouches for the peer's address
         return o;
     }
 
