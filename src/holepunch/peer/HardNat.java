@@ -89,7 +89,7 @@ final class HardNat {
     }
 
     private boolean openLocked(InetSocketAddress easy) {
-        if (over || hardSide) return false;
+        if (over || hardSide || !link.burstMay(easy)) return false;     // a proven address, within the peer's budget
         if (!peers.hardSideBusy.compareAndSet(false, true)) {
             peers.log.info(peers.selfId, "hard-NAT technique busy with another peer; not opening extra sockets for " + link.peer);
             return false;
@@ -168,7 +168,7 @@ final class HardNat {
     }
 
     private boolean sprayLocked(InetSocketAddress hard) {
-        if (over || easySide) return false;
+        if (over || easySide || !link.burstMay(hard)) return false;     // a proven address, within the peer's budget
         if (!peers.easySideBusy.compareAndSet(false, true)) {
             peers.log.info(peers.selfId, "hard-NAT technique busy with another peer; not probing " + link.peer + "'s ports");
             return false;

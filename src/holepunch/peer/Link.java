@@ -218,7 +218,7 @@ final class Link {
     // ---- the hard-NAT technique (HardNat), decided once the peer has proved its key
 
     private synchronized void maybeHardSide() {
-        if (reported != null && punching() && burstMay(reported)) hardNat.maybeHardSide(reported, peerMapping);
+        if (reported != null && punching()) hardNat.maybeHardSide(reported, peerMapping);
     }
 
     /** {@code HARD_NAT} from the peer (authenticated with its probe key): its NAT maps per destination. */
@@ -227,13 +227,13 @@ final class Link {
             peers.dropped("replay");
             return;
         }
-        if (reported != null && punching() && burstMay(reported)) hardNat.onPeerHard(reported);
+        if (reported != null && punching()) hardNat.onPeerHard(reported);
     }
 
     private boolean saidUnproven;
 
     /** A burst to {@code to}: only to a proven or vouched-for address, and within the peer's budget; said once when refused. */
-    private boolean burstMay(InetSocketAddress to) {
+    boolean burstMay(InetSocketAddress to) {
         String why = !burstAllowed(to.getAddress()) ? "its address " + Peers.text(to) + " is neither the one the rendezvous saw nor one"
                 + " an authenticated datagram of the peer came from" : !peers.takeBurst(peer) ? "its burst budget is spent (" + Peers.BURSTS_PER_PEER
                 + " at once, one more a minute)" : null;

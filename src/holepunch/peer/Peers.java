@@ -93,9 +93,11 @@ public final class Peers {
     };
 
     /** Takes one of {@code peer}'s bursts; false when its budget is spent. */
-    synchronized boolean takeBurst(String peer) {
+    boolean takeBurst(String peer) {
         long now = scheduler.nowMillis() * 1_000_000L;
-        return burstBudget.computeIfAbsent(peer, p -> new holepunch.limits.TokenBucket(1 / 60.0, BURSTS_PER_PEER, now)).take(1, now);
+        synchronized (burstBudget) {                     // its own lock: taken under a link's
+            return burstBudget.computeIfAbsent(peer, p -> new holepunch.limits.TokenBucket(1 / 60.0, BURSTS_PER_PEER, now)).take(1, now);
+        }
     }
 
     /** Holds this thread's sends on the worker's socket until {@link #release} (see {@link Transport#hold}). */

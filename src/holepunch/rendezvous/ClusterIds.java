@@ -65,13 +65,13 @@ final class ClusterIds {
         }
     }
 
-    /** The key fingerprint another instance's ended session left bound to {@code workerId}, or null (blocking). */
-    String boundFingerprint(String workerId) {
-        try {
-            return directory.get(BINDING + workerId);
-        } catch (IOException e) {
-            return null;        // Redis down: the bindings this instance holds still apply
-        }
+    /**
+     * The key fingerprint another instance's ended session left bound to {@code workerId}, or null
+     * (blocking). Fails when Redis cannot be read: who holds the id is then unknown, and the
+     * upgrade is refused (fails closed) rather than let an impostor take a bound id.
+     */
+    String boundFingerprint(String workerId) throws IOException {
+        return directory.get(BINDING + workerId);
     }
 
     /** From the subscriber's thread: another instance registered an id, or refused ours. */

@@ -297,7 +297,14 @@ public final class RendezvousServer implements AutoCloseable {
 
     /** A binding left by a keyed session that ended on another instance, within its grace period (409 as here). */
     private Admission.Refusal clusterBinding(WorkerEntry entry) {
-        String fp = clusterIds.boundFingerprint(entry.id);
+        String fp;
+        try {
+            fp = clusterIds.boundFingerprint(entry.id);
+        } catch (IOException e) {
+            return new Admission.Refusal(503, "cluster_unavailable", "refused an upgrade: the cluster directory (Redis) cannot be read,"
+                    + " so whether another key holds this id is unknown (" + e.getMessage() + ")",
+                    "the cluster directory is unavailable; try again shortly", Map.of("Retry-After", "2"));
+        }
         if (fp == null || (entry.identity != null && entry.identity.fingerprint().equals(fp))) return null;
         String holder = fp.length() > 12 ? fp.substring(0, 12) : fp;
         return new Admission.Refusal(409, "id_bound", "refused a session for id bound cluster-wide to key " + holder,

@@ -179,12 +179,24 @@ class ClusterTest {
             Await.until(Duration.ofSeconds(10), "both listed on both", () -> a.workers().size() == 2 && b.workers().size() == 2);
 
             redis.kill();
-            String ack = register(sockets, a.port, "while-down", 3);
-            assertEquals("success", Json.parseObject(ack).get("status"), "registrations are still acked: " + ack);
+            // Its own sessions are served on; a new one is refused (fails closed: who holds its id cannot be read).
+            RawWebSocket held = sockets.get(0);
+            held.sendText("{\"type\": \"update_udp_endpoint\", \"udp_ip\": \"203.0.113.9\", \"udp_port\": 9}");
+            assertEquals("success", Json.parseObject(held.readSkippingPings().text()).get("status"), "a held session is still served");
+            Exception refused = assertThrows(Exception.class, () -> RawWebSocket.connect(a.port, "while-down").close());
+            assertTrue(refused.getMessage().contains("503"), refused.getMessage());
             Await.until(Duration.ofSeconds(10), "holepunch_cluster_connected 0", () -> metric(http, a).contains("holepunch_cluster_connected 0"));
-            assertEquals(java.util.Set.of("on-a", "while-down"), a.workers().keySet(), "its own sessions, listed from memory");
+            assertEquals(java.util.Set.of("on-a"), a.workers().keySet(), "its own sessions, listed from memory");
 
             redis.start();                        // empty: nothing was persisted
+            Await.until(Duration.ofSeconds(10), "registrations taken again once Redis answers", () -> {
+                try {
+                    register(sockets, a.port, "while-down", 3);
+                    return true;
+                } catch (java.io.IOException stillDown) {
+                    return false;                 // 503 until the directory reconnects
+                }
+            });
             for (TestRendezvous rv : new TestRendezvous[] {a, b}) {
                 Await.until(Duration.ofSeconds(10), "the directory whole again",
                         () -> rv.workers().keySet().equals(java.util.Set.of("on-a", "on-b", "while-down")));
@@ -253,6 +265,35 @@ class ClusterTest {
             }
         } finally {
             closeAll(sockets);
+        }
+    }
+
+    /**
+     * Issue 23, finding 2: while Redis could not be read, the binding check returned "nobody" and an
+     * impostor took an id bound cluster-wide to another key (101). It now fails closed: 503 with
+     * Retry-After until the directory can be read again.
+     */
+    @Test
+    void attack_whileRedisCannotBeRead_aBoundIdIsNotLetIn() throws Exception {
+        try (RedisServer redis = new RedisServer();
+             TestRendezvous a = new TestRendezvous(env(redis));
+             TestRendezvous b = new TestRendezvous(env(redis))) {
+            holepunch.crypto.Identity ownerKey = holepunch.crypto.Identity.generate();
+            try (RawWebSocket owner = RawWebSocket.connectKeyed(a.port, "bound", ownerKey)) {
+                Await.until(Duration.ofSeconds(10), "listed on b", () -> b.workers().containsKey("bound"));
+                owner.send(RawWebSocket.close(1000, new byte[0]));
+                owner.readClose();
+            }
+            Await.until(Duration.ofSeconds(10), "gone from b's list", () -> !b.workers().containsKey("bound"));
+            redis.kill();
+            String answer;
+            try (RawWebSocket impostor = RawWebSocket.raw(b.port, "GET /ws/register/bound HTTP/1.1\r\nHost: 127.0.0.1:" + b.port
+                    + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")) {
+                answer = impostor.responseHead;
+            }
+            assertTrue(answer.startsWith("HTTP/1.1 503"), "the impostor is refused while the binding cannot be read: " + answer);
+            assertTrue(answer.toLowerCase(java.util.Locale.ROOT).contains("retry-after"), answer);
         }
     }
 
