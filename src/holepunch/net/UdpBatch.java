@@ -412,7 +412,6 @@ public final class UdpBatch implements AutoCloseable {
      */
     private int flushSegmented() throws IOException {
         int messages = 0;
-        int[] firsts = runStarts;
         for (int i = 0; i < pending; ) {
             int seg = lengths[i], j = i + 1, bytes = seg;
             while (j < pending && j - i < GSO_MAX_SEGMENTS && lengths[j] <= seg && bytes + lengths[j] <= GSO_MAX_BYTES
@@ -439,30 +438,10 @@ public final class UdpBatch implements AutoCloseable {
                 H_CONTROL.set(g, 0L, MemorySegment.NULL);
                 H_CONTROLLEN.set(g, 0L, 0L);
             }
-            firsts[messages++] = i;
+            runStarts[messages++] = i;
             i = j;
         }
-        int sent = 0, start = 0;
-        while (start < messages) {
-            int n;
-            try {
-                n = (int) SENDMMSG.invokeExact(capture, fd, gsoHeaders.asSlice(start * MMSGHDR.byteSize()), messages - start, 0);
-            } catch (Throwable e) {
-                pending = 0;
-                throw new IOException("sendmmsg: " + e, e);
-            }
-            if (n < 0) {
-                int errno = (int) ERRNO.get(capture, 0L);
-                if (errno == EINTR) continue;
-                if (start == 0 && (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP)) return -1;   // no segmentation here
-                start++;                                 // refused: the next runs still go
-                continue;
-            }
-            for (int m = start; m < start + n; m++) sent += (m + 1 < messages ? firsts[m + 1] : pending) - firsts[m];
-            start += n;
-        }
-        pending = 0;
-        return sent;
+        return sendAll(gsoHeaders, messages, true);
     }
 
     private int flushEach() throws IOException {
@@ -470,11 +449,22 @@ public final class UdpBatch implements AutoCloseable {
             H_IOV.set(header(i), 0L, iovecs.asSlice(i * IOVEC.byteSize(), IOVEC));
             H_IOVLEN.set(header(i), 0L, 1L);
         }
+        for (int i = 0; i < pending; i++) runStarts[i] = i;
+        return sendAll(headers, pending, false);
+    }
+
+    /**
+     * {@code sendmmsg} over the first {@code count} messages of {@code hdrs}, message m carrying the
+     * datagrams from {@code runStarts[m]} to the next message's first (or {@code pending}); returns
+     * the datagrams sent. A message the kernel refuses is skipped and the rest still go; -1 when a
+     * segmented send is refused at the first message for want of segmentation (nothing was sent).
+     */
+    private int sendAll(MemorySegment hdrs, int count, boolean segmented) throws IOException {
         int sent = 0, start = 0;
-        while (start < pending) {
+        while (start < count) {
             int n;
             try {
-                n = (int) SENDMMSG.invokeExact(capture, fd, headers.asSlice(start * MMSGHDR.byteSize()), pending - start, 0);
+                n = (int) SENDMMSG.invokeExact(capture, fd, hdrs.asSlice(start * MMSGHDR.byteSize()), count - start, 0);
             } catch (Throwable e) {
                 pending = 0;
                 throw new IOException("sendmmsg: " + e, e);
@@ -482,10 +472,11 @@ public final class UdpBatch implements AutoCloseable {
             if (n < 0) {
                 int errno = (int) ERRNO.get(capture, 0L);
                 if (errno == EINTR) continue;
-                start++;                                 // this one is refused: the next ones still go
+                if (segmented && start == 0 && (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP)) return -1;
+                start++;                                 // refused: the next ones still go
                 continue;
             }
-            sent += n;
+            for (int m = start; m < start + n; m++) sent += (m + 1 < count ? runStarts[m + 1] : pending) - runStarts[m];
             start += n;
         }
         pending = 0;

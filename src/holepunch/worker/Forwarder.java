@@ -12,7 +12,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
-import java.nio.channels.Selector;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -80,31 +79,20 @@ final class Forwarder implements AutoCloseable {
     private record Origin(String peer, DatagramChannel listener, InetSocketAddress sender) {
     }
 
-    /** The far side of a flow: the socket facing the target, and the target's text as the peer names it. */
-    private record Exit(String peer, int flow, DatagramChannel channel, byte[] target) {
-    }
-
     private final Log log = Log.of("forward");
     private final String selfId;
     private final PeerSender peers;
-    private final Set<InetSocketAddress> allow;
     private final UdpSockets.Buffers buffers;
     private final List<DatagramChannel> listeners = new ArrayList<>();
     private final List<Thread> threads = new ArrayList<>();
     /** Our side: (peer, random flow id) to its origin. Guarded by itself. */
     private final FlowTable<Origin> origins = new FlowTable<>(MAX_FLOWS);
-    /** The far side: (peer, flow id) to the socket facing the target. Guarded by itself. */
-    private final FlowTable<Exit> exits = new FlowTable<>(MAX_FLOWS);
-    private final java.util.Map<String, Integer> exitsPerPeer = new java.util.HashMap<>();
-    private final Selector exitSelector;
-    private final java.util.concurrent.ConcurrentLinkedQueue<Exit> newExits = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    /** The far side (FORWARD_ALLOW's targets); null when it names none. */
+    private final ForwardExits exits;
     /** Inodes of every socket that faces an application (listeners and exits), for the kernel's drops. */
     private final Set<Long> appInodes = java.util.concurrent.ConcurrentHashMap.newKeySet();
     final Drops drops;
     private final boolean batch;
-    /** Per thread that delivers (the worker's reader): its held sends to far-side sockets, and whether it holds now. */
-    private final ThreadLocal<UdpBatch> exitBatches = new ThreadLocal<>();
-    private final ThreadLocal<DatagramChannel> exitBatchOn = new ThreadLocal<>();
     private volatile boolean closed;
 
     /** The reasons a forwarded datagram is dropped, each counted where it happens. */
@@ -137,8 +125,7 @@ final class Forwarder implements AutoCloseable {
         this.drops = new Drops(metrics);
         Set<InetSocketAddress> targets = new java.util.HashSet<>();
         for (String a : allow) targets.add(target(a));
-        this.allow = Set.copyOf(targets);
-        this.exitSelector = Selector.open();
+        this.exits = targets.isEmpty() ? null : new ForwardExits(selfId, peers, Set.copyOf(targets), drops, this::sized, this.batch, appInodes);
         for (Rule r : rules) {
             DatagramChannel ch = DatagramChannel.open();
             try {
@@ -156,14 +143,9 @@ final class Forwarder implements AutoCloseable {
             t.start();
             log.info(selfId, "forwarding UDP 127.0.0.1:" + r.localPort() + " to " + r.target() + " at " + r.peer());
         }
-        if (!this.allow.isEmpty()) {
-            Thread t = Thread.ofPlatform().name("forward-exits").daemon(true).unstarted(this::readExits);
-            threads.add(t);
-            t.start();
-        }
     }
 
-    private void sized(DatagramChannel ch) throws IOException {
+    void sized(DatagramChannel ch) throws IOException {
         String cut = UdpSockets.size(ch, buffers);
         if (cut != null) Worker.kernelCut(selfId, cut);
     }
@@ -220,7 +202,22 @@ final class Forwarder implements AutoCloseable {
     }
 
     boolean allowed(InetSocketAddress target) {
-        return target != null && allow.contains(target);
+        return exits != null && exits.allowed(target);
+    }
+
+    /** The worker's reader is about to deliver a batch: its writes to far-side sockets are held until {@link #release}. */
+    void hold() {
+        if (exits != null) exits.hold();
+    }
+
+    /** Sends what this thread held for far-side sockets. */
+    void release() {
+        if (exits != null) exits.release();
+    }
+
+    /** This thread delivers no more: its batch is freed. */
+    void forgetThread() {
+        if (exits != null) exits.forgetThread();
     }
 
     private void listen(DatagramChannel ch, Rule rule) {
@@ -297,54 +294,6 @@ final class Forwarder implements AutoCloseable {
         }
     }
 
-    /** The worker's reader is about to deliver a batch: its writes to far-side sockets are held until {@link #release}. */
-    void hold() {
-        if (!batch || allow.isEmpty() || exitBatches.get() != null) return;
-        try {
-            exitBatches.set(UdpBatch.forSending(MAX_DATAGRAM + 1));
-        } catch (IOException e) {
-            // unbatched, as before
-        }
-    }
-
-    /** Sends what this thread held for far-side sockets; what the kernel refused is counted. */
-    void release() {
-        UdpBatch b = exitBatches.get();
-        if (b == null || b.pending() == 0) return;
-        int pending = b.pending();
-        int sent;
-        try {
-            sent = b.flush();
-        } catch (IOException e) {
-            sent = 0;
-        }
-        if (sent < pending) drops.sendBufferFull.add(pending - sent);
-    }
-
-    void forgetThread() {
-        UdpBatch b = exitBatches.get();
-        exitBatches.remove();
-        exitBatchOn.remove();
-        if (b != null) b.close();
-    }
-
-    /** Writes to a far-side socket: into this thread's held batch when it holds one, else at once. */
-    private void deliver(DatagramChannel ch, byte[] buf, int off, int len) throws IOException {
-        UdpBatch b = exitBatches.get();
-        if (b == null) {
-            if (ch.write(ByteBuffer.wrap(buf, off, len)) == 0) drops.sendBufferFull.inc();
-            return;
-        }
-        if (exitBatchOn.get() != ch) {
-            int refused = b.switchTo(ch);
-            if (refused > 0) drops.sendBufferFull.add(refused);
-            exitBatchOn.set(ch);
-        } else if (b.full()) {
-            release();
-        }
-        b.addConnected(buf, off, len);
-    }
-
     private boolean originIs(String peer, int flow, InetSocketAddress from) {
         synchronized (origins) {
             Origin o = origins.get(peer, flow);
@@ -389,15 +338,11 @@ final class Forwarder implements AutoCloseable {
                     drops.malformed.inc();
                     return;
                 }
-                Exit exit;
-                synchronized (exits) {
-                    exit = exits.get(peer, flow);
+                if (exits == null) {
+                    drops.notAllowed.inc();             // FORWARD_ALLOW names nothing: this worker delivers nowhere
+                    return;
                 }
-                if (exit == null || !java.util.Arrays.equals(exit.target(), 0, exit.target().length, buf, off + 7, off + 7 + tlen)) {
-                    exit = openExit(peer, flow, java.util.Arrays.copyOfRange(buf, off + 7, off + 7 + tlen));
-                    if (exit == null) return;
-                }
-                deliver(exit.channel(), buf, off + 7 + tlen, len - 7 - tlen);
+                exits.deliver(peer, flow, buf, off + 7, tlen, len - 7 - tlen);
             } else {
                 drops.malformed.inc();
             }
@@ -405,116 +350,6 @@ final class Forwarder implements AutoCloseable {
             drops.sendBufferFull.inc();
             log.debug(selfId, "a forwarded datagram from " + peer + " was not delivered: " + e.getMessage());
         }
-    }
-
-    /** A new flow from {@code peer} to the target it names: checked against FORWARD_ALLOW and the caps, then its socket. */
-    private Exit openExit(String peer, int flow, byte[] targetBytes) {
-        String name = new String(targetBytes, StandardCharsets.UTF_8);
-        InetSocketAddress target = target(name);
-        if (!allowed(target)) {
-            drops.notAllowed.inc();
-            warnRefused(peer, name);
-            return null;
-        }
-        synchronized (exits) {
-            Exit old = exits.remove(peer, flow);         // the same flow id naming another target: the old socket goes
-            if (old != null) closeExit(old);
-            if (exitsPerPeer.getOrDefault(peer, 0) >= MAX_FLOWS_PER_PEER) {
-                drops.flowLimit.inc();
-                log.debug(selfId, peer + " holds " + MAX_FLOWS_PER_PEER + " forwarded flows already; dropped a new one");
-                return null;
-            }
-            DatagramChannel ch;
-            try {
-                ch = DatagramChannel.open();
-                ch.connect(target);
-                sized(ch);
-                ch.configureBlocking(false);
-            } catch (IOException e) {
-                log.warn(selfId, "cannot open a forwarding socket to " + name + ": " + e.getMessage());
-                return null;
-            }
-            Exit exit = new Exit(peer, flow, ch, targetBytes);
-            Exit evicted = exits.put(peer, flow, exit);
-            if (evicted != null) closeExit(evicted);
-            exitsPerPeer.merge(peer, 1, Integer::sum);
-            appInodes.add(UdpSockets.inode(ch));
-            newExits.add(exit);
-            exitSelector.wakeup();
-            return exit;
-        }
-    }
-
-    private void closeExit(Exit e) {
-        exitsPerPeer.computeIfPresent(e.peer(), (k, n) -> n <= 1 ? null : n - 1);
-        appInodes.remove(UdpSockets.inode(e.channel()));
-        try {
-            e.channel().close();
-        } catch (IOException ignored) {
-            // closed anyway
-        }
-    }
-
-    /** The far side's replies: every exit socket on one selector, sent back to the flow's peer. */
-    private void readExits() {
-        byte[] frame = new byte[5 + MAX_DATAGRAM + 1];
-        frame[0] = FROM_TARGET;
-        ByteBuffer buf = ByteBuffer.wrap(frame, 5, MAX_DATAGRAM + 1).slice();
-        while (!closed) {
-            try {
-                exitSelector.select(1000);
-                peers.hold();
-                for (Exit e; (e = newExits.poll()) != null; ) {
-                    if (e.channel().isOpen()) e.channel().register(exitSelector, java.nio.channels.SelectionKey.OP_READ, e);
-                }
-                for (java.nio.channels.SelectionKey key : exitSelector.selectedKeys()) {
-                    Exit e = (Exit) key.attachment();
-                    for (int i = 0; i < 64; i++) {            // at most 64 from one socket before the next
-                        buf.clear();
-                        int len;
-                        try {
-                            if (e.channel().receive(buf) == null) break;
-                        } catch (IOException unreachable) {
-                            break;                          // ICMP unreachable from the target: the next datagram
-                        }
-                        len = buf.position();
-                        if (len > MAX_DATAGRAM) {
-                            drops.tooLarge.inc();
-                            continue;
-                        }
-                        frame[1] = (byte) (e.flow() >> 24);
-                        frame[2] = (byte) (e.flow() >> 16);
-                        frame[3] = (byte) (e.flow() >> 8);
-                        frame[4] = (byte) e.flow();
-                        if (!peers.send(e.peer(), frame, 0, 5 + len)) drops.noPath.inc();
-                    }
-                }
-                exitSelector.selectedKeys().clear();
-                peers.release();
-            } catch (IOException | java.nio.channels.ClosedSelectorException e) {
-                if (!closed) log.warn(selfId, "forwarding: reading replies failed: " + e);
-                peers.forgetThread();
-                return;
-            }
-        }
-        peers.forgetThread();
-    }
-
-    /** One warning per peer and minute for refused targets: an attacker cannot flood the log. */
-    private final Map<String, Long> lastRefusal = java.util.Collections.synchronizedMap(new LinkedHashMap<>(16, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, Long> eldest) {
-            return size() > MAX_FLOWS;
-        }
-    });
-
-    private void warnRefused(String peer, String target) {
-        long now = System.nanoTime();
-        Long last = lastRefusal.get(peer);
-        if (last != null && now - last < 60_000_000_000L) return;
-        lastRefusal.put(peer, now);
-        log.warn(selfId, peer + " asked to forward to '" + Log.excerpt(target) + "', which FORWARD_ALLOW does not name; dropped"
-                + " (FORWARD_ALLOW takes exact ip:port targets; logged once a minute per peer)");
     }
 
     @Override
@@ -527,13 +362,6 @@ final class Forwarder implements AutoCloseable {
                 // closing anyway
             }
         }
-        synchronized (exits) {
-            for (Exit e : exits.values()) closeExit(e);
-        }
-        try {
-            exitSelector.close();
-        } catch (IOException ignored) {
-            // closing anyway
-        }
+        if (exits != null) exits.close();
     }
 }

@@ -51,7 +51,8 @@ class ForwarderDataPlaneTest {
                 String target = "127.0.0.1:7000";
                 assertEquals(7 + target.length() + max.length, s.payload().length, "the largest carried whole");
                 assertArrayEquals(max, Arrays.copyOfRange(s.payload(), 7 + target.length(), s.payload().length));
-                assertEquals(1, metrics.value("holepunch_worker_dropped_total", "reason", "too_large"), "batch " + batch);
+                holepunch.testing.Await.until(java.time.Duration.ofSeconds(5), "too_large counted, batch " + batch,
+                        () -> metrics.value("holepunch_worker_dropped_total", "reason", "too_large") == 1);
                 assertNull(toPeer.poll(200, TimeUnit.MILLISECONDS), "the larger one was not cut and sent");
                 path.set(false);
                 app.send(new DatagramPacket(new byte[10], 10, to));
