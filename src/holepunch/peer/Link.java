@@ -57,6 +57,18 @@ final class Link {
     private volatile long rttMillis = -1;
     private volatile String detail = "punching";
     private volatile long lastAnswer;
+    /** When this side last sent data on the direct path, and last heard anything authenticated from the peer (scheduler millis). */
+    private volatile long lastSent, lastHeard;
+    /** A probe of the active-path watch is out. */
+    private boolean watchProbe;
+    /**
+     * An active path (data sent within {@value #ACTIVE_MILLIS} ms) that has heard nothing from the
+     * peer for {@value #SILENT_MILLIS} ms is probed at once, and lost when that probe goes
+     * unanswered for {@value #ACTIVE_WAIT_MILLIS} ms: traffic moves to the relay within about 2.5 s
+     * of a path dying, not at the next keepalive (every P2P_KEEPALIVE_SEC) plus its wait. Idle
+     * paths keep the keepalive pace; a path with one-way traffic costs one probe a second.
+     */
+    static final long WATCH_MILLIS = 250, ACTIVE_MILLIS = 1000, SILENT_MILLIS = 1000, ACTIVE_WAIT_MILLIS = 1000;
     volatile boolean stopped;
 
     Link(Peers peers, String peer, long pairId, Role role, PathCrypto crypto, InetSocketAddress reported,
@@ -167,6 +179,32 @@ final class Link {
         // replaced, say) while the path itself works. The responder answers a repeat from its cache.
         if (state == PathState.DIRECT && path != null && remote != null) send(path, remote, init);
         peers.scheduler.schedule(HANDSHAKE_RETRY_MILLIS, this::retryHandshake);
+    }
+
+    /** Data went out on the direct path (every datagram: one volatile write). */
+    void sentData(long now) {
+        lastSent = now;
+    }
+
+    /** The active-path watch, every {@value #WATCH_MILLIS} ms while the path is direct. */
+    private synchronized void watch() {
+        if (stopped || peers.closed || state != PathState.DIRECT) return;
+        long now = peers.scheduler.nowMillis();
+        long heard = Math.max(lastHeard, lastAnswer);
+        if (!watchProbe && now - lastSent < ACTIVE_MILLIS && now - heard >= SILENT_MILLIS) {
+            watchProbe = true;
+            sendControl(path, Probe.Kind.KEEPALIVE, remote, newCounter(now));
+            peers.scheduler.schedule(ACTIVE_WAIT_MILLIS, () -> checkActive(now));
+        }
+        peers.scheduler.schedule(WATCH_MILLIS, this::watch);
+    }
+
+    private synchronized void checkActive(long sentAt) {
+        watchProbe = false;
+        if (stopped || peers.closed || state != PathState.DIRECT) return;
+        if (lastAnswer >= sentAt || lastHeard >= sentAt) return;
+        pathLost("sent data heard nothing from the peer for " + (peers.scheduler.nowMillis() - Math.max(lastHeard, lastAnswer))
+                + " ms, and a probe went unanswered");
     }
 
     /** When the last handshake was given up (scheduler millis), or -1. Read without the lock on every send. */
@@ -306,6 +344,7 @@ final class Link {
             if (from != null) {
                 heardOn(via, from);
                 proven(from);
+                lastHeard = peers.scheduler.nowMillis();
             }
             peers.deliver(this, from != null, plain, n);
             return true;
@@ -315,7 +354,10 @@ final class Link {
             peers.dropped("unauthenticated");
             return false;
         }
-        if (from != null) proven(from);
+        if (from != null) {
+            proven(from);
+            lastHeard = peers.scheduler.nowMillis();
+        }
         if (p.kind() == Probe.Kind.HANDSHAKE_INIT || p.kind() == Probe.Kind.HANDSHAKE_RESP) {
             onHandshake(via, from, p);
         } else if (p.kind() == Probe.Kind.HARD_NAT) {
@@ -421,6 +463,8 @@ final class Link {
                         sendControl(via, Probe.Kind.KEEPALIVE, from, newCounter(now));   // the hard side follows it to this socket now
                     }
                     peers.scheduler.schedule(peers.settings().keepaliveMillis(), this::keepalive);
+                    lastHeard = now;
+                    peers.scheduler.schedule(WATCH_MILLIS, this::watch);
                 }
             }
             default -> peers.dropped("unexpected");
@@ -440,9 +484,15 @@ final class Link {
             peers.scheduler.schedule(Math.max(0, peers.settings().keepaliveMillis() - peers.settings().answerWaitMillis()), this::keepalive);
             return;
         }
+        pathLost("keepalives stopped being answered");
+    }
+
+    /** The direct path died: said and reported, and the peer asked for again (traffic takes the relay meanwhile). */
+    private void pathLost(String why) {
         state = PathState.CONNECTING;
-        detail = "path via " + Peers.text(remote) + " stopped answering; punching again";
-        peers.log.warn(peers.selfId, "lost the direct path to " + peer + " via " + Peers.text(remote));
+        detail = "path via " + Peers.text(remote) + " stopped answering (" + why + "); punching again";
+        peers.log.warn(peers.selfId, "lost the direct path to " + peer + " via " + Peers.text(remote) + ": " + why);
+        peers.inc("holepunch_worker_path_lost_total", "why", why.startsWith("keepalives") ? "keepalive" : "active_watch");
         report();
         stop();
         if (peers.wanted(peer)) peers.requestPeer(peer);

@@ -239,6 +239,7 @@ public final class Peers {
         m.counterFamily("holepunch_worker_dropped_total", "Peer datagrams and payloads dropped, by reason.");
         m.counterFamily("holepunch_worker_direct_paths_total", "Direct paths opened, by the technique that opened them.");
         m.counterFamily("holepunch_worker_hard_nat_attempts_total", "Hard-NAT attempts, by side (hard: extra sockets opened; easy: a burst of probes).");
+        m.counterFamily("holepunch_worker_path_lost_total", "Direct paths lost, by what noticed it (keepalive, or active_watch: data sent and nothing heard).");
         m.gaugeSeries("holepunch_worker_path_state", "1 for each peer's current path state.", () -> {
             Map<String, Double> out = new LinkedHashMap<>();
             for (Link l : byPeer.values()) out.put(Metrics.labels("peer", l.peer, "state", l.state.wire()), 1.0);
@@ -295,6 +296,7 @@ public final class Peers {
             try {
                 via.send(ByteBuffer.wrap(out, 0, n), r);
                 count(peer, true, true, len);
+                l.sentData(scheduler.nowMillis());
                 return true;
             } catch (IOException e) {
                 log.debug(selfId, "direct send to " + peer + " failed: " + e.getMessage());

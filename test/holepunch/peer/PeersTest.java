@@ -93,6 +93,58 @@ class PeersTest extends PeerFixture {
         assertTrue(((String) peers.status().getFirst().get("detail")).contains("stopped answering"));
     }
 
+    /**
+     * Issue 28: a path that carries data and hears nothing back is probed within a second and
+     * given up a second after that, so traffic takes the relay in about 2.5 s instead of waiting
+     * for the next keepalive (15 s) and its answer (3 s). An idle path keeps the keepalive pace.
+     */
+    @Test
+    void activePath_thatGoesSilent_isLostWithinSeconds() {
+        makeDirect();
+        completeHandshake();
+        long lostAt = -1;
+        int sentBefore = sent.size();
+        for (int ms = 0; ms < 5000 && lostAt < 0; ms += 50) {
+            assertTrue(peers.send("peer", "data".getBytes()) || !"direct".equals(state()));
+            clock.advance(50);
+            if (!"direct".equals(state())) lostAt = ms + 50;
+        }
+        assertTrue(lostAt > 0 && lostAt <= 2500, "lost after " + lostAt + " ms of silence while sending");
+        assertTrue(((String) peers.status().getFirst().get("detail")).contains("heard nothing"), (String) peers.status().getFirst().get("detail"));
+        assertTrue(sent.size() > sentBefore, "probed");
+    }
+
+    /** An idle path (nothing sent) costs no more than before: nothing before its keepalive. */
+    @Test
+    void idlePath_isNotProbedBeforeItsKeepalive() {
+        makeDirect();
+        completeHandshake();
+        int before = sent.size();
+        clock.advance(14_000);
+        assertEquals(before, sent.size(), "no probe on an idle path before P2P_KEEPALIVE_SEC");
+        assertEquals("direct", state());
+    }
+
+    /** Traffic that hears the peer (its answers, its data) keeps the path: no loss while the peer is there. */
+    @Test
+    void activePath_whoseProbesAreAnswered_staysDirect() {
+        makeDirect();
+        completeHandshake();
+        for (int ms = 0; ms < 6000; ms += 50) {
+            peers.send("peer", "data".getBytes());
+            clock.advance(50);
+            for (Sent s : List.copyOf(sent)) {
+                Probe p = ours(s);
+                if (p != null && p.kind() == Probe.Kind.KEEPALIVE) {
+                    byte[] ack = fromThem(Probe.Kind.KEEPALIVE_ACK, p.counter());
+                    peers.onDatagram(PEER, ack, ack.length);
+                }
+            }
+            sent.clear();
+        }
+        assertEquals("direct", state());
+    }
+
     @Test
     void failedPeer_isRetriedWithBackoff() {
         Peers asking = peers(new PeerSettings(500, 50, 15_000, 3000, 1_000, List.of("peer"), List.of("peer"), Map.of(), 120_000));
