@@ -355,4 +355,62 @@ class NatLabTest {
             return "direct".equals(p.get("state")) && p.get("last_answer_ms_ago") instanceof Long ago && ago < sinceFlush;
         });
     }
+
+    /**
+     * Issue 28: with 200 datagrams a second flowing through a forward, UDP between the two NATs is
+     * dropped (a firewall rule on router 1): delivery resumes over the relay within 3 s, where it
+     * stopped for about 15 s before (a keepalive every 15 s, its 3 s wait, then punching).
+     */
+    @Test
+    void directPathDropped_underTraffic_deliveryResumesOverTheRelayWithinThreeSeconds() throws Exception {
+        lab = new Lab("cone", "cone");
+        lab.rendezvous();
+        lab.udpEcho("hp-h2", 7000);
+        Map<String, String> keepalivesAsDeployed = Map.of("P2P_KEEPALIVE_SEC", "15", "P2P_ANSWER_WAIT_MS", "3000");
+        lab.worker("hp-h2", "lab-b", null, keepalivesAsDeployed);
+        Map<String, String> a = new java.util.HashMap<>(keepalivesAsDeployed);
+        a.put("FORWARD", "5000=lab-b:127.0.0.1:7000");
+        lab.worker("hp-h1", "lab-a", null, a);
+        awaitState("hp-h1", "10.1.0.2", "direct", 60);
+        java.nio.file.Path replies = java.nio.file.Files.createTempFile("replies", ".txt");
+        try {
+            // 200 a second through the forward for 14 s; each echoed reply's arrival time, one per line
+            Process sender = lab.inNamespace("hp-h1", List.of("/usr/bin/python3", "-c", """
+                    import socket, time, sys
+                    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', 0)); s.setblocking(False)
+                    out = open(sys.argv[1], 'w', buffering=1); end = time.time() + 14; nxt = time.time()
+                    while time.time() < end:
+                        if time.time() >= nxt:
+                            s.sendto(b'x' * 200, ('127.0.0.1', 5000)); nxt += 0.005
+                        try:
+                            while True:
+                                s.recvfrom(2048); out.write('%.3f\\n' % time.time())
+                        except BlockingIOError:
+                            pass
+                        time.sleep(0.001)
+                    out.close()
+                    """, replies.toString()), Map.of());
+            try {
+                Await.until(Duration.ofSeconds(10), Lab.POLL, "replies flowing", () -> java.nio.file.Files.size(replies) > 100);
+            } catch (AssertionError e) {
+                throw new AssertionError(e.getMessage() + "\n" + lab.logs(), e);
+            }
+            Thread.sleep(2000);                          // two seconds of steady traffic before the drop: the measurement's baseline
+            double droppedAt = System.currentTimeMillis() / 1000.0;
+            for (String rule : List.of("-d", "-s")) {
+                Tools.run(10, List.of("ip", "netns", "exec", "hp-r1", "iptables", "-I", "FORWARD", "-p", "udp", rule, "203.0.113.12", "-j", "DROP"));
+            }
+            assertTrue(sender.waitFor(30, java.util.concurrent.TimeUnit.SECONDS), "the sender's 14 s are over");
+            List<Double> times = java.nio.file.Files.readAllLines(replies).stream().filter(l -> !l.isBlank()).map(Double::parseDouble).toList();
+            double lastBefore = times.stream().filter(t -> t <= droppedAt).mapToDouble(Double::doubleValue).max().orElse(droppedAt);
+            double firstAfter = times.stream().filter(t -> t > droppedAt + 0.05).mapToDouble(Double::doubleValue).min().orElse(Double.MAX_VALUE);
+            double gap = firstAfter - lastBefore;
+            System.out.printf("path dropped under traffic: delivery resumed %.2f s after the last reply before the drop%n", gap);
+            assertTrue(gap <= 3.0, "delivery stopped for " + gap + " s\n" + lab.peer("hp-h1", "10.1.0.2") + "\n" + lab.logs());
+            Object state = lab.peer("hp-h1", "10.1.0.2").get("state");
+            assertTrue(List.of("relay", "connecting").contains(state), "traffic is relayed while direct is tried again: " + state);
+        } finally {
+            java.nio.file.Files.deleteIfExists(replies);
+        }
+    }
 }
