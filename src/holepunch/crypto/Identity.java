@@ -61,24 +61,59 @@ public final class Identity {
         return Arrays.copyOfRange(x509, x509.length - 32, x509.length);
     }
 
-    /** The identity in {@code file}, made there (mode 0600) when the file does not exist. */
+    /**
+     * The key in {@code file}, made there first when there is none. It is written whole or not at
+     * all: to a temporary file of mode 0600 beside it, forced to disk, then linked in under its name,
+     * which fails when another process made it meanwhile (that one's key is then read). A crash
+     * leaves no empty or half-written key, and a concurrent start never reads half of one.
+     */
     public static Identity loadOrCreate(Path file) {
         if (!Files.exists(file)) {
             Identity id = generate();
+            Path tmp = null;
             try {
-                Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-                Files.writeString(file, id.encode(), StandardOpenOption.TRUNCATE_EXISTING);
+                Path dir = file.toAbsolutePath().getParent();
+                tmp = Files.createTempFile(dir, ".holepunch-key-", ".tmp",
+                        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+                try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                    ch.write(java.nio.ByteBuffer.wrap(id.encode().getBytes(StandardCharsets.US_ASCII)));
+                    ch.force(true);
+                }
+                Files.createLink(file, tmp);             // no replace: the first start's key wins
                 return id;
             } catch (FileAlreadyExistsException e) {
-                // made meanwhile: read it below
+                // made meanwhile by another start: read it below
             } catch (IOException | UnsupportedOperationException e) {
                 throw new ConfigException("WORKER_KEY_FILE " + file + " cannot be created: " + e.getMessage());
+            } finally {
+                if (tmp != null) {
+                    try {
+                        Files.deleteIfExists(tmp);
+                    } catch (IOException ignored) {
+                        // a stray temporary file; the key is whole either way
+                    }
+                }
             }
         }
         return load(file);
     }
 
+    /** A key readable or writable by anyone but its owner is refused, as ssh refuses such a private key. */
+    private static void checkPrivate(Path file) {
+        try {
+            java.util.Set<java.nio.file.attribute.PosixFilePermission> p = Files.getPosixFilePermissions(file);
+            String mode = PosixFilePermissions.toString(p);
+            if (!mode.substring(3).equals("------")) {
+                throw new ConfigException("WORKER_KEY_FILE " + file + " is open to others (" + mode + "): a worker key must be"
+                        + " its owner's alone; chmod 600 it");
+            }
+        } catch (UnsupportedOperationException | IOException e) {
+            // no POSIX permissions here (or unreadable: load says so)
+        }
+    }
+
     static Identity load(Path file) {
+        checkPrivate(file);
         List<String> lines;
         try {
             lines = Files.readAllLines(file, StandardCharsets.US_ASCII);

@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.nio.file.attribute.PosixFilePermissions;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -47,6 +48,57 @@ class IdentityTest {
             Files.delete(dirAsFile);
         } finally {
             Files.deleteIfExists(file);
+        }
+    }
+
+    /** Issue 23, finding 4: a key file others may read is refused, naming the variable (as ssh refuses such a key). */
+    @Test
+    void keyFileOpenToOthers_isRefused() throws Exception {
+        Path dir = Files.createTempDirectory("hp-key-dir");
+        Path file = dir.resolve("worker.key");
+        try {
+            Identity made = Identity.loadOrCreate(file);
+            Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw-rw-"));
+            ConfigException e = assertThrows(ConfigException.class, () -> Identity.loadOrCreate(file));
+            assertTrue(e.getMessage().startsWith("WORKER_KEY_FILE") && e.getMessage().contains("rw-rw-rw-") && e.getMessage().contains("chmod 600"),
+                    e.getMessage());
+            Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+            assertEquals(made.publicIdentity().fingerprint(), Identity.loadOrCreate(file).publicIdentity().fingerprint());
+        } finally {
+            Files.deleteIfExists(file);
+            Files.delete(dir);
+        }
+    }
+
+    /**
+     * Issue 23, finding 4: the key file was created, then written, so a concurrent start could read
+     * it empty or half-written. Eight starts at once now all get the one key written whole, and no
+     * temporary file is left beside it.
+     */
+    @Test
+    void concurrentStarts_allGetTheSameWholeKey() throws Exception {
+        Path dir = Files.createTempDirectory("hp-key-race");
+        Path file = dir.resolve("worker.key");
+        try (java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(8)) {
+            java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+            List<java.util.concurrent.Future<String>> starts = new java.util.ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                starts.add(pool.submit(() -> {
+                    go.await();
+                    return Identity.loadOrCreate(file).publicIdentity().fingerprint();
+                }));
+            }
+            go.countDown();
+            java.util.Set<String> keys = new java.util.HashSet<>();
+            for (java.util.concurrent.Future<String> f : starts) keys.add(f.get(30, java.util.concurrent.TimeUnit.SECONDS));
+            assertEquals(1, keys.size(), "one key for every start: " + keys);
+            try (java.util.stream.Stream<Path> left = Files.list(dir)) {
+                assertEquals(List.of(file), left.toList(), "only the key itself");
+            }
+            assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(file)));
+        } finally {
+            Files.deleteIfExists(file);
+            Files.delete(dir);
         }
     }
 
