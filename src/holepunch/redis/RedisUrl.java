@@ -16,7 +16,8 @@ public record RedisUrl(boolean tls, String host, int port, String user, String p
         try {
             uri = new URI(text.trim());
         } catch (URISyntaxException e) {
-            throw new IllegalArgumentException("REDIS_URL is not a URL: " + e.getMessage());
+            // The reason and where, never the text: it may hold the password.
+            throw new IllegalArgumentException("REDIS_URL is not a URL: " + e.getReason() + (e.getIndex() >= 0 ? " at character " + e.getIndex() : ""));
         }
         String scheme = uri.getScheme();
         if (!"redis".equals(scheme) && !"rediss".equals(scheme)) {

@@ -186,6 +186,7 @@ public final class Worker implements AutoCloseable {
                 + (config.keyFile() == null ? " (new for this process; set WORKER_KEY_FILE to keep it)" : " (from " + config.keyFile() + ")")
                 + ", UDP port " + w.udpPort() + ", health server on port " + w.health.port() + ", STUN servers " + config.stunServers().stream()
                 .map(a -> a.getHostString() + ":" + a.getPort()).toList());
+        if (config.plaintextWarning() != null) w.log.warn(config.workerId(), config.plaintextWarning());
         if (config.peers().primeTtl() > 0 && SocketTtl.get(w.udp) <= 0) {
             w.log.warn(config.workerId(), "cannot read or set the UDP socket's TTL (" + SocketTtl.unavailable()
                     + "); peer probes go without priming (P2P_PRIME_TTL)");

@@ -113,6 +113,22 @@ public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAdd
         return List.copyOf(out);
     }
 
+    /**
+     * A warning when the session to the rendezvous travels in clear to another host ({@code ws://},
+     * from an {@code http://} RENDEZVOUS_SERVICE_URL, to an address that is not this machine's
+     * loopback): its token, proofs and reports can then be read and changed on the way. Null otherwise.
+     */
+    public String plaintextWarning() {
+        if (!"ws".equals(rendezvousWs.getScheme())) return null;
+        String host = rendezvousWs.getHost();
+        if (host == null) return null;
+        String h = host.startsWith("[") ? host.substring(1, host.length() - 1) : host;
+        java.net.InetAddress literal = holepunch.net.Addresses.literal(h);
+        if (h.equalsIgnoreCase("localhost") || (literal != null && literal.isLoopbackAddress())) return null;
+        return "RENDEZVOUS_SERVICE_URL is http:// to " + host + ", not this machine: the session to the rendezvous (its token, key"
+                + " proofs and endpoint reports) travels unencrypted and can be read or changed on the way; use https:// (wss://)";
+    }
+
     /** http(s)://host[:port] becomes ws(s)://host[:port]/ws/register/ID, as the original builds it. */
     static URI webSocketUrl(String base, String workerId) {
         String lower = base.toLowerCase(Locale.ROOT);

@@ -103,6 +103,10 @@ class RespTest {
         assertEquals(new RedisUrl(false, "10.0.0.5", 6379, null, null, 0), RedisUrl.parse("redis://10.0.0.5"));
         assertEquals(new RedisUrl(false, "h", 6379, null, "pw", 0), RedisUrl.parse("redis://:pw@h"));
         assertEquals(new RedisUrl(false, "::1", 7000, null, null, 0), RedisUrl.parse("redis://[::1]:7000"));
+        // Issue 23, finding 11: an unparsable REDIS_URL printed its password in the error.
+        IllegalArgumentException unparsable = assertThrows(IllegalArgumentException.class, () -> RedisUrl.parse("redis://:s3cret pw@cache:6379"));
+        assertFalse(unparsable.getMessage().contains("s3cret"), unparsable.getMessage());
+        assertTrue(unparsable.getMessage().startsWith("REDIS_URL is not a URL"), unparsable.getMessage());
         for (String bad : new String[] {"http://h", "redis://", "redis://h/x", "redis://h/-1", "not a url"}) {
             assertThrows(IllegalArgumentException.class, () -> RedisUrl.parse(bad), bad);
         }

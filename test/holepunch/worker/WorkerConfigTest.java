@@ -89,4 +89,18 @@ class WorkerConfigTest {
                 () -> config("RENDEZVOUS_SERVICE_URL", "https://rv.example.net", "PORT_MAPPING", "pcp,upnpp"));
         org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("PORT_MAPPING") && e.getMessage().contains("'upnpp'"), e.getMessage());
     }
+
+    /** Issue 23, finding 4: a ws:// rendezvous on another host is used with a warning; loopback and https are quiet. */
+    @Test
+    void plaintextRendezvousOnAnotherHost_isWarnedAbout() {
+        java.util.function.Function<String, String> warning = url -> WorkerConfig.from(new holepunch.config.Env(Map.of(
+                "RENDEZVOUS_SERVICE_URL", url))).plaintextWarning();
+        org.junit.jupiter.api.Assertions.assertNotNull(warning.apply("http://rendezvous.example:8080"));
+        org.junit.jupiter.api.Assertions.assertNotNull(warning.apply("http://192.0.2.7:8080"));
+        org.junit.jupiter.api.Assertions.assertTrue(warning.apply("http://192.0.2.7:8080").contains("https://"));
+        org.junit.jupiter.api.Assertions.assertNull(warning.apply("http://127.0.0.1:8080"));
+        org.junit.jupiter.api.Assertions.assertNull(warning.apply("http://localhost:8080"));
+        org.junit.jupiter.api.Assertions.assertNull(warning.apply("http://[::1]:8080"));
+        org.junit.jupiter.api.Assertions.assertNull(warning.apply("https://rendezvous.example"));
+    }
 }
