@@ -458,6 +458,7 @@ final class Link {
                     peers.log.info(peers.selfId, "direct path to " + peer + " via " + Peers.text(from) + " (" + technique.wire
                             + ", rtt " + rttMillis + " ms)");
                     peers.failures.remove(peer);
+                    if (peers.lostAt.remove(peer) != null) peers.log.info(peers.selfId, "direct again with " + peer);
                     report();
                     if (via == peers.transport && technique == Technique.HARD_NAT) {
                         sendControl(via, Probe.Kind.KEEPALIVE, from, newCounter(now));   // the hard side follows it to this socket now
@@ -489,6 +490,7 @@ final class Link {
 
     /** The direct path died: said and reported, and the peer asked for again (traffic takes the relay meanwhile). */
     private void pathLost(String why) {
+        peers.lostAt.put(peer, peers.scheduler.nowMillis());
         state = PathState.CONNECTING;
         detail = "path via " + Peers.text(remote) + " stopped answering (" + why + "); punching again";
         peers.log.warn(peers.selfId, "lost the direct path to " + peer + " via " + Peers.text(remote) + ": " + why);
@@ -498,15 +500,30 @@ final class Link {
         if (peers.wanted(peer)) peers.requestPeer(peer);
     }
 
+    /**
+     * After a direct path to the peer was lost, direct is tried again soon and often: first after
+     * {@value #AGAIN_FIRST_MILLIS} ms, doubling to {@value #AGAIN_CAP_MILLIS} ms (jittered), for
+     * {@value #AGAIN_FOR_MILLIS} ms after the loss; with each attempt's punching that is a new try
+     * every 13 s at most, so a healed path is direct again within about 8 s (4-5 introductions a
+     * minute: within the offer budgets). A pair that never went direct keeps the slow schedule.
+     */
+    static final long AGAIN_FIRST_MILLIS = 2000, AGAIN_CAP_MILLIS = 8000, AGAIN_FOR_MILLIS = 600_000;
+
     /** No direct path: traffic goes through the rendezvous relay, and a direct path is tried again later. */
     private void fail(String why) {
         state = PathState.RELAY;
-        detail = why + "; relaying through the rendezvous and retrying direct, backing off from every "
-                + peers.settings().retryDirectMillis() / 1000 + " s";
-        peers.log.warn(peers.selfId, "no direct path to " + peer + ": " + why + "; using the relay");
-        report();
         int n = peers.failures.merge(peer, 1, Integer::sum);
-        long retry = Backoff.delay(n - 1, peers.settings().retryDirectMillis(), 32 * peers.settings().retryDirectMillis());   // 1x ... 32x
+        Long lost = peers.lostAt.get(peer);
+        long now = peers.scheduler.nowMillis();
+        boolean wasDirect = lost != null && now - lost < AGAIN_FOR_MILLIS;
+        long retry = wasDirect
+                ? Math.min(peers.settings().retryDirectMillis(), Backoff.jittered(n - 1, AGAIN_FIRST_MILLIS, AGAIN_CAP_MILLIS))
+                : Backoff.delay(n - 1, peers.settings().retryDirectMillis(), 32 * peers.settings().retryDirectMillis());   // 1x ... 32x
+        detail = why + "; relaying through the rendezvous and retrying direct in " + (retry + 500) / 1000 + " s"
+                + (wasDirect ? " (it was direct " + (now - lost) / 1000 + " s ago)" : ", backing off from every "
+                + peers.settings().retryDirectMillis() / 1000 + " s");
+        peers.log.warn(peers.selfId, "no direct path to " + peer + ": " + why + "; using the relay, direct again in " + (retry + 500) / 1000 + " s");
+        report();
         if (peers.settings().connectTo().contains(peer)) peers.scheduler.schedule(retry, this::retryDirect);
     }
 

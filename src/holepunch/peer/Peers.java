@@ -173,6 +173,16 @@ public final class Peers {
         }
     });
     static final int MAX_FAILURES = 1024;
+    /**
+     * When a direct path to a peer was last lost (scheduler millis), the most recent peers: such a
+     * pair worked directly before, so direct is tried again soon while it is relayed (Link#fail).
+     */
+    final Map<String, Long> lostAt = java.util.Collections.synchronizedMap(new java.util.LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Long> eldest) {
+            return size() > MAX_FAILURES;
+        }
+    });
     volatile boolean closed;
     private volatile DataListener dataListener = (peer, buf, off, len) -> { };
     private volatile Metrics metrics = new Metrics();
