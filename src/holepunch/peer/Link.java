@@ -83,37 +83,18 @@ final class Link {
         this.createdMillis = peers.scheduler.nowMillis();
         this.ledger = new ProbeLedger(createdMillis);
         this.hardNat = new HardNat(this, peers);
+        this.bursts = new BurstGate(peers, peer);
         if (reported != null) addCandidate(reported, reported.equals(mapped) ? Technique.PORT_MAPPING : Technique.STUN);   // the gateway's mapping keeps that port
         for (InetSocketAddress h : hosts) {
             addCandidate(h, h.equals(mapped) ? Technique.PORT_MAPPING : h.getAddress() instanceof java.net.Inet6Address ? Technique.IPV6 : Technique.HOST);
         }
     }
 
-    /** The peer's address as the rendezvous saw it (its session's source IP), which it vouches for; null when not given. */
-    private volatile InetAddress vouched;
-    /** Addresses an authenticated datagram of this peer came from (at most {@value #MAX_PROVEN}); and the last, read without a lock. */
-    private final java.util.Set<InetAddress> proven = java.util.concurrent.ConcurrentHashMap.newKeySet();
-    private volatile InetAddress lastProven;
-    static final int MAX_PROVEN = 16;
+    /** Where this peer's bursts may go (the hard-NAT technique's): {@link BurstGate}. */
+    final BurstGate bursts;
 
     void vouch(String ip) {
-        vouched = ip == null ? null : holepunch.net.Addresses.literal(ip);
-    }
-
-    private void proven(InetSocketAddress from) {
-        InetAddress a = from.getAddress();
-        if (a == lastProven) return;                     // the hot path: the same sender object as before
-        lastProven = a;
-        if (proven.size() < MAX_PROVEN) proven.add(a);
-    }
-
-    /**
-     * Whether a burst (the hard-NAT technique's) may go to {@code ip}: the rendezvous vouches for it
-     * (it is the peer's session address), or an authenticated datagram of the peer came from it.
-     * A peer could otherwise report any address and have us spray its ports.
-     */
-    boolean burstAllowed(InetAddress ip) {
-        return ip.equals(vouched) || proven.contains(ip);
+        bursts.vouch(ip);
     }
 
     private boolean addCandidate(InetSocketAddress a, Technique origin) {
@@ -268,20 +249,9 @@ final class Link {
         if (reported != null && punching()) hardNat.onPeerHard(reported);
     }
 
-    private boolean saidUnproven;
-
-    /** A burst to {@code to}: only to a proven or vouched-for address, and within the peer's budget; said once when refused. */
+    /** A burst to {@code to}: see {@link BurstGate#may}. */
     boolean burstMay(InetSocketAddress to) {
-        String why = !burstAllowed(to.getAddress()) ? "its address " + Peers.text(to) + " is neither the one the rendezvous saw nor one"
-                + " an authenticated datagram of the peer came from" : !peers.takeBurst(peer) ? "its burst budget is spent (" + Peers.BURSTS_PER_PEER
-                + " at once, one more a minute)" : null;
-        if (why == null) return true;
-        peers.dropped("burst_refused");
-        if (!saidUnproven) {
-            saidUnproven = true;
-            peers.log.info(peers.selfId, "no hard-NAT burst towards " + peer + ": " + why);
-        }
-        return false;
+        return bursts.may(to);
     }
 
     /** Tells the peer over the relay that our NAT maps per destination and how many extra sockets we opened. */
@@ -343,7 +313,7 @@ final class Link {
             }
             if (from != null) {
                 heardOn(via, from);
-                proven(from);
+                bursts.proven(from);
                 lastHeard = peers.scheduler.nowMillis();
             }
             peers.deliver(this, from != null, plain, n);
@@ -355,7 +325,7 @@ final class Link {
             return false;
         }
         if (from != null) {
-            proven(from);
+            bursts.proven(from);
             lastHeard = peers.scheduler.nowMillis();
         }
         if (p.kind() == Probe.Kind.HANDSHAKE_INIT || p.kind() == Probe.Kind.HANDSHAKE_RESP) {
