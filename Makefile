@@ -115,7 +115,7 @@ build/test-classes.stamp: $(TEST_SRCS) build/holepunch.jar $(JUNIT_JAR) | jdk
 # Programs the interop tests run (Debian packages), installed when missing and we are root.
 test-tools:
 	@missing=""; \
-	for t in turnserver:coturn turnutils_stunclient:coturn ip:iproute2 iptables:iptables conntrack:conntrack tcpdump:tcpdump promtool:prometheus redis-server:redis-server openssl:openssl curl:curl miniupnpd:miniupnpd-iptables iptables-legacy:iptables; do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
+	for t in turnserver:coturn turnutils_stunclient:coturn ip:iproute2 iptables:iptables conntrack:conntrack tcpdump:tcpdump promtool:prometheus redis-server:redis-server openssl:openssl curl:curl haproxy:haproxy miniupnpd:miniupnpd-iptables iptables-legacy:iptables; do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
 	/usr/bin/python3 -c 'import aioice' 2>/dev/null || missing="$$missing python3-aioice"; \
 	/usr/bin/python3 -c 'import fastapi, uvicorn, websockets' 2>/dev/null || missing="$$missing python3-fastapi python3-uvicorn python3-websockets"; \
 	if command -v miniupnpd >/dev/null && ! miniupnpd --version 2>&1 | grep -q 'iptables'; then \

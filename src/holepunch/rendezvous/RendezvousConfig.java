@@ -16,7 +16,8 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                                long maxBufferedBytes, List<String> allowedOrigins, int offersPerMinute,
                                int maxPairsPerWorker, int idBindingGraceSec, boolean requireWorkerKeys, List<String> publicHosts,
                                int stunOtherPort, RedisUrl redisUrl, String redisCaFile, int setupNice,
-                               holepunch.stun.StunServer.ChangePolicy stunChangePolicy, boolean connectionLimitsSet) {
+                               holepunch.stun.StunServer.ChangePolicy stunChangePolicy, boolean connectionLimitsSet,
+                               ClientAddress trustedProxies) {
 
     /** Request heads larger than this are refused before any handler runs. */
     public static final int MAX_REQUEST_HEAD_BYTES = 16 * 1024;
@@ -53,7 +54,8 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                 env.string("REDIS_CA_FILE", "").isBlank() ? null : env.string("REDIS_CA_FILE", "").strip(),
                 setupNice(env),
                 changePolicy(env),
-                env.anySet("MAX_SESSIONS", "MAX_PENDING_CONNECTIONS", "MAX_PENDING_PER_IP"));
+                env.anySet("MAX_SESSIONS", "MAX_PENDING_CONNECTIONS", "MAX_PENDING_PER_IP"),
+                ClientAddress.parse(env.string("TRUSTED_PROXIES", "")));
     }
 
     /** {@code STUN_CHANGE_REQUEST}: {@code answer} (the default) or {@code strict} (RFC 5780's 420 for a change it cannot make). */

@@ -87,7 +87,7 @@ public final class RendezvousServer implements AutoCloseable {
             cluster = null;
             clusterIds = null;
         }
-        this.workerList = new WorkerList(registry, cluster, protocol.broker(), metrics, log);
+        this.workerList = new WorkerList(registry, cluster, protocol.broker(), metrics, log, config.trustedProxies());
         describeMetrics();
         ConnectionLoop.Settings settings = new ConnectionLoop.Settings(config.pingIntervalNanos(), config.pingTimeoutNanos(),
                 config.maxMessageBytes(), 1 << 20, 2_000_000_000L);
@@ -248,20 +248,24 @@ public final class RendezvousServer implements AutoCloseable {
         }
         IdentityBindings.Checked proof = identities.check(workerId, headers.getFirst(UpgradeProof.HEADER), headers.getFirst("Host"));
         if (proof.refusal() != null) return refuse(ex, workerId, proof.refusal());
-        InetSocketAddress remote = ex.getRemoteAddress();
+        InetSocketAddress peer = ex.getRemoteAddress();
+        // The client: the TCP peer, or whom a trusted proxy (TRUSTED_PROXIES) says it forwards for.
+        InetSocketAddress remote = config.trustedProxies().client(peer, headers.getFirst("Forwarded"), headers.getFirst("X-Forwarded-For"));
         String ip = Addresses.text(remote.getAddress());     // RFC 5952 for IPv6
-        Admission.Refusal full = admission.takeSlot(ip);
+        String slot = ClientAddress.limitKey(remote.getAddress());
+        Admission.Refusal full = admission.takeSlot(slot);
         if (full != null) return refuse(ex, workerId, full);
         SocketChannel channel = HttpServerUpgrade.channel(ex);
-        WebSocketConnection connection = new WebSocketConnection(channel, remote, protocol, config.maxMessageBytes(), buffers);
-        WorkerEntry entry = new WorkerEntry(workerId, ip, remote.getPort(), connection, config.maxMessagesPerSec(),
-                protocol.broker().newOfferBucket(), proof.identity());
+        WebSocketConnection connection = new WebSocketConnection(channel, peer, protocol, config.maxMessageBytes(), buffers);
+        WorkerEntry entry = new WorkerEntry(workerId, ip, remote.getPort() != 0 ? remote.getPort() : peer.getPort(), connection,
+                config.maxMessagesPerSec(), protocol.broker().newOfferBucket(), proof.identity());
         entry.ephemeralKey = proof.ephemeral();
+        entry.slotKey = slot;
         connection.attach(entry);
         Admission.Refusal bound = cluster == null ? null : clusterBinding(entry);   // before a local claim is made
         if (bound == null) bound = identities.claim(entry);
         if (bound != null) {
-            admission.releaseSlot(ip);
+            admission.releaseSlot(slot);
             return refuse(ex, workerId, bound);
         }
         byte[] response = ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -280,7 +284,7 @@ public final class RendezvousServer implements AutoCloseable {
             leftover = HttpServerUpgrade.upgrade(ex, response);
         } catch (IOException | RuntimeException e) {
             registry.remove(entry);
-            admission.releaseSlot(ip);
+            admission.releaseSlot(slot);
             identities.released(entry);
             channel.close();
             log.warn(workerId, "WebSocket upgrade failed: " + e);
@@ -290,7 +294,7 @@ public final class RendezvousServer implements AutoCloseable {
         if (clusterIds != null) clusterIds.registered(entry);
         metrics.inc("holepunch_registrations_total");
         registrations.incrementAndGet();
-        log.info(workerId, "registered from WebSocket " + ip + ":" + remote.getPort()
+        log.info(workerId, "registered from WebSocket " + ip + ":" + entry.observedPort + (remote == peer ? "" : " (through " + Addresses.text(peer) + ")")
                 + (entry.identity == null ? " (no key)" : " with key " + entry.identity.shortFingerprint()) + ". Total: " + registry.size());
         return true;
     }
@@ -341,7 +345,7 @@ public final class RendezvousServer implements AutoCloseable {
 
     /** Called once per ended session (after the upgrade completed). */
     private void connectionClosed(WorkerEntry entry, int code) {
-        admission.releaseSlot(entry.observedIp);
+        admission.releaseSlot(entry.slotKey);
         if (entry.refusedByCluster) {
             identities.withdraw(entry);
         } else {

@@ -41,6 +41,8 @@ final class WorkerEntry {
     volatile boolean refusedByCluster;
     /** The key is the worker process's alone (its proof said so): it holds the id only while this session lives. */
     volatile boolean ephemeralKey;
+    /** What this session's per-address limit counts it by (its client's address, an IPv6 one's /64). */
+    volatile String slotKey;
     /** Wall-clock time of the upgrade: across instances, the later session of an id wins. */
     final long registeredMillis = System.currentTimeMillis();
 

@@ -33,7 +33,10 @@ final class WorkerList {
     private final Log log;
     private final InFlight<InetAddress> answers = new InFlight<>(IN_FLIGHT, IN_FLIGHT_PER_ADDRESS);
 
-    WorkerList(Registry registry, ClusterDirectory cluster, PeerBroker broker, Metrics metrics, Log log) {
+    private final ClientAddress proxies;
+
+    WorkerList(Registry registry, ClusterDirectory cluster, PeerBroker broker, Metrics metrics, Log log, ClientAddress proxies) {
+        this.proxies = proxies;
         this.registry = registry;
         this.cluster = cluster;
         this.broker = broker;
@@ -43,7 +46,8 @@ final class WorkerList {
 
     /** Answers the request (a GET its caller has authorized). */
     void answer(HttpExchange ex) throws IOException {
-        InetAddress from = ex.getRemoteAddress().getAddress();
+        com.sun.net.httpserver.Headers h = ex.getRequestHeaders();
+        InetAddress from = proxies.client(ex.getRemoteAddress(), h.getFirst("Forwarded"), h.getFirst("X-Forwarded-For")).getAddress();
         boolean entered;
         try {
             entered = answers.enter(from, WAIT_MILLIS);

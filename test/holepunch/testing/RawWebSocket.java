@@ -57,6 +57,18 @@ public final class RawWebSocket implements AutoCloseable {
         return new RawWebSocket(s, readHead(in), in);
     }
 
+    /** As {@link #raw}, from {@code localIp} (another loopback address, say 127.0.0.2: a second client host). */
+    public static RawWebSocket rawFrom(String localIp, int port, String request) throws IOException {
+        Socket s = new Socket();
+        s.bind(new InetSocketAddress(localIp, 0));
+        s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+        s.setSoTimeout(10_000);
+        s.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+        s.getOutputStream().flush();
+        DataInputStream in = new DataInputStream(s.getInputStream());
+        return new RawWebSocket(s, readHead(in), in);
+    }
+
     public static RawWebSocket connect(int port, String workerId) throws IOException {
         return connect(port, workerId, new byte[0]);
     }
