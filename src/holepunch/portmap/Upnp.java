@@ -77,7 +77,7 @@ final class Upnp {
                 String answer = new String(in.array(), 0, in.position(), StandardCharsets.US_ASCII);
                 Matcher m = Pattern.compile("(?im)^location:\\s*(\\S+)\\s*$").matcher(answer);
                 if (answer.startsWith("HTTP/1.1 200") && m.find()) {
-                    URI location = URI.create(m.group(1));
+                    URI location = uri(m.group(1), "LOCATION");
                     if (!gateway.getHostAddress().equals(location.getHost())) {
                         throw new PortMapException("UPnP: the gateway's SSDP answer points elsewhere (" + location.getHost() + ")");
                     }
@@ -86,6 +86,21 @@ final class Upnp {
             }
         }
         throw new PortMapException("UPnP: no Internet Gateway Device answered SSDP within " + timeout.toMillis() + " ms");
+    }
+
+    /** {@code text} as a URI, or a PortMapException naming {@code what}: a malformed one must not end the port-mapping thread. */
+    private static URI uri(String text, String what) throws PortMapException {
+        try {
+            URI u = URI.create(text);
+            if (u.getHost() == null) throw new IllegalArgumentException("no host");
+            return u;
+        } catch (IllegalArgumentException e) {
+            throw new PortMapException("UPnP: the gateway's " + what + " is not a URL (" + holepunch.log.Log.excerpt(text) + ")");
+        }
+    }
+
+    private static int port(URI u) {
+        return u.getPort() >= 0 ? u.getPort() : 80;
     }
 
     /** The first WAN connection service the device description at {@code location} lists. */
@@ -99,9 +114,17 @@ final class Upnp {
                 String control = tag(block, "controlURL");
                 if (control == null) continue;
                 String base = tag(xml, "URLBase");
-                URI control1 = (base == null || base.isBlank() ? location : URI.create(base.strip())).resolve(control.strip());
-                if (!location.getHost().equals(control1.getHost())) {
-                    throw new PortMapException("UPnP: the control URL points away from the gateway (" + control1.getHost() + ")");
+                URI control1;
+                try {
+                    control1 = (base == null || base.isBlank() ? location : uri(base.strip(), "URLBase")).resolve(control.strip());
+                } catch (IllegalArgumentException e) {
+                    throw new PortMapException("UPnP: the description's controlURL is not a URL");
+                }
+                // The SOAP calls go to the very server that gave the description: a neighbour that answered SSDP
+                // in the gateway's name cannot steer them to another port of it (a Docker API on :2375, say).
+                if (!location.getHost().equals(control1.getHost()) || port(location) != port(control1) || !"http".equals(control1.getScheme())) {
+                    throw new PortMapException("UPnP: the control URL points away from the gateway's description server ("
+                            + control1.getHost() + ":" + port(control1) + ", not " + location.getHost() + ":" + port(location) + ")");
                 }
                 return new Service(type, control1);
             }

@@ -121,6 +121,25 @@ class UpnpTest {
         assertTrue(c.getMessage().contains("control URL points away"), c.getMessage());
     }
 
+    /**
+     * Issue 23, finding 10: a description whose controlURL named another port of the gateway (a
+     * Docker API on :2375 received AddPortMapping) steered the worker's SOAP there. The calls now go
+     * only to the server that gave the description; and a malformed LOCATION is a PortMapException
+     * (the port-mapping thread died of the IllegalArgumentException, leaving /status at error: null).
+     */
+    @Test
+    void attack_aControlUrlOnAnotherPortOfTheGateway_orAMalformedLocation_isRefused() throws Exception {
+        HttpServer s = http(description("http://127.0.0.1:2375/containers/create"));
+        PortMapException c = assertThrows(PortMapException.class, () -> new Upnp(Duration.ofSeconds(2))
+                .service(URI.create("http://127.0.0.1:" + s.getAddress().getPort() + "/rootDesc.xml")));
+        assertTrue(c.getMessage().contains("points away") && c.getMessage().contains(":2375"), c.getMessage());
+
+        int port = ssdp("127.0.0.1", "127.0.0.1", "http://127.0.0.1:80/%zz");
+        PortMapException m = assertThrows(PortMapException.class,
+                () -> new Upnp(Duration.ofSeconds(2)).discover(InetAddress.getByName("127.0.0.1"), port));
+        assertTrue(m.getMessage().contains("LOCATION is not a URL"), m.getMessage());
+    }
+
     @Test
     void anOversizedDescription_isRefused() throws Exception {
         HttpServer s = http("<root>" + "x".repeat(Upnp.MAX_BODY + 1) + "</root>");
