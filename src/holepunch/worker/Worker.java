@@ -339,10 +339,22 @@ public final class Worker implements AutoCloseable {
         }
     }
 
+    /**
+     * Whether the gateway's mapping may be offered to peers: its external address must be the one
+     * STUN sees us at, and a unicast address off this host (a gateway, or a neighbour answering in
+     * its name, could otherwise have us advertise 127.0.0.1 or a third party's address to peers).
+     */
+    static boolean advertisable(InetSocketAddress external, InetSocketAddress stunEndpoint) {
+        java.net.InetAddress a = external.getAddress();
+        return a != null && stunEndpoint != null && a.equals(stunEndpoint.getAddress()) && !a.isLoopbackAddress()
+                && !a.isAnyLocalAddress() && !a.isLinkLocalAddress() && !a.isMulticastAddress();
+    }
+
     private void report(InetSocketAddress endpoint, NatMapping m) {
         holepunch.portmap.PortMapper.Mapping mapped = portMapper == null ? null : portMapper.mapping();
         boolean sent = session.send(new UpdateUdpEndpoint(Addresses.text(endpoint.getAddress()), endpoint.getPort(),
-                m.behaviour().wire, m.portPreserved(), hostCandidates(), mapped == null ? null : Addresses.text(mapped.external())));
+                m.behaviour().wire, m.portPreserved(), hostCandidates(),
+                mapped == null || !advertisable(mapped.external(), endpoint) ? null : Addresses.text(mapped.external())));
         if (sent) {
             reported = endpoint;
             reportedMapping = m;

@@ -103,4 +103,17 @@ class WorkerConfigTest {
         org.junit.jupiter.api.Assertions.assertNull(warning.apply("http://[::1]:8080"));
         org.junit.jupiter.api.Assertions.assertNull(warning.apply("https://rendezvous.example"));
     }
+
+    /** Issue 23, finding 10: a mapping is offered only when its external address is the one STUN sees, and off this host. */
+    @Test
+    void aGatewayMapping_isAdvertisedOnlyAtTheStunObservedAddress() {
+        java.net.InetSocketAddress stun = new java.net.InetSocketAddress("198.51.100.20", 40000);
+        org.junit.jupiter.api.Assertions.assertTrue(Worker.advertisable(new java.net.InetSocketAddress("198.51.100.20", 4000), stun));
+        org.junit.jupiter.api.Assertions.assertFalse(Worker.advertisable(new java.net.InetSocketAddress("127.0.0.1", 4000), stun));
+        org.junit.jupiter.api.Assertions.assertFalse(Worker.advertisable(new java.net.InetSocketAddress("203.0.113.99", 4000), stun),
+                "a third party's address");
+        org.junit.jupiter.api.Assertions.assertFalse(Worker.advertisable(new java.net.InetSocketAddress("127.0.0.1", 4000),
+                new java.net.InetSocketAddress("127.0.0.1", 1)), "loopback never");
+        org.junit.jupiter.api.Assertions.assertFalse(Worker.advertisable(new java.net.InetSocketAddress("198.51.100.20", 4000), null));
+    }
 }
