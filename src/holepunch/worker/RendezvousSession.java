@@ -95,8 +95,17 @@ final class RendezvousSession {
         }
     }
 
+    /** The client for this session: the JVM's shared one, or one that trusts RENDEZVOUS_CA_FILE's CAs too. */
+    private final HttpClient http;
+
     RendezvousSession(String workerId, URI uri, long pingIntervalNanos, long pingTimeoutNanos, String token,
                       holepunch.metrics.Metrics metrics, Identity identity, boolean ephemeralKey, Handler handler) {
+        this(workerId, uri, pingIntervalNanos, pingTimeoutNanos, token, metrics, identity, ephemeralKey, null, handler);
+    }
+
+    RendezvousSession(String workerId, URI uri, long pingIntervalNanos, long pingTimeoutNanos, String token,
+                      holepunch.metrics.Metrics metrics, Identity identity, boolean ephemeralKey, javax.net.ssl.SSLContext tls, Handler handler) {
+        this.http = tls == null ? HTTP : HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).sslContext(tls).build();
         this.identity = identity;
         this.ephemeralKey = ephemeralKey;
         this.token = token;
@@ -151,7 +160,7 @@ final class RendezvousSession {
             CompletableFuture<String> closed = new CompletableFuture<>();
             try {
                 log.info(workerId, "connecting to the rendezvous at " + uri);
-                WebSocket.Builder builder = HTTP.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(10));
+                WebSocket.Builder builder = http.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(10));
                 if (token != null) builder.header("Authorization", "Bearer " + token);
                 // A fresh proof for every attempt: it is good once, for this host, for 30 s.
                 builder.header(UpgradeProof.HEADER, UpgradeProof.create(identity, workerId, hostHeader(uri), System.currentTimeMillis() / 1000,

@@ -101,7 +101,7 @@ public final class Worker implements AutoCloseable {
         discovery = new Discovery(config, stun, scheduler, metrics, this::udpPort, () -> dualStack && Discovery.hasGlobalIpv6(), this::found);
         reader = Thread.ofPlatform().name("udp-reader").daemon(true).unstarted(this::readUdp);
         session = new RendezvousSession(config.workerId(), config.rendezvousWs(), config.pingIntervalNanos(),
-                config.pingTimeoutNanos(), config.token(), metrics, identity, config.keyFile() == null, new SessionHandler());
+                config.pingTimeoutNanos(), config.token(), metrics, identity, config.keyFile() == null, config.rendezvousTls(), new SessionHandler());
         metrics.gauge("holepunch_worker_rendezvous_connected", "1 while the rendezvous session is up.", () -> session.isConnected() ? 1 : 0);
         metrics.counterFamily("holepunch_worker_connect_attempts_total", "Connection attempts to the rendezvous.");
         metrics.counterFamily("holepunch_worker_endpoint_reports_total", "update_udp_endpoint messages sent.");

@@ -19,7 +19,7 @@ public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAdd
                            holepunch.peer.PeerSettings peers, boolean hostCandidates, List<Forwarder.Rule> forward,
                            List<String> forwardAllow, java.nio.file.Path keyFile,
                            List<holepunch.portmap.PortMapper.Protocol> portMapping, boolean ipv6,
-                           holepunch.net.UdpSockets.Buffers udpBuffers, boolean udpBatch) {
+                           holepunch.net.UdpSockets.Buffers udpBuffers, boolean udpBatch, javax.net.ssl.SSLContext rendezvousTls) {
 
     /** Never shows the token. */
     @Override
@@ -74,7 +74,8 @@ public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAdd
                 portMapping(env.string("PORT_MAPPING", isLocal(ws, stun) ? "false" : "true")), env.bool("IPV6", true),
                 new holepunch.net.UdpSockets.Buffers(env.integer("UDP_RECEIVE_BUFFER_BYTES", 4 << 20, 4096, 1 << 30),
                         env.integer("UDP_SEND_BUFFER_BYTES", 4 << 20, 4096, 1 << 30)),
-                env.bool("UDP_BATCH", true));
+                env.bool("UDP_BATCH", true),
+                env.string("RENDEZVOUS_CA_FILE", "").isBlank() ? null : PrivateCa.context(java.nio.file.Path.of(env.string("RENDEZVOUS_CA_FILE", ""))));
     }
 
     /**
