@@ -417,11 +417,14 @@ public final class Worker implements AutoCloseable {
             Thread.ofVirtual().start(() -> {
                 InetSocketAddress known;
                 synchronized (reportLock) {
-                    reported = null;
-                    reportedMapping = null;
+                    // What this session was told is reset when the previous one ends (onDisconnected), not here: a
+                    // discovery that ended between the connect and this thread has told this session already, and a
+                    // second report would bring a second ack, and a second introduction to every configured peer.
                     known = discovery.endpoint();
                     NatMapping m = discovery.mapping();
-                    if (known != null && m != null) report(known, m);   // found while connecting: report at once
+                    if (known != null && m != null && !(known.equals(reported) && m.equals(reportedMapping))) {
+                        report(known, m);                          // found while connecting: report at once
+                    }
                 }
                 if (known == null && !discovery.inProgress()) discovery.run(true);   // (one in flight reports when it ends)
                 reportPublicIp();                              // after the endpoint: it may wait on an HTTP service
