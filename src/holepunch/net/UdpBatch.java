@@ -167,18 +167,7 @@ public final class UdpBatch implements AutoCloseable {
 
     /** Adds {@code data[off, off + len)} for a connected channel's own peer. */
     public void addConnected(byte[] data, int off, int len) throws IOException {
-        if (len > size) throw new IOException("a datagram of " + len + " bytes is over this batch's " + size);
-        if (pending == BATCH) flush();
-        int i = pending++;
-        destinations[i] = null;
-        lengths[i] = len;
-        MemorySegment.copy(data, off, buffers, ValueLayout.JAVA_BYTE, (long) i * size, len);
-        MemorySegment h = header(i);
-        H_CONTROL.set(h, 0L, MemorySegment.NULL);
-        H_CONTROLLEN.set(h, 0L, 0L);
-        H_NAME.set(h, 0L, MemorySegment.NULL);
-        H_NAMELEN.set(h, 0L, 0);
-        IOV_LEN.set(iovecs.asSlice(i * IOVEC.byteSize(), IOVEC), 0L, (long) len);
+        add(data, off, len, null);
     }
 
     /** A batch over {@code ch} for datagrams of up to {@code size} bytes; null where batched calls are unavailable. */
@@ -340,11 +329,14 @@ public final class UdpBatch implements AutoCloseable {
         return pending;
     }
 
-    /** Adds {@code data[off, off + len)} for {@code to}; {@link #flush} sends what was added (a full batch is sent first). */
+    /**
+     * Adds {@code data[off, off + len)} for {@code to} (null: a connected channel's own peer);
+     * {@link #flush} sends what was added (a full batch is sent first).
+     */
     public void add(byte[] data, int off, int len, InetSocketAddress to) throws IOException {
         if (len > size) throw new IOException("a datagram of " + len + " bytes is over this batch's " + size);
         if (pending == BATCH) flush();
-        if (!to.equals(lastDestination)) encode(to);
+        if (to != null && !to.equals(lastDestination)) encode(to);
         int i = pending++;
         destinations[i] = to;
         lengths[i] = len;
@@ -352,10 +344,15 @@ public final class UdpBatch implements AutoCloseable {
         MemorySegment h = header(i);
         H_CONTROL.set(h, 0L, MemorySegment.NULL);
         H_CONTROLLEN.set(h, 0L, 0L);
-        MemorySegment slot = names.asSlice((long) i * SOCKADDR, SOCKADDR);
-        MemorySegment.copy(destinationName, 0, slot, 0, destinationLength);
-        H_NAME.set(h, 0L, slot);
-        H_NAMELEN.set(h, 0L, destinationLength);
+        if (to == null) {
+            H_NAME.set(h, 0L, MemorySegment.NULL);
+            H_NAMELEN.set(h, 0L, 0);
+        } else {
+            MemorySegment slot = names.asSlice((long) i * SOCKADDR, SOCKADDR);
+            MemorySegment.copy(destinationName, 0, slot, 0, destinationLength);
+            H_NAME.set(h, 0L, slot);
+            H_NAMELEN.set(h, 0L, destinationLength);
+        }
         IOV_LEN.set(iovecs.asSlice(i * IOVEC.byteSize(), IOVEC), 0L, (long) len);
     }
 

@@ -294,19 +294,20 @@ public final class Peers {
         if (l == null || l.stopped) return false;
         byte[] out = scratch(SEALED, PathCrypto.DATA_HEADER + len + holepunch.crypto.Noise.TAGLEN);
         int n = l.crypto.seal(buf, off, len, out);
+        long now = scheduler.nowMillis();                     // once per datagram
         if (n < 0) {
             dropped("no_session");
-            if (l.retryAbandoned(scheduler.nowMillis())) l.rekeyNow();
+            if (l.retryAbandoned(now)) l.rekeyNow();
             return false;
         }
-        if (l.crypto.wantsHandshake() || l.retryAbandoned(scheduler.nowMillis())) l.rekeyNow();   // worn keys, or a rekey given up
+        if (l.crypto.wantsHandshake() || l.retryAbandoned(now)) l.rekeyNow();   // worn keys, or a rekey given up
         InetSocketAddress r = l.remote;
         Socket via = l.path;
         if (l.state == PathState.DIRECT && r != null && via != null) {
             try {
                 via.send(ByteBuffer.wrap(out, 0, n), r);
                 count(peer, true, true, len);
-                l.sentData(scheduler.nowMillis());
+                l.sentData(now);
                 return true;
             } catch (IOException e) {
                 log.debug(selfId, "direct send to " + peer + " failed: " + e.getMessage());

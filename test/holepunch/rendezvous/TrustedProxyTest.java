@@ -1,16 +1,10 @@
 package holepunch.rendezvous;
 
-import holepunch.testing.Await;
-import holepunch.testing.Ports;
 import holepunch.testing.RawWebSocket;
 import holepunch.testing.TestRendezvous;
-import holepunch.testing.Tools;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -33,37 +27,10 @@ class TrustedProxyTest {
 
     @Test
     void behindHaproxy_eachClientIsCountedAndListedByItsOwnAddress() throws Exception {
-        Tools.require("haproxy", "haproxy");
-        int front = Ports.freeTcp();
         List<RawWebSocket> sockets = new ArrayList<>();
         try (TestRendezvous rv = new TestRendezvous(Map.of("TRUSTED_PROXIES", "127.0.0.1/32", "MAX_SESSIONS_PER_IP", "2"))) {
-            Path cfg = Files.createTempFile("haproxy", ".cfg");
-            Files.writeString(cfg, """
-                    global
-                      maxconn 200
-                    defaults
-                      mode http
-                      timeout connect 5s
-                      timeout client 60s
-                      timeout server 60s
-                      timeout tunnel 60s
-                    frontend fe
-                      bind 127.0.0.1:%d
-                      option forwardfor
-                      default_backend be
-                    backend be
-                      server rv 127.0.0.1:%d source 127.0.0.1
-                    """.formatted(front, rv.port));
-            Process haproxy = new ProcessBuilder("haproxy", "-db", "-f", cfg.toString()).redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-            try {
-                Await.until(Duration.ofSeconds(10), "haproxy listening", () -> {
-                    try (java.net.Socket s = new java.net.Socket("127.0.0.1", front)) {
-                        return true;
-                    } catch (java.io.IOException notYet) {
-                        return false;
-                    }
-                });
+            try (holepunch.testing.Haproxy haproxy = new holepunch.testing.Haproxy(rv.port, "", "option forwardfor", "source 127.0.0.1")) {
+                int front = haproxy.port;
                 // One client (127.0.0.2) fills its cap of 2; a third session of its is refused.
                 for (int i = 0; i < 2; i++) {
                     RawWebSocket ws = RawWebSocket.rawFrom("127.0.0.2", front, upgrade(front, "two-" + i, ""));
@@ -85,10 +52,6 @@ class TrustedProxyTest {
                 sockets.add(forged);
                 assertTrue(forged.responseHead.startsWith("HTTP/1.1 101"), forged.responseHead);
                 assertEquals("127.0.0.4", rv.worker("forged").get("websocket_observed_ip"));
-            } finally {
-                haproxy.destroy();
-                haproxy.waitFor();
-                Files.deleteIfExists(cfg);
             }
         } finally {
             for (RawWebSocket s : sockets) s.close();

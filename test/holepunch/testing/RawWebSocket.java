@@ -48,19 +48,13 @@ public final class RawWebSocket implements AutoCloseable {
 
     /** Connects and sends {@code request} verbatim; returns the client with the response head read. */
     public static RawWebSocket raw(int port, String request) throws IOException {
-        Socket s = new Socket();
-        s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
-        s.setSoTimeout(10_000);
-        s.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
-        s.getOutputStream().flush();
-        DataInputStream in = new DataInputStream(s.getInputStream());
-        return new RawWebSocket(s, readHead(in), in);
+        return rawFrom(null, port, request);
     }
 
-    /** As {@link #raw}, from {@code localIp} (another loopback address, say 127.0.0.2: a second client host). */
+    /** As {@link #raw}, from {@code localIp} (another loopback address, say 127.0.0.2: a second client host; null: any). */
     public static RawWebSocket rawFrom(String localIp, int port, String request) throws IOException {
         Socket s = new Socket();
-        s.bind(new InetSocketAddress(localIp, 0));
+        if (localIp != null) s.bind(new InetSocketAddress(localIp, 0));
         s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
         s.setSoTimeout(10_000);
         s.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));

@@ -30,7 +30,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class PrivateCaTest {
     @Test
     void wssWithAPrivateCa_connectsWithRendezvousCaFile_andNotWithout(@TempDir Path dir) throws Exception {
-        Tools.require("haproxy", "haproxy");
         Tools.require("openssl", "openssl");
         String ec = "ec_paramgen_curve:prime256v1";
         Tools.run(30, List.of("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", ec, "-nodes", "-keyout", dir + "/ca.key",
@@ -41,33 +40,9 @@ class PrivateCaTest {
         Tools.run(30, List.of("openssl", "x509", "-req", "-in", dir + "/srv.csr", "-CA", dir + "/ca.pem", "-CAkey", dir + "/ca.key",
                 "-CAcreateserial", "-out", dir + "/srv.crt", "-days", "2", "-extfile", dir + "/ext.cnf"));
         Files.writeString(dir.resolve("srv.pem"), Files.readString(dir.resolve("srv.crt")) + Files.readString(dir.resolve("srv.key")));
-        int front = Ports.freeTcp();
         try (TestRendezvous rv = new TestRendezvous(Map.of("STUN_UDP_PORT", String.valueOf(Ports.freeUdp())))) {
-            Files.writeString(dir.resolve("haproxy.cfg"), """
-                    global
-                      maxconn 100
-                    defaults
-                      mode http
-                      timeout connect 5s
-                      timeout client 60s
-                      timeout server 60s
-                      timeout tunnel 60s
-                    frontend fe
-                      bind 127.0.0.1:%d ssl crt %s
-                      default_backend be
-                    backend be
-                      server rv 127.0.0.1:%d
-                    """.formatted(front, dir.resolve("srv.pem"), rv.port));
-            Process haproxy = new ProcessBuilder("haproxy", "-db", "-f", dir.resolve("haproxy.cfg").toString()).redirectErrorStream(true)
-                    .redirectOutput(dir.resolve("haproxy.log").toFile()).start();
-            try {
-                Await.until(Duration.ofSeconds(10), "haproxy listening", () -> {
-                    try (java.net.Socket s = new java.net.Socket("127.0.0.1", front)) {
-                        return true;
-                    } catch (java.io.IOException notYet) {
-                        return false;
-                    }
-                });
+            try (holepunch.testing.Haproxy haproxy = new holepunch.testing.Haproxy(rv.port, "ssl crt " + dir.resolve("srv.pem"), "", "")) {
+                int front = haproxy.port;
                 Map<String, String> env = new HashMap<>(Map.of("RENDEZVOUS_SERVICE_URL", "https://127.0.0.1:" + front, "WORKER_ID", "behind-tls",
                         "STUN_HOST_ENV", "127.0.0.1", "STUN_PORT_ENV", String.valueOf(rv.server.stunPort()), "INTERNAL_UDP_PORT_ENV", "0",
                         "PORT", "0", "IP_ECHO_URL", ""));
@@ -81,9 +56,6 @@ class PrivateCaTest {
                     Await.until(Duration.ofSeconds(20), "connected over wss", with::isConnected);
                     Await.until(Duration.ofSeconds(10), "registered", () -> rv.worker("behind-tls") != null);
                 }
-            } finally {
-                haproxy.destroy();
-                haproxy.waitFor();
             }
         }
         Files.writeString(dir.resolve("junk.pem"), "not a certificate\n");
