@@ -318,8 +318,10 @@ public final class Worker implements AutoCloseable {
             } catch (StunException e) {
                 log.debug(config.workerId(), "ignored a malformed STUN datagram from " + from + ": " + e.getMessage());
             }
-        } else if (!holepunch.peer.Probe.looksLikeProbe(buf) || !peers.onDatagram(from, buf.array(), buf.limit())) {
-            log.debug(config.workerId(), "dropped a datagram of " + buf.limit() + " bytes from " + from + " (not STUN, no peer path)");
+        } else if (!holepunch.peer.Probe.looksLikeProbe(buf)) {
+            peers.dropped("not_ours");                      // neither STUN nor our peer protocol: counted, never a log line each
+        } else {
+            peers.onDatagram(from, buf.array(), buf.limit());   // a datagram no pair of ours authenticates is counted there
         }
     }
 

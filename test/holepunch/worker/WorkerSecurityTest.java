@@ -251,4 +251,20 @@ class WorkerSecurityTest {
             }
         }
     }
+
+    /** Every datagram the worker's socket drops is counted with its reason: strangers' bytes and forged probes alike, no log line each. */
+    @Test
+    void strayDatagramsAtTheWorkersSocket_areCountedByReason() throws Exception {
+        try (Worker w = victim("stray-target", Map.of()); DatagramChannel stranger = DatagramChannel.open()) {
+            java.net.InetSocketAddress to = new java.net.InetSocketAddress("127.0.0.1", w.udpPort());
+            for (int i = 0; i < 5; i++) stranger.send(ByteBuffer.wrap("hello there".getBytes(StandardCharsets.US_ASCII)), to);
+            byte[] forged = new byte[40];
+            forged[0] = 'H';
+            forged[1] = 'P';
+            forged[2] = 3;
+            forged[3] = 1;                                   // looks like a probe of a pair nobody has
+            stranger.send(ByteBuffer.wrap(forged), to);
+            Await.until(Duration.ofSeconds(5), "counted", () -> dropped(w, "not_ours") == 5 && dropped(w, "unauthenticated") >= 1);
+        }
+    }
 }
