@@ -38,6 +38,8 @@ final class Link {
     final long pairId;
     final Role role;
     final PathCrypto crypto;
+    /** This pair's relayed traffic, held to the rendezvous's budget. */
+    final RelayPacer relayPacer = new RelayPacer();
     /** The addresses probed, in order, each with how it was learnt: the technique a path through it is shown with. */
     private final LinkedHashMap<InetSocketAddress, Technique> candidates = new LinkedHashMap<>();
     /** The peer's endpoint as its STUN found it (null when the offer had only host candidates). */

@@ -122,6 +122,16 @@ public final class Peers {
         default boolean sendPaced(Message message) {
             return send(message);
         }
+
+        /** Whether the session selected the binary relay: datagrams go by {@link #relayDatagram}, not as relay_data. */
+        default boolean binaryRelay() {
+            return false;
+        }
+
+        /** Queues one datagram for the binary relay: null when queued, else why it was dropped (a metric label). */
+        default String relayDatagram(long pairId, byte[] buf, int off, int len) {
+            return "relay_closed";
+        }
     }
 
     /** Receives application payloads from peers, over whichever path carried them. */
@@ -135,8 +145,8 @@ public final class Peers {
      * listener may send from within a delivery; grown to the largest datagram that thread has seen,
      * so nothing of ours is allocated per datagram.
      */
-    private static final ThreadLocal<byte[][]> SCRATCH = ThreadLocal.withInitial(() -> new byte[][] {new byte[2048], new byte[2048]});
-    static final int OPENED = 0, SEALED = 1;
+    private static final ThreadLocal<byte[][]> SCRATCH = ThreadLocal.withInitial(() -> new byte[][] {new byte[2048], new byte[2048], new byte[2048]});
+    static final int OPENED = 0, SEALED = 1, RELAYED = 2;
 
     static byte[] scratch(int slot, int size) {
         byte[][] holder = SCRATCH.get();
@@ -313,13 +323,57 @@ public final class Peers {
                 log.debug(selfId, "direct send to " + peer + " failed: " + e.getMessage());
             }
         }
+        if (rendezvous.binaryRelay()) {
+            String drop = relayPaced(l, out, n, now);
+            if (drop != null) {
+                dropped(drop);
+                return false;
+            }
+            count(peer, false, true, len);
+            return true;
+        }
         boolean sent = rendezvous.sendPaced(new RelayData(P2pConnectionOffer.pairIdText(l.pairId), null,
                 Base64.getEncoder().encodeToString(Arrays.copyOf(out, n))));
         if (sent) count(peer, false, true, len);
         return sent;
     }
 
+    /** The binary relay's per-pair rate, from the rendezvous's relay_budget (0 until one came). */
+    private volatile long relayPairRate;
+
+    /** {@code relay_budget}: the rates the rendezvous relays at; each pair is paced to its rate from now on. */
+    public void onRelayBudget(holepunch.protocol.RelayBudget budget) {
+        relayPairRate = budget.pairBytesPerSec();
+        log.info(selfId, "the rendezvous relays up to " + budget.pairBytesPerSec() + " bytes/s a pair (" + budget.totalBytesPerSec()
+                + " bytes/s for all its pairs); relayed traffic over that is dropped here");
+    }
+
+    public long relayPairRate() {
+        return relayPairRate;
+    }
+
+    /** A sealed datagram to the binary relay, paced to the pair's budget: null when queued, else why it was dropped. */
+    private String relayPaced(Link l, byte[] sealed, int n, long nowMillis) {
+        long rate = relayPairRate;
+        if (!l.relayPacer.take(rate, n, System.nanoTime())) {
+            if (l.relayPacer.dropped(nowMillis) == RelayPacer.Change.STARTED_DROPPING) {
+                log.warn(selfId, "relayed traffic to " + l.peer + " is over the rendezvous's budget of " + rate
+                        + " bytes/s a pair (RELAY_BYTES_PER_SEC); dropping what exceeds it (holepunch_worker_dropped_total{reason=\"relay_budget\"})");
+            }
+            return "relay_budget";
+        }
+        if (l.relayPacer.passed(nowMillis) == RelayPacer.Change.STOPPED_DROPPING) {
+            log.info(selfId, "relayed traffic to " + l.peer + " is within its budget again (" + l.relayPacer.drops() + " datagrams dropped so far)");
+        }
+        return rendezvous.relayDatagram(l.pairId, sealed, 0, n);
+    }
+
     boolean relay(Link l, byte[] datagram) {
+        if (rendezvous.binaryRelay()) {
+            String drop = rendezvous.relayDatagram(l.pairId, datagram, 0, datagram.length);
+            if (drop != null) dropped(drop);
+            return drop == null;
+        }
         return rendezvous.send(new RelayData(P2pConnectionOffer.pairIdText(l.pairId), null, Base64.getEncoder().encodeToString(datagram)));
     }
 
@@ -333,11 +387,29 @@ public final class Peers {
             return;
         }
         Link l = message.pairId() == null ? null : byPair.get(parsePairId(message.pairId()));
-        if (l == null || l.stopped || data.length < Probe.HEADER || Probe.pairIdOf(data, data.length) != l.pairId) {
+        relayed(l, data, data.length);
+    }
+
+    /** A binary relay message from the rendezvous: each record's datagram goes to its pair's link. */
+    public void onRelayFrame(java.nio.ByteBuffer message) {
+        try {
+            holepunch.protocol.RelayFrame.read(message, (pair, m, off, len) -> {
+                byte[] data = scratch(RELAYED, len);
+                m.get(off, data, 0, len);
+                relayed(byPair.get(pair), data, len);
+            });
+        } catch (holepunch.protocol.ProtocolException e) {
+            dropped("malformed");
+            log.debug(selfId, "a relay message from the rendezvous is malformed: " + e.getMessage());
+        }
+    }
+
+    private void relayed(Link l, byte[] data, int len) {
+        if (l == null || l.stopped || len < Probe.HEADER || Probe.pairIdOf(data, len) != l.pairId) {
             dropped("unknown_pair");
             return;
         }
-        l.onDatagram(null, null, data, data.length);
+        l.onDatagram(null, null, data, len);
     }
 
     /** After each successful endpoint report: ask for the configured peers that have no path. */

@@ -15,12 +15,12 @@ import java.util.Map;
  *   worker -> rendezvous: register_public_ip, update_udp_endpoint, echo_request,
  *                         request_p2p_connection, p2p_connection_status, p2p_connection_decline, relay_data
  *   rendezvous -> worker: udp_endpoint_ack, echo_response, p2p_connection_offer,
- *                         p2p_connection_error, relay_data, relay_error
+ *                         p2p_connection_error, relay_data, relay_error, relay_budget
  * </pre>
  */
 public sealed interface Message permits RegisterPublicIp, UpdateUdpEndpoint, UdpEndpointAck, EchoRequest, EchoResponse,
         RequestP2pConnection, P2pConnectionOffer, P2pConnectionError, P2pConnectionStatus, P2pConnectionDecline,
-        RelayData, RelayError, Message.Unknown {
+        RelayData, RelayError, RelayBudget, Message.Unknown {
 
     MessageType type();
 
@@ -69,6 +69,7 @@ public sealed interface Message permits RegisterPublicIp, UpdateUdpEndpoint, Udp
             case P2P_CONNECTION_DECLINE -> P2pConnectionDecline.parse(json);
             case RELAY_DATA -> RelayData.parse(json);
             case RELAY_ERROR -> RelayError.parse(json);
+            case RELAY_BUDGET -> RelayBudget.parse(json);
         };
     }
 }

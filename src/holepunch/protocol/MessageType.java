@@ -20,7 +20,8 @@ public enum MessageType {
     P2P_CONNECTION_STATUS("p2p_connection_status"),
     P2P_CONNECTION_DECLINE("p2p_connection_decline"),
     RELAY_DATA("relay_data"),
-    RELAY_ERROR("relay_error");
+    RELAY_ERROR("relay_error"),
+    RELAY_BUDGET("relay_budget");
 
     private static final Map<String, MessageType> BY_WIRE = new HashMap<>();
 

@@ -13,6 +13,7 @@ import java.util.List;
  * token as a subprotocol, {@code Sec-WebSocket-Protocol: holepunch.bearer.<token>} (JavaScript:
  * {@code new WebSocket(url, ["holepunch.bearer." + token])}). That value is echoed back as the
  * selected subprotocol, as RFC 6455 §4.2.2 requires (a browser fails the connection otherwise).
+ * Otherwise {@code holepunch.relay.1}, when offered, is selected: the binary relay ({@code RelayFrame}).
  */
 final class Auth {
     static final String SUBPROTOCOL_PREFIX = "holepunch.bearer.";
@@ -43,17 +44,21 @@ final class Auth {
      */
     Upgrade upgrade(String authorization, List<String> protocolHeaders) {
         List<String> offered = new ArrayList<>();
+        boolean binaryRelay = false;
         if (protocolHeaders != null) {
             for (String header : protocolHeaders) {
                 for (String p : header.split(",")) {
                     if (p.trim().startsWith(SUBPROTOCOL_PREFIX)) offered.add(p.trim());
+                    if (p.trim().equals(holepunch.protocol.RelayFrame.SUBPROTOCOL)) binaryRelay = true;
                 }
             }
         }
-        if (!token.enabled()) return new Upgrade(true, offered.isEmpty() ? null : offered.getFirst());
+        // One subprotocol is selected (§4.2.2): a browser's bearer token must be echoed, so it goes first.
+        String relay = binaryRelay ? holepunch.protocol.RelayFrame.SUBPROTOCOL : null;
+        if (!token.enabled()) return new Upgrade(true, offered.isEmpty() ? relay : offered.getFirst());
         for (String p : offered) {
             if (token.matches(p.substring(SUBPROTOCOL_PREFIX.length()))) return new Upgrade(true, p);
         }
-        return new Upgrade(token.allows(authorization), null);
+        return new Upgrade(token.allows(authorization), relay);
     }
 }

@@ -94,24 +94,7 @@ final class ClusterPairs {
                 WorkerEntry w = m.get("worker") instanceof String id ? registry.get(id) : null;
                 if (w != null && m.get("text") instanceof String text) w.connection.sendText(text);
             }
-            case "relay" -> {
-                LivePair pair;
-                synchronized (broker) {
-                    pair = broker.live(pairId);
-                }
-                if (pair == null || !(m.get("from") instanceof String sender) || !(m.get("data") instanceof String data)) return;
-                Party here = pair.initiator() instanceof Elsewhere e && e.id().equals(sender) ? pair.responder()
-                        : pair.responder() instanceof Elsewhere e2 && e2.id().equals(sender) ? pair.initiator() : null;
-                if (!(here instanceof Here h)) return;
-                if (here == pair.responder() && !pair.relay().take(data.length() * 3L / 4, System.nanoTime())) {
-                    metrics.inc("holepunch_relay_dropped_total", "reason", "rate");
-                    cluster.send(from, Json.obj("op", "deliver", "worker", sender,
-                            "text", new RelayError(pairId, PeerBroker.RELAY_RATE_ERROR.formatted(broker.relayBytesPerSec())).encode()));
-                    return;
-                }
-                metrics.add("holepunch_relay_bytes_total", data.length() * 3L / 4);
-                h.w().connection.sendText(new RelayData(pairId, sender, data).encodeUtf8());
-            }
+            case "relay" -> broker.relay().fromCluster(from, m);
             case "status" -> {
                 if (!(m.get("worker") instanceof String reporter) || !(m.get("outcome") instanceof Map<?, ?> outcome)) return;
                 Map<String, Object> copy = new LinkedHashMap<>();

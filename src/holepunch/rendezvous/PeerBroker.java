@@ -16,8 +16,6 @@ import holepunch.protocol.P2pConnectionDecline;
 import holepunch.protocol.P2pConnectionError;
 import holepunch.protocol.P2pConnectionOffer;
 import holepunch.protocol.P2pConnectionStatus;
-import holepunch.protocol.RelayData;
-import holepunch.protocol.RelayError;
 import holepunch.protocol.RequestP2pConnection;
 import holepunch.protocol.Role;
 
@@ -41,17 +39,17 @@ final class PeerBroker {
     static final long DEFAULT_RTT_MILLIS = 100;
     static final SecureRandom RANDOM = new SecureRandom();
 
-    static final int MAX_RELAY_BYTES = 1500;
-    static final String RELAY_RATE_ERROR = "relay rate over %d bytes/s for this pair (RELAY_BYTES_PER_SEC)";
-
     private final Registry registry;
     private final Log log;
     private final Metrics metrics;
-    private final int relayBytesPerSec;
+    private final RelayMeter relayMeter;
+    private final Relay relay;
     private final int offersPerMinute;
     private final int maxPairsPerWorker;
     /** Live pairs by id; guarded by {@code this}. */
     private final Map<String, LivePair> live = new HashMap<>();
+    /** The same pairs by their id's 64 bits, read without the lock by the relay (one lookup per datagram). */
+    private final Map<Long, LivePair> liveByNumber = new java.util.concurrent.ConcurrentHashMap<>();
     /** Each session's live pairs; guarded by {@code this}. */
     private final Map<WorkerEntry, List<LivePair>> bySession = new HashMap<>();
     private final PairHistory history = new PairHistory();
@@ -86,8 +84,16 @@ final class PeerBroker {
         clusterPairs = new ClusterPairs(this, c, registry, log, metrics);
     }
 
-    int relayBytesPerSec() {
-        return relayBytesPerSec;
+    Cluster clusterLink() {
+        return cluster;
+    }
+
+    Relay relay() {
+        return relay;
+    }
+
+    RelayMeter relayMeter() {
+        return relayMeter;
     }
 
     int offersPerMinute() {
@@ -112,8 +118,24 @@ final class PeerBroker {
         history.reported(pairId, reporter, outcome);
     }
 
-    /** A pair between two parties, as introduced; at least one of them is a session here. */
-    record LivePair(String pairId, Party initiator, Party responder, TokenBucket relay) {
+    /**
+     * A pair between two parties, as introduced; at least one of them is a session here. {@code number}
+     * is the id's 64 bits (the binary relay names pairs by it); {@code relay} its relay account.
+     */
+    record LivePair(String pairId, long number, Party initiator, Party responder, RelayMeter.Pair relay) {
+        LivePair(String pairId, Party initiator, Party responder, RelayMeter.Pair relay) {
+            this(pairId, numberOf(pairId), initiator, responder, relay);
+        }
+
+        /** A pair id's 64 bits (16 hex digits); -1 for one that is not (never looked up by number then). */
+        static long numberOf(String pairId) {
+            try {
+                return pairId.length() == 16 ? Long.parseUnsignedLong(pairId, 16) : -1;
+            } catch (NumberFormatException e) {
+                return -1;
+            }
+        }
+
         Party other(WorkerEntry w) {
             return is(initiator, w) ? responder : is(responder, w) ? initiator : null;
         }
@@ -127,16 +149,15 @@ final class PeerBroker {
         this.registry = registry;
         this.log = log;
         this.metrics = metrics;
-        this.relayBytesPerSec = config.relayBytesPerSec();
+        this.relayMeter = new RelayMeter(config.relayBytesPerSec(), config.relayTotalBytesPerSec(), System.nanoTime());
         this.offersPerMinute = config.offersPerMinute();
         this.maxPairsPerWorker = config.maxPairsPerWorker();
-        metrics.counterFamily("holepunch_relay_bytes_total", "Bytes relayed between the workers of a pair.");
-        metrics.counterFamily("holepunch_relay_dropped_total", "relay_data messages refused, by reason.");
         metrics.counterFamily("holepunch_offers_total", "Peer introductions made (p2p_connection_offer pairs).");
         metrics.counterFamily("holepunch_p2p_errors_total", "request_p2p_connection refused (p2p_connection_error).");
         metrics.counterFamily("holepunch_p2p_declined_total", "Introductions a worker declined (p2p_connection_decline).");
         metrics.counterFamily("holepunch_p2p_outcomes_total", "Outcomes reported by workers, by state.");
         metrics.gauge("holepunch_live_pairs", "Pairs whose two sessions are both open.", this::liveCount);
+        this.relay = new Relay(this, log, metrics);
     }
 
     /** The per-target limit on introductions: P2P_OFFERS_PER_MIN, a third of it at once. */
@@ -233,13 +254,14 @@ final class PeerBroker {
         return null;
     }
 
-    TokenBucket newRelayBucket() {
-        return new TokenBucket(relayBytesPerSec, 2.0 * relayBytesPerSec, System.nanoTime());
+    RelayMeter.Pair newRelayBucket() {
+        return relayMeter.newPair(System.nanoTime());
     }
 
     /** Registers a pair (the caller holds this broker's lock). */
     void add(LivePair pair) {
         live.put(pair.pairId(), pair);
+        if (pair.number() != -1) liveByNumber.put(pair.number(), pair);
         for (Party p : List.of(pair.initiator(), pair.responder())) {
             if (p instanceof Here h) bySession.computeIfAbsent(h.w(), k -> new ArrayList<>()).add(pair);
         }
@@ -256,7 +278,7 @@ final class PeerBroker {
         List<LivePair> pairs = bySession.remove(w);
         if (pairs == null) return;
         for (LivePair p : pairs) {
-            live.remove(p.pairId());
+            forget(p);
             Party other = p.other(w);
             if (other instanceof Here h) {
                 List<LivePair> others = bySession.get(h.w());
@@ -270,13 +292,26 @@ final class PeerBroker {
         }
     }
 
-    private synchronized LivePair livePair(String pairId, WorkerEntry member) {
+    /** Removes a pair from both maps (the caller holds this broker's lock); false when it was not live. */
+    private boolean forget(LivePair p) {
+        if (live.remove(p.pairId()) == null) return false;
+        liveByNumber.remove(p.number(), p);
+        return true;
+    }
+
+    synchronized LivePair livePair(String pairId, WorkerEntry member) {
         LivePair p = pairId == null ? null : live.get(pairId);
         return p != null && p.other(member) != null ? p : null;
     }
 
+    /** The live pair numbered {@code number} that {@code member} takes part in, or null (no lock: once per relayed datagram). */
+    LivePair livePair(long number, WorkerEntry member) {
+        LivePair p = liveByNumber.get(number);
+        return p != null && p.other(member) != null ? p : null;
+    }
+
     synchronized void closePair(LivePair p) {
-        if (live.remove(p.pairId()) == null) return;
+        if (!forget(p)) return;
         for (Party party : List.of(p.initiator(), p.responder())) {
             if (!(party instanceof Here h)) continue;
             List<LivePair> list = bySession.get(h.w());
@@ -288,7 +323,7 @@ final class PeerBroker {
     }
 
     /** Sends a text message to a party: its session here, or through its instance. */
-    private void send(Party p, String text) {
+    void send(Party p, String text) {
         if (p instanceof Here h) {
             h.w().connection.sendText(text);
         } else if (p instanceof Elsewhere e && cluster != null) {
@@ -343,46 +378,6 @@ final class PeerBroker {
         metrics.inc("holepunch_p2p_outcomes_total", "state", message.state().wire());
         log.info(reporter.id, "pair " + pairId + ": " + message.state().wire() + (message.remote() == null ? "" : " via " + message.remote())
                 + (message.detail() == null ? "" : " (" + message.detail() + ")"));
-    }
-
-    /**
-     * {@code relay_data}: a datagram for the other worker of a live pair, carried over the two
-     * WebSocket sessions when no direct path exists. At most {@value #MAX_RELAY_BYTES} bytes each and
-     * RELAY_BYTES_PER_SEC per pair; anything else is refused with {@code relay_error}.
-     */
-    void relay(WorkerEntry sender, RelayData message) {
-        String pairId = message.pairId();
-        LivePair pair = livePair(pairId, sender);
-        String error = null;
-        byte[] data = null;
-        if (pair == null) {
-            error = "pair_id names no pair of this worker (a pair ends when either of its sessions does)";
-        } else {
-            try {
-                data = message.data() == null ? null : Base64.getDecoder().decode(message.data());
-            } catch (IllegalArgumentException e) {
-                data = null;
-            }
-            if (data == null) error = "data must be base64";
-            else if (pair.other(sender) instanceof Here h && !h.w().connection.isOpen()) error = "the peer is not connected";
-            else if (data.length > MAX_RELAY_BYTES) error = "data over " + MAX_RELAY_BYTES + " bytes";
-            // A pair that spans two instances is metered once, where its responder is held (both directions there).
-            else if (!(pair.responder() instanceof Elsewhere) && !pair.relay().take(data.length, System.nanoTime())) {
-                error = RELAY_RATE_ERROR.formatted(relayBytesPerSec);
-            }
-        }
-        if (error != null) {
-            metrics.inc("holepunch_relay_dropped_total", "reason", error.startsWith("relay rate") ? "rate" : "invalid");
-            sender.connection.sendText(new RelayError(pairId, error).encodeUtf8());
-            return;
-        }
-        metrics.add("holepunch_relay_bytes_total", data.length);
-        Party other = pair.other(sender);
-        if (other instanceof Here h) {
-            h.w().connection.sendText(new RelayData(pair.pairId(), sender.id, message.data()).encodeUtf8());
-        } else if (other instanceof Elsewhere e && cluster != null) {
-            cluster.send(e.instance(), Json.obj("op", "relay", "pair", pair.pairId(), "from", sender.id, "data", message.data()));
-        }
     }
 
     List<Map<String, Object>> pairsJson() {

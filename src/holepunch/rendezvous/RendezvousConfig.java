@@ -17,7 +17,12 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                                int maxPairsPerWorker, int idBindingGraceSec, boolean requireWorkerKeys, List<String> publicHosts,
                                int stunOtherPort, RedisUrl redisUrl, String redisCaFile, int setupNice,
                                holepunch.stun.StunServer.ChangePolicy stunChangePolicy, boolean connectionLimitsSet,
-                               ClientAddress trustedProxies) {
+                               ClientAddress trustedProxies, int relayTotalBytesPerSec) {
+
+    /** RELAY_BYTES_PER_SEC's default: 2 MiB/s a pair, a 10 Mbit/s stream of 1,200-byte datagrams with room to spare. */
+    public static final int DEFAULT_RELAY_BYTES_PER_SEC = 2 << 20;
+    /** RELAY_TOTAL_BYTES_PER_SEC's default: 64 MiB/s (about 540 Mbit/s) for all pairs of an instance. */
+    public static final int DEFAULT_RELAY_TOTAL_BYTES_PER_SEC = 64 << 20;
 
     /** Request heads larger than this are refused before any handler runs. */
     public static final int MAX_REQUEST_HEAD_BYTES = 16 * 1024;
@@ -39,7 +44,7 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                 maxSessions,
                 env.integer("MAX_SESSIONS_PER_IP", 10_000, 1, 10_000_000),
                 env.integer("MAX_MESSAGES_PER_SEC", 50, 1, 1_000_000),
-                env.integer("RELAY_BYTES_PER_SEC", 65_536, 1500, 100_000_000),
+                env.integer("RELAY_BYTES_PER_SEC", DEFAULT_RELAY_BYTES_PER_SEC, 1500, 1_000_000_000),
                 maxPending,
                 env.integer("MAX_PENDING_PER_IP", Math.max(1, maxPending / 4), 1, 1_000_000),
                 (long) env.integer("MAX_BUFFERED_MB", (int) Math.max(8, Runtime.getRuntime().maxMemory() / 4 / (1 << 20)), 1, 1 << 20) << 20,
@@ -55,7 +60,8 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                 setupNice(env),
                 changePolicy(env),
                 env.anySet("MAX_SESSIONS", "MAX_PENDING_CONNECTIONS", "MAX_PENDING_PER_IP"),
-                ClientAddress.parse(env.string("TRUSTED_PROXIES", "")));
+                ClientAddress.parse(env.string("TRUSTED_PROXIES", "")),
+                env.integer("RELAY_TOTAL_BYTES_PER_SEC", DEFAULT_RELAY_TOTAL_BYTES_PER_SEC, 1500, 2_000_000_000));
     }
 
     /** {@code STUN_CHANGE_REQUEST}: {@code answer} (the default) or {@code strict} (RFC 5780's 420 for a change it cannot make). */

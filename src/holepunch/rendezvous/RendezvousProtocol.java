@@ -76,25 +76,39 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
         return false;
     }
 
+    /** A binary message: relayed datagrams (sessions that selected the binary relay only); outside the message rate. */
+    @Override
+    public void onBinary(WebSocketConnection connection, byte[] data, int length) {
+        broker.relay().binary((WorkerEntry) connection.attachment(), data, length);
+    }
+
+    /**
+     * A text message. Each counts against MAX_MESSAGES_PER_SEC except a {@code relay_data} on a
+     * live pair of the sender, which the relay's byte budgets hold instead ({@link Relay}).
+     */
     @Override
     public void onText(WebSocketConnection connection, String text) {
         WorkerEntry worker = (WorkerEntry) connection.attachment();
-        if (!withinRate(worker, connection)) return;
+        boolean relayed = text.contains("\"relay_data\"");     // the rate is taken after parsing for these
+        if (!relayed && !withinRate(worker, connection)) return;
         Map<String, Object> json;
         try {
             json = Json.parseObject(text);
         } catch (Json.ParseException e) {
+            if (relayed && !withinRate(worker, connection)) return;
             invalidJson.inc();
             log.warn(worker.id, "sent a message that is not a JSON object (" + e.getMessage() + "): " + Log.excerpt(text));
             return;
         }
         Object typeField = json.get("type");
         MessageType type = typeField instanceof String s ? MessageType.ofWire(s) : null;
+        if (relayed && type != MessageType.RELAY_DATA && !withinRate(worker, connection)) return;
         (type == null ? unknownType : byType.get(type)).inc();
         Message message;
         try {
             message = Message.parse(json);
         } catch (ProtocolException e) {
+            if (relayed && type == MessageType.RELAY_DATA && !withinRate(worker, connection)) return;
             if (type == MessageType.UPDATE_UDP_ENDPOINT) {
                 log.warn(worker.id, "sent an unusable update_udp_endpoint: " + e.getMessage());
                 worker.connection.sendText(UdpEndpointAck.error(e.getMessage()).encodeUtf8());
@@ -116,7 +130,9 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
             case RequestP2pConnection m -> broker.request(worker, m);
             case P2pConnectionStatus m -> broker.status(worker, m);
             case P2pConnectionDecline m -> broker.decline(worker, m);
-            case RelayData m -> broker.relay(worker, m);
+            case RelayData m -> {
+                if (!broker.relay().json(worker, m)) withinRate(worker, connection);   // not a pair's datagram: a message like any other
+            }
             case Message.Unknown m -> log.warn(worker.id, "sent unhandled message type '" + Log.excerpt(m.typeName()) + "'");
             default -> log.warn(worker.id, "sent " + message.type().wire + ", which only the rendezvous sends; ignored");
         }

@@ -42,6 +42,8 @@ public final class RendezvousServer implements AutoCloseable {
     private final Registry registry = new Registry();
     private final Metrics metrics = new Metrics();
     private final RendezvousProtocol protocol;
+    /** relay_budget, the same for every session that selects the binary relay: encoded once. */
+    private final byte[] relayBudget;
     private final WorkerList workerList;
     private final Auth auth;
     private final Admission admission;
@@ -72,6 +74,7 @@ public final class RendezvousServer implements AutoCloseable {
         HttpServerUpgrade.checkAvailable();
         this.buffers = new ByteBudget(config.maxBufferedBytes());
         this.protocol = new RendezvousProtocol(registry, log, metrics, config, this::connectionClosed);
+        this.relayBudget = new holepunch.protocol.RelayBudget(config.relayBytesPerSec(), config.relayTotalBytesPerSec()).encodeUtf8();
         if (config.redisUrl() != null) {
             javax.net.ssl.SSLSocketFactory tls;
             try {
@@ -260,6 +263,10 @@ public final class RendezvousServer implements AutoCloseable {
         WorkerEntry entry = new WorkerEntry(workerId, ip, remote.getPort() != 0 ? remote.getPort() : peer.getPort(), connection,
                 config.maxMessagesPerSec(), protocol.broker().newOfferBucket(), proof.identity());
         entry.ephemeralKey = proof.ephemeral();
+        if (holepunch.protocol.RelayFrame.SUBPROTOCOL.equals(credentials.subprotocol())) {
+            entry.binaryRelay = true;
+            connection.acceptBinary();
+        }
         entry.slotKey = slot;
         connection.attach(entry);
         Admission.Refusal bound = cluster == null ? null : clusterBinding(entry);   // before a local claim is made
@@ -290,6 +297,7 @@ public final class RendezvousServer implements AutoCloseable {
             log.warn(workerId, "WebSocket upgrade failed: " + e);
             return true;
         }
+        if (entry.binaryRelay) connection.sendText(relayBudget);     // the first message of such a session
         loop.adopt(connection, leftover);
         if (clusterIds != null) clusterIds.registered(entry);
         metrics.inc("holepunch_registrations_total");

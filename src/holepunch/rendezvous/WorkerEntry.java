@@ -43,6 +43,11 @@ final class WorkerEntry {
     volatile boolean ephemeralKey;
     /** What this session's per-address limit counts it by (its client's address, an IPv6 one's /64). */
     volatile String slotKey;
+    /** The session selected the binary relay (holepunch.relay.1): relayed datagrams go to it in binary frames. */
+    volatile boolean binaryRelay;
+    /** When this session was last told ({@code relay_error}) and logged about each kind of relay drop ({@link Relay.Drop}). */
+    final long[] relayToldAt = new long[Relay.Drop.values().length];
+    final long[] relayLoggedAt = new long[Relay.Drop.values().length];
     /** Wall-clock time of the upgrade: across instances, the later session of an id wins. */
     final long registeredMillis = System.currentTimeMillis();
 

@@ -18,7 +18,14 @@ public final class FrameEncoder {
     }
 
     public static ByteBuffer frame(Opcode opcode, byte[] payload) {
-        int len = payload.length;
+        return start(opcode, payload.length).put(payload).flip();
+    }
+
+    /**
+     * A frame whose payload the caller writes in place: the buffer holds the header and room for
+     * exactly {@code len} payload bytes; fill them, then {@code flip()}.
+     */
+    public static ByteBuffer start(Opcode opcode, int len) {
         int header = len < 126 ? 2 : len <= 0xFFFF ? 4 : 10;
         ByteBuffer out = ByteBuffer.allocate(header + len);
         out.put((byte) (0x80 | opcode.code));
@@ -29,7 +36,7 @@ public final class FrameEncoder {
         } else {
             out.put((byte) 127).putLong(len);
         }
-        return out.put(payload).flip();
+        return out;
     }
 
     /**

@@ -21,6 +21,11 @@ public final class MessageDecoder implements FrameReader.Consumer {
     public interface Listener {
         void onText(String text) throws WebSocketException;
 
+        /** A whole binary message, {@code data[0, length)} (the array is the listener's from then on). */
+        default void onBinary(byte[] data, int length) throws WebSocketException {
+            throw new WebSocketException(CloseCode.UNSUPPORTED_DATA, "binary messages are not accepted; send JSON text");
+        }
+
         void onPing(byte[] payload);
 
         void onPong(byte[] payload);
@@ -43,8 +48,10 @@ public final class MessageDecoder implements FrameReader.Consumer {
     private int maskKey;
     private long maskOffset;
 
-    // the message being assembled (text only: binary messages are refused)
+    // the message being assembled (binary only when accepted: see acceptBinary)
     private boolean inMessage;
+    private boolean binary;
+    private volatile boolean binaryAccepted;
     private byte[] message;
     private int messageLength;
     /** The message's size as announced so far (all its frames' headers). */
@@ -64,6 +71,11 @@ public final class MessageDecoder implements FrameReader.Consumer {
     /** A decoder with a budget of its own (tests, tools). */
     public MessageDecoder(Listener listener, int maxMessageBytes) {
         this(listener, maxMessageBytes, new ByteBudget(Long.MAX_VALUE));
+    }
+
+    /** From now on binary messages go to {@link Listener#onBinary} instead of failing the connection with 1003. */
+    public void acceptBinary() {
+        binaryAccepted = true;
     }
 
     /** Bytes this decoder holds from its budget now. */
@@ -98,9 +110,10 @@ public final class MessageDecoder implements FrameReader.Consumer {
             if (!inMessage) throw WebSocketException.protocol("continuation frame without a message to continue");
         } else {
             if (inMessage) throw WebSocketException.protocol("new data frame inside a fragmented message");
-            if (value == Opcode.BINARY) {
+            if (value == Opcode.BINARY && !binaryAccepted) {
                 throw new WebSocketException(CloseCode.UNSUPPORTED_DATA, "binary messages are not accepted; send JSON text");
             }
+            binary = value == Opcode.BINARY;
         }
         opcode = value;
     }
@@ -160,7 +173,7 @@ public final class MessageDecoder implements FrameReader.Consumer {
             int shift = 24 - 8 * (int) (maskOffset & 3);
             target[at + i] = (byte) (data.get(data.position() + i) ^ (maskKey >>> shift));
         }
-        if (!opcode.isControl() && !utf8.feed(ByteBuffer.wrap(target, at, n))) {
+        if (!opcode.isControl() && !binary && !utf8.feed(ByteBuffer.wrap(target, at, n))) {
             throw new WebSocketException(CloseCode.INVALID_PAYLOAD, "text message is not valid UTF-8");
         }
     }
@@ -173,6 +186,16 @@ public final class MessageDecoder implements FrameReader.Consumer {
             case CLOSE -> endClose(takeControl());
             default -> {
                 if (!fin) return;
+                if (binary) {
+                    byte[] data = message == null ? new byte[0] : message;
+                    int length = messageLength;
+                    if (message != null) budget.give(message.length);    // the listener's now, off the shared budget
+                    message = null;
+                    inMessage = false;
+                    messageLength = 0;
+                    listener.onBinary(data, length);
+                    return;
+                }
                 if (!utf8.isComplete()) {
                     throw new WebSocketException(CloseCode.INVALID_PAYLOAD, "text message ends inside a UTF-8 sequence");
                 }

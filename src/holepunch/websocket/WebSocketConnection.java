@@ -20,6 +20,10 @@ public final class WebSocketConnection implements MessageDecoder.Listener {
     public interface Handler {
         void onText(WebSocketConnection connection, String text);
 
+        /** A binary message, once {@link #acceptBinary} was called; {@code data[0, length)} is the handler's. */
+        default void onBinary(WebSocketConnection connection, byte[] data, int length) {
+        }
+
         /**
          * A Ping came: whether to answer it. A Pong is a write the peer asked for, as an echo is, so
          * the application may count Pings against the session's budget (and close a session that
@@ -46,8 +50,11 @@ public final class WebSocketConnection implements MessageDecoder.Listener {
     private volatile Object attachment;
 
     private ArrayDeque<ByteBuffer> outbound;    // created on first backlog
-    private int outboundBytes;
-    private int state = OPEN;
+    /** Written on the loop only; read by {@link #offer} from other threads. */
+    private volatile int outboundBytes;
+    /** Bytes {@link #offer} handed to the loop that it has not queued yet. */
+    private final java.util.concurrent.atomic.AtomicInteger offered = new java.util.concurrent.atomic.AtomicInteger();
+    private volatile int state = OPEN;
     private boolean closeWhenFlushed;
     private int closeCode = CloseCode.ABNORMAL;
     private String closeReason = "";
@@ -98,6 +105,29 @@ public final class WebSocketConnection implements MessageDecoder.Listener {
         });
     }
 
+    /** From now on the peer may send binary messages ({@link Handler#onBinary}); others still fail with 1003. */
+    public void acceptBinary() {
+        decoder.acceptBinary();
+    }
+
+    /**
+     * Sends a frame unless this session already holds {@code maxBacklog} bytes or more that are
+     * not written yet (queued, or on their way to the loop): for traffic that may be dropped
+     * (relayed datagrams), so that a receiver that reads slowly costs its own traffic, never its
+     * session or anyone's memory. False when it was not taken.
+     */
+    public boolean offer(ByteBuffer frame, int maxBacklog) {
+        int size = frame.remaining();
+        if (state != OPEN || offered.get() + outboundBytes + size > maxBacklog) return false;
+        offered.addAndGet(size);
+        boolean queued = runOnLoop(() -> {
+            offered.addAndGet(-size);
+            if (state == OPEN) enqueue(frame);
+        });
+        if (!queued) offered.addAndGet(-size);
+        return queued;
+    }
+
     /** Starts the closing handshake (§7.1.2); the TCP connection ends when the peer answers or the grace ends. */
     public void close(int code, String reason) {
         runOnLoop(() -> startClose(code, reason, false));
@@ -111,16 +141,18 @@ public final class WebSocketConnection implements MessageDecoder.Listener {
      * Runs {@code task} on the session's loop. Between the registry's entry and the loop's adoption
      * (the 101 is being written) the session has no loop yet: the task waits for it, in order.
      */
-    private void runOnLoop(Runnable task) {
+    private boolean runOnLoop(Runnable task) {
         ConnectionLoop l;
         synchronized (this) {
             l = loop;
             if (l == null) {
-                if (beforeStart.size() < MAX_BEFORE_START) beforeStart.add(task);
-                return;
+                if (beforeStart.size() >= MAX_BEFORE_START) return false;
+                beforeStart.add(task);
+                return true;
             }
         }
         l.execute(task);
+        return true;
     }
 
     /** On the loop, once adopted: the work that came before, in the order it came. */
@@ -174,6 +206,16 @@ public final class WebSocketConnection implements MessageDecoder.Listener {
             // A fault in handling one message costs that message only: the session and the
             // messages after it in the same read go on.
             loop.log("websocket " + remote + ": a message could not be handled (" + e + "); skipped it");
+        }
+    }
+
+    @Override
+    public void onBinary(byte[] data, int length) {
+        if (state != OPEN) return;
+        try {
+            handler.onBinary(this, data, length);
+        } catch (RuntimeException e) {
+            loop.log("websocket " + remote + ": a binary message could not be handled (" + e + "); skipped it");
         }
     }
 

@@ -34,6 +34,10 @@ final class RendezvousSession {
         void onMessage(Message message);
 
         void onDisconnected();
+
+        /** A binary message: relayed datagrams ({@link holepunch.protocol.RelayFrame}); valid during the call only. */
+        default void onRelayFrame(ByteBuffer message) {
+        }
     }
 
     private final Log log = Log.of("worker");
@@ -56,6 +60,8 @@ final class RendezvousSession {
     private final Object wake = new Object();
     private final AtomicLong lastHeard = new AtomicLong();
     private volatile WebSocket ws;
+    /** The current session selected the binary relay (holepunch.relay.1). */
+    private volatile boolean binaryRelay;
     private volatile CompletableFuture<WebSocket> connecting;
     private volatile boolean running = true;
     private Thread thread;
@@ -162,6 +168,7 @@ final class RendezvousSession {
                 log.info(workerId, "connecting to the rendezvous at " + uri);
                 WebSocket.Builder builder = http.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(10));
                 if (token != null) builder.header("Authorization", "Bearer " + token);
+                builder.subprotocols(holepunch.protocol.RelayFrame.SUBPROTOCOL);     // the original's server selects none: JSON relay
                 // A fresh proof for every attempt: it is good once, for this host, for 30 s.
                 builder.header(UpgradeProof.HEADER, UpgradeProof.create(identity, workerId, hostHeader(uri), System.currentTimeMillis() / 1000,
                         ephemeralKey));
@@ -171,6 +178,7 @@ final class RendezvousSession {
                 if (!running) pending.cancel(true);
                 WebSocket w = pending.get(15, TimeUnit.SECONDS);
                 connecting = null;
+                binaryRelay = holepunch.protocol.RelayFrame.SUBPROTOCOL.equals(w.getSubprotocol());
                 ws = w;
                 attempt = 0;
                 lastRefusal = null;
@@ -302,6 +310,27 @@ final class RendezvousSession {
         }
     }
 
+    /** Whether the session is up and selected the binary relay. */
+    boolean binaryRelay() {
+        return binaryRelay && ws != null;
+    }
+
+    /**
+     * Sends one binary message (after whatever text was queued before it); the future completes
+     * when it is written, and {@code message} must stay untouched until then. A failed future when
+     * there is no session.
+     */
+    CompletableFuture<?> sendBinary(ByteBuffer message) {
+        WebSocket w = ws;
+        if (w == null) return CompletableFuture.failedFuture(new java.io.IOException("no rendezvous session"));
+        synchronized (sendLock) {
+            CompletableFuture<?> next = tail.isDone() ? w.sendBinary(message, true)
+                    : tail.handle((r, e) -> null).thenCompose(x -> w.sendBinary(message, true));
+            tail = next;
+            return next;
+        }
+    }
+
     /** Closes the session with 1000 and stops reconnecting. */
     void close() {
         running = false;
@@ -375,8 +404,37 @@ final class RendezvousSession {
             return null;
         }
 
+        /** Parts of a binary message that came in pieces (rare: the rendezvous sends each whole, up to 64 KiB). */
+        private ByteBuffer binary;
+
         @Override
         public CompletionStage<?> onBinary(WebSocket webSocket, ByteBuffer data, boolean last) {
+            lastHeard.set(System.nanoTime());
+            try {
+                if (binary == null && last) {
+                    handler.onRelayFrame(data);
+                } else {
+                    int have = binary == null ? 0 : binary.position();
+                    if (have + data.remaining() > MAX_MESSAGE_CHARS) {
+                        closed.complete("binary message from the rendezvous over " + MAX_MESSAGE_CHARS + " bytes");
+                        webSocket.abort();
+                        return null;
+                    }
+                    if (binary == null || binary.remaining() < data.remaining()) {
+                        ByteBuffer grown = ByteBuffer.allocate(Math.max(64 * 1024, 2 * (have + data.remaining())));
+                        if (binary != null) grown.put(binary.flip());
+                        binary = grown;
+                    }
+                    binary.put(data);
+                    if (last) {
+                        handler.onRelayFrame(binary.flip());
+                        binary = null;
+                    }
+                }
+            } catch (RuntimeException e) {
+                binary = null;
+                log.error(workerId, "handling relayed data failed: " + e);
+            }
             webSocket.request(1);
             return null;
         }

@@ -55,6 +55,7 @@ public final class Worker implements AutoCloseable {
     private final Thread reader;
     private final holepunch.peer.Peers peers;
     private final Forwarder forwarder;
+    private final RelayOutbox relayOut;
     private final Discovery discovery;
     /** Whether the UDP socket takes IPv6 as well as IPv4 (IPV6=true, the default, where the host has IPv6). */
     private final boolean dualStack;
@@ -105,6 +106,8 @@ public final class Worker implements AutoCloseable {
         metrics.gauge("holepunch_worker_rendezvous_connected", "1 while the rendezvous session is up.", () -> session.isConnected() ? 1 : 0);
         metrics.counterFamily("holepunch_worker_connect_attempts_total", "Connection attempts to the rendezvous.");
         metrics.counterFamily("holepunch_worker_endpoint_reports_total", "update_udp_endpoint messages sent.");
+        metrics.counterFamily("holepunch_worker_relay_errors_total", "relay_error messages from the rendezvous (at most one a second a reason).");
+        relayOut = new RelayOutbox(session::sendBinary, (reason, n) -> metrics.add("holepunch_worker_dropped_total", n, "reason", reason));
         peers = new holepunch.peer.Peers(config.workerId(), identity, new ChannelSocket(udp, false, config.udpBatch()), new holepunch.peer.Peers.Rendezvous() {
             @Override
             public boolean send(Message message) {
@@ -114,6 +117,16 @@ public final class Worker implements AutoCloseable {
             @Override
             public boolean sendPaced(Message message) {
                 return session.sendAndWait(message);        // application threads may wait: paced, not queued
+            }
+
+            @Override
+            public boolean binaryRelay() {
+                return session.binaryRelay();
+            }
+
+            @Override
+            public String relayDatagram(long pairId, byte[] buf, int off, int len) {
+                return relayOut.offer(pairId, buf, off, len);
             }
         }, scheduler, config.peers());
         try {
@@ -243,6 +256,8 @@ public final class Worker implements AutoCloseable {
         s.put("for_peers", Netcheck.forPeers(m, pm == null ? null : pm.protocol().wire, v6 != null));
         s.put("port_mapping", portMapper == null ? null : portMapper.status());
         s.put("rendezvous_connected", session.isConnected());
+        s.put("relay", session.isConnected() ? Json.obj("mode", session.binaryRelay() ? "binary" : "json",
+                "pair_bytes_per_sec", peers.relayPairRate() > 0 ? peers.relayPairRate() : null) : null);
         RendezvousSession.Refusal refusal = session.lastRefusal();
         s.put("rendezvous_refusal", refusal == null ? null : refusal.json());
         s.put("last_udp_endpoint_ack", lastAck);
@@ -448,11 +463,32 @@ public final class Worker implements AutoCloseable {
                 case P2pConnectionOffer offer -> peers.onOffer(offer);
                 case P2pConnectionError error -> peers.onError(error);
                 case RelayData data -> peers.onRelay(data);
-                case RelayError error -> log.warn(config.workerId(), "relay refused a datagram: " + error.detail());
+                case RelayError error -> relayRefused(error);
+                case holepunch.protocol.RelayBudget budget -> peers.onRelayBudget(budget);
                 case EchoResponse echo -> log.info(config.workerId(), "echo response: " + echo.processedByRendezvous());
                 case Message.Unknown u -> log.info(config.workerId(), "unhandled message type from the rendezvous: " + Log.excerpt(u.typeName()));
                 default -> log.info(config.workerId(), "unexpected message from the rendezvous: " + message.type().wire);
             }
+        }
+
+        @Override
+        public void onRelayFrame(java.nio.ByteBuffer message) {
+            peers.onRelayFrame(message);
+        }
+
+        /** The rendezvous's relay_error comes at most once a second a reason; said again only when it changes or a minute on. */
+        private String lastRelayError;
+        private long lastRelayErrorLogged;
+
+        private void relayRefused(RelayError error) {
+            metrics.inc("holepunch_worker_relay_errors_total");
+            long now = System.nanoTime();
+            synchronized (this) {
+                if (error.detail() != null && error.detail().equals(lastRelayError) && now - lastRelayErrorLogged < 60_000_000_000L) return;
+                lastRelayError = error.detail();
+                lastRelayErrorLogged = now;
+            }
+            log.warn(config.workerId(), "the relay dropped datagrams: " + error.detail());
         }
 
         @Override
@@ -472,6 +508,7 @@ public final class Worker implements AutoCloseable {
         if (portMapper != null) portMapper.close();      // deletes the mapping on the gateway
         forwarder.close();
         peers.close();
+        relayOut.close();
         session.close();
         try {
             udp.close();

@@ -29,9 +29,17 @@ class MessageTest {
                 new P2pConnectionError("peer-1", null, "unknown worker id"), new P2pConnectionError("peer-1", "ab", "declined"),
                 new P2pConnectionStatus("ab", PathState.DIRECT, "198.51.100.2:40002", 12L, null),
                 new P2pConnectionDecline("ab", "not in this worker's P2P_ALLOW"),
-                new RelayData("ab", "peer-1", "aGk="), new RelayError("ab", "too big"));
+                new RelayData("ab", "peer-1", "aGk="), new RelayError("ab", "too big"), new RelayBudget(2_097_152, 67_108_864));
         assertEquals(MessageType.values().length, all.stream().map(Message::type).distinct().count(), "every type is covered");
         for (Message m : all) assertEquals(m, parse(m.encode()), m.type().wire);
+    }
+
+    @Test
+    void relayBudget_needsPositiveNumbers() {
+        ProtocolException e = assertThrows(ProtocolException.class,
+                () -> parse("{\"type\":\"relay_budget\",\"pair_bytes_per_sec\":0,\"total_bytes_per_sec\":5}"));
+        assertEquals("pair_bytes_per_sec", e.field());
+        assertThrows(ProtocolException.class, () -> parse("{\"type\":\"relay_budget\",\"pair_bytes_per_sec\":5}"));
     }
 
     @Test

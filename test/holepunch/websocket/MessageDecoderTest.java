@@ -22,6 +22,9 @@ class MessageDecoderTest {
         @Override public void onPing(byte[] payload) { list.add("ping:" + payload.length); }
         @Override public void onPong(byte[] payload) { list.add("pong:" + payload.length); }
         @Override public void onClose(int code, String reason) { list.add("close:" + code + ":" + reason); }
+        @Override public void onBinary(byte[] data, int length) {
+            list.add("binary:" + java.util.HexFormat.of().formatHex(data, 0, length));
+        }
     }
 
     private static List<String> decode(byte[]... frames) throws WebSocketException {
@@ -87,6 +90,24 @@ class MessageDecoderTest {
     @Test
     void decode_binaryFailsWith1003() {
         assertEquals(1003, failure(RawWebSocket.frame(0x2, true, new byte[4])));
+    }
+
+    @Test
+    void decode_binaryOnceAccepted_fragmentsJoinAndBytesNeedNoUtf8() throws WebSocketException {
+        Events events = new Events();
+        MessageDecoder decoder = new MessageDecoder(events, MAX);
+        decoder.acceptBinary();
+        FrameReader reader = new FrameReader();
+        byte[] notUtf8 = {(byte) 0xFF, (byte) 0xC0, 0x00};
+        reader.read(ByteBuffer.wrap(RawWebSocket.frame(0x2, false, notUtf8)), decoder);
+        reader.read(ByteBuffer.wrap(RawWebSocket.frame(0x9, true, new byte[1])), decoder);      // a ping between fragments (§5.4)
+        reader.read(ByteBuffer.wrap(RawWebSocket.frame(0x0, true, new byte[] {7})), decoder);
+        reader.read(ByteBuffer.wrap(RawWebSocket.text("after")), decoder);
+        assertEquals(List.of("ping:1", "binary:ffc00007", "text:after"), events.list);
+        assertEquals(0, decoder.buffered(), "a delivered binary message leaves no buffer behind");
+        WebSocketException big = assertThrows(WebSocketException.class,
+                () -> reader.read(ByteBuffer.wrap(RawWebSocket.frame(0x2, true, new byte[MAX + 1])), decoder));
+        assertEquals(1009, big.closeCode(), "binary messages keep the size limit");
     }
 
     @Test
