@@ -155,7 +155,7 @@ check: build/test-classes.stamp
 # garbage collection off the other core (measured: ~7% more registrations/s than with G1).
 BENCH_JVM_OPTS ?= -XX:+UseSerialGC -Xmn64m
 
-bench: build/test-classes.stamp
+bench: build/test-classes.stamp build/holepunch.aot build/holepunch-worker.aot
 	$(JAVA) $(BENCH_JVM_OPTS) $(OPENS) -cp build/test-classes:build/holepunch.jar holepunch.bench.Bench $(BENCH_ARGS)
 
 # Every pair of the NAT lab's router types, as a grid of direct/relay and time to direct (root: network namespaces).

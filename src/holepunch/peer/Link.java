@@ -72,6 +72,10 @@ final class Link {
      */
     static final long WATCH_MILLIS = 250, ACTIVE_MILLIS = 1000, SILENT_MILLIS = 1000, ACTIVE_WAIT_MILLIS = 1000;
     volatile boolean stopped;
+    /** Replaced by a newer pair with the same peer, but still carrying payloads until that one has keys ({@link Peers#RETIRED_MILLIS}). */
+    volatile boolean retired;
+    /** The pair this one replaced, while it still carries payloads for this one (null once this one has keys). */
+    volatile Link previous;
 
     Link(Peers peers, String peer, long pairId, Role role, PathCrypto crypto, InetSocketAddress reported,
          List<InetSocketAddress> hosts, InetSocketAddress mapped, NatBehaviour peerMapping) {
@@ -520,6 +524,12 @@ final class Link {
         stopped = true;
         hardNat.close();
         peers.forget(this);
+    }
+
+    /** Stops this pair's own work (punching, keepalives, rekeys) but keeps it receiving and sending payloads a while. */
+    synchronized void retire() {
+        retired = true;
+        stopped = true;
     }
 
     Map<String, Object> json() {

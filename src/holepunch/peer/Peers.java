@@ -292,7 +292,9 @@ public final class Peers {
 
     /**
      * Sends an application payload to {@code peer}, sealed with the path's keys: directly when the
-     * path is direct, else through the rendezvous relay. False when there is no path (yet).
+     * path is direct, else through the rendezvous relay. True when it was taken: sent, or dropped
+     * here and counted with its reason (over the relay's budget, say); false when there is no
+     * usable path yet (no pair, or no keys), which the caller counts as {@code no_path}.
      */
     public boolean send(String peer, byte[] payload) {
         return send(peer, payload, 0, payload.length);
@@ -302,11 +304,15 @@ public final class Peers {
     public boolean send(String peer, byte[] buf, int off, int len) {
         Link l = byPeer.get(peer);
         if (l == null || l.stopped) return false;
+        Link before = l.previous;
+        if (before != null) {
+            if (l.crypto.hasKeys()) l.previous = null;      // the successor carries from now on
+            else l = before;                                // make before break: the replaced pair until then
+        }
         byte[] out = scratch(SEALED, PathCrypto.DATA_HEADER + len + holepunch.crypto.Noise.TAGLEN);
         int n = l.crypto.seal(buf, off, len, out);
         long now = scheduler.nowMillis();                     // once per datagram
-        if (n < 0) {
-            dropped("no_session");
+        if (n < 0) {                                          // no keys yet: no usable path (the caller counts no_path)
             if (l.retryAbandoned(now)) l.rekeyNow();
             return false;
         }
@@ -325,11 +331,8 @@ public final class Peers {
         }
         if (rendezvous.binaryRelay()) {
             String drop = relayPaced(l, out, n, now);
-            if (drop != null) {
-                dropped(drop);
-                return false;
-            }
-            count(peer, false, true, len);
+            if (drop != null) dropped(drop);                  // taken, and counted here with its reason
+            else count(peer, false, true, len);
             return true;
         }
         boolean sent = rendezvous.sendPaced(new RelayData(P2pConnectionOffer.pairIdText(l.pairId), null,
@@ -405,7 +408,7 @@ public final class Peers {
     }
 
     private void relayed(Link l, byte[] data, int len) {
-        if (l == null || l.stopped || len < Probe.HEADER || Probe.pairIdOf(data, len) != l.pairId) {
+        if (l == null || (l.stopped && !l.retired) || len < Probe.HEADER || Probe.pairIdOf(data, len) != l.pairId) {
             dropped("unknown_pair");
             return;
         }
@@ -477,12 +480,12 @@ public final class Peers {
             return;
         }
         Link old = byPeer.get(peer);
-        if (old != null) old.stop();
         Role role = offer.role();
         PathCrypto crypto = new PathCrypto(identity, offer.peerIdentity(), role, offer.pairIdValue(),
                 role == Role.INITIATOR ? selfId : peer, role == Role.INITIATOR ? peer : selfId);
         Link link = new Link(this, peer, offer.pairIdValue(), role, crypto, reported, hosts, mapped, NatBehaviour.ofWire(offer.peerNatMapping()));
         link.vouch(offer.peerObservedIp());
+        if (old != null) replaced(old, link);
         byPeer.put(peer, link);
         byPair.put(link.pairId, link);
         prune();
@@ -527,6 +530,27 @@ public final class Peers {
 
     void forget(Link l) {
         byPair.remove(l.pairId, l);
+    }
+
+    /** How long a replaced pair with keys keeps carrying traffic while its successor gets its own. */
+    static final long RETIRED_MILLIS = 10_000;
+
+    /**
+     * A new offer replaces {@code old} (a direct retry, or the peer's restart). Make before break: a
+     * pair that has keys stops its own work but still carries payloads both ways until the new one
+     * has keys (or for {@value #RETIRED_MILLIS} ms), so a retry costs no traffic.
+     */
+    private void replaced(Link old, Link successor) {
+        if (!old.crypto.hasKeys() || old.stopped) {
+            old.stop();
+            return;
+        }
+        old.retire();
+        successor.previous = old;
+        scheduler.schedule(RETIRED_MILLIS, () -> {
+            if (successor.previous == old) successor.previous = null;
+            forget(old);
+        });
     }
 
     boolean isCurrent(Link l) {

@@ -250,8 +250,23 @@ final class PeerBroker {
             return "too many introductions to worker '" + peer.id + "': at most " + offersPerMinute + " a minute (P2P_OFFERS_PER_MIN)";
         }
         if (!requester.connection.isOpen() || !peer.connection.isOpen()) return "worker '" + peer.id + "' is not connected";
-        add(new LivePair(pairId, new Here(requester), new Here(peer), newRelayBucket()));
+        LivePair fresh = new LivePair(pairId, new Here(requester), new Here(peer), newRelayBucket());
+        add(fresh);
+        supersede(requester, peer, fresh);
         return null;
+    }
+
+    /**
+     * A new pair of the same two workers supersedes their earlier ones: the one before it stays
+     * live (its keys carry traffic while the new pair gets its own), older ones end. So retries never
+     * pile up against MAX_PAIRS_PER_WORKER. The caller holds this broker's lock.
+     */
+    private void supersede(WorkerEntry a, WorkerEntry b, LivePair fresh) {
+        List<LivePair> same = new ArrayList<>();
+        for (LivePair p : pairsOf(a)) {
+            if (p != fresh && p.other(a) instanceof Here h && h.w() == b) same.add(p);
+        }
+        for (int i = 0; i < same.size() - 1; i++) closePair(same.get(i));
     }
 
     RelayMeter.Pair newRelayBucket() {

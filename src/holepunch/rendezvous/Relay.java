@@ -31,7 +31,7 @@ import java.util.Map;
  */
 final class Relay {
     /** Bytes that may wait for one receiving session before its relayed datagrams are dropped. */
-    static final int MAX_BACKLOG = 256 * 1024;
+    static final int MAX_BACKLOG = 512 * 1024;
     static final long TELL_EVERY_NANOS = 1_000_000_000L;
     static final long LOG_EVERY_NANOS = 60_000_000_000L;
 
@@ -53,8 +53,6 @@ final class Relay {
     private final EnumMap<Drop, Metrics.Counter> dropped = new EnumMap<>(Drop.class);
     private final Metrics.Counter bytes;
     private final Metrics.Counter datagrams;
-    /** Per loop thread: the binary message being built for one receiver. */
-    private static final ThreadLocal<ByteBuffer> OUT = ThreadLocal.withInitial(() -> ByteBuffer.allocate(64 * 1024));
 
     Relay(PeerBroker broker, Log log, Metrics metrics) {
         this.broker = broker;
@@ -103,7 +101,7 @@ final class Relay {
 
     /** A binary message from a session here: its records, each passed on or dropped (counted). */
     void binary(WorkerEntry sender, byte[] data, int length) {
-        Batch batch = new Batch(sender);
+        Batch batch = new Batch(sender, data);
         try {
             RelayFrame.read(ByteBuffer.wrap(data, 0, length), batch);
         } catch (ProtocolException e) {
@@ -113,19 +111,25 @@ final class Relay {
         }
     }
 
-    /** Consecutive records for the same receiver leave in one binary message. */
+    /**
+     * Consecutive records for the same receiver leave in one binary message, copied once: the
+     * records as they came (the pair number stays the same), behind a new version byte.
+     */
     private final class Batch implements RelayFrame.Visitor {
         private final WorkerEntry sender;
-        private final ByteBuffer out = OUT.get().clear();
+        private final byte[] data;
         private WorkerEntry to;
         private PeerBroker.LivePair toPair;
+        private int runStart;
+        private int runEnd = -1;
         private int records;
         private int recordBytes;
         private long lastNumber = -1;
         private PeerBroker.LivePair lastPair;
 
-        Batch(WorkerEntry sender) {
+        Batch(WorkerEntry sender, byte[] data) {
             this.sender = sender;
+            this.data = data;
         }
 
         @Override
@@ -134,42 +138,46 @@ final class Relay {
             lastNumber = number;
             lastPair = pair;
             if (pair == null) {
+                flush();
                 refuse(sender, null, holepunch.protocol.P2pConnectionOffer.pairIdText(number), Drop.NOT_PAIR,
                         "pair_id names no pair of this worker (a pair ends when either of its sessions does)");
                 return;
             }
-            if (!admit(sender, pair, len)) return;
+            if (!admit(sender, pair, len)) {
+                flush();
+                return;
+            }
+            int start = off - RelayFrame.RECORD_HEADER;
             if (pair.other(sender) instanceof PeerBroker.Here h && h.w().binaryRelay) {
-                if (to != h.w() || out.remaining() < RelayFrame.RECORD_HEADER + len) flush();
+                if (to != h.w() || start != runEnd) flush();
                 if (to == null) {
                     to = h.w();
                     toPair = pair;
-                    RelayFrame.begin(out);
+                    runStart = start;
                 }
-                RelayFrame.append(out, pair.number(), message, off, len);
+                runEnd = off + len;
                 records++;
                 recordBytes += len;
             } else {
                 flush();
-                byte[] copy = new byte[len];
-                message.get(off, copy);
-                passOn(sender, pair, copy, 0, len, null);
+                passOn(sender, pair, data, off, len, null);
             }
         }
 
         void flush() {
             if (to == null) return;
-            out.flip();
-            ByteBuffer frame = FrameEncoder.start(Opcode.BINARY, out.remaining()).put(out).flip();
+            ByteBuffer frame = FrameEncoder.start(Opcode.BINARY, 1 + runEnd - runStart);
+            RelayFrame.begin(frame);
+            frame.put(data, runStart, runEnd - runStart).flip();
             if (to.connection.offer(frame, MAX_BACKLOG)) {
                 bytes.add(recordBytes);
                 datagrams.add(records);
             } else {
                 slow(sender, toPair, to, records);
             }
-            out.clear();
             to = null;
             toPair = null;
+            runEnd = -1;
             records = 0;
             recordBytes = 0;
         }

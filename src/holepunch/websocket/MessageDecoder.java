@@ -169,10 +169,9 @@ public final class MessageDecoder implements FrameReader.Consumer {
             at = messageLength;
             messageLength += n;
         }
-        for (int i = 0; i < n; i++, maskOffset++) {
-            int shift = 24 - 8 * (int) (maskOffset & 3);
-            target[at + i] = (byte) (data.get(data.position() + i) ^ (maskKey >>> shift));
-        }
+        data.get(data.position(), target, at, n);
+        unmask(target, at, n, maskKey, maskOffset);
+        maskOffset += n;
         if (!opcode.isControl() && !binary && !utf8.feed(ByteBuffer.wrap(target, at, n))) {
             throw new WebSocketException(CloseCode.INVALID_PAYLOAD, "text message is not valid UTF-8");
         }
@@ -206,11 +205,30 @@ public final class MessageDecoder implements FrameReader.Consumer {
         }
     }
 
-    /** Grows the message buffer to hold {@code needed} bytes, doubling, never past the announced size. */
+    private static final java.lang.invoke.VarHandle LONGS =
+            java.lang.invoke.MethodHandles.byteArrayViewVarHandle(long[].class, java.nio.ByteOrder.BIG_ENDIAN);
+
+    /**
+     * XORs {@code b[at, at + n)} with the masking key (§5.3), whose byte {@code j % 4} applies to
+     * payload byte {@code j}; {@code offset} is the payload offset of {@code b[at]}. Eight bytes at a time.
+     */
+    static void unmask(byte[] b, int at, int n, int key, long offset) {
+        int rot = Integer.rotateLeft(key, 8 * (int) (offset & 3));
+        long key64 = ((long) rot << 32) | (rot & 0xFFFFFFFFL);
+        int i = 0;
+        for (; i + 8 <= n; i += 8) LONGS.set(b, at + i, (long) LONGS.get(b, at + i) ^ key64);
+        for (; i < n; i++) b[at + i] ^= (byte) (rot >>> (24 - 8 * (i & 3)));
+    }
+
+    /**
+     * Grows the message buffer to hold {@code needed} bytes: a text message doubling, never past the
+     * announced size; a binary one (relayed data, from sessions that negotiated it) to the announced
+     * size at once, as its bytes come in a stream.
+     */
     private void ensureCapacity(int needed) throws WebSocketException {
         int have = message == null ? 0 : message.length;
         if (needed <= have) return;
-        int next = (int) Math.min(announced, Math.max(needed, Math.max(INITIAL_BUFFER, 2L * have)));
+        int next = binary ? (int) announced : (int) Math.min(announced, Math.max(needed, Math.max(INITIAL_BUFFER, 2L * have)));
         if (!budget.tryTake(next - have)) {
             throw new WebSocketException(CloseCode.TRY_AGAIN_LATER, "the server's buffers are full; try again later");
         }

@@ -25,6 +25,9 @@ final class DropWatch {
             case "no_path" -> "forwarded datagrams found no path to the peer (not connected yet)";
             case "too_large" -> "datagrams over " + Forwarder.MAX_DATAGRAM + " bytes are not forwarded";
             case "send_buffer_full" -> "a socket's send buffer was full";
+            case "relay_budget" -> "relayed traffic over the rendezvous's budget for a pair (RELAY_BYTES_PER_SEC) is dropped here";
+            case "relay_queue_full" -> "the rendezvous session takes relayed datagrams more slowly than they come";
+            case "relay_send_failed" -> "relayed datagrams were lost with a rendezvous session that failed";
             case "unauthenticated", "replay" -> "datagrams that did not authenticate or came again (forged, stale or replayed)";
             default -> "see holepunch_worker_dropped_total";
         };

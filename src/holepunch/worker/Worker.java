@@ -471,9 +471,15 @@ public final class Worker implements AutoCloseable {
             }
         }
 
+        /** A relay message's datagrams for far-side sockets leave together (sendmmsg), as the UDP reader's do. */
         @Override
         public void onRelayFrame(java.nio.ByteBuffer message) {
-            peers.onRelayFrame(message);
+            forwarder.hold();
+            try {
+                peers.onRelayFrame(message);
+            } finally {
+                forwarder.release();
+            }
         }
 
         /** The rendezvous's relay_error comes at most once a second a reason; said again only when it changes or a minute on. */

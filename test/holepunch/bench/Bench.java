@@ -37,6 +37,7 @@ public final class Bench {
         if (only.isEmpty() || only.equals("worker")) worker();
         if (only.isEmpty() || only.equals("alloc")) AllocBench.run();
         if (only.isEmpty() || only.equals("forward")) ForwardBench.run();
+        if (only.isEmpty() || only.equals("relay")) RelayBench.run();
         if (only.isEmpty() || only.equals("p2p")) {
             if ("0".equals(new String(new ProcessBuilder("id", "-u").start().getInputStream().readAllBytes()).trim())) LabBench.run();
             else System.out.println("p2p: the NAT lab needs root; skipped");
@@ -49,7 +50,8 @@ public final class Bench {
             ClusterBench.run(Integer.parseInt(System.getenv().getOrDefault("BENCH_SESSIONS", "10000")));
             return;
         }
-        if (only.equals("stun") || only.equals("worker") || only.equals("p2p") || only.equals("alloc") || only.equals("forward")) return;
+        if (only.equals("stun") || only.equals("worker") || only.equals("p2p") || only.equals("alloc") || only.equals("forward")
+                || only.equals("relay")) return;
         if (only.equals("burst")) {     // only the echo-during-a-burst figure, BENCH_REPEAT times on one server
             burstOnly(Integer.parseInt(System.getenv().getOrDefault("BENCH_SESSIONS", "10000")),
                     Integer.parseInt(System.getenv().getOrDefault("BENCH_REPEAT", "3")));

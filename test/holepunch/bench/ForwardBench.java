@@ -60,7 +60,7 @@ final class ForwardBench {
         }
     }
 
-    private static Process start(String role, Map<String, String> env, Path log) throws IOException {
+    static Process start(String role, Map<String, String> env, Path log) throws IOException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         String options = role.equals("worker") ? "build/worker-jvm.options" : "build/jvm.options";
         String aot = role.equals("worker") ? "build/holepunch-worker.aot" : "build/holepunch.aot";
@@ -70,7 +70,7 @@ final class ForwardBench {
         return pb.start();
     }
 
-    private static String get(String url) {
+    static String get(String url) {
         try {
             return HTTP.send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString()).body();
         } catch (Exception e) {
@@ -79,7 +79,7 @@ final class ForwardBench {
     }
 
     @SuppressWarnings("unchecked")
-    private static List<Map<String, Object>> peers(int port) {
+    static List<Map<String, Object>> peers(int port) {
         try {
             return (List<Map<String, Object>>) Json.parseObject(get("http://127.0.0.1:" + port + "/status")).get("peers");
         } catch (Exception e) {

@@ -54,6 +54,43 @@ class PeerDataTest extends PeerFixture {
         assertEquals(List.of("once", "off path"), delivered);
     }
 
+    /**
+     * A direct retry (a new offer for a peer whose pair has keys) costs no traffic: until the new
+     * pair has keys, payloads leave on the old one and the old one still delivers; then the new one
+     * carries, and ten seconds on the old one is gone.
+     */
+    @Test
+    void aNewPairForThePeer_carriesOnTheOldOneUntilItHasKeys() {
+        offer();
+        completeHandshake();
+        byte[] confirmation = Base64.getDecoder().decode(relayed().getFirst().data());
+        them.open(confirmation, confirmation.length);
+        toRendezvous.clear();
+        deliver(peers, offerJson("peer", 0xcd, THEM, "initiator"));          // the retry: pair cd, no keys yet
+        RelayData init = relayed().stream().filter(r -> Long.parseUnsignedLong(r.pairId(), 16) == 0xcd).findFirst().orElseThrow();
+        toRendezvous.clear();
+        assertTrue(peers.send("peer", "during".getBytes()), "a payload while the new pair has no keys");
+        RelayData during = relayed().getFirst();
+        assertEquals(PAIR, Long.parseUnsignedLong(during.pairId(), 16), "it left on the old pair");
+        byte[] wire = Base64.getDecoder().decode(during.data());
+        assertEquals("during", new String(them.open(wire, wire.length).payload(), StandardCharsets.UTF_8));
+        byte[] late = them.seal("late".getBytes());
+        peers.onRelay(new RelayData(Long.toHexString(PAIR), "peer", Base64.getEncoder().encodeToString(late)));
+        assertEquals(List.of("late"), delivered, "the old pair still delivers");
+
+        PathCrypto next = new PathCrypto(THEM, ME.publicIdentity(), holepunch.protocol.Role.RESPONDER, 0xcd, "me", "peer");
+        byte[] hs1 = Base64.getDecoder().decode(init.data());
+        PathCrypto.Result answer = next.onHandshake(Probe.parse(hs1, hs1.length, next.recvProbeKey));
+        peers.onRelay(new RelayData("cd", "peer", Base64.getEncoder().encodeToString(answer.reply())));
+        toRendezvous.clear();
+        assertTrue(peers.send("peer", "after".getBytes()));
+        assertEquals(0xcd, Long.parseUnsignedLong(relayed().getLast().pairId(), 16), "with keys, the new pair carries");
+        clock.advance(Peers.RETIRED_MILLIS);
+        byte[] tooLate = them.seal("too late".getBytes());
+        peers.onRelay(new RelayData(Long.toHexString(PAIR), "peer", Base64.getEncoder().encodeToString(tooLate)));
+        assertEquals(List.of("late"), delivered, "ten seconds on, the old pair is gone");
+    }
+
     @Test
     void reorderedData_isDeliveredWithinTheWindow_andRefusedBehindIt() {
         makeDirect();

@@ -181,7 +181,7 @@ class BinaryRelayTest {
     }
 
     /**
-     * A receiver that stops reading: datagrams for it are dropped once 256 KiB wait for it (counted),
+     * A receiver that stops reading: datagrams for it are dropped once 512 KiB wait for it (counted),
      * its session and the sender's stay open, and another pair keeps flowing meanwhile.
      */
     @Test

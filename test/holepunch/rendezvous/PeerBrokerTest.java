@@ -85,6 +85,27 @@ class PeerBrokerTest {
         }
     }
 
+    /** Retries make new pairs of the same two workers: the one before the newest stays (make before break), older ones end. */
+    @Test
+    void newPairsOfTheSameWorkers_endAllButTheOneBefore() throws Exception {
+        try (RawWebSocket a = registered("sp-a", "198.51.100.11", 40011, List.of());
+             RawWebSocket b = registered("sp-b", "198.51.100.12", 40012, List.of())) {
+            List<String> pairs = new java.util.ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                a.sendText(Json.write(Json.obj("type", "request_p2p_connection", "target_worker_id", "sp-b")));
+                pairs.add((String) next(a).get("pair_id"));
+                next(b);
+            }
+            String data = Base64.getEncoder().encodeToString(new byte[8]);
+            for (String pair : pairs) a.sendText(Json.write(Json.obj("type", "relay_data", "pair_id", pair, "data", data)));
+            Map<String, Object> refused = next(a);
+            assertEquals("relay_error", refused.get("type"));
+            assertEquals(pairs.getFirst(), refused.get("pair_id"), "the oldest pair ended");
+            assertEquals(pairs.get(1), next(b).get("pair_id"), "the one before the newest still relays");
+            assertEquals(pairs.get(2), next(b).get("pair_id"));
+        }
+    }
+
     @Test
     void relay_carriesDataBetweenThePairAndHoldsEachPairToItsRate() throws Exception {
         try (RawWebSocket a = registered("rl-a", "198.51.100.5", 40005, List.of());

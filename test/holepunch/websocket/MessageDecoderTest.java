@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -84,6 +85,23 @@ class MessageDecoderTest {
     void decode_reservedOpcodesFailWith1002() {
         for (int op : new int[] {3, 4, 5, 6, 7, 0xB, 0xC, 0xD, 0xE, 0xF}) {
             assertEquals(1002, failure(RawWebSocket.frame(op, true, new byte[0])), "opcode " + op);
+        }
+    }
+
+    /** The eight-bytes-at-a-time unmasking against §5.3's byte rule, at every offset and length around the word size. */
+    @Test
+    void unmask_matchesTheRfcByteRule() {
+        java.util.Random random = new java.util.Random(5);
+        for (int n = 0; n <= 40; n++) {
+            for (long offset = 0; offset < 8; offset++) {
+                int key = random.nextInt();
+                byte[] b = new byte[n + 3];
+                random.nextBytes(b);
+                byte[] expected = b.clone();
+                for (int j = 0; j < n; j++) expected[1 + j] ^= (byte) (key >>> (24 - 8 * (int) ((offset + j) & 3)));
+                MessageDecoder.unmask(b, 1, n, key, offset);
+                assertArrayEquals(expected, b, "n=" + n + " offset=" + offset);
+            }
         }
     }
 

@@ -1,0 +1,275 @@
+package holepunch.bench;
+
+import holepunch.json.Json;
+import holepunch.protocol.RelayFrame;
+import holepunch.testing.Ports;
+import holepunch.testing.RawWebSocket;
+
+import java.io.DataInputStream;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * {@code BENCH_ONLY=relay}: what the WebSocket relay carries.
+ * <ol>
+ *   <li>The rendezvous alone: 1 and 8 pairs of sessions that selected the binary relay, each sender
+ *       writing 40 datagrams of 1,200 bytes a message as fast as its connection takes them, each
+ *       receiver counting what arrives (budgets raised).</li>
+ *   <li>End to end as a user runs it: a rendezvous and two workers (run.sh's JVM options), a forward
+ *       from worker a to a UDP receiver beside worker b, {@code udpblast} at fixed rates; first over
+ *       the direct path, then with UDP between the workers' ports dropped by iptables (root), so the
+ *       same pair falls back to the relay.</li>
+ * </ol>
+ */
+final class RelayBench {
+    static final int SIZE = 1200;
+    static final int PER_MESSAGE = 40;
+    static final double SECONDS = Double.parseDouble(System.getenv().getOrDefault("BENCH_RELAY_SECONDS", "3"));
+
+    private RelayBench() {
+    }
+
+    static void run() throws Exception {
+        rendezvousAlone();
+        endToEnd();
+    }
+
+    // ---- the rendezvous alone
+
+    private static void awaitUp(int port) throws Exception {
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (ForwardBench.get("http://127.0.0.1:" + port + "/").isEmpty() && System.nanoTime() < deadline) Thread.sleep(100);
+    }
+
+    private static RawWebSocket session(int port, String id) throws Exception {
+        RawWebSocket ws = RawWebSocket.connect(port, id, new byte[0], "Sec-WebSocket-Protocol: " + RelayFrame.SUBPROTOCOL + "\r\n");
+        ws.readSkippingPings();                                         // relay_budget
+        ws.sendText(Json.write(Json.obj("type", "update_udp_endpoint", "udp_ip", "127.0.0.1", "udp_port", 9)));
+        ws.readSkippingPings();                                         // the ack
+        ws.socket.setSoTimeout(0);
+        return ws;
+    }
+
+    /** A client frame of {@code payload}, masked with the all-zero key (legal, and the same frame can be written again and again). */
+    private static byte[] zeroMasked(byte[] payload) {
+        ByteBuffer f = ByteBuffer.allocate(14 + payload.length);
+        f.put((byte) 0x82);
+        if (payload.length <= 0xFFFF) f.put((byte) (0x80 | 126)).putShort((short) payload.length);
+        else f.put((byte) (0x80 | 127)).putLong(payload.length);
+        f.putInt(0).put(payload);
+        return java.util.Arrays.copyOf(f.array(), f.position());
+    }
+
+    private static void rendezvousAlone() throws Exception {
+        int port = Ports.freeTcp();
+        Path dir = Files.createTempDirectory("relay-bench");
+        Process rv = ForwardBench.start("rendezvous", Map.of("PORT", String.valueOf(port), "STUN_UDP_PORT", "0", "BIND_ADDRESS", "127.0.0.1",
+                "RELAY_BYTES_PER_SEC", "1000000000", "RELAY_TOTAL_BYTES_PER_SEC", "2000000000", "P2P_OFFERS_PER_MIN", "1000"), dir.resolve("rv.log"));
+        try {
+            awaitUp(port);
+            System.out.printf(Locale.ROOT, "# WebSocket relay, the rendezvous alone: binary relay sessions, %d-byte datagrams, %d a message, %.0f s%n",
+                    SIZE, PER_MESSAGE, SECONDS);
+            for (int pairs : new int[] {1, 8}) {
+                List<RawWebSocket> all = new ArrayList<>();
+                List<Thread> threads = new ArrayList<>();
+                AtomicLong received = new AtomicLong();
+                AtomicLong sent = new AtomicLong();
+                try {
+                    long stop = 0;
+                    List<Runnable> senders = new ArrayList<>();
+                    for (int i = 0; i < pairs; i++) {
+                        RawWebSocket a = session(port, "rb" + pairs + "-a" + i);
+                        RawWebSocket b = session(port, "rb" + pairs + "-b" + i);
+                        all.add(a);
+                        all.add(b);
+                        a.sendText(Json.write(Json.obj("type", "request_p2p_connection", "target_worker_id", "rb" + pairs + "-b" + i)));
+                        long pair = Long.parseUnsignedLong((String) Json.parseObject(a.readSkippingPings().text()).get("pair_id"), 16);
+                        b.readSkippingPings();
+                        ByteBuffer m = ByteBuffer.allocate(1 + PER_MESSAGE * (RelayFrame.RECORD_HEADER + SIZE));
+                        RelayFrame.begin(m);
+                        for (int k = 0; k < PER_MESSAGE; k++) RelayFrame.append(m, pair, new byte[SIZE], 0, SIZE);
+                        byte[] frame = zeroMasked(m.array());
+                        threads.add(Thread.ofPlatform().daemon().start(() -> count(b, received)));
+                        senders.add(() -> {
+                            try {
+                                OutputStream out = a.socket.getOutputStream();
+                                long end = System.nanoTime() + (long) (SECONDS * 1e9);
+                                while (System.nanoTime() < end) {
+                                    out.write(frame);
+                                    sent.addAndGet(PER_MESSAGE);
+                                }
+                            } catch (Exception e) {
+                                // the bench ends
+                            }
+                        });
+                    }
+                    long before = received.get();
+                    long t0 = System.nanoTime();
+                    List<Thread> running = new ArrayList<>();
+                    for (Runnable s : senders) running.add(Thread.ofPlatform().daemon().start(s));
+                    for (Thread t : running) t.join();
+                    double secs = (System.nanoTime() - t0) / 1e9;
+                    Thread.sleep(300);                                  // what is on its way arrives
+                    long got = received.get() - before;
+                    System.out.printf(Locale.ROOT, "relay, %d pair%s at once: sent %,.0f/s, delivered %,.0f datagrams/s (%.2f Gbit/s of payload), %.2f%% dropped%n",
+                            pairs, pairs == 1 ? "" : "s", sent.get() / secs, got / secs, got * SIZE * 8 / secs / 1e9,
+                            100.0 * (sent.get() - got) / Math.max(1, sent.get()));
+                } finally {
+                    for (RawWebSocket w : all) w.close();
+                    for (Thread t : threads) t.join(2000);
+                }
+            }
+            ForwardBench.get("http://127.0.0.1:" + port + "/metrics").lines()
+                    .filter(l -> l.startsWith("holepunch_relay_dropped_total{") && !l.endsWith(" 0"))
+                    .forEach(l -> System.out.println("  rendezvous counted: " + l));
+        } finally {
+            rv.destroy();
+            if (!rv.waitFor(10, TimeUnit.SECONDS)) rv.destroyForcibly();
+        }
+    }
+
+    /** Counts the datagrams in the binary frames a receiving session gets, until it ends. */
+    private static void count(RawWebSocket ws, AtomicLong received) {
+        try {
+            DataInputStream in = new DataInputStream(ws.socket.getInputStream());
+            byte[] buf = new byte[1 << 20];
+            while (true) {
+                int b0 = in.readUnsignedByte();
+                int b1 = in.readUnsignedByte();
+                long len = b1 & 0x7F;
+                if (len == 126) len = in.readUnsignedShort();
+                else if (len == 127) len = in.readLong();
+                in.readFully(buf, 0, (int) len);
+                if ((b0 & 0xF) == 0x2) {
+                    received.addAndGet(RelayFrame.read(ByteBuffer.wrap(buf, 0, (int) len), (p, m, o, l) -> { }));
+                } else if ((b0 & 0xF) == 0x9) {
+                    return;                                         // no pings within a run: the server's first comes later
+                }
+            }
+        } catch (Exception e) {
+            // closed
+        }
+    }
+
+    // ---- end to end
+
+    /** Drops (-I) or allows again (-D) UDP from port {@code from} to port {@code to} on loopback, IPv4 and IPv6. */
+    private static void iptables(String op, int from, int to) throws Exception {
+        for (String tool : new String[] {"iptables", "ip6tables"}) iptables(tool, op, from, to);
+    }
+
+    private static void iptables(String tool, String op, int from, int to) throws Exception {
+        new ProcessBuilder(tool, op, "INPUT", "-i", "lo", "-p", "udp", "--sport", String.valueOf(from), "--dport", String.valueOf(to), "-j", "DROP")
+                .inheritIO().start().waitFor(10, TimeUnit.SECONDS);
+    }
+
+    /** Every drop counter of these processes, "process reason" to count. */
+    private static Map<String, Long> drops(Map<String, Integer> where) {
+        Map<String, Long> out = new java.util.TreeMap<>();
+        where.forEach((name, port) -> ForwardBench.get("http://127.0.0.1:" + port + "/metrics").lines()
+                .filter(l -> l.startsWith("holepunch_worker_dropped_total{") || l.startsWith("holepunch_relay_dropped_total{"))
+                .forEach(l -> {
+                    String reason = l.substring(l.indexOf("reason=\"") + 8, l.indexOf('"', l.indexOf("reason=\"") + 8));
+                    out.put(name + " " + reason, (long) Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)));
+                }));
+        return out;
+    }
+
+    private static String state(int health, String peer) {
+        return ForwardBench.peers(health).stream().filter(p -> peer.equals(p.get("peer_worker_id"))).map(p -> String.valueOf(p.get("state")))
+                .findFirst().orElse("none");
+    }
+
+    private static void endToEnd() throws Exception {
+        if (!"0".equals(new String(new ProcessBuilder("id", "-u").start().getInputStream().readAllBytes()).trim())) {
+            System.out.println("relay end to end: dropping the direct path needs root (iptables); skipped");
+            return;
+        }
+        Path tool = ForwardBench.blaster();
+        int rvPort = Ports.freeTcp(), stunPort = Ports.freeUdp(), local = Ports.freeUdp(), target = Ports.freeUdp();
+        int udpA = Ports.freeUdp(), udpB = Ports.freeUdp(), healthA = Ports.freeTcp(), healthB = Ports.freeTcp();
+        Path dir = Files.createTempDirectory("relay-bench");
+        List<Process> procs = new ArrayList<>();
+        boolean dropped = false;
+        try {
+            procs.add(ForwardBench.start("rendezvous", Map.of("PORT", String.valueOf(rvPort), "STUN_UDP_PORT", String.valueOf(stunPort),
+                    "BIND_ADDRESS", "127.0.0.1", "RELAY_BYTES_PER_SEC", "1000000000", "RELAY_TOTAL_BYTES_PER_SEC", "2000000000"), dir.resolve("rv.log")));
+            awaitUp(rvPort);
+            Map<String, String> common = Map.of("RENDEZVOUS_SERVICE_URL", "http://127.0.0.1:" + rvPort, "STUN_HOST_ENV", "127.0.0.1",
+                    "STUN_PORT_ENV", String.valueOf(stunPort), "IP_ECHO_URL", "", "P2P_KEEPALIVE_SEC", "1");
+            Map<String, String> b = new HashMap<>(common);
+            b.putAll(Map.of("WORKER_ID", "relay-b", "PORT", String.valueOf(healthB), "INTERNAL_UDP_PORT_ENV", String.valueOf(udpB),
+                    "P2P_ALLOW", "relay-a", "FORWARD_ALLOW", "127.0.0.1:" + target));
+            Map<String, String> a = new HashMap<>(common);
+            a.putAll(Map.of("WORKER_ID", "relay-a", "PORT", String.valueOf(healthA), "INTERNAL_UDP_PORT_ENV", String.valueOf(udpA),
+                    "FORWARD", local + "=relay-b:127.0.0.1:" + target, "P2P_CONNECT_TO", "relay-b", "P2P_RETRY_DIRECT_SEC", "3600"));
+            procs.add(ForwardBench.start("worker", b, dir.resolve("b.log")));
+            procs.add(ForwardBench.start("worker", a, dir.resolve("a.log")));
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (!"direct".equals(state(healthA, "relay-b")) && System.nanoTime() < deadline) Thread.sleep(200);
+            if (!"direct".equals(state(healthA, "relay-b"))) {
+                System.out.println("relay end to end: the pair did not go direct first; skipped (logs in " + dir + ")");
+                return;
+            }
+            ForwardBench.blast(tool, local, target, 2000);                     // warm-up (JIT)
+            System.out.printf(Locale.ROOT, "# end to end through two workers, %d-byte datagrams, %.0f s per rate, 2 cores shared with sender and receiver%n",
+                    SIZE, ForwardBench.SECONDS);
+            long[] direct = ForwardBench.blast(tool, local, target, 0);
+            System.out.printf(Locale.ROOT, "direct path, as fast as the sender can: %,.0f/s delivered (%.2f Gbit/s)%n",
+                    direct[1] / ForwardBench.SECONDS, direct[1] * SIZE * 8 / ForwardBench.SECONDS / 1e9);
+            iptables("-I", udpA, udpB);
+            iptables("-I", udpB, udpA);
+            dropped = true;
+            deadline = System.nanoTime() + 30_000_000_000L;
+            while (!"relay".equals(state(healthA, "relay-b")) && System.nanoTime() < deadline) {
+                ForwardBench.blast(tool, local, target, 200);                  // traffic makes the path's loss noticed
+            }
+            System.out.println("direct path dropped with iptables; worker a now says: " + state(healthA, "relay-b"));
+            ForwardBench.blast(tool, local, target, 2000);                     // warm-up of the relay path
+            Map<String, Integer> where = Map.of("worker a", healthA, "worker b", healthB, "rendezvous", rvPort);
+            for (long rate : new long[] {2_000, 10_000, 25_000, 0}) {
+                Map<String, Long> before = drops(where);
+                long[] r = ForwardBench.blast(tool, local, target, rate);
+                Map<String, Long> after = drops(where);
+                StringBuilder counted = new StringBuilder();
+                after.forEach((k, v) -> {
+                    long d = v - before.getOrDefault(k, 0L);
+                    if (d > 0) counted.append(counted.isEmpty() ? "; counted: " : ", ").append(k).append(' ').append(d);
+                });
+                System.out.printf(Locale.ROOT, "WebSocket relay, %s: sent %,d, delivered %,.0f/s (%.0f Mbit/s), lost %.2f%%%s%n",
+                        rate == 0 ? "as fast as the sender can" : String.format(Locale.ROOT, "%,d/s offered", rate), r[0],
+                        r[1] / ForwardBench.SECONDS, r[1] * SIZE * 8 / ForwardBench.SECONDS / 1e6, r[0] == 0 ? 0 : 100.0 * (r[0] - r[1]) / r[0], counted);
+            }
+            System.out.println("worker a: rendezvous session " + (ForwardBench.get("http://127.0.0.1:" + healthA + "/status")
+                    .contains("\"rendezvous_connected\":true") ? "up" : "DOWN") + ", connect attempts "
+                    + ForwardBench.get("http://127.0.0.1:" + healthA + "/metrics").lines()
+                    .filter(l -> l.startsWith("holepunch_worker_connect_attempts_total")).findFirst().orElse("?"));
+            for (Map.Entry<String, Integer> w : Map.of("a", healthA, "b", healthB).entrySet()) {
+                ForwardBench.get("http://127.0.0.1:" + w.getValue() + "/metrics").lines()
+                        .filter(l -> l.startsWith("holepunch_worker_dropped_total{") && !l.endsWith(" 0"))
+                        .forEach(l -> System.out.println("  worker " + w.getKey() + " counted: " + l));
+            }
+            ForwardBench.get("http://127.0.0.1:" + rvPort + "/metrics").lines()
+                    .filter(l -> l.startsWith("holepunch_relay_dropped_total{") && !l.endsWith(" 0"))
+                    .forEach(l -> System.out.println("  rendezvous counted: " + l));
+        } finally {
+            if (dropped) {
+                iptables("-D", udpA, udpB);
+                iptables("-D", udpB, udpA);
+            }
+            for (Process p : procs) {
+                p.destroy();
+                if (!p.waitFor(10, TimeUnit.SECONDS)) p.destroyForcibly();
+            }
+        }
+    }
+}
