@@ -95,6 +95,14 @@ class RelayDataPlaneTest {
     }
 
     private static void awaitBinaryRelay(Worker w) throws Exception {
+        try {
+            awaitRelay(w);
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "; status " + w.status(), e);
+        }
+    }
+
+    private static void awaitRelay(Worker w) throws Exception {
         Await.until(Duration.ofSeconds(30), "an encrypted path over the binary relay", () -> {
             Map<String, Object> p = TestWorkers.peer(w);
             Object relay = w.status().get("relay");
