@@ -4,7 +4,7 @@ import java.util.HashMap;
 import java.util.Map;
 
 /**
- * The attribute types this codec knows (RFC 8489 §18.3, RFC 5780 §7, RFC 8445 §16.1), each with
+ * The attribute types this codec knows (RFC 8489 §18.3, RFC 5780 §7, RFC 8445 §16.1, RFC 8656 §18), each with
  * the value size rule it is checked against. Types below 0x8000 are comprehension-required: a
  * message holding an unknown one is rejected (§14); types from 0x8000 are optional and unknown
  * ones are kept as opaque values.
@@ -16,12 +16,21 @@ public enum AttributeType {
     MESSAGE_INTEGRITY(0x0008, Size.exactly(20)),
     ERROR_CODE(0x0009, Size.between(4, 4 + 763)),
     UNKNOWN_ATTRIBUTES(0x000A, Size.EVEN),
+    /** TURN (RFC 8656 §18): the channel a ChannelBind binds, then two reserved bytes. */
+    CHANNEL_NUMBER(0x000C, Size.exactly(4)),
+    LIFETIME(0x000D, Size.exactly(4)),
+    XOR_PEER_ADDRESS(0x0012, Size.ADDRESS),
+    DATA(0x0013, Size.atLeast(0)),
     REALM(0x0014, Size.atMost(763)),
     NONCE(0x0015, Size.atMost(763)),
+    XOR_RELAYED_ADDRESS(0x0016, Size.ADDRESS),
+    REQUESTED_TRANSPORT(0x0019, Size.exactly(4)),
+    DONT_FRAGMENT(0x001A, Size.exactly(0)),
     MESSAGE_INTEGRITY_SHA256(0x001C, Size.between(16, 32)),
     PASSWORD_ALGORITHM(0x001D, Size.atLeast(4)),
     USERHASH(0x001E, Size.exactly(32)),
     XOR_MAPPED_ADDRESS(0x0020, Size.ADDRESS),
+    RESERVATION_TOKEN(0x0022, Size.exactly(8)),
     PRIORITY(0x0024, Size.exactly(4)),
     USE_CANDIDATE(0x0025, Size.exactly(0)),
     PADDING(0x0026, Size.atLeast(0)),

@@ -81,7 +81,15 @@ public record StunMessage(StunClass messageClass, int method, byte[] transaction
 
     public InetSocketAddress address(AttributeType type) throws StunException {
         byte[] v = attribute(type);
-        return v == null ? null : StunAddress.decode(v, type == AttributeType.XOR_MAPPED_ADDRESS, transactionId);
+        boolean xor = type == AttributeType.XOR_MAPPED_ADDRESS || type == AttributeType.XOR_PEER_ADDRESS
+                || type == AttributeType.XOR_RELAYED_ADDRESS;
+        return v == null ? null : StunAddress.decode(v, xor, transactionId);
+    }
+
+    /** ERROR-CODE's number (e.g. 401), or 0 without one. */
+    public int errorNumber() {
+        byte[] v = attribute(AttributeType.ERROR_CODE);
+        return v == null ? 0 : (v[2] & 0x7) * 100 + (v[3] & 0xFF);
     }
 
     /** ERROR-CODE as "code reason", or null. */
@@ -120,6 +128,67 @@ public record StunMessage(StunClass messageClass, int method, byte[] transaction
             b.putShort((short) AttributeType.FINGERPRINT.code).putShort((short) 4).putInt(crc);
         }
         return b.array();
+    }
+
+    /**
+     * The wire form with MESSAGE-INTEGRITY (§14.5: HMAC-SHA1 keyed with {@code key} over the message
+     * up to the attribute, the length field already counting it), then FINGERPRINT when asked.
+     */
+    public byte[] encode(boolean fingerprint, byte[] key) {
+        byte[] plain = encode(false);
+        ByteBuffer b = ByteBuffer.allocate(plain.length + 24 + (fingerprint ? 8 : 0));
+        b.put(plain);
+        b.putShort(2, (short) (plain.length - HEADER_BYTES + 24));
+        byte[] mac = hmacSha1(key, b.array(), plain.length);
+        b.putShort((short) AttributeType.MESSAGE_INTEGRITY.code).putShort((short) 20).put(mac);
+        if (fingerprint) {
+            b.putShort(2, (short) (b.position() - HEADER_BYTES + 8));
+            int crc = crc32(b.array(), b.position()) ^ FINGERPRINT_XOR;
+            b.putShort((short) AttributeType.FINGERPRINT.code).putShort((short) 4).putInt(crc);
+        }
+        return b.array();
+    }
+
+    /**
+     * Whether {@code datagram} (a whole STUN message) carries a MESSAGE-INTEGRITY that {@code key}
+     * produced (§14.5); false without one. Compared in constant time.
+     */
+    public static boolean integrityMatches(byte[] datagram, int length, byte[] key) {
+        int pos = HEADER_BYTES;
+        while (pos + 4 <= length) {
+            int type = ((datagram[pos] & 0xFF) << 8) | (datagram[pos + 1] & 0xFF);
+            int len = ((datagram[pos + 2] & 0xFF) << 8) | (datagram[pos + 3] & 0xFF);
+            if (type == AttributeType.MESSAGE_INTEGRITY.code) {
+                if (len != 20 || pos + 24 > length) return false;
+                byte[] copy = Arrays.copyOf(datagram, pos);
+                int covered = pos - HEADER_BYTES + 24;
+                copy[2] = (byte) (covered >> 8);
+                copy[3] = (byte) covered;
+                return java.security.MessageDigest.isEqual(hmacSha1(key, copy, pos), Arrays.copyOfRange(datagram, pos + 4, pos + 24));
+            }
+            pos += 4 + padded(len);
+        }
+        return false;
+    }
+
+    /** The long-term credential key (§9.2.2): MD5(username ":" realm ":" password), the three as UTF-8 (OpaqueString unchanged). */
+    public static byte[] longTermKey(String username, String realm, String password) {
+        try {
+            return java.security.MessageDigest.getInstance("MD5").digest((username + ":" + realm + ":" + password).getBytes(StandardCharsets.UTF_8));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("MD5 is required of every JDK", e);
+        }
+    }
+
+    private static byte[] hmacSha1(byte[] key, byte[] data, int length) {
+        try {
+            javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA1");
+            mac.init(new javax.crypto.spec.SecretKeySpec(key, "HmacSHA1"));
+            mac.update(data, 0, length);
+            return mac.doFinal();
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IllegalStateException("HmacSHA1 is required of every JDK", e);
+        }
     }
 
     private static int padded(int length) {
