@@ -78,7 +78,7 @@ final class Link {
     volatile Link previous;
 
     Link(Peers peers, String peer, long pairId, Role role, PathCrypto crypto, InetSocketAddress reported,
-         List<InetSocketAddress> hosts, InetSocketAddress mapped, NatBehaviour peerMapping) {
+         List<InetSocketAddress> hosts, InetSocketAddress mapped, NatBehaviour peerMapping, InetSocketAddress relayCandidate) {
         this.peers = peers;
         this.peer = peer;
         this.pairId = pairId;
@@ -94,6 +94,22 @@ final class Link {
         for (InetSocketAddress h : hosts) {
             addCandidate(h, h.equals(mapped) ? Technique.PORT_MAPPING : h.getAddress() instanceof java.net.Inet6Address ? Technique.IPV6 : Technique.HOST);
         }
+        if (relayCandidate != null) addCandidate(relayCandidate, Technique.TURN);
+    }
+
+    /** A TURN path that answered while punching: taken at the deadline if nothing direct answers by then. */
+    private Peers.Socket turnVia;
+    private InetSocketAddress turnRemote;
+    private long turnRtt;
+
+    /** Whether an answer from {@code from} on {@code via} went through a TURN server (ours, or the peer's relayed address). */
+    private boolean throughTurn(Peers.Socket via, InetSocketAddress from) {
+        return via.relayed() || candidates.get(from) == Technique.TURN;
+    }
+
+    /** What /status and the rendezvous are told: a TURN path is relayed (by the TURN server), shown with technique turn. */
+    private PathState shownState() {
+        return state == PathState.DIRECT && technique == Technique.TURN ? PathState.RELAY : state;
     }
 
     /** Where this peer's bursts may go (the hard-NAT technique's): {@link BurstGate}. */
@@ -352,6 +368,10 @@ final class Link {
         if (startedPunching == 0) startedPunching = now;
         if (now > punchDeadline()) {
             hardNat.close();
+            if (turnRemote != null) {
+                adopt(turnVia, turnRemote, turnRtt, Technique.TURN, now);
+                return;
+            }
             fail("no probe answered within " + (now - startedPunching) + " ms"
                     + RelayReason.of(peers.ownMapping(), peerMapping, peers.ownIpv6(), candidates.keySet()));
             return;
@@ -385,6 +405,7 @@ final class Link {
     }
 
     private synchronized void follow(Peers.Socket via, InetSocketAddress from) {
+        if (via.relayed()) return;                         // TURN carries what it carries; the path stays where it is
         hardNat.hit(via);
         if (state == PathState.DIRECT && via != path && !stopped) {
             peers.log.debug(peers.selfId, "path to " + peer + " follows the peer to " + Peers.text(from) + " on another extra socket");
@@ -422,30 +443,51 @@ final class Link {
                 lastAnswer = now;
                 rttMillis = now - sent;
                 // The first answer makes the path; later ones (another candidate, another extra
-                // socket) do not move it: the two sides would otherwise flap between them.
-                if (state != PathState.DIRECT) {
-                    remote = from;
-                    path = via;
-                    state = PathState.DIRECT;
-                    detail = null;
-                    technique = via != peers.transport || hardNat.sprayedTo(from) ? Technique.HARD_NAT : candidates.getOrDefault(from, Technique.PEER_REFLEXIVE);
-                    hardNat.opened(via);
-                    peers.inc("holepunch_worker_direct_paths_total", "technique", technique.wire);
-                    peers.log.info(peers.selfId, "direct path to " + peer + " via " + Peers.text(from) + " (" + technique.wire
-                            + ", rtt " + rttMillis + " ms)");
-                    peers.failures.remove(peer);
-                    if (peers.lostAt.remove(peer) != null) peers.log.info(peers.selfId, "direct again with " + peer);
-                    report();
-                    if (via == peers.transport && technique == Technique.HARD_NAT) {
-                        sendControl(via, Probe.Kind.KEEPALIVE, from, newCounter(now));   // the hard side follows it to this socket now
+                // socket) do not move it: the two sides would otherwise flap between them. An
+                // answer through TURN waits for the deadline: anything direct goes first.
+                if (state != PathState.DIRECT && throughTurn(via, from)) {
+                    if (turnRemote == null) {
+                        turnVia = via;
+                        turnRemote = from;
+                        turnRtt = now - sent;
+                        peers.log.info(peers.selfId, "TURN path to " + peer + " via " + Peers.text(from) + " answers (rtt " + turnRtt
+                                + " ms); taken if nothing direct answers by the deadline");
                     }
-                    peers.scheduler.schedule(peers.settings().keepaliveMillis(), this::keepalive);
-                    lastHeard = now;
-                    peers.scheduler.schedule(WATCH_MILLIS, this::watch);
+                } else if (state != PathState.DIRECT) {
+                    adopt(via, from, now - sent, via != peers.transport || hardNat.sprayedTo(from) ? Technique.HARD_NAT
+                            : candidates.getOrDefault(from, Technique.PEER_REFLEXIVE), now);
                 }
             }
             default -> peers.dropped("unexpected");
         }
+    }
+
+    /** The path is {@code via} to {@code from}: direct (or through TURN), with its keepalives and watch. */
+    private void adopt(Peers.Socket via, InetSocketAddress from, long rtt, Technique how, long now) {
+        remote = from;
+        path = via;
+        rttMillis = rtt;
+        state = PathState.DIRECT;
+        technique = how;
+        detail = how == Technique.TURN ? "through the TURN server (nothing direct answered within " + (now - startedPunching) + " ms"
+                + RelayReason.of(peers.ownMapping(), peerMapping, peers.ownIpv6(), candidates.keySet()) + ")" : null;
+        hardNat.opened(via);
+        peers.inc("holepunch_worker_direct_paths_total", "technique", technique.wire);
+        peers.log.info(peers.selfId, (how == Technique.TURN ? "TURN path to " : "direct path to ") + peer + " via " + Peers.text(from)
+                + " (" + technique.wire + ", rtt " + rttMillis + " ms)");
+        if (how != Technique.TURN) {
+            peers.failures.remove(peer);
+            if (peers.lostAt.remove(peer) != null) peers.log.info(peers.selfId, "direct again with " + peer);
+        } else if (peers.settings().connectTo().contains(peer)) {
+            peers.scheduler.schedule(retryDelay(peers.failures.merge(peer, 1, Integer::sum), now), this::retryDirect);   // direct is still preferred
+        }
+        report();
+        if (via == peers.transport && technique == Technique.HARD_NAT) {
+            sendControl(via, Probe.Kind.KEEPALIVE, from, newCounter(now));   // the hard side follows it to this socket now
+        }
+        peers.scheduler.schedule(peers.settings().keepaliveMillis(), this::keepalive);
+        lastHeard = now;
+        peers.scheduler.schedule(WATCH_MILLIS, this::watch);
     }
 
     synchronized void keepalive() {
@@ -466,6 +508,7 @@ final class Link {
 
     /** The direct path died: said and reported, and the peer asked for again (traffic takes the relay meanwhile). */
     private void pathLost(String why) {
+        turnRemote = null;                                  // a TURN path that answered before must answer again
         peers.lostAt.put(peer, peers.scheduler.nowMillis());
         state = PathState.CONNECTING;
         detail = "path via " + Peers.text(remote) + " stopped answering (" + why + "); punching again";
@@ -485,6 +528,15 @@ final class Link {
      */
     static final long AGAIN_FIRST_MILLIS = 2000, AGAIN_CAP_MILLIS = 8000, AGAIN_FOR_MILLIS = 600_000;
 
+    /** When to try direct again after the {@code n}th failure in a row: soon after a loss, else backing off. */
+    private long retryDelay(int n, long now) {
+        Long lost = peers.lostAt.get(peer);
+        boolean wasDirect = lost != null && now - lost < AGAIN_FOR_MILLIS;
+        return wasDirect
+                ? Math.min(peers.settings().retryDirectMillis(), Backoff.jittered(n - 1, AGAIN_FIRST_MILLIS, AGAIN_CAP_MILLIS))
+                : Backoff.delay(n - 1, peers.settings().retryDirectMillis(), 32 * peers.settings().retryDirectMillis());   // 1x ... 32x
+    }
+
     /** No direct path: traffic goes through the rendezvous relay, and a direct path is tried again later. */
     private void fail(String why) {
         state = PathState.RELAY;
@@ -492,9 +544,7 @@ final class Link {
         Long lost = peers.lostAt.get(peer);
         long now = peers.scheduler.nowMillis();
         boolean wasDirect = lost != null && now - lost < AGAIN_FOR_MILLIS;
-        long retry = wasDirect
-                ? Math.min(peers.settings().retryDirectMillis(), Backoff.jittered(n - 1, AGAIN_FIRST_MILLIS, AGAIN_CAP_MILLIS))
-                : Backoff.delay(n - 1, peers.settings().retryDirectMillis(), 32 * peers.settings().retryDirectMillis());   // 1x ... 32x
+        long retry = retryDelay(n, now);
         detail = why + "; relaying through the rendezvous and retrying direct in " + (retry + 500) / 1000 + " s"
                 + (wasDirect ? " (it was direct " + (now - lost) / 1000 + " s ago)" : ", backing off from every "
                 + peers.settings().retryDirectMillis() / 1000 + " s");
@@ -504,7 +554,7 @@ final class Link {
     }
 
     private void retryDirect() {
-        if (peers.isCurrent(this) && state != PathState.DIRECT) peers.requestPeer(peer);
+        if (peers.isCurrent(this) && (state != PathState.DIRECT || technique == Technique.TURN)) peers.requestPeer(peer);
     }
 
     /** The peer declined this pair (its P2P_ALLOW, or a key it does not expect): no probing, no retries. */
@@ -516,7 +566,7 @@ final class Link {
     }
 
     private void report() {
-        peers.rendezvous.send(new P2pConnectionStatus(P2pConnectionOffer.pairIdText(pairId), state, Peers.text(remote),
+        peers.rendezvous.send(new P2pConnectionStatus(P2pConnectionOffer.pairIdText(pairId), shownState(), Peers.text(remote),
                 rttMillis < 0 ? null : rttMillis, detail));
     }
 
@@ -534,7 +584,7 @@ final class Link {
 
     Map<String, Object> json() {
         long last = lastAnswer;
-        return Json.obj("peer_worker_id", peer, "state", state.wire(), "remote", Peers.text(remote),
+        return Json.obj("peer_worker_id", peer, "state", shownState().wire(), "remote", Peers.text(remote),
                 "technique", state == PathState.DIRECT && technique != null ? technique.wire : null,
                 "rtt_ms", rttMillis < 0 ? null : rttMillis, "detail", detail,
                 "last_answer_ms_ago", last == 0 ? null : peers.scheduler.nowMillis() - last,

@@ -51,6 +51,19 @@ public final class Peers {
         /** Releases an extra socket (the worker's own socket is the worker's to close). */
         default void close() {
         }
+
+        /** Whether what goes through it is relayed (a TURN allocation), not a path of its own. */
+        default boolean relayed() {
+            return false;
+        }
+    }
+
+    /** Lets a peer's addresses through this worker's TURN allocation (null: no TURN). */
+    private volatile java.util.function.Consumer<List<InetAddress>> turnPermits;
+
+    /** This worker has a TURN allocation: offers let their peers' addresses through it. */
+    public void turn(java.util.function.Consumer<List<InetAddress>> permits) {
+        turnPermits = permits;
     }
 
     /** Datagrams that arrive on an extra socket. */
@@ -306,8 +319,11 @@ public final class Peers {
         if (l == null || l.stopped) return false;
         Link before = l.previous;
         if (before != null) {
-            if (l.crypto.hasKeys()) l.previous = null;      // the successor carries from now on
-            else l = before;                                // make before break: the replaced pair until then
+            // Make before break: the replaced pair carries until its successor has keys, and while
+            // it still has a UDP path (direct or TURN) that the successor is still punching for.
+            boolean successorReady = l.crypto.hasKeys() && (l.state == PathState.DIRECT || before.state != PathState.DIRECT);
+            if (successorReady) l.previous = null;
+            else l = before;
         }
         byte[] out = scratch(SEALED, PathCrypto.DATA_HEADER + len + holepunch.crypto.Noise.TAGLEN);
         int n = l.crypto.seal(buf, off, len, out);
@@ -424,6 +440,21 @@ public final class Peers {
         introductions.ask(peer);
     }
 
+    /**
+     * This worker has a new candidate its peers were not offered (a TURN relayed address that came
+     * after the introduction): the peers it has no UDP path with are asked for again, so that the
+     * next offer carries it (traffic stays on the old pair until the new one has its path).
+     */
+    public void candidatesChanged() {
+        List<String> again = new ArrayList<>();
+        for (Link l : byPeer.values()) {
+            if (!l.stopped && l.state != PathState.DIRECT) again.add(l.peer);
+        }
+        if (again.isEmpty()) return;
+        log.info(selfId, "new candidate (TURN relayed address): asking again for " + again);
+        for (String peer : again) requestPeer(peer);
+    }
+
     /** Whether {@code peer} is one this worker asks the rendezvous for (P2P_CONNECT_TO). */
     boolean wanted(String peer) {
         return introductions.wanted(peer);
@@ -474,6 +505,15 @@ public final class Peers {
             if (a != null && hosts.size() < MAX_CANDIDATES) hosts.add(a);
         }
         InetSocketAddress mapped = offer.peerMappedEndpoint() == null ? null : Addresses.hostPort(offer.peerMappedEndpoint());
+        InetSocketAddress relayCandidate = offer.peerRelayCandidate() == null ? null : Addresses.hostPort(offer.peerRelayCandidate());
+        java.util.function.Consumer<List<InetAddress>> permits = turnPermits;
+        if (permits != null) {                  // the peer's probes to our relayed address come from where the rendezvous saw it
+            List<InetAddress> ips = new ArrayList<>();
+            if (ip != null) ips.add(ip);
+            InetAddress observed = offer.peerObservedIp() == null ? null : Addresses.literal(offer.peerObservedIp());
+            if (observed != null && !ips.contains(observed)) ips.add(observed);
+            if (!ips.isEmpty()) permits.accept(ips);
+        }
         if (mapped != null) hosts.addFirst(mapped);
         if (reported == null && hosts.isEmpty()) {
             log.warn(selfId, "ignored an offer for " + peer + " without a usable peer address");
@@ -483,7 +523,8 @@ public final class Peers {
         Role role = offer.role();
         PathCrypto crypto = new PathCrypto(identity, offer.peerIdentity(), role, offer.pairIdValue(),
                 role == Role.INITIATOR ? selfId : peer, role == Role.INITIATOR ? peer : selfId);
-        Link link = new Link(this, peer, offer.pairIdValue(), role, crypto, reported, hosts, mapped, NatBehaviour.ofWire(offer.peerNatMapping()));
+        Link link = new Link(this, peer, offer.pairIdValue(), role, crypto, reported, hosts, mapped, NatBehaviour.ofWire(offer.peerNatMapping()),
+                relayCandidate);
         link.vouch(offer.peerObservedIp());
         if (old != null) replaced(old, link);
         byPeer.put(peer, link);
@@ -559,12 +600,17 @@ public final class Peers {
 
     /** A datagram that looks like ours; false when no pair of ours authenticates it. */
     public boolean onDatagram(InetSocketAddress from, byte[] data, int length) {
+        return onDatagram(transport, from, data, length);
+    }
+
+    /** As above, for a datagram that came through {@code via} (a TURN allocation: {@code from} is the peer's address there). */
+    public boolean onDatagram(Socket via, InetSocketAddress from, byte[] data, int length) {
         Link link = byPair.get(Probe.pairIdOf(data, length));
         if (link == null) {
             dropped("unauthenticated");
             return false;
         }
-        return link.onDatagram(transport, from, data, length);
+        return link.onDatagram(via, from, data, length);
     }
 
     /** The configured peers (P2P_CONNECT_TO) whose last request the rendezvous answered neither with an offer nor an error. */

@@ -13,7 +13,9 @@ enum Technique {
     /** The endpoint the peer's gateway maps to its port (PCP, NAT-PMP, UPnP). */
     PORT_MAPPING("port-mapping"),
     /** The birthday technique ({@link HardNat}). */
-    HARD_NAT("hard-nat");
+    HARD_NAT("hard-nat"),
+    /** Through a TURN server's relayed address (RFC 8656): taken only when nothing direct answers. */
+    TURN("turn");
 
     final String wire;
 

@@ -15,12 +15,13 @@ import java.util.Map;
  *   worker -> rendezvous: register_public_ip, update_udp_endpoint, echo_request,
  *                         request_p2p_connection, p2p_connection_status, p2p_connection_decline, relay_data
  *   rendezvous -> worker: udp_endpoint_ack, echo_response, p2p_connection_offer,
- *                         p2p_connection_error, relay_data, relay_error, relay_budget
+ *                         p2p_connection_error, relay_data, relay_error, relay_budget, turn_credentials
+ *   worker -> rendezvous (holepunch): turn_credentials_request
  * </pre>
  */
 public sealed interface Message permits RegisterPublicIp, UpdateUdpEndpoint, UdpEndpointAck, EchoRequest, EchoResponse,
         RequestP2pConnection, P2pConnectionOffer, P2pConnectionError, P2pConnectionStatus, P2pConnectionDecline,
-        RelayData, RelayError, RelayBudget, Message.Unknown {
+        RelayData, RelayError, RelayBudget, TurnCredentialsMessage, TurnCredentialsRequest, Message.Unknown {
 
     MessageType type();
 
@@ -70,6 +71,8 @@ public sealed interface Message permits RegisterPublicIp, UpdateUdpEndpoint, Udp
             case RELAY_DATA -> RelayData.parse(json);
             case RELAY_ERROR -> RelayError.parse(json);
             case RELAY_BUDGET -> RelayBudget.parse(json);
+            case TURN_CREDENTIALS -> TurnCredentialsMessage.parse(json);
+            case TURN_CREDENTIALS_REQUEST -> new TurnCredentialsRequest();
         };
     }
 }

@@ -21,7 +21,9 @@ public enum MessageType {
     P2P_CONNECTION_DECLINE("p2p_connection_decline"),
     RELAY_DATA("relay_data"),
     RELAY_ERROR("relay_error"),
-    RELAY_BUDGET("relay_budget");
+    RELAY_BUDGET("relay_budget"),
+    TURN_CREDENTIALS("turn_credentials"),
+    TURN_CREDENTIALS_REQUEST("turn_credentials_request");
 
     private static final Map<String, MessageType> BY_WIRE = new HashMap<>();
 

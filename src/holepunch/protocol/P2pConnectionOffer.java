@@ -16,11 +16,13 @@ import java.util.Map;
  * start punching so that both sides' first probes leave at about the same moment. When the peer
  * proved a key on its upgrade, {@code peer_public_key}, {@code peer_static_key} and
  * {@code peer_static_sig} carry it (the workers' own handshake needs it; the pair key is then only
- * kept for older workers).
+ * kept for older workers). {@code peer_relay_candidate} is the peer's TURN relayed address, when it
+ * has one: probed like the other candidates, taken only when nothing direct answers.
  */
 public record P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peerUdpPort, List<String> peerHostCandidates,
                                  String peerNatMapping, String pairId, String pairKey, Role role, long startInMs,
-                                 PublicIdentity peerIdentity, String peerMappedEndpoint, String peerObservedIp) implements Message {
+                                 PublicIdentity peerIdentity, String peerMappedEndpoint, String peerObservedIp,
+                                 String peerRelayCandidate) implements Message {
     public static final long MAX_START_MS = 10_000;
 
     public P2pConnectionOffer {
@@ -29,7 +31,14 @@ public record P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peer
 
     public P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peerUdpPort, List<String> peerHostCandidates,
                               String peerNatMapping, String pairId, String pairKey, Role role, long startInMs, PublicIdentity peerIdentity) {
-        this(peerWorkerId, peerUdpIp, peerUdpPort, peerHostCandidates, peerNatMapping, pairId, pairKey, role, startInMs, peerIdentity, null, null);
+        this(peerWorkerId, peerUdpIp, peerUdpPort, peerHostCandidates, peerNatMapping, pairId, pairKey, role, startInMs, peerIdentity, null, null, null);
+    }
+
+    public P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peerUdpPort, List<String> peerHostCandidates,
+                              String peerNatMapping, String pairId, String pairKey, Role role, long startInMs, PublicIdentity peerIdentity,
+                              String peerMappedEndpoint, String peerObservedIp) {
+        this(peerWorkerId, peerUdpIp, peerUdpPort, peerHostCandidates, peerNatMapping, pairId, pairKey, role, startInMs, peerIdentity,
+                peerMappedEndpoint, peerObservedIp, null);
     }
 
     static P2pConnectionOffer parse(Map<String, Object> m) throws ProtocolException {
@@ -63,7 +72,12 @@ public record P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peer
         }
         return new P2pConnectionOffer(peer, ip instanceof String s ? s : null, port == null ? 0 : port, hosts,
                 Fields.string(m, "peer_nat_mapping"), pair, key, role, start == null ? 0 : Math.clamp(start, 0, MAX_START_MS), identity,
-                Fields.string(m, "peer_mapped_endpoint"), observedIp(m.get("peer_observed_ip")));
+                Fields.string(m, "peer_mapped_endpoint"), observedIp(m.get("peer_observed_ip")), relayCandidate(m.get("peer_relay_candidate")));
+    }
+
+    /** {@code peer_relay_candidate}: the peer's TURN relayed address, "ip:port", else nothing. */
+    private static String relayCandidate(Object v) {
+        return v instanceof String s && holepunch.net.Addresses.hostPort(s) != null ? s : null;
     }
 
     /** {@code peer_observed_ip}: an IP literal, else nothing (it only ever narrows what a worker will do). */
@@ -99,6 +113,7 @@ public record P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peer
                 "start_in_ms", startInMs);
         if (peerMappedEndpoint != null) m.put("peer_mapped_endpoint", peerMappedEndpoint);
         if (peerObservedIp != null) m.put("peer_observed_ip", peerObservedIp);
+        if (peerRelayCandidate != null) m.put("peer_relay_candidate", peerRelayCandidate);
         if (peerIdentity != null) {
             m.put("peer_public_key", Keys.b64(peerIdentity.signingKey()));
             m.put("peer_static_key", Keys.b64(peerIdentity.staticKey()));

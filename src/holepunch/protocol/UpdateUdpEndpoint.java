@@ -12,10 +12,11 @@ import java.util.Map;
  * workers add their NAT's mapping behaviour, whether the port was preserved, and their own
  * interface addresses ({@code host_candidates}, "ip:port", at most 8; unusable entries are dropped
  * and counted in {@code droppedCandidates}), and the endpoint their gateway maps to their port
- * ({@code mapped_endpoint}, "ip:port", from PCP, NAT-PMP or UPnP; absent without one).
+ * ({@code mapped_endpoint}, "ip:port", from PCP, NAT-PMP or UPnP; absent without one), and their TURN
+ * allocation's relayed address ({@code relay_candidate}, "ip:port"; absent without one).
  */
 public record UpdateUdpEndpoint(String udpIp, int udpPort, String natMapping, Boolean portPreserved, List<String> hostCandidates,
-                                int droppedCandidates, String mappedEndpoint) implements Message {
+                                int droppedCandidates, String mappedEndpoint, String relayCandidate) implements Message {
     /** The original's detail for a missing field. */
     public static final String MISSING_ENDPOINT = "Missing UDP IP or Port";
 
@@ -24,12 +25,17 @@ public record UpdateUdpEndpoint(String udpIp, int udpPort, String natMapping, Bo
     }
 
     public UpdateUdpEndpoint(String udpIp, int udpPort, String natMapping, Boolean portPreserved, List<String> hostCandidates) {
-        this(udpIp, udpPort, natMapping, portPreserved, hostCandidates, 0, null);
+        this(udpIp, udpPort, natMapping, portPreserved, hostCandidates, 0, null, null);
     }
 
     public UpdateUdpEndpoint(String udpIp, int udpPort, String natMapping, Boolean portPreserved, List<String> hostCandidates,
                              String mappedEndpoint) {
-        this(udpIp, udpPort, natMapping, portPreserved, hostCandidates, 0, mappedEndpoint);
+        this(udpIp, udpPort, natMapping, portPreserved, hostCandidates, 0, mappedEndpoint, null);
+    }
+
+    public UpdateUdpEndpoint(String udpIp, int udpPort, String natMapping, Boolean portPreserved, List<String> hostCandidates,
+                             String mappedEndpoint, String relayCandidate) {
+        this(udpIp, udpPort, natMapping, portPreserved, hostCandidates, 0, mappedEndpoint, relayCandidate);
     }
 
     static UpdateUdpEndpoint parse(Map<String, Object> m) throws ProtocolException {
@@ -51,8 +57,12 @@ public record UpdateUdpEndpoint(String udpIp, int udpPort, String natMapping, Bo
         if (mapped != null && (!(mapped instanceof String ms) || Addresses.hostPort(ms) == null)) {
             throw new ProtocolException("mapped_endpoint", "mapped_endpoint must be \"ip:port\", got " + Fields.describe(mapped));
         }
+        Object relay = m.get("relay_candidate");
+        if (relay != null && (!(relay instanceof String rs) || Addresses.hostPort(rs) == null)) {
+            throw new ProtocolException("relay_candidate", "relay_candidate must be \"ip:port\", got " + Fields.describe(relay));
+        }
         return new UpdateUdpEndpoint(s, p, mapping != null && mapping.length() <= 64 ? mapping : null,
-                m.get("port_preserved") instanceof Boolean b ? b : null, hosts, dropped[0], (String) mapped);
+                m.get("port_preserved") instanceof Boolean b ? b : null, hosts, dropped[0], (String) mapped, (String) relay);
     }
 
     @Override
@@ -62,7 +72,9 @@ public record UpdateUdpEndpoint(String udpIp, int udpPort, String natMapping, Bo
 
     @Override
     public Map<String, Object> toJson() {
-        return Json.obj("type", type().wire, "udp_ip", udpIp, "udp_port", udpPort, "nat_mapping", natMapping,
+        Map<String, Object> m = Json.obj("type", type().wire, "udp_ip", udpIp, "udp_port", udpPort, "nat_mapping", natMapping,
                 "port_preserved", portPreserved, "host_candidates", hostCandidates, "mapped_endpoint", mappedEndpoint);
+        if (relayCandidate != null) m.put("relay_candidate", relayCandidate);
+        return m;
     }
 }

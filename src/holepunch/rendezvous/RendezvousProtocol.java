@@ -34,6 +34,7 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
     private final Log log;
     private final Metrics metrics;
     private final int maxMessagesPerSec;
+    private final TurnGrant turn;
     private final java.util.function.ObjIntConsumer<WorkerEntry> onEnd;
     private final PeerBroker broker;
     /** holepunch_messages_total's series, each made once (Prometheus: counters start at 0). */
@@ -49,6 +50,7 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
         this.log = log;
         this.metrics = metrics;
         this.maxMessagesPerSec = config.maxMessagesPerSec();
+        this.turn = config.turn();
         this.onEnd = onEnd;
         this.broker = new PeerBroker(registry, log, metrics, config);
         this.overRate = metrics.counter(MESSAGES, "type", "over_rate");
@@ -130,6 +132,11 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
             case RequestP2pConnection m -> broker.request(worker, m);
             case P2pConnectionStatus m -> broker.status(worker, m);
             case P2pConnectionDecline m -> broker.decline(worker, m);
+            case holepunch.protocol.TurnCredentialsRequest m -> {
+                TurnGrant turn = this.turn;
+                if (turn == null) log.info(worker.id, "asked for TURN credentials; this rendezvous has no TURN_URLS/TURN_SECRET");
+                else connection.sendText(turn.credentialsFor(worker.id).encodeUtf8());
+            }
             case RelayData m -> {
                 if (!broker.relay().json(worker, m)) withinRate(worker, connection);   // not a pair's datagram: a message like any other
             }
@@ -144,6 +151,7 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
         worker.portPreserved = m.portPreserved();
         worker.hostCandidates = m.hostCandidates();
         worker.mappedEndpoint = m.mappedEndpoint();
+        worker.relayCandidate = m.relayCandidate();
         registry.changed(worker.id);
         if (m.droppedCandidates() > 0) {
             log.warn(worker.id, "update_udp_endpoint: dropped " + m.droppedCandidates() + " entries of field 'host_candidates' that are not \"ip:port\"");

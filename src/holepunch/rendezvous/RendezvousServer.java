@@ -297,7 +297,10 @@ public final class RendezvousServer implements AutoCloseable {
             log.warn(workerId, "WebSocket upgrade failed: " + e);
             return true;
         }
-        if (entry.binaryRelay) connection.sendText(relayBudget);     // the first message of such a session
+        if (entry.binaryRelay) {
+            connection.sendText(relayBudget);                          // the first message of such a session
+            if (config.turn() != null) connection.sendText(config.turn().credentialsFor(workerId).encodeUtf8());
+        }
         loop.adopt(connection, leftover);
         if (clusterIds != null) clusterIds.registered(entry);
         metrics.inc("holepunch_registrations_total");

@@ -33,6 +33,8 @@ final class WorkerEntry {
     volatile List<String> hostCandidates = List.of();
     /** The endpoint the worker's gateway maps to its UDP port (PCP, NAT-PMP or UPnP), "ip:port", or null. */
     volatile String mappedEndpoint;
+    /** The worker's TURN allocation's relayed address, "ip:port", or null. */
+    volatile String relayCandidate;
     /** Messages per second allowed from this session (touched on its loop thread only). */
     final TokenBucket rate;
     /** Introductions to this session (P2P_OFFERS_PER_MIN). */
@@ -85,6 +87,7 @@ final class WorkerEntry {
         m.put("port_preserved", portPreserved);
         m.put("host_candidates", hostCandidates);
         m.put("mapped_endpoint", mappedEndpoint);
+        m.put("relay_candidate", relayCandidate);
         m.put("key_fingerprint", identity == null ? null : identity.fingerprint());
         return m;
     }

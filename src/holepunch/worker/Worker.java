@@ -56,6 +56,9 @@ public final class Worker implements AutoCloseable {
     private final holepunch.peer.Peers peers;
     private final Forwarder forwarder;
     private final RelayOutbox relayOut;
+    private final WorkerTurn turn;
+    /** A TURN relayed address came or changed since the last accepted report: peers without a UDP path are asked for again. */
+    private volatile boolean relayCandidateNew;
     private final Discovery discovery;
     /** Whether the UDP socket takes IPv6 as well as IPv4 (IPV6=true, the default, where the host has IPv6). */
     private final boolean dualStack;
@@ -129,6 +132,10 @@ public final class Worker implements AutoCloseable {
                 return relayOut.offer(pairId, buf, off, len);
             }
         }, scheduler, config.peers());
+        turn = new WorkerTurn(config.workerId(), scheduler, udp, peers, () -> {
+            relayCandidateNew = true;
+            reportAgain();
+        }, session::send);
         try {
             holepunch.peer.Peers p = peers;
             forwarder = new Forwarder(config.workerId(), new Forwarder.PeerSender() {
@@ -210,6 +217,7 @@ public final class Worker implements AutoCloseable {
         // STUN runs while the WebSocket connects: the first report goes out as soon as both are done.
         Thread.ofVirtual().name("discovery").start(() -> w.discovery.run(false));
         w.session.start();
+        if (config.turn() != null) w.turn.credentials(config.turn(), false);
         return w;
     }
 
@@ -261,6 +269,7 @@ public final class Worker implements AutoCloseable {
         RendezvousSession.Refusal refusal = session.lastRefusal();
         s.put("rendezvous_refusal", refusal == null ? null : refusal.json());
         s.put("last_udp_endpoint_ack", lastAck);
+        s.put("turn", turn.status());
         s.put("peers", peers.status());
         java.util.Set<String> unanswered = peers.unansweredIntroductions();
         s.put("introductions", unanswered.isEmpty() ? "ok" : Json.obj("unanswered", List.copyOf(new java.util.TreeSet<>(unanswered)),
@@ -327,6 +336,7 @@ public final class Worker implements AutoCloseable {
 
     /** One datagram from the worker's socket: STUN to the client, the rest to the peers. */
     private void dispatch(InetSocketAddress from, ByteBuffer buf) {
+        if (turn.onDatagram(from, buf)) return;             // the TURN server's answers, and what peers sent through it
         if (StunMessage.looksLikeStun(buf)) {
             try {
                 stun.onDatagram(from, buf.array(), buf.limit());
@@ -369,9 +379,11 @@ public final class Worker implements AutoCloseable {
 
     private void report(InetSocketAddress endpoint, NatMapping m) {
         holepunch.portmap.PortMapper.Mapping mapped = portMapper == null ? null : portMapper.mapping();
+        InetSocketAddress relayed = turn.relayed();
         boolean sent = session.send(new UpdateUdpEndpoint(Addresses.text(endpoint.getAddress()), endpoint.getPort(),
                 m.behaviour().wire, m.portPreserved(), hostCandidates(),
-                mapped == null || !advertisable(mapped.external(), endpoint) ? null : Addresses.text(mapped.external())));
+                mapped == null || !advertisable(mapped.external(), endpoint) ? null : Addresses.text(mapped.external()),
+                relayed == null ? null : Addresses.text(relayed)));
         if (sent) {
             reported = endpoint;
             reportedMapping = m;
@@ -456,6 +468,10 @@ public final class Worker implements AutoCloseable {
                     if (ack.success()) {
                         log.info(config.workerId(), "received UDP endpoint ack from the rendezvous: status 'success'");
                         peers.onEndpointAccepted();
+                        if (relayCandidateNew) {
+                            relayCandidateNew = false;
+                            peers.candidatesChanged();
+                        }
                     } else {
                         log.warn(config.workerId(), "rendezvous refused the UDP endpoint: " + ack.detail());
                     }
@@ -465,6 +481,9 @@ public final class Worker implements AutoCloseable {
                 case RelayData data -> peers.onRelay(data);
                 case RelayError error -> relayRefused(error);
                 case holepunch.protocol.RelayBudget budget -> peers.onRelayBudget(budget);
+                case holepunch.protocol.TurnCredentialsMessage creds -> {
+                    if (config.turn() == null) turn.credentials(creds, true);     // the worker's own TURN settings win
+                }
                 case EchoResponse echo -> log.info(config.workerId(), "echo response: " + echo.processedByRendezvous());
                 case Message.Unknown u -> log.info(config.workerId(), "unhandled message type from the rendezvous: " + Log.excerpt(u.typeName()));
                 default -> log.info(config.workerId(), "unexpected message from the rendezvous: " + message.type().wire);
@@ -515,6 +534,7 @@ public final class Worker implements AutoCloseable {
         forwarder.close();
         peers.close();
         relayOut.close();
+        turn.close();
         session.close();
         try {
             udp.close();

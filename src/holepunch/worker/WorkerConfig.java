@@ -19,7 +19,8 @@ public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAdd
                            holepunch.peer.PeerSettings peers, boolean hostCandidates, List<Forwarder.Rule> forward,
                            List<String> forwardAllow, java.nio.file.Path keyFile,
                            List<holepunch.portmap.PortMapper.Protocol> portMapping, boolean ipv6,
-                           holepunch.net.UdpSockets.Buffers udpBuffers, boolean udpBatch, javax.net.ssl.SSLContext rendezvousTls) {
+                           holepunch.net.UdpSockets.Buffers udpBuffers, boolean udpBatch, javax.net.ssl.SSLContext rendezvousTls,
+                           holepunch.protocol.TurnCredentialsMessage turn) {
 
     /** Never shows the token. */
     @Override
@@ -75,7 +76,29 @@ public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAdd
                 new holepunch.net.UdpSockets.Buffers(env.integer("UDP_RECEIVE_BUFFER_BYTES", 4 << 20, 4096, 1 << 30),
                         env.integer("UDP_SEND_BUFFER_BYTES", 4 << 20, 4096, 1 << 30)),
                 env.bool("UDP_BATCH", true),
-                env.string("RENDEZVOUS_CA_FILE", "").isBlank() ? null : PrivateCa.context(java.nio.file.Path.of(env.string("RENDEZVOUS_CA_FILE", ""))));
+                env.string("RENDEZVOUS_CA_FILE", "").isBlank() ? null : PrivateCa.context(java.nio.file.Path.of(env.string("RENDEZVOUS_CA_FILE", ""))),
+                turn(env.string("TURN_URLS", ""), env.string("TURN_USERNAME", ""), env.string("TURN_PASSWORD", "")));
+    }
+
+    /**
+     * TURN_URLS, TURN_USERNAME, TURN_PASSWORD: TURN servers and long-term credentials of the worker's
+     * own (instead of those a rendezvous with TURN_SECRET gives); all three or none.
+     */
+    static holepunch.protocol.TurnCredentialsMessage turn(String urlList, String username, String password) {
+        List<String> urls = java.util.Arrays.stream(urlList.split(",")).map(String::strip).filter(u -> !u.isEmpty()).toList();
+        if (urls.isEmpty() && username.isEmpty() && password.isEmpty()) return null;
+        if (urls.isEmpty() || username.isEmpty() || password.isEmpty()) {
+            throw new ConfigException("TURN_URLS, TURN_USERNAME and TURN_PASSWORD go together: set all three, or none (a rendezvous"
+                    + " with TURN_SECRET gives its workers credentials of their own)");
+        }
+        for (String u : urls) {
+            try {
+                holepunch.turn.TurnUri.parse(u);
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException("TURN_URLS: " + e.getMessage());
+            }
+        }
+        return new holepunch.protocol.TurnCredentialsMessage(urls, username, password, Long.MAX_VALUE / 2000);
     }
 
     /**

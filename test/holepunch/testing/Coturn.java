@@ -26,7 +26,7 @@ public final class Coturn implements AutoCloseable {
         this.log = Files.createTempFile("coturn", ".log");
         List<String> cmd = new ArrayList<>(List.of("turnserver", "-n", "--listening-ip", ip, "--relay-ip", ip,
                 "--listening-port", String.valueOf(port), "--use-auth-secret", "--static-auth-secret", secret, "--realm", "holepunch.test",
-                "--no-cli", "--no-tls", "--no-dtls", "--allow-loopback-peers", "--log-file", "stdout", "--simple-log",
+                "--no-cli", "--no-tls", "--no-dtls", "--allow-loopback-peers", "--log-file", "stdout", "--simple-log", "--verbose",
                 "--pidfile", "/tmp/holepunch-test-coturn-" + port + ".pid"));
         cmd.addAll(List.of(extra));
         process = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();

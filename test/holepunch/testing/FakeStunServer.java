@@ -52,8 +52,26 @@ public final class FakeStunServer implements AutoCloseable {
         }
     }
 
+    /** A socket that holds a port and reads nothing, so that no socket of a test (a worker's extra sockets) can take it. */
+    private java.net.DatagramSocket hole;
+
+    /**
+     * Answers every request with a mapping where nobody answers: a loopback port held by a socket
+     * that never reads. Peers then cannot reach each other directly (a free port alone is not
+     * enough: a worker's own sockets could be given it later).
+     */
+    public synchronized InetSocketAddress pointNowhere() throws IOException {
+        if (hole == null) hole = new java.net.DatagramSocket(new InetSocketAddress("127.0.0.1", 0));
+        InetSocketAddress nowhere = new InetSocketAddress("127.0.0.1", hole.getLocalPort());
+        mapping.set(nowhere);
+        return nowhere;
+    }
+
     @Override
     public void close() throws IOException {
+        synchronized (this) {
+            if (hole != null) hole.close();
+        }
         channel.close();
     }
 }

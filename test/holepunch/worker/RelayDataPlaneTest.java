@@ -65,7 +65,7 @@ class RelayDataPlaneTest {
     }
 
     /** Sends {@code n} datagrams of 1,200 bytes at {@code perSecond} to the forward at {@code port} (paced by the clock). */
-    private static void stream(int port, int n, int perSecond) throws Exception {
+    static void stream(int port, int n, int perSecond) throws Exception {
         try (DatagramSocket app = new DatagramSocket(new InetSocketAddress("127.0.0.1", 0))) {
             byte[] payload = new byte[1200];
             DatagramPacket p = new DatagramPacket(payload, payload.length, new InetSocketAddress("127.0.0.1", port));
@@ -80,7 +80,7 @@ class RelayDataPlaneTest {
     }
 
     /** Waits until {@code sink} has {@code expected} or has stopped growing for a second (bounded at 15 s). */
-    private static long settled(Sink sink, long expected) throws Exception {
+    static long settled(Sink sink, long expected) throws Exception {
         long[] last = {-1};
         long[] since = {System.nanoTime()};
         Await.until(Duration.ofSeconds(15), Duration.ofMillis(100), "the stream has settled", () -> {
@@ -117,7 +117,7 @@ class RelayDataPlaneTest {
         try (FakeStunServer nowhere = new FakeStunServer();
              Sink sink = new Sink();
              TestRendezvous rv = new TestRendezvous(Map.of("MAX_MESSAGES_PER_SEC", "50"))) {
-            nowhere.mapping.set(new InetSocketAddress("127.0.0.1", Ports.freeUdp()));     // nobody listens there: no direct path
+            nowhere.pointNowhere();     // nobody listens there: no direct path
             int forward = Ports.freeUdp();
             try (Worker d = worker(rv, nowhere, "rs-d", Map.of("P2P_ALLOW", "rs-c", "FORWARD_ALLOW", sink.address()));
                  Worker c = worker(rv, nowhere, "rs-c", Map.of("FORWARD", forward + "=rs-d:" + sink.address()))) {
@@ -141,7 +141,7 @@ class RelayDataPlaneTest {
              Sink greedySink = new Sink();
              Sink modestSink = new Sink();
              TestRendezvous rv = new TestRendezvous(Map.of("RELAY_BYTES_PER_SEC", "100000"))) {
-            nowhere.mapping.set(new InetSocketAddress("127.0.0.1", Ports.freeUdp()));
+            nowhere.pointNowhere();
             int greedyPort = Ports.freeUdp();
             int modestPort = Ports.freeUdp();
             try (Worker d = worker(rv, nowhere, "ob-d", Map.of("P2P_ALLOW", "ob-c", "FORWARD_ALLOW", greedySink.address()));

@@ -1,0 +1,99 @@
+package holepunch.worker;
+
+import holepunch.testing.Await;
+import holepunch.testing.Coturn;
+import holepunch.testing.FakeStunServer;
+import holepunch.testing.Ports;
+import holepunch.testing.TestRendezvous;
+import holepunch.testing.TestWorkers;
+import org.junit.jupiter.api.Test;
+
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * TURN as the tier between direct and the WebSocket relay (issue 22), with Debian's coturn on
+ * loopback and credentials the rendezvous makes (TURN_URLS, TURN_SECRET). The two workers' STUN
+ * answer points where nobody listens, so nothing direct can answer: the pair ends on TURN, traffic
+ * crosses it, and with no TURN server it ends on the WebSocket relay.
+ */
+class TurnPathTest {
+    private static Worker worker(TestRendezvous rv, FakeStunServer stun, String id, Map<String, String> extra) throws Exception {
+        Map<String, String> env = new HashMap<>(Map.of("P2P_DEADLINE_MS", "1500"));
+        env.putAll(extra);
+        return TestWorkers.start(rv, stun.port(), id, env);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> turnStatus(Worker w) {
+        return (Map<String, Object>) w.status().get("turn");
+    }
+
+    @Test
+    void nothingDirect_thePairEndsOnTurn_andTrafficCrossesIt() throws Exception {
+        try (FakeStunServer nowhere = new FakeStunServer();
+             Coturn coturn = new Coturn("127.0.0.1", "lab-secret");
+             RelayDataPlaneTest.Sink sink = new RelayDataPlaneTest.Sink();
+             TestRendezvous rv = new TestRendezvous(Map.of("TURN_URLS", coturn.url(), "TURN_SECRET", "lab-secret"))) {
+            nowhere.pointNowhere();
+            int forward = Ports.freeUdp();
+            try (Worker d = worker(rv, nowhere, "tp-d", Map.of("P2P_ALLOW", "tp-c", "FORWARD_ALLOW", sink.address()));
+                 Worker c = worker(rv, nowhere, "tp-c", Map.of("FORWARD", forward + "=tp-d:" + sink.address(), "P2P_CONNECT_TO", "tp-d"))) {
+                Await.until(Duration.ofSeconds(30), "both workers hold a TURN allocation", () ->
+                        turnStatus(c) != null && turnStatus(c).get("relayed_address") != null
+                                && turnStatus(d) != null && turnStatus(d).get("relayed_address") != null);
+                Await.until(Duration.ofSeconds(30), "the pair on TURN", () -> {
+                    Map<String, Object> p = TestWorkers.peer(c);
+                    return "turn".equals(p.get("technique")) && Boolean.TRUE.equals(p.get("encrypted"));
+                });
+                Map<String, Object> p = TestWorkers.peer(c);
+                assertEquals("relay", p.get("state"), "relayed, by the TURN server");
+                assertNotNull(p.get("detail"));
+                long before = c.metrics().value("holepunch_worker_path_bytes_total", "peer", "tp-d", "path", "relay", "direction", "sent");
+                RelayDataPlaneTest.stream(forward, 1000, 1000);
+                long got = RelayDataPlaneTest.settled(sink, 1000);
+                assertTrue(got >= 990, "at most 1 % lost over TURN: " + got + " of 1000");
+                assertEquals(before, c.metrics().value("holepunch_worker_path_bytes_total", "peer", "tp-d", "path", "relay", "direction", "sent"),
+                        "nothing went over the WebSocket relay");
+                assertTrue(c.metrics().value("holepunch_worker_path_bytes_total", "peer", "tp-d", "path", "direct", "direction", "sent") > 0,
+                        "it went over the UDP path (through TURN)");
+            }
+            try {
+                Await.until(Duration.ofSeconds(10), "coturn saw the allocations released", () -> coturn.output().contains("lifetime=0")
+                        || coturn.output().toLowerCase().contains("delete"));
+            } catch (AssertionError e) {
+                throw new AssertionError(e.getMessage() + "\n" + coturn.output(), e);
+            }
+        }
+    }
+
+    @Test
+    void noTurnServer_thePairEndsOnTheWebSocketRelay_withOneLine() throws Exception {
+        int deadPort = Ports.freeUdpAndTcp();                           // nobody answers TURN there
+        try (FakeStunServer nowhere = new FakeStunServer();
+             RelayDataPlaneTest.Sink sink = new RelayDataPlaneTest.Sink();
+             TestRendezvous rv = new TestRendezvous(Map.of("TURN_URLS", "turn:127.0.0.1:" + deadPort, "TURN_SECRET", "x"))) {
+            nowhere.pointNowhere();
+            int forward = Ports.freeUdp();
+            try (Worker d = worker(rv, nowhere, "tn-d", Map.of("P2P_ALLOW", "tn-c", "FORWARD_ALLOW", sink.address()));
+                 Worker c = worker(rv, nowhere, "tn-c", Map.of("FORWARD", forward + "=tn-d:" + sink.address(), "P2P_CONNECT_TO", "tn-d"))) {
+                Await.until(Duration.ofSeconds(30), "the pair on the WebSocket relay", () -> {
+                    Map<String, Object> p = TestWorkers.peer(c);
+                    return "relay".equals(p.get("state")) && Boolean.TRUE.equals(p.get("encrypted"));
+                });
+                assertNull(TestWorkers.peer(c).get("technique"));
+                RelayDataPlaneTest.stream(forward, 200, 1000);
+                assertTrue(RelayDataPlaneTest.settled(sink, 200) >= 198);
+                Await.until(Duration.ofSeconds(20), "the TURN failure is said", () -> turnStatus(c) != null && turnStatus(c).get("last_error") != null);
+                assertTrue(String.valueOf(turnStatus(c).get("last_error")).contains("no answer"), turnStatus(c).toString());
+            }
+        }
+    }
+}
