@@ -510,12 +510,15 @@ final class Link {
     private void pathLost(String why) {
         turnRemote = null;                                  // a TURN path that answered before must answer again
         peers.lostAt.put(peer, peers.scheduler.nowMillis());
-        state = PathState.CONNECTING;
-        detail = "path via " + Peers.text(remote) + " stopped answering (" + why + "); punching again";
+        // Traffic takes the WebSocket relay with this pair's keys at once, until a new pair (asked
+        // for now by the side that wants the peer) has a path: never a blackhole meanwhile.
+        state = PathState.RELAY;
+        technique = null;
+        detail = "path via " + Peers.text(remote) + " stopped answering (" + why + "); relaying while a new pair punches";
         peers.log.warn(peers.selfId, "lost the direct path to " + peer + " via " + Peers.text(remote) + ": " + why);
         peers.inc("holepunch_worker_path_lost_total", "why", why.startsWith("keepalives") ? "keepalive" : "active_watch");
         report();
-        stop();
+        hardNat.close();
         if (peers.wanted(peer)) peers.requestPeer(peer);
     }
 

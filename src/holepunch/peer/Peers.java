@@ -440,15 +440,29 @@ public final class Peers {
         introductions.ask(peer);
     }
 
+    /** Peers with a request scheduled for when the offer budget allows one again (at most one each). */
+    private final java.util.Set<String> askingLater = ConcurrentHashMap.newKeySet();
+
+    /** Asks for {@code peer} again once this worker's offer budget has a token for it (about 10 s), unless it is direct by then. */
+    private void askLater(String peer) {
+        if (!askingLater.add(peer)) return;
+        scheduler.schedule(60_000 / OfferBudget.PER_PEER_PER_MIN + 500, () -> {
+            askingLater.remove(peer);
+            Link l = byPeer.get(peer);
+            if (!closed && (l == null || l.state != PathState.DIRECT)) requestPeer(peer);
+        });
+    }
+
     /**
      * This worker has a new candidate its peers were not offered (a TURN relayed address that came
-     * after the introduction): the peers it has no UDP path with are asked for again, so that the
-     * next offer carries it (traffic stays on the old pair until the new one has its path).
+     * after the introduction): the peers it asks for (P2P_CONNECT_TO) and has no UDP path with are
+     * asked for again, so that the next offer carries it (traffic stays on the old pair until the
+     * new one has its path). The other side's own retries carry it to the rest.
      */
     public void candidatesChanged() {
         List<String> again = new ArrayList<>();
         for (Link l : byPeer.values()) {
-            if (!l.stopped && l.state != PathState.DIRECT) again.add(l.peer);
+            if (!l.stopped && l.state != PathState.DIRECT && wanted(l.peer)) again.add(l.peer);
         }
         if (again.isEmpty()) return;
         log.info(selfId, "new candidate (TURN relayed address): asking again for " + again);
@@ -491,10 +505,12 @@ public final class Peers {
         String peer = offer.peerWorkerId();
         introductions.answered(peer);
         String refusal = refusal(offer);
-        if (refusal == null && !offers.take(peer, scheduler.nowMillis())) refusal = OfferBudget.REFUSAL;
+        boolean overBudget = refusal == null && !offers.take(peer, scheduler.nowMillis());
+        if (overBudget) refusal = OfferBudget.REFUSAL;
         if (refusal != null) {
             log.warn(selfId, "declined an offer from '" + peer + "': " + refusal);
             rendezvous.send(new P2pConnectionDecline(offer.pairId(), refusal));
+            if (overBudget && wanted(peer)) askLater(peer);      // a peer we want: again once the budget allows
             return;
         }
         InetAddress ip = Addresses.literal(offer.peerUdpIp());

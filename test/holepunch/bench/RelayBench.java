@@ -189,6 +189,39 @@ final class RelayBench {
                 .findFirst().orElse("none");
     }
 
+    private static Map<String, Object> peer(int health, String peer) {
+        return ForwardBench.peers(health).stream().filter(p -> peer.equals(p.get("peer_worker_id"))).findFirst().orElse(Map.of());
+    }
+
+    /** Offers rates to the forward and prints what each delivered, and what was counted where. */
+    private static void rates(String path, Path tool, int local, int target, Map<String, Integer> where) throws Exception {
+        ForwardBench.blast(tool, local, target, 2000);                     // warm-up of this path
+        for (long rate : new long[] {2_000, 10_000, 25_000, 0}) {
+            Map<String, Long> before = drops(where);
+            long[] r = ForwardBench.blast(tool, local, target, rate);
+            Map<String, Long> after = drops(where);
+            StringBuilder counted = new StringBuilder();
+            after.forEach((k, v) -> {
+                long d = v - before.getOrDefault(k, 0L);
+                if (d > 0) counted.append(counted.isEmpty() ? "; counted: " : ", ").append(k).append(' ').append(d);
+            });
+            System.out.printf(Locale.ROOT, "%s, %s: sent %,d, delivered %,.0f/s (%.0f Mbit/s), lost %.2f%%%s%n", path,
+                    rate == 0 ? "as fast as the sender can" : String.format(Locale.ROOT, "%,d/s offered", rate), r[0],
+                    r[1] / ForwardBench.SECONDS, r[1] * SIZE * 8 / ForwardBench.SECONDS / 1e6, r[0] == 0 ? 0 : 100.0 * (r[0] - r[1]) / r[0], counted);
+        }
+    }
+
+    /** Blasts a little (traffic makes a loss noticed) until worker a's path to b is in {@code state} with {@code technique}. */
+    private static boolean await(Path tool, int local, int target, int health, String state, String technique) throws Exception {
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            Map<String, Object> p = peer(health, "relay-b");
+            if (state.equals(p.get("state")) && java.util.Objects.equals(technique, p.get("technique"))) return true;
+            ForwardBench.blast(tool, local, target, 200);
+        }
+        return false;
+    }
+
     private static void endToEnd() throws Exception {
         if (!"0".equals(new String(new ProcessBuilder("id", "-u").start().getInputStream().readAllBytes()).trim())) {
             System.out.println("relay end to end: dropping the direct path needs root (iptables); skipped");
@@ -199,13 +232,14 @@ final class RelayBench {
         int udpA = Ports.freeUdp(), udpB = Ports.freeUdp(), healthA = Ports.freeTcp(), healthB = Ports.freeTcp();
         Path dir = Files.createTempDirectory("relay-bench");
         List<Process> procs = new ArrayList<>();
-        boolean dropped = false;
-        try {
+        List<String[]> rules = new ArrayList<>();
+        try (holepunch.testing.Coturn coturn = new holepunch.testing.Coturn("127.0.0.1", "bench-secret")) {
             procs.add(ForwardBench.start("rendezvous", Map.of("PORT", String.valueOf(rvPort), "STUN_UDP_PORT", String.valueOf(stunPort),
-                    "BIND_ADDRESS", "127.0.0.1", "RELAY_BYTES_PER_SEC", "1000000000", "RELAY_TOTAL_BYTES_PER_SEC", "2000000000"), dir.resolve("rv.log")));
+                    "BIND_ADDRESS", "127.0.0.1", "RELAY_BYTES_PER_SEC", "1000000000", "RELAY_TOTAL_BYTES_PER_SEC", "2000000000",
+                    "TURN_URLS", coturn.url(), "TURN_SECRET", "bench-secret"), dir.resolve("rv.log")));
             awaitUp(rvPort);
             Map<String, String> common = Map.of("RENDEZVOUS_SERVICE_URL", "http://127.0.0.1:" + rvPort, "STUN_HOST_ENV", "127.0.0.1",
-                    "STUN_PORT_ENV", String.valueOf(stunPort), "IP_ECHO_URL", "", "P2P_KEEPALIVE_SEC", "1");
+                    "STUN_PORT_ENV", String.valueOf(stunPort), "IP_ECHO_URL", "", "P2P_KEEPALIVE_SEC", "1", "P2P_DEADLINE_MS", "2000");
             Map<String, String> b = new HashMap<>(common);
             b.putAll(Map.of("WORKER_ID", "relay-b", "PORT", String.valueOf(healthB), "INTERNAL_UDP_PORT_ENV", String.valueOf(udpB),
                     "P2P_ALLOW", "relay-a", "FORWARD_ALLOW", "127.0.0.1:" + target));
@@ -220,51 +254,57 @@ final class RelayBench {
                 System.out.println("relay end to end: the pair did not go direct first; skipped (logs in " + dir + ")");
                 return;
             }
+            Map<String, Integer> where = Map.of("worker a", healthA, "worker b", healthB, "rendezvous", rvPort);
             ForwardBench.blast(tool, local, target, 2000);                     // warm-up (JIT)
-            System.out.printf(Locale.ROOT, "# end to end through two workers, %d-byte datagrams, %.0f s per rate, 2 cores shared with sender and receiver%n",
-                    SIZE, ForwardBench.SECONDS);
+            System.out.printf(Locale.ROOT, "# end to end through two workers, %d-byte datagrams, %.0f s per rate, 2 cores shared with sender,"
+                    + " receiver, coturn and the rendezvous%n", SIZE, ForwardBench.SECONDS);
             long[] direct = ForwardBench.blast(tool, local, target, 0);
             System.out.printf(Locale.ROOT, "direct path, as fast as the sender can: %,.0f/s delivered (%.2f Gbit/s)%n",
                     direct[1] / ForwardBench.SECONDS, direct[1] * SIZE * 8 / ForwardBench.SECONDS / 1e9);
-            iptables("-I", udpA, udpB);
-            iptables("-I", udpB, udpA);
-            dropped = true;
-            deadline = System.nanoTime() + 30_000_000_000L;
-            while (!"relay".equals(state(healthA, "relay-b")) && System.nanoTime() < deadline) {
-                ForwardBench.blast(tool, local, target, 200);                  // traffic makes the path's loss noticed
+            for (String[] r : new String[][] {{String.valueOf(udpA), String.valueOf(udpB)}, {String.valueOf(udpB), String.valueOf(udpA)}}) {
+                iptables("-I", Integer.parseInt(r[0]), Integer.parseInt(r[1]));
+                rules.add(r);
             }
-            System.out.println("direct path dropped with iptables; worker a now says: " + state(healthA, "relay-b"));
-            ForwardBench.blast(tool, local, target, 2000);                     // warm-up of the relay path
-            Map<String, Integer> where = Map.of("worker a", healthA, "worker b", healthB, "rendezvous", rvPort);
-            for (long rate : new long[] {2_000, 10_000, 25_000, 0}) {
-                Map<String, Long> before = drops(where);
-                long[] r = ForwardBench.blast(tool, local, target, rate);
-                Map<String, Long> after = drops(where);
-                StringBuilder counted = new StringBuilder();
-                after.forEach((k, v) -> {
-                    long d = v - before.getOrDefault(k, 0L);
-                    if (d > 0) counted.append(counted.isEmpty() ? "; counted: " : ", ").append(k).append(' ').append(d);
-                });
-                System.out.printf(Locale.ROOT, "WebSocket relay, %s: sent %,d, delivered %,.0f/s (%.0f Mbit/s), lost %.2f%%%s%n",
-                        rate == 0 ? "as fast as the sender can" : String.format(Locale.ROOT, "%,d/s offered", rate), r[0],
-                        r[1] / ForwardBench.SECONDS, r[1] * SIZE * 8 / ForwardBench.SECONDS / 1e6, r[0] == 0 ? 0 : 100.0 * (r[0] - r[1]) / r[0], counted);
+            if (await(tool, local, target, healthA, "relay", "turn")) {
+                System.out.println("direct path dropped with iptables: worker a is on TURN via " + peer(healthA, "relay-b").get("remote"));
+                rates("TURN (coturn)", tool, local, target, where);
+            } else {
+                System.out.println("direct path dropped: worker a did not take TURN: " + peer(healthA, "relay-b"));
+            }
+            // And without TURN: coturn's port dropped too, so the pair falls back to the WebSocket relay.
+            for (String[] r : new String[][] {{"0", String.valueOf(coturn.port)}, {String.valueOf(coturn.port), "0"}}) {
+                for (String tool6 : new String[] {"iptables", "ip6tables"}) {
+                    List<String> cmd = new ArrayList<>(List.of(tool6, "-I", "INPUT", "-i", "lo", "-p", "udp"));
+                    if (!r[0].equals("0")) cmd.addAll(List.of("--sport", r[0]));
+                    if (!r[1].equals("0")) cmd.addAll(List.of("--dport", r[1]));
+                    cmd.addAll(List.of("-j", "DROP"));
+                    new ProcessBuilder(cmd).inheritIO().start().waitFor(10, TimeUnit.SECONDS);
+                }
+                rules.add(new String[] {"coturn", r[0], r[1]});
+            }
+            if (await(tool, local, target, healthA, "relay", null)) {
+                System.out.println("coturn dropped too: worker a is on the WebSocket relay");
+                rates("WebSocket relay", tool, local, target, where);
+            } else {
+                System.out.println("coturn dropped: worker a did not fall back to the WebSocket relay: " + peer(healthA, "relay-b"));
             }
             System.out.println("worker a: rendezvous session " + (ForwardBench.get("http://127.0.0.1:" + healthA + "/status")
                     .contains("\"rendezvous_connected\":true") ? "up" : "DOWN") + ", connect attempts "
                     + ForwardBench.get("http://127.0.0.1:" + healthA + "/metrics").lines()
                     .filter(l -> l.startsWith("holepunch_worker_connect_attempts_total")).findFirst().orElse("?"));
-            for (Map.Entry<String, Integer> w : Map.of("a", healthA, "b", healthB).entrySet()) {
-                ForwardBench.get("http://127.0.0.1:" + w.getValue() + "/metrics").lines()
-                        .filter(l -> l.startsWith("holepunch_worker_dropped_total{") && !l.endsWith(" 0"))
-                        .forEach(l -> System.out.println("  worker " + w.getKey() + " counted: " + l));
-            }
-            ForwardBench.get("http://127.0.0.1:" + rvPort + "/metrics").lines()
-                    .filter(l -> l.startsWith("holepunch_relay_dropped_total{") && !l.endsWith(" 0"))
-                    .forEach(l -> System.out.println("  rendezvous counted: " + l));
         } finally {
-            if (dropped) {
-                iptables("-D", udpA, udpB);
-                iptables("-D", udpB, udpA);
+            for (String[] r : rules) {
+                if (r[0].equals("coturn")) {
+                    for (String tool6 : new String[] {"iptables", "ip6tables"}) {
+                        List<String> cmd = new ArrayList<>(List.of(tool6, "-D", "INPUT", "-i", "lo", "-p", "udp"));
+                        if (!r[1].equals("0")) cmd.addAll(List.of("--sport", r[1]));
+                        if (!r[2].equals("0")) cmd.addAll(List.of("--dport", r[2]));
+                        cmd.addAll(List.of("-j", "DROP"));
+                        new ProcessBuilder(cmd).inheritIO().start().waitFor(10, TimeUnit.SECONDS);
+                    }
+                } else {
+                    iptables("-D", Integer.parseInt(r[0]), Integer.parseInt(r[1]));
+                }
             }
             for (Process p : procs) {
                 p.destroy();

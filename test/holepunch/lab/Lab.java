@@ -53,8 +53,26 @@ public final class Lab implements AutoCloseable {
     }
 
     public void rendezvous() throws Exception {
-        jar("hp-pub", "rendezvous", Map.of("PORT", "8080", "BIND_ADDRESS", "203.0.113.1", "STUN_UDP_PORT", "3478",
+        rendezvous(Map.of());
+    }
+
+    /** The TURN server of the lab: Debian's coturn on the "internet", 203.0.113.1:3479, with the TURN REST secret {@code secret}. */
+    public static final String TURN_URL = "turn:203.0.113.1:3479";
+
+    public void coturn(String secret) throws Exception {
+        Tools.require("turnserver", "coturn");
+        inNamespace("hp-pub", List.of("turnserver", "-n", "--listening-ip", "203.0.113.1", "--relay-ip", "203.0.113.1",
+                "--listening-port", "3479", "--min-port", "50000", "--max-port", "50999", "--use-auth-secret", "--static-auth-secret", secret,
+                "--realm", "holepunch.lab", "--no-cli", "--no-tls", "--no-dtls", "--log-file", "stdout", "--simple-log", "--verbose",
+                "--pidfile", "/tmp/holepunch-lab-coturn.pid"), Map.of());
+    }
+
+    /** The rendezvous (with {@code extra} settings) and a second STUN server. */
+    public void rendezvous(Map<String, String> extra) throws Exception {
+        Map<String, String> env = new HashMap<>(Map.of("PORT", "8080", "BIND_ADDRESS", "203.0.113.1", "STUN_UDP_PORT", "3478",
                 "PING_INTERVAL_SEC", "5", "PING_TIMEOUT_SEC", "5", "RELAY_BYTES_PER_SEC", "10000000", "MAX_MESSAGES_PER_SEC", "100000"));
+        env.putAll(extra);
+        jar("hp-pub", "rendezvous", env);
         // a second STUN server on another address, so workers can tell their NAT's mapping behaviour
         jar("hp-pub", "rendezvous", Map.of("PORT", "8081", "BIND_ADDRESS", "203.0.113.2", "STUN_UDP_PORT", "3478"));
         if (ipv6) jar("hp-pub", "rendezvous", Map.of("PORT", "8082", "BIND_ADDRESS", "2001:db8::1", "STUN_UDP_PORT", "3478"));

@@ -94,6 +94,30 @@ class NatLabTest {
         assertEquals("endpoint-dependent", lab.status("hp-h1", "10.1.0.2").get("nat_mapping"));
     }
 
+    /**
+     * With a TURN server (coturn) on the lab's internet and the rendezvous giving credentials for it,
+     * two symmetric NATs end on TURN, not on the WebSocket relay, and forwarded traffic crosses it.
+     */
+    @Test
+    void symmetricToSymmetric_withATurnServer_endsOnTurn() throws Exception {
+        lab = new Lab("symmetric", "symmetric");
+        lab.coturn("lab-turn-secret");
+        lab.rendezvous(Map.of("TURN_URLS", Lab.TURN_URL, "TURN_SECRET", "lab-turn-secret"));
+        lab.udpEcho("hp-h2", 7000);
+        lab.worker("hp-h2", "lab-b", null, Map.of());
+        lab.worker("hp-h1", "lab-a", "lab-b", Map.of("FORWARD", "5000=lab-b:127.0.0.1:7000"));
+        try {
+            Await.until(Duration.ofSeconds(60), Lab.POLL, "A on TURN", () -> "turn".equals(lab.peer("hp-h1", "10.1.0.2").get("technique")));
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "\n" + lab.peer("hp-h1", "10.1.0.2") + "\n" + lab.logs(), e);
+        }
+        assertEquals("relay", lab.peer("hp-h1", "10.1.0.2").get("state"), "relayed by the TURN server");
+        assertTrue(String.valueOf(lab.peer("hp-h1", "10.1.0.2").get("remote")).startsWith("203.0.113.1:50"), "a relayed address of coturn's: "
+                + lab.peer("hp-h1", "10.1.0.2"));
+        String marker = "TURN-MARKER-" + java.util.UUID.randomUUID();
+        assertEquals(marker, forward(marker), lab.logs());
+    }
+
     /** Sends {@code marker} from beside A into its forwarding port until the echo from beside B comes back. */
     private String forward(String marker) throws Exception {
         return lab.python("hp-h1", 60, "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.settimeout(1)\n"

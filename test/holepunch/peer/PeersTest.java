@@ -89,8 +89,21 @@ class PeersTest extends PeerFixture {
         peers.onDatagram(PEER, ack, ack.length);
         assertEquals("direct", state());
         clock.advance(15_000 + 3_000);     // a keepalive goes out and nothing answers it
-        assertEquals("connecting", state());
+        assertEquals("relay", state(), "traffic takes the relay at once while a new pair punches");
         assertTrue(((String) peers.status().getFirst().get("detail")).contains("stopped answering"));
+    }
+
+    /** A lost path is never a blackhole: payloads go over the relay with the pair's keys until a new pair has a path. */
+    @Test
+    void lostPath_payloadsTakeTheRelayAtOnce() {
+        makeDirect();
+        completeHandshake();
+        clock.advance(15_000 + 3_000);
+        assertEquals("relay", state());
+        toRendezvous.clear();
+        assertTrue(peers.send("peer", "after the loss".getBytes()), "taken");
+        byte[] wire = java.util.Base64.getDecoder().decode(relayed().getFirst().data());
+        assertEquals("after the loss", new String(them.open(wire, wire.length).payload(), java.nio.charset.StandardCharsets.UTF_8));
     }
 
     /**
