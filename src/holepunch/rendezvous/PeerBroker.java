@@ -222,7 +222,11 @@ final class PeerBroker {
 
     void refuse(WorkerEntry requester, String target, String error) {
         metrics.inc("holepunch_p2p_errors_total");
-        log.warn(requester.id, "request_p2p_connection refused: " + error);
+        // A peer that is not connected, or has not reported its endpoint, yet: the usual race while
+        // workers start (the requester asks again). Anything else is worth a warning.
+        boolean notYet = error.startsWith("unknown worker id") || error.contains("has not reported a UDP endpoint yet");
+        if (notYet) log.info(requester.id, "request_p2p_connection refused: " + error);
+        else log.warn(requester.id, "request_p2p_connection refused: " + error);
         requester.connection.sendText(new P2pConnectionError(target, null, error).encodeUtf8());
     }
 
