@@ -44,6 +44,10 @@ public final class TurnClient implements AutoCloseable {
 
         /** The relayed address changed (null: the allocation is gone). */
         void relayed(InetSocketAddress relayedAddress);
+
+        /** An Allocate failed (refused, or no answer): the host may try another server or transport. */
+        default void allocationFailed(String why) {
+        }
     }
 
     static final int UDP = 17;
@@ -60,6 +64,7 @@ public final class TurnClient implements AutoCloseable {
     private final Log log = Log.of("turn");
     private final String selfId;
     private final InetSocketAddress server;
+    private final String transportName;
     private final Scheduler scheduler;
     private final Host host;
     private volatile TurnCredentials credentials;
@@ -85,6 +90,12 @@ public final class TurnClient implements AutoCloseable {
     }
 
     public TurnClient(String selfId, InetSocketAddress server, TurnCredentials credentials, Scheduler scheduler, Host host) {
+        this(selfId, server, "udp", credentials, scheduler, host);
+    }
+
+    /** {@code transportName} (udp, tcp, tls) is for logs and /status. */
+    public TurnClient(String selfId, InetSocketAddress server, String transportName, TurnCredentials credentials, Scheduler scheduler, Host host) {
+        this.transportName = transportName;
         this.selfId = selfId;
         this.server = server;
         this.credentials = credentials;
@@ -110,6 +121,7 @@ public final class TurnClient implements AutoCloseable {
     public synchronized Map<String, Object> status() {
         Map<String, Object> m = new java.util.LinkedHashMap<>();
         m.put("server", holepunch.net.Addresses.text(server));
+        m.put("transport", transportName);
         m.put("relayed_address", relayed == null ? null : holepunch.net.Addresses.text(relayed));
         m.put("last_error", lastFailure);
         m.put("peers", wanted.size());
@@ -140,7 +152,7 @@ public final class TurnClient implements AutoCloseable {
         failures = 0;
         lastFailure = null;
         long lifetime = lifetimeOf(m, 600);
-        log.info(selfId, "TURN allocation at " + holepunch.net.Addresses.text(server) + ": relayed address " + holepunch.net.Addresses.text(r)
+        log.info(selfId, "TURN allocation at " + transportName + " " + holepunch.net.Addresses.text(server) + ": relayed address " + holepunch.net.Addresses.text(r)
                 + " for " + lifetime + " s");
         scheduler.schedule(Math.max(10, lifetime - 60) * 1000, this::refresh);
         for (InetAddress ip : wanted.keySet()) createPermission(ip);
@@ -177,9 +189,11 @@ public final class TurnClient implements AutoCloseable {
     }
 
     private synchronized void failed(String what, String why) {
-        String text = "TURN " + what + " at " + holepunch.net.Addresses.text(server) + " failed: " + why;
+        String text = "TURN " + what + " at " + transportName + " " + holepunch.net.Addresses.text(server) + " failed: " + why;
         if (!text.equals(lastFailure)) log.warn(selfId, text + "; peers use the WebSocket relay meanwhile, TURN is tried again later");
         lastFailure = text;
+        if (closed) return;
+        if (what.equals("Allocate")) host.allocationFailed(text);
         if (closed) return;
         long delay = holepunch.timer.Backoff.delay(failures++, RETRY_FIRST_MILLIS, RETRY_CAP_MILLIS);
         if (relayed == null) scheduler.schedule(delay, this::start);
