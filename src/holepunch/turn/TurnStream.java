@@ -29,14 +29,18 @@ public final class TurnStream implements AutoCloseable {
     private volatile boolean closed;
     private final Runnable onClosed;
 
-    /** Connects to {@code server} ({@code tls}: with the JDK's trust, checking the host name {@code host}). */
-    public TurnStream(InetSocketAddress server, String host, boolean tls, Consumer<ByteBuffer> receiver, Runnable onClosed) throws IOException {
+    /**
+     * Connects to {@code server}; with {@code tls}, over TLS checking that the certificate names
+     * {@code host}, trusting {@code trust}'s CAs (null: the JDK's).
+     */
+    public TurnStream(InetSocketAddress server, String host, boolean tls, javax.net.ssl.SSLSocketFactory trust, Consumer<ByteBuffer> receiver,
+                      Runnable onClosed) throws IOException {
         Socket plain = new Socket();
         plain.connect(server, CONNECT_TIMEOUT_MILLIS);
         plain.setTcpNoDelay(true);
         Socket s = plain;
         if (tls) {
-            javax.net.ssl.SSLSocketFactory f = (javax.net.ssl.SSLSocketFactory) javax.net.ssl.SSLSocketFactory.getDefault();
+            javax.net.ssl.SSLSocketFactory f = trust != null ? trust : (javax.net.ssl.SSLSocketFactory) javax.net.ssl.SSLSocketFactory.getDefault();
             javax.net.ssl.SSLSocket ssl = (javax.net.ssl.SSLSocket) f.createSocket(plain, host, server.getPort(), true);
             javax.net.ssl.SSLParameters p = ssl.getSSLParameters();
             p.setEndpointIdentificationAlgorithm("HTTPS");         // the certificate must name the host (RFC 6125)

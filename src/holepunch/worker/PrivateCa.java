@@ -14,7 +14,7 @@ import java.security.cert.X509Certificate;
 import java.util.Collection;
 
 /**
- * {@code RENDEZVOUS_CA_FILE}: the certificate authorities (PEM) of a rendezvous behind TLS with a
+ * {@code RENDEZVOUS_CA_FILE} (and {@code TURN_CA_FILE}, for {@code turns:} servers): the certificate authorities (PEM) of a rendezvous behind TLS with a
  * private CA, trusted for the rendezvous connection only and added to the JDK's own (so a public CA
  * still works there, and nothing else the process does trusts the private one). Host names are
  * checked as always. A file that holds no certificate stops the start, naming the variable.
@@ -23,17 +23,22 @@ final class PrivateCa {
     private PrivateCa() {
     }
 
-    /** An SSL context trusting the JDK's CAs and those in {@code pem}. */
+    /** An SSL context trusting the JDK's CAs and those in {@code pem} (RENDEZVOUS_CA_FILE). */
     static SSLContext context(Path pem) {
+        return context(pem, "RENDEZVOUS_CA_FILE");
+    }
+
+    /** As above, for the setting {@code variable} (named in every error). */
+    static SSLContext context(Path pem, String variable) {
         Collection<? extends Certificate> added;
         try (InputStream in = Files.newInputStream(pem)) {
             added = CertificateFactory.getInstance("X.509").generateCertificates(in);
         } catch (java.io.IOException e) {
-            throw new ConfigException("RENDEZVOUS_CA_FILE " + pem + " cannot be read: " + e.getMessage());
+            throw new ConfigException(variable + " " + pem + " cannot be read: " + e.getMessage());
         } catch (java.security.cert.CertificateException e) {
-            throw new ConfigException("RENDEZVOUS_CA_FILE " + pem + " is not PEM certificates: " + e.getMessage());
+            throw new ConfigException(variable + " " + pem + " is not PEM certificates: " + e.getMessage());
         }
-        if (added.isEmpty()) throw new ConfigException("RENDEZVOUS_CA_FILE " + pem + " holds no certificate (expected PEM, -----BEGIN CERTIFICATE-----)");
+        if (added.isEmpty()) throw new ConfigException(variable + " " + pem + " holds no certificate (expected PEM, -----BEGIN CERTIFICATE-----)");
         try {
             KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
             store.load(null, null);
@@ -53,7 +58,7 @@ final class PrivateCa {
             ctx.init(null, tmf.getTrustManagers(), null);
             return ctx;
         } catch (java.security.GeneralSecurityException | java.io.IOException e) {
-            throw new ConfigException("RENDEZVOUS_CA_FILE " + pem + " cannot be used: " + e.getMessage());
+            throw new ConfigException(variable + " " + pem + " cannot be used: " + e.getMessage());
         }
     }
 }

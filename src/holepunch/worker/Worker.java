@@ -135,7 +135,7 @@ public final class Worker implements AutoCloseable {
         turn = new WorkerTurn(config.workerId(), scheduler, udp, peers, () -> {
             relayCandidateNew = true;
             reportAgain();
-        }, session::send);
+        }, session::send, config.turnTls());
         try {
             holepunch.peer.Peers p = peers;
             forwarder = new Forwarder(config.workerId(), new Forwarder.PeerSender() {

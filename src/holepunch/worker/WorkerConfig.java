@@ -20,7 +20,7 @@ public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAdd
                            List<String> forwardAllow, java.nio.file.Path keyFile,
                            List<holepunch.portmap.PortMapper.Protocol> portMapping, boolean ipv6,
                            holepunch.net.UdpSockets.Buffers udpBuffers, boolean udpBatch, javax.net.ssl.SSLContext rendezvousTls,
-                           holepunch.protocol.TurnCredentialsMessage turn) {
+                           holepunch.protocol.TurnCredentialsMessage turn, javax.net.ssl.SSLContext turnTls) {
 
     /** Never shows the token. */
     @Override
@@ -77,7 +77,8 @@ public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAdd
                         env.integer("UDP_SEND_BUFFER_BYTES", 4 << 20, 4096, 1 << 30)),
                 env.bool("UDP_BATCH", true),
                 env.string("RENDEZVOUS_CA_FILE", "").isBlank() ? null : PrivateCa.context(java.nio.file.Path.of(env.string("RENDEZVOUS_CA_FILE", ""))),
-                turn(env.string("TURN_URLS", ""), env.string("TURN_USERNAME", ""), env.string("TURN_PASSWORD", "")));
+                turn(env.string("TURN_URLS", ""), env.string("TURN_USERNAME", ""), env.string("TURN_PASSWORD", "")),
+                env.string("TURN_CA_FILE", "").isBlank() ? null : PrivateCa.context(java.nio.file.Path.of(env.string("TURN_CA_FILE", "")), "TURN_CA_FILE"));
     }
 
     /**

@@ -53,8 +53,12 @@ final class WorkerTurn implements AutoCloseable {
         }
     };
 
+    /** CAs trusted for {@code turns:} besides the JDK's (TURN_CA_FILE), or null. */
+    private final javax.net.ssl.SSLContext tls;
+
     WorkerTurn(String selfId, Scheduler scheduler, DatagramChannel udp, Peers peers, Runnable relayedChanged,
-               java.util.function.Predicate<holepunch.protocol.Message> toRendezvous) {
+               java.util.function.Predicate<holepunch.protocol.Message> toRendezvous, javax.net.ssl.SSLContext tls) {
+        this.tls = tls;
         this.selfId = selfId;
         this.scheduler = scheduler;
         this.udp = udp;
@@ -196,7 +200,7 @@ final class WorkerTurn implements AutoCloseable {
         holepunch.turn.TurnStream s = null;
         if (!udpTransport) {
             try {
-                s = new holepunch.turn.TurnStream(server, uri.host(), uri.secure(), buf -> {
+                s = new holepunch.turn.TurnStream(server, uri.host(), uri.secure(), tls == null ? null : tls.getSocketFactory(), buf -> {
                     TurnClient tc = made[0];
                     if (tc != null) tc.onDatagram(buf);
                 }, () -> {

@@ -81,6 +81,7 @@ class TurnClientTest {
     }
 
     @Test
+    @org.junit.jupiter.api.Tag("slow")
     void allocates_relaysBothWays_andBindsAChannel() throws Exception {
         try (Coturn turn = new Coturn("127.0.0.1", "s3cret");
              Side side = new Side(new InetSocketAddress("127.0.0.1", turn.port),
@@ -124,6 +125,7 @@ class TurnClientTest {
     }
 
     @Test
+    @org.junit.jupiter.api.Tag("slow")
     void wrongSecret_isOneClearFailure() throws Exception {
         try (Coturn turn = new Coturn("127.0.0.1", "right");
              Side side = new Side(new InetSocketAddress("127.0.0.1", turn.port),

@@ -24,6 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * answer points where nobody listens, so nothing direct can answer: the pair ends on TURN, traffic
  * crosses it, and with no TURN server it ends on the WebSocket relay.
  */
+@org.junit.jupiter.api.Tag("slow")
 class TurnPathTest {
     private static Worker worker(TestRendezvous rv, FakeStunServer stun, String id, Map<String, String> extra) throws Exception {
         Map<String, String> env = new HashMap<>(Map.of("P2P_DEADLINE_MS", "1500"));
@@ -98,6 +99,41 @@ class TurnPathTest {
                 Await.until(Duration.ofSeconds(60), "the pair on TURN", () -> "turn".equals(TestWorkers.peer(c).get("technique")));
                 RelayDataPlaneTest.stream(forward, 500, 500);
                 assertTrue(RelayDataPlaneTest.settled(sink, 500) >= 495, "over TURN on TCP");
+            }
+        }
+    }
+
+    /**
+     * TURN over TLS ({@code turns:}) to a coturn whose certificate comes from a CA made here: taken
+     * when UDP goes unanswered, with TURN_CA_FILE naming the CA (and the host name checked).
+     */
+    @Test
+    void turnsWithAPrivateCa_carriesThePair(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        holepunch.testing.Tools.require("openssl", "openssl");
+        String ec = "ec_paramgen_curve:prime256v1";
+        holepunch.testing.Tools.run(30, java.util.List.of("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", ec, "-nodes", "-keyout",
+                dir + "/ca.key", "-out", dir + "/ca.pem", "-days", "2", "-subj", "/CN=holepunch test CA"));
+        holepunch.testing.Tools.run(30, java.util.List.of("openssl", "req", "-newkey", "ec", "-pkeyopt", ec, "-nodes", "-keyout",
+                dir + "/srv.key", "-out", dir + "/srv.csr", "-subj", "/CN=127.0.0.1"));
+        java.nio.file.Files.writeString(dir.resolve("ext.cnf"), "subjectAltName=IP:127.0.0.1\n");
+        holepunch.testing.Tools.run(30, java.util.List.of("openssl", "x509", "-req", "-in", dir + "/srv.csr", "-CA", dir + "/ca.pem",
+                "-CAkey", dir + "/ca.key", "-CAcreateserial", "-out", dir + "/srv.crt", "-days", "2", "-extfile", dir + "/ext.cnf"));
+        int deadUdp = Ports.freeUdp();
+        try (FakeStunServer nowhere = new FakeStunServer();
+             Coturn coturn = Coturn.withTls("127.0.0.1", "tls-secret", dir.resolve("srv.crt"), dir.resolve("srv.key"));
+             RelayDataPlaneTest.Sink sink = new RelayDataPlaneTest.Sink();
+             TestRendezvous rv = new TestRendezvous(Map.of("TURN_URLS", "turn:127.0.0.1:" + deadUdp + "?transport=udp,turns:127.0.0.1:"
+                     + coturn.tlsPort, "TURN_SECRET", "tls-secret"))) {
+            nowhere.pointNowhere();
+            int forward = Ports.freeUdp();
+            String ca = dir.resolve("ca.pem").toString();
+            try (Worker d = worker(rv, nowhere, "ts-d", Map.of("P2P_ALLOW", "ts-c", "FORWARD_ALLOW", sink.address(), "TURN_CA_FILE", ca));
+                 Worker c = worker(rv, nowhere, "ts-c", Map.of("FORWARD", forward + "=ts-d:" + sink.address(), "P2P_CONNECT_TO", "ts-d",
+                         "TURN_CA_FILE", ca))) {
+                Await.until(Duration.ofSeconds(40), "both workers allocated over TLS", () -> allocatedOver(c, "tls") && allocatedOver(d, "tls"));
+                Await.until(Duration.ofSeconds(60), "the pair on TURN", () -> "turn".equals(TestWorkers.peer(c).get("technique")));
+                RelayDataPlaneTest.stream(forward, 300, 300);
+                assertTrue(RelayDataPlaneTest.settled(sink, 300) >= 297, "over TURN on TLS");
             }
         }
     }
