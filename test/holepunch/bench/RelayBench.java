@@ -40,7 +40,63 @@ final class RelayBench {
 
     static void run() throws Exception {
         rendezvousAlone();
+        crossInstance();
         endToEnd();
+    }
+
+    /**
+     * One pair whose two sessions are on two instances of a cluster (one Redis): each relayed
+     * datagram crosses Redis (a PUBLISH to the other instance's channel, base64 in JSON), metered
+     * once, where the responder is held.
+     */
+    private static void crossInstance() throws Exception {
+        String runSh = Path.of("run.sh").toAbsolutePath().toString();
+        List<RvServer> servers = new ArrayList<>();
+        try (holepunch.testing.RedisServer redis = new holepunch.testing.RedisServer()) {
+            for (int i = 0; i < 2; i++) {
+                servers.add(RvServer.start("relay-instance-" + i, List.of(runSh, "rendezvous"), Map.of("REDIS_URL", redis.url(),
+                        "RELAY_BYTES_PER_SEC", "1000000000", "RELAY_TOTAL_BYTES_PER_SEC", "2000000000")));
+            }
+            RawWebSocket a = session(servers.get(0).port, "xi-a");
+            RawWebSocket b = session(servers.get(1).port, "xi-b");
+            try {
+                a.sendText(Json.write(Json.obj("type", "request_p2p_connection", "target_worker_id", "xi-b")));
+                Map<String, Object> offer = Json.parseObject(a.readSkippingPings().text());
+                if (!"p2p_connection_offer".equals(offer.get("type"))) {
+                    System.out.println("relay across instances: no offer (" + offer + "); skipped");
+                    return;
+                }
+                long pair = Long.parseUnsignedLong((String) offer.get("pair_id"), 16);
+                b.readSkippingPings();
+                ByteBuffer m = ByteBuffer.allocate(1 + PER_MESSAGE * (RelayFrame.RECORD_HEADER + SIZE));
+                RelayFrame.begin(m);
+                for (int k = 0; k < PER_MESSAGE; k++) RelayFrame.append(m, pair, new byte[SIZE], 0, SIZE);
+                byte[] frame = zeroMasked(m.array());
+                AtomicLong received = new AtomicLong();
+                Thread counter = Thread.ofPlatform().daemon().start(() -> count(b, received));
+                long sent = 0;
+                long t0 = System.nanoTime();
+                long end = t0 + (long) (SECONDS * 1e9);
+                OutputStream out = a.socket.getOutputStream();
+                while (System.nanoTime() < end) {
+                    out.write(frame);
+                    sent += PER_MESSAGE;
+                }
+                double secs = (System.nanoTime() - t0) / 1e9;
+                Thread.sleep(1000);
+                long got = received.get();
+                System.out.printf(Locale.ROOT, "relay across two instances (Redis between): sent %,.0f/s, delivered %,.0f datagrams/s (%.0f Mbit/s), %.2f%% dropped%n",
+                        sent / secs, got / secs, got * SIZE * 8 / secs / 1e6, 100.0 * (sent - got) / Math.max(1, sent));
+                a.close();
+                b.close();
+                counter.join(2000);
+            } finally {
+                a.close();
+                b.close();
+            }
+        } finally {
+            for (RvServer s : servers) s.stop();
+        }
     }
 
     // ---- the rendezvous alone
