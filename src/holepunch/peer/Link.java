@@ -107,6 +107,18 @@ final class Link {
         return via.relayed() || candidates.get(from) == Technique.TURN;
     }
 
+    /** Whether this pair's UDP path (direct or TURN) heard from the peer within the last two seconds: alive, as far as we know. */
+    boolean pathAlive(long now) {
+        return state == PathState.DIRECT && now - lastHeard <= SILENT_MILLIS + ACTIVE_WAIT_MILLIS;
+    }
+
+    /** The tier traffic takes now: direct, turn, relay (the WebSocket relay) or connecting. */
+    String tier() {
+        PathState s = state;
+        if (s == PathState.DIRECT) return technique == Technique.TURN ? "turn" : "direct";
+        return s == PathState.RELAY ? "relay" : s == PathState.FAILED ? "failed" : "connecting";
+    }
+
     /** What /status and the rendezvous are told: a TURN path is relayed (by the TURN server), shown with technique turn. */
     private PathState shownState() {
         return state == PathState.DIRECT && technique == Technique.TURN ? PathState.RELAY : state;

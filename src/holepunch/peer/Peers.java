@@ -272,6 +272,7 @@ public final class Peers {
         m.counterFamily("holepunch_worker_dropped_total", "Peer datagrams and payloads dropped, by reason.");
         m.counterFamily("holepunch_worker_direct_paths_total", "Direct paths opened, by the technique that opened them.");
         m.counterFamily("holepunch_worker_hard_nat_attempts_total", "Hard-NAT attempts, by side (hard: extra sockets opened; easy: a burst of probes).");
+        m.counterFamily("holepunch_worker_path_seconds_total", "Seconds pairs spent on each tier: direct, turn, relay (the WebSocket relay), connecting.");
         m.counterFamily("holepunch_worker_path_lost_total", "Direct paths lost, by what noticed it (keepalive, or active_watch: data sent and nothing heard).");
         m.gaugeSeries("holepunch_worker_path_state", "1 for each peer's current path state.", () -> {
             Map<String, Double> out = new LinkedHashMap<>();
@@ -320,8 +321,9 @@ public final class Peers {
         Link before = l.previous;
         if (before != null) {
             // Make before break: the replaced pair carries until its successor has keys, and while
-            // it still has a UDP path (direct or TURN) that the successor is still punching for.
-            boolean successorReady = l.crypto.hasKeys() && (l.state == PathState.DIRECT || before.state != PathState.DIRECT);
+            // it still has a live UDP path (direct or TURN) that the successor is still punching for.
+            // A path the peer no longer answers on (it was lost on the other side) is left at once.
+            boolean successorReady = l.crypto.hasKeys() && (l.state == PathState.DIRECT || !before.pathAlive(scheduler.nowMillis()));
             if (successorReady) l.previous = null;
             else l = before;
         }
@@ -438,6 +440,32 @@ public final class Peers {
 
     void requestPeer(String peer) {
         introductions.ask(peer);
+    }
+
+    /**
+     * Once a second (the worker's tick): each pair's second is counted on the tier it is on now,
+     * so {@code holepunch_worker_path_seconds_total{tier}} says how long traffic could go direct,
+     * through TURN, or only over the WebSocket relay.
+     */
+    public void countTiers() {
+        for (Link l : byPeer.values()) {
+            if (!l.stopped) metrics.inc("holepunch_worker_path_seconds_total", "tier", l.tier());
+        }
+    }
+
+    /**
+     * This worker's public endpoint changed (a NAT reboot, a new address): every peer it asks for
+     * is asked for again at once, so that new pairs punch to where it is now (traffic stays on the
+     * old pairs until the new ones have their paths), not after the old paths are noticed dead.
+     */
+    public void endpointChanged() {
+        List<String> again = new ArrayList<>();
+        for (Link l : byPeer.values()) {
+            if (!l.stopped && wanted(l.peer)) again.add(l.peer);
+        }
+        if (again.isEmpty()) return;
+        log.info(selfId, "our endpoint changed: asking again for " + again);
+        for (String peer : again) requestPeer(peer);
     }
 
     /** Peers with a request scheduled for when the offer budget allows one again (at most one each). */

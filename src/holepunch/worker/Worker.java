@@ -59,6 +59,8 @@ public final class Worker implements AutoCloseable {
     private final WorkerTurn turn;
     /** A TURN relayed address came or changed since the last accepted report: peers without a UDP path are asked for again. */
     private volatile boolean relayCandidateNew;
+    /** The public endpoint changed within this session since the last accepted report: wanted peers are asked for again. */
+    private volatile boolean endpointMoved;
     private final Discovery discovery;
     /** Whether the UDP socket takes IPv6 as well as IPv4 (IPV6=true, the default, where the host has IPv6). */
     private final boolean dualStack;
@@ -75,7 +77,10 @@ public final class Worker implements AutoCloseable {
     /** Once a second, off the timer thread (it reads /proc): the drops counted and said. */
     private void dropTick() {
         if (!running) return;
-        Thread.ofVirtual().name("drop-watch").start(drops::tick);
+        Thread.ofVirtual().name("drop-watch").start(() -> {
+            drops.tick();
+            peers.countTiers();
+        });
         scheduler.schedule(1000, this::dropTick);
     }
 
@@ -380,6 +385,10 @@ public final class Worker implements AutoCloseable {
     private void report(InetSocketAddress endpoint, NatMapping m) {
         holepunch.portmap.PortMapper.Mapping mapped = portMapper == null ? null : portMapper.mapping();
         InetSocketAddress relayed = turn.relayed();
+        if (reported != null && !reported.equals(endpoint)) {
+            endpointMoved = true;
+            log.info(config.workerId(), "public endpoint moved from " + Addresses.text(reported) + " to " + Addresses.text(endpoint));
+        }
         boolean sent = session.send(new UpdateUdpEndpoint(Addresses.text(endpoint.getAddress()), endpoint.getPort(),
                 m.behaviour().wire, m.portPreserved(), hostCandidates(),
                 mapped == null || !advertisable(mapped.external(), endpoint) ? null : Addresses.text(mapped.external()),
@@ -468,7 +477,11 @@ public final class Worker implements AutoCloseable {
                     if (ack.success()) {
                         log.info(config.workerId(), "received UDP endpoint ack from the rendezvous: status 'success'");
                         peers.onEndpointAccepted();
-                        if (relayCandidateNew) {
+                        if (endpointMoved) {
+                            endpointMoved = false;
+                            relayCandidateNew = false;
+                            peers.endpointChanged();
+                        } else if (relayCandidateNew) {
                             relayCandidateNew = false;
                             peers.candidatesChanged();
                         }

@@ -91,6 +91,29 @@ class PeerDataTest extends PeerFixture {
         assertEquals(List.of("late"), delivered, "ten seconds on, the old pair is gone");
     }
 
+    /**
+     * The peer lost our direct path on its side and asked for a new pair: the old path is silent,
+     * so as soon as the new pair has keys, payloads leave on it (over the relay) instead of into
+     * the dead path (the NAT lab's drop-under-traffic test found 9 s of silence from this side).
+     */
+    @Test
+    void aSilentOldPath_isLeftAsSoonAsTheNewPairHasKeys() {
+        makeDirect();
+        completeHandshake();
+        clock.advance(3000);                                                  // nothing heard from the peer since
+        toRendezvous.clear();
+        deliver(peers, offerJson("peer", 0xcd, THEM, "initiator"));
+        RelayData init = relayed().stream().filter(r -> Long.parseUnsignedLong(r.pairId(), 16) == 0xcd).findFirst().orElseThrow();
+        PathCrypto next = new PathCrypto(THEM, ME.publicIdentity(), holepunch.protocol.Role.RESPONDER, 0xcd, "me", "peer");
+        byte[] hs1 = Base64.getDecoder().decode(init.data());
+        peers.onRelay(new RelayData("cd", "peer", Base64.getEncoder().encodeToString(next.onHandshake(Probe.parse(hs1, hs1.length, next.recvProbeKey)).reply())));
+        toRendezvous.clear();
+        sent.clear();
+        assertTrue(peers.send("peer", "after".getBytes()));
+        assertTrue(sent.isEmpty(), "nothing into the silent direct path");
+        assertEquals(0xcd, Long.parseUnsignedLong(relayed().getLast().pairId(), 16), "the new pair carries, over the relay");
+    }
+
     @Test
     void reorderedData_isDeliveredWithinTheWindow_andRefusedBehindIt() {
         makeDirect();

@@ -93,6 +93,40 @@ class PeersTest extends PeerFixture {
         assertTrue(((String) peers.status().getFirst().get("detail")).contains("stopped answering"));
     }
 
+    /** Issue 28: each pair's seconds are counted on the tier it is on (the worker ticks once a second). */
+    @Test
+    void tiers_areCountedEachTick() {
+        holepunch.metrics.Metrics m = new holepunch.metrics.Metrics();
+        peers.useMetrics(m);
+        offer();
+        peers.countTiers();
+        clock.advance(100);
+        byte[] ack = ackFor(sent.getFirst());
+        assertTrue(peers.onDatagram(PEER, ack, ack.length));
+        peers.countTiers();
+        peers.countTiers();
+        assertEquals(1, m.value("holepunch_worker_path_seconds_total", "tier", "connecting"));
+        assertEquals(2, m.value("holepunch_worker_path_seconds_total", "tier", "direct"));
+        assertEquals(0, m.value("holepunch_worker_path_seconds_total", "tier", "relay"));
+    }
+
+    /** Roaming (issue 28): when our endpoint moves, every peer we ask for is asked for again at once, direct or not. */
+    @Test
+    void endpointChanged_asksAgainForWantedPeers() {
+        Peers wanting = peers(List.of("peer"), Map.of(), List.of("peer"));
+        deliver(wanting, offerJson("peer", PAIR, THEM, "initiator"));
+        toRendezvous.clear();
+        wanting.endpointChanged();
+        assertEquals(List.of(new holepunch.protocol.RequestP2pConnection("peer")),
+                toRendezvous.stream().filter(x -> x instanceof holepunch.protocol.RequestP2pConnection).toList());
+        toRendezvous.clear();
+        peers.endpointChanged();                       // a worker that does not ask for the peer leaves it to the peer
+        offer();
+        toRendezvous.clear();
+        peers.endpointChanged();
+        assertTrue(toRendezvous.stream().noneMatch(x -> x instanceof holepunch.protocol.RequestP2pConnection));
+    }
+
     /** A lost path is never a blackhole: payloads go over the relay with the pair's keys until a new pair has a path. */
     @Test
     void lostPath_payloadsTakeTheRelayAtOnce() {

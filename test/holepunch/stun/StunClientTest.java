@@ -124,10 +124,7 @@ class StunClientTest {
     @org.junit.jupiter.api.Tag("slow")
     void interop_againstCoturnOnLoopback_mappingIsTheSocketsOwnAddress() throws Exception {
         Tools.require("turnserver", "coturn");
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
+        int port = holepunch.testing.Ports.freeUdpAndTcp();      // coturn binds both: a port free for TCP alone may be taken for UDP
         Process turn = new ProcessBuilder("turnserver", "--stun-only", "-n", "--listening-ip", "127.0.0.1",
                 "--listening-port", String.valueOf(port), "--no-cli", "--no-tls", "--no-dtls", "--log-file", "stdout",
                 "--pidfile", "/tmp/holepunch-test-turnserver-" + port + ".pid").redirectErrorStream(true)
