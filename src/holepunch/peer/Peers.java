@@ -347,90 +347,39 @@ public final class Peers {
                 log.debug(selfId, "direct send to " + peer + " failed: " + e.getMessage());
             }
         }
-        if (rendezvous.binaryRelay()) {
-            String drop = relayPaced(l, out, n, now);
-            if (drop != null) dropped(drop);                  // taken, and counted here with its reason
-            else count(peer, false, true, len);
-            return true;
-        }
-        boolean sent = rendezvous.sendPaced(new RelayData(P2pConnectionOffer.pairIdText(l.pairId), null,
-                Base64.getEncoder().encodeToString(Arrays.copyOf(out, n))));
-        if (sent) count(peer, false, true, len);
-        return sent;
+        return relay.payload(l, out, n, len, now);
     }
 
-    /** The binary relay's per-pair rate, from the rendezvous's relay_budget (0 until one came). */
-    private volatile long relayPairRate;
+    /** The pairs' side of the rendezvous relay. */
+    private final PeerRelay relay = new PeerRelay(this);
 
     /** {@code relay_budget}: the rates the rendezvous relays at; each pair is paced to its rate from now on. */
     public void onRelayBudget(holepunch.protocol.RelayBudget budget) {
-        relayPairRate = budget.pairBytesPerSec();
-        log.info(selfId, "the rendezvous relays up to " + budget.pairBytesPerSec() + " bytes/s a pair (" + budget.totalBytesPerSec()
-                + " bytes/s for all its pairs); relayed traffic over that is dropped here");
+        relay.onBudget(budget);
     }
 
+    /** The pair rate the rendezvous announced, or 0. */
     public long relayPairRate() {
-        return relayPairRate;
+        return relay.pairRate();
     }
 
-    /** A sealed datagram to the binary relay, paced to the pair's budget: null when queued, else why it was dropped. */
-    private String relayPaced(Link l, byte[] sealed, int n, long nowMillis) {
-        long rate = relayPairRate;
-        if (!l.relayPacer.take(rate, n, System.nanoTime())) {
-            if (l.relayPacer.dropped(nowMillis) == RelayPacer.Change.STARTED_DROPPING) {
-                log.warn(selfId, "relayed traffic to " + l.peer + " is over the rendezvous's budget of " + rate
-                        + " bytes/s a pair (RELAY_BYTES_PER_SEC); dropping what exceeds it (holepunch_worker_dropped_total{reason=\"relay_budget\"})");
-            }
-            return "relay_budget";
-        }
-        if (l.relayPacer.passed(nowMillis) == RelayPacer.Change.STOPPED_DROPPING) {
-            log.info(selfId, "relayed traffic to " + l.peer + " is within its budget again (" + l.relayPacer.drops() + " datagrams dropped so far)");
-        }
-        return rendezvous.relayDatagram(l.pairId, sealed, 0, n);
-    }
-
+    /** A control datagram to the peer through the relay. */
     boolean relay(Link l, byte[] datagram) {
-        if (rendezvous.binaryRelay()) {
-            String drop = rendezvous.relayDatagram(l.pairId, datagram, 0, datagram.length);
-            if (drop != null) dropped(drop);
-            return drop == null;
-        }
-        return rendezvous.send(new RelayData(P2pConnectionOffer.pairIdText(l.pairId), null, Base64.getEncoder().encodeToString(datagram)));
+        return relay.control(l, datagram);
     }
 
     /** {@code relay_data} from the rendezvous: a datagram the peer sent through the relay (sealed or a handshake). */
     public void onRelay(RelayData message) {
-        byte[] data;
-        try {
-            data = Base64.getDecoder().decode(message.data() == null ? "" : message.data());
-        } catch (IllegalArgumentException e) {
-            dropped("malformed");
-            return;
-        }
-        Link l = message.pairId() == null ? null : byPair.get(parsePairId(message.pairId()));
-        relayed(l, data, data.length);
+        relay.onJson(message);
     }
 
     /** A binary relay message from the rendezvous: each record's datagram goes to its pair's link. */
     public void onRelayFrame(java.nio.ByteBuffer message) {
-        try {
-            holepunch.protocol.RelayFrame.read(message, (pair, m, off, len) -> {
-                byte[] data = scratch(RELAYED, len);
-                m.get(off, data, 0, len);
-                relayed(byPair.get(pair), data, len);
-            });
-        } catch (holepunch.protocol.ProtocolException e) {
-            dropped("malformed");
-            log.debug(selfId, "a relay message from the rendezvous is malformed: " + e.getMessage());
-        }
+        relay.onBinary(message);
     }
 
-    private void relayed(Link l, byte[] data, int len) {
-        if (l == null || (l.stopped && !l.retired) || len < Probe.HEADER || Probe.pairIdOf(data, len) != l.pairId) {
-            dropped("unknown_pair");
-            return;
-        }
-        l.onDatagram(null, null, data, len);
+    Link linkOfPair(long pairId) {
+        return byPair.get(pairId);
     }
 
     /** After each successful endpoint report: ask for the configured peers that have no path. */

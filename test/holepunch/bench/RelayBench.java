@@ -19,15 +19,16 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * {@code BENCH_ONLY=relay}: what the WebSocket relay carries.
+ * {@code BENCH_ONLY=relay}: what the relays carry.
  * <ol>
  *   <li>The rendezvous alone: 1 and 8 pairs of sessions that selected the binary relay, each sender
  *       writing 40 datagrams of 1,200 bytes a message as fast as its connection takes them, each
- *       receiver counting what arrives (budgets raised).</li>
- *   <li>End to end as a user runs it: a rendezvous and two workers (run.sh's JVM options), a forward
- *       from worker a to a UDP receiver beside worker b, {@code udpblast} at fixed rates; first over
- *       the direct path, then with UDP between the workers' ports dropped by iptables (root), so the
- *       same pair falls back to the relay.</li>
+ *       receiver counting what arrives (budgets raised); then one pair across two cluster instances.</li>
+ *   <li>End to end as a user runs it: a rendezvous with coturn as its TURN server and two workers
+ *       (run.sh's JVM options), a forward from worker a to a UDP receiver beside worker b,
+ *       {@code udpblast} at fixed rates; first over the direct path, then with UDP between the
+ *       workers' ports dropped by iptables (root), so the same pair falls back to TURN, then with
+ *       coturn's port dropped too, so it falls back to the WebSocket relay.</li>
  * </ol>
  */
 final class RelayBench {
@@ -220,12 +221,7 @@ final class RelayBench {
 
     /** Drops (-I) or allows again (-D) UDP from port {@code from} to port {@code to} on loopback, IPv4 and IPv6. */
     private static void iptables(String op, int from, int to) throws Exception {
-        for (String tool : new String[] {"iptables", "ip6tables"}) iptables(tool, op, from, to);
-    }
-
-    private static void iptables(String tool, String op, int from, int to) throws Exception {
-        new ProcessBuilder(tool, op, "INPUT", "-i", "lo", "-p", "udp", "--sport", String.valueOf(from), "--dport", String.valueOf(to), "-j", "DROP")
-                .inheritIO().start().waitFor(10, TimeUnit.SECONDS);
+        portRule(op, String.valueOf(from), String.valueOf(to));
     }
 
     /** Every drop counter of these processes, "process reason" to count. */
@@ -243,6 +239,17 @@ final class RelayBench {
     private static String state(int health, String peer) {
         return ForwardBench.peers(health).stream().filter(p -> peer.equals(p.get("peer_worker_id"))).map(p -> String.valueOf(p.get("state")))
                 .findFirst().orElse("none");
+    }
+
+    /** Inserts (-I) or deletes (-D) a loopback rule dropping UDP from port {@code sport} to {@code dport} ("0": any), IPv4 and IPv6. */
+    private static void portRule(String op, String sport, String dport) throws Exception {
+        for (String tool : new String[] {"iptables", "ip6tables"}) {
+            List<String> cmd = new ArrayList<>(List.of(tool, op, "INPUT", "-i", "lo", "-p", "udp"));
+            if (!sport.equals("0")) cmd.addAll(List.of("--sport", sport));
+            if (!dport.equals("0")) cmd.addAll(List.of("--dport", dport));
+            cmd.addAll(List.of("-j", "DROP"));
+            new ProcessBuilder(cmd).inheritIO().start().waitFor(10, TimeUnit.SECONDS);
+        }
     }
 
     private static Map<String, Object> peer(int health, String peer) {
@@ -329,13 +336,7 @@ final class RelayBench {
             }
             // And without TURN: coturn's port dropped too, so the pair falls back to the WebSocket relay.
             for (String[] r : new String[][] {{"0", String.valueOf(coturn.port)}, {String.valueOf(coturn.port), "0"}}) {
-                for (String tool6 : new String[] {"iptables", "ip6tables"}) {
-                    List<String> cmd = new ArrayList<>(List.of(tool6, "-I", "INPUT", "-i", "lo", "-p", "udp"));
-                    if (!r[0].equals("0")) cmd.addAll(List.of("--sport", r[0]));
-                    if (!r[1].equals("0")) cmd.addAll(List.of("--dport", r[1]));
-                    cmd.addAll(List.of("-j", "DROP"));
-                    new ProcessBuilder(cmd).inheritIO().start().waitFor(10, TimeUnit.SECONDS);
-                }
+                portRule("-I", r[0], r[1]);
                 rules.add(new String[] {"coturn", r[0], r[1]});
             }
             if (await(tool, local, target, healthA, "relay", null)) {
@@ -351,13 +352,7 @@ final class RelayBench {
         } finally {
             for (String[] r : rules) {
                 if (r[0].equals("coturn")) {
-                    for (String tool6 : new String[] {"iptables", "ip6tables"}) {
-                        List<String> cmd = new ArrayList<>(List.of(tool6, "-D", "INPUT", "-i", "lo", "-p", "udp"));
-                        if (!r[1].equals("0")) cmd.addAll(List.of("--sport", r[1]));
-                        if (!r[2].equals("0")) cmd.addAll(List.of("--dport", r[2]));
-                        cmd.addAll(List.of("-j", "DROP"));
-                        new ProcessBuilder(cmd).inheritIO().start().waitFor(10, TimeUnit.SECONDS);
-                    }
+                    portRule("-D", r[1], r[2]);
                 } else {
                     iptables("-D", Integer.parseInt(r[0]), Integer.parseInt(r[1]));
                 }
