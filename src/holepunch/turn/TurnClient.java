@@ -304,7 +304,12 @@ public final class TurnClient implements AutoCloseable {
             try {
                 InetSocketAddress peer = m.address(AttributeType.XOR_PEER_ADDRESS);
                 byte[] data = m.attribute(AttributeType.DATA);
-                if (peer != null && data != null) host.deliver(peer, data, data.length);
+                if (peer != null && data != null) {
+                    host.deliver(peer, data, data.length);
+                    // A peer whose datagrams come as Data indications gets a channel: the server then
+                    // sends ChannelData (4 bytes of header, no STUN message to parse per datagram).
+                    if (!channels.containsKey(peer)) bind(peer);
+                }
             } catch (StunException e) {
                 // a malformed indication: nothing to deliver
             }

@@ -107,18 +107,24 @@ class TurnClientTest {
             }
             assertNotNull(got, "the peer's datagram was relayed to the client");
             assertEquals(new Got(peerAddress, "hello through TURN"), got);
+            // Data indications from a peer get it a channel, so the server sends ChannelData from then on.
+            holepunch.testing.Await.until(java.time.Duration.ofSeconds(10), "a channel bound for the peer that sent",
+                    () -> Integer.valueOf(1).equals(side.client.status().get("channels_bound")));
+            side.got.clear();
+            byte[] again = "over the channel".getBytes(StandardCharsets.UTF_8);
+            peer.send(new DatagramPacket(again, again.length, relayed));
+            Got next = side.got.poll(5, TimeUnit.SECONDS);
+            while (next != null && next.text().equals("hello through TURN")) next = side.got.poll(5, TimeUnit.SECONDS);   // late copies of the first
+            assertEquals(new Got(peerAddress, "over the channel"), next);
 
             peer.setSoTimeout(5000);
-            for (int i = 0; i < 5; i++) {                               // a Send indication (which binds a channel), then ChannelData
+            side.got.clear();
+            for (int i = 0; i < 5; i++) {                               // ChannelData on the bound channel
                 side.client.send(ByteBuffer.wrap(("reply " + i).getBytes(StandardCharsets.UTF_8)), peerAddress);
                 DatagramPacket p = new DatagramPacket(new byte[100], 100);
                 peer.receive(p);
                 assertEquals(relayed, p.getSocketAddress(), "it comes from the relayed address");
                 assertEquals("reply " + i, new String(p.getData(), 0, p.getLength(), StandardCharsets.UTF_8));
-                if (i == 0) {
-                    holepunch.testing.Await.until(java.time.Duration.ofSeconds(10), "the channel is bound",
-                            () -> Integer.valueOf(1).equals(side.client.status().get("channels_bound")));
-                }
             }
             assertTrue(side.client.status().get("last_error") == null, side.client.status().toString());
         }
