@@ -164,6 +164,7 @@ final class RendezvousSession {
         int attempt = 0;
         while (running) {
             CompletableFuture<String> closed = new CompletableFuture<>();
+            current = closed;
             try {
                 log.info(workerId, "connecting to the rendezvous at " + uri);
                 WebSocket.Builder builder = http.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(10));
@@ -308,6 +309,23 @@ final class RendezvousSession {
             tail = next;
             return next;
         }
+    }
+
+    /** The current attempt's end (completed by the listener, or by {@link #restart}). */
+    private volatile CompletableFuture<String> current;
+
+    /**
+     * Ends the current session now and connects again at once: for a network that changed under
+     * it (a new address, a NAT that forgot its mappings), where its TCP connection is most likely
+     * dead but would be noticed only at the ping timeout.
+     */
+    void restart(String why) {
+        CompletableFuture<String> c = current;
+        WebSocket w = ws;
+        if (c == null || w == null) return;
+        log.info(workerId, "reconnecting to the rendezvous: " + why);
+        c.complete(why);
+        w.abort();
     }
 
     /** Whether the session is up and selected the binary relay. */

@@ -386,8 +386,13 @@ public final class Worker implements AutoCloseable {
         holepunch.portmap.PortMapper.Mapping mapped = portMapper == null ? null : portMapper.mapping();
         InetSocketAddress relayed = turn.relayed();
         if (reported != null && !reported.equals(endpoint)) {
+            // The network moved under us: the rendezvous session's TCP connection most likely went
+            // with the old mapping (noticed only at the ping timeout otherwise). A new session
+            // reports the new endpoint, and the wanted peers are asked for again once it is taken.
             endpointMoved = true;
             log.info(config.workerId(), "public endpoint moved from " + Addresses.text(reported) + " to " + Addresses.text(endpoint));
+            session.restart("our public endpoint moved");
+            return;
         }
         boolean sent = session.send(new UpdateUdpEndpoint(Addresses.text(endpoint.getAddress()), endpoint.getPort(),
                 m.behaviour().wire, m.portPreserved(), hostCandidates(),

@@ -450,4 +450,59 @@ class NatLabTest {
             java.nio.file.Files.deleteIfExists(replies);
         }
     }
+
+    /**
+     * Roaming (issue 28): worker A's host changes its address under traffic (a new address on its
+     * interface, the old one removed: a DHCP renewal), so its NAT maps it anew. The pair is direct
+     * again, and replies flow again, within 10 s, without a restart.
+     */
+    @Test
+    void addressChange_underTraffic_isDirectAgainWithinTenSeconds() throws Exception {
+        lab = new Lab("cone", "cone");
+        lab.rendezvous();
+        lab.udpEcho("hp-h2", 7000);
+        lab.worker("hp-h2", "lab-b", null, Map.of());
+        lab.worker("hp-h1", "lab-a", null, Map.of("FORWARD", "5000=lab-b:127.0.0.1:7000", "STUN_REFRESH_SEC", "5"));
+        awaitState("hp-h1", "10.1.0.2", "direct", 60);
+        String before = String.valueOf(lab.status("hp-h1", "10.1.0.2").get("public_endpoint"));
+        java.nio.file.Path replies = java.nio.file.Files.createTempFile("replies", ".txt");
+        try {
+            Process sender = lab.inNamespace("hp-h1", List.of("/usr/bin/python3", "-c", """
+                    import socket, time, sys
+                    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', 0)); s.setblocking(False)
+                    out = open(sys.argv[1], 'w', buffering=1); end = time.time() + 16; nxt = time.time()
+                    while time.time() < end:
+                        if time.time() >= nxt:
+                            s.sendto(b'x' * 200, ('127.0.0.1', 5000)); nxt += 0.005
+                        try:
+                            while True:
+                                s.recvfrom(2048); out.write('%.3f\\n' % time.time())
+                        except BlockingIOError:
+                            pass
+                        time.sleep(0.001)
+                    out.close()
+                    """, replies.toString()), Map.of());
+            Await.until(Duration.ofSeconds(10), Lab.POLL, "replies flowing", () -> java.nio.file.Files.size(replies) > 100);
+            double movedAt = System.currentTimeMillis() / 1000.0;
+            // The new address stays when the old (primary) one goes, as a DHCP client's change leaves it.
+            Tools.run(10, List.of("ip", "netns", "exec", "hp-h1", "sysctl", "-qw", "net.ipv4.conf.eth0.promote_secondaries=1"));
+            Tools.run(10, List.of("ip", "netns", "exec", "hp-h1", "ip", "addr", "add", "10.1.0.3/24", "dev", "eth0"));
+            Tools.run(10, List.of("ip", "netns", "exec", "hp-h1", "ip", "addr", "del", "10.1.0.2/24", "dev", "eth0"));
+            try {
+                Await.until(Duration.ofSeconds(10), Lab.POLL, "direct again from the new address, replies flowing",
+                        () -> "direct".equals(lab.peer("hp-h1", "10.1.0.3").get("state"))
+                                && java.nio.file.Files.readAllLines(replies).stream().filter(l -> !l.isBlank())
+                                .mapToDouble(Double::parseDouble).filter(t -> t > movedAt + 1).count() > 50
+                                && !before.equals(String.valueOf(lab.status("hp-h1", "10.1.0.3").get("public_endpoint"))));
+            } catch (AssertionError e) {
+                throw new AssertionError(e.getMessage() + "\n" + lab.peer("hp-h1", "10.1.0.3") + "\n" + lab.status("hp-h1", "10.1.0.3")
+                        + "\n" + lab.logs(), e);
+            }
+            System.out.printf("address changed under traffic: direct again, replies flowing, after %.1f s%n",
+                    System.currentTimeMillis() / 1000.0 - movedAt);
+            sender.waitFor(30, java.util.concurrent.TimeUnit.SECONDS);
+        } finally {
+            java.nio.file.Files.deleteIfExists(replies);
+        }
+    }
 }
