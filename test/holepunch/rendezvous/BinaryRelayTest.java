@@ -133,7 +133,7 @@ class BinaryRelayTest {
             for (int i = 0; i < 3000; i++) assertEquals(i, ByteBuffer.wrap(got.get(i)).getInt(), "in order");
             // JSON relay_data on the pair is outside the rate too: 300 at once.
             String data = Base64.getEncoder().encodeToString(new byte[100]);
-            for (int i = 0; i < 300; i++) a.sendText(Json.write(Json.obj("type", "relay_data", "pair_id", Long.toHexString(pair), "data", data)));
+            for (int i = 0; i < 300; i++) a.sendText(Json.write(Json.obj("type", "relay_data", "pair_id", holepunch.protocol.P2pConnectionOffer.pairIdText(pair), "data", data)));
             int json = 0;
             while (json < 300) json += records(b.readSkippingPings(), pair).size();
             echo(a);

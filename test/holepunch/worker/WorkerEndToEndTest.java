@@ -166,21 +166,26 @@ class WorkerEndToEndTest {
             e.put("STUN_RC", "2");
             e.put("STUN_RM", "2");
             try (Worker w = Worker.start(WorkerConfig.from(new Env(e)))) {
-                Await.until(Duration.ofSeconds(20), "first mapping", () -> rv.worker("mapping-worker") != null
-                        && Long.valueOf(40000).equals(rv.worker("mapping-worker").get("stun_reported_udp_port")));
+                Await.until(Duration.ofSeconds(20), "first mapping", () -> Long.valueOf(40000).equals(reportedPort(rv, "mapping-worker")));
                 stun.mapping.set(new InetSocketAddress("198.51.100.10", 40001));     // the NAT rebinds
                 Await.until(Duration.ofSeconds(10), "changed mapping reported",
-                        () -> Long.valueOf(40001).equals(rv.worker("mapping-worker").get("stun_reported_udp_port")));
+                        () -> Long.valueOf(40001).equals(reportedPort(rv, "mapping-worker")));
                 stun.silent = true;                                                   // the STUN server goes away
                 int before = stun.requests.get();
                 Await.until(Duration.ofSeconds(10), "retries while down", () -> stun.requests.get() >= before + 6);
                 assertEquals(new InetSocketAddress("198.51.100.10", 40001), w.publicEndpoint(), "last endpoint kept");
-                assertEquals(40001L, rv.worker("mapping-worker").get("stun_reported_udp_port"));
+                assertEquals(40001L, reportedPort(rv, "mapping-worker"));
                 stun.mapping.set(new InetSocketAddress("198.51.100.10", 40002));
                 stun.silent = false;                                                  // and comes back
-                Await.until(Duration.ofSeconds(20), "recovered", () -> Long.valueOf(40002).equals(rv.worker("mapping-worker").get("stun_reported_udp_port")));
+                Await.until(Duration.ofSeconds(20), "recovered", () -> Long.valueOf(40002).equals(reportedPort(rv, "mapping-worker")));
             }
         }
+    }
+
+    /** The UDP port the rendezvous lists for {@code id}, or null while it is not listed (a worker whose endpoint moved reconnects). */
+    private static Object reportedPort(TestRendezvous rv, String id) throws Exception {
+        Map<String, Object> w = rv.worker(id);
+        return w == null ? null : w.get("stun_reported_udp_port");
     }
 
     @Test
