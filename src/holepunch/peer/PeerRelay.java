@@ -33,8 +33,8 @@ final class PeerRelay {
     /** {@code relay_budget}: the rates the rendezvous relays at; each pair is paced to its rate from now on. */
     void onBudget(RelayBudget budget) {
         pairRate = budget.pairBytesPerSec();
-        peers.log.info(peers.selfId, "the rendezvous relays up to " + budget.pairBytesPerSec() + " bytes/s a pair (" + budget.totalBytesPerSec()
-                + " bytes/s for all its pairs); relayed traffic over that is dropped here");
+        peers.log.info(peers.selfId, String.format(java.util.Locale.ROOT, "the rendezvous relays up to %.1f MiB/s a pair (%.1f MiB/s for all its pairs);"
+                + " relayed traffic over that is dropped here", budget.pairBytesPerSec() / 1048576.0, budget.totalBytesPerSec() / 1048576.0));
     }
 
     /**

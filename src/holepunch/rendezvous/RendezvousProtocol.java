@@ -91,33 +91,40 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
     @Override
     public void onText(WebSocketConnection connection, String text) {
         WorkerEntry worker = (WorkerEntry) connection.attachment();
-        boolean relayed = text.contains("\"relay_data\"");     // the rate is taken after parsing for these
-        if (!relayed && !withinRate(worker, connection)) return;
         Map<String, Object> json;
         try {
             json = Json.parseObject(text);
         } catch (Json.ParseException e) {
-            if (relayed && !withinRate(worker, connection)) return;
+            if (!withinRate(worker, connection)) return;
             invalidJson.inc();
             log.warn(worker.id, "sent a message that is not a JSON object (" + e.getMessage() + "): " + Log.excerpt(text));
             return;
         }
         Object typeField = json.get("type");
         MessageType type = typeField instanceof String s ? MessageType.ofWire(s) : null;
-        if (relayed && type != MessageType.RELAY_DATA && !withinRate(worker, connection)) return;
-        (type == null ? unknownType : byType.get(type)).inc();
         Message message;
+        ProtocolException bad = null;
         try {
             message = Message.parse(json);
         } catch (ProtocolException e) {
-            if (relayed && type == MessageType.RELAY_DATA && !withinRate(worker, connection)) return;
+            message = null;
+            bad = e;
+        }
+        // The one exception to the message rate: a relay_data the relay took (its byte budgets hold it).
+        if (message instanceof RelayData m && broker.relay().json(worker, m)) {
+            byType.get(MessageType.RELAY_DATA).inc();
+            return;
+        }
+        if (!withinRate(worker, connection)) return;
+        (type == null ? unknownType : byType.get(type)).inc();
+        if (bad != null) {
             if (type == MessageType.UPDATE_UDP_ENDPOINT) {
-                log.warn(worker.id, "sent an unusable update_udp_endpoint: " + e.getMessage());
-                worker.connection.sendText(UdpEndpointAck.error(e.getMessage()).encodeUtf8());
+                log.warn(worker.id, "sent an unusable update_udp_endpoint: " + bad.getMessage());
+                worker.connection.sendText(UdpEndpointAck.error(bad.getMessage()).encodeUtf8());
             } else if (type == null) {
                 log.warn(worker.id, "sent unhandled message type " + Log.excerpt(String.valueOf(typeField)));
             } else {
-                log.warn(worker.id, type.wire + ": " + e.getMessage());
+                log.warn(worker.id, type.wire + ": " + bad.getMessage());
             }
             return;
         }
@@ -138,7 +145,7 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
                 else connection.sendText(turn.credentialsFor(worker.id).encodeUtf8());
             }
             case RelayData m -> {
-                if (!broker.relay().json(worker, m)) withinRate(worker, connection);   // not a pair's datagram: a message like any other
+                // refused by the relay (its relay_error is sent), and counted against the rate above
             }
             case Message.Unknown m -> log.warn(worker.id, "sent unhandled message type '" + Log.excerpt(m.typeName()) + "'");
             default -> log.warn(worker.id, "sent " + message.type().wire + ", which only the rendezvous sends; ignored");

@@ -45,6 +45,10 @@ public final class TurnClient implements AutoCloseable {
         /** The relayed address changed (null: the allocation is gone). */
         void relayed(InetSocketAddress relayedAddress);
 
+        /** A datagram from the server dropped here, and why (a metric label). */
+        default void dropped(String reason) {
+        }
+
         /** An Allocate failed (refused, or no answer): the host may try another server or transport. */
         default void allocationFailed(String why) {
         }
@@ -284,7 +288,10 @@ public final class TurnClient implements AutoCloseable {
         if (ChannelData.looksLike(datagram)) {
             InetSocketAddress peer = byChannel.get(ChannelData.channel(datagram));
             int len = ChannelData.length(datagram);
-            if (peer == null) return true;
+            if (peer == null) {
+                host.dropped("turn_unknown_channel");
+                return true;
+            }
             byte[] in = IN.get();
             if (in.length < len) IN.set(in = new byte[len]);
             datagram.get(datagram.position() + ChannelData.HEADER, in, 0, len);
@@ -304,6 +311,7 @@ public final class TurnClient implements AutoCloseable {
             try {
                 InetSocketAddress peer = m.address(AttributeType.XOR_PEER_ADDRESS);
                 byte[] data = m.attribute(AttributeType.DATA);
+                if (peer == null || data == null) host.dropped("malformed");
                 if (peer != null && data != null) {
                     host.deliver(peer, data, data.length);
                     // A peer whose datagrams come as Data indications gets a channel: the server then
@@ -311,7 +319,7 @@ public final class TurnClient implements AutoCloseable {
                     if (!channels.containsKey(peer)) bind(peer);
                 }
             } catch (StunException e) {
-                // a malformed indication: nothing to deliver
+                host.dropped("malformed");
             }
             return true;
         }

@@ -237,6 +237,11 @@ final class WorkerTurn implements AutoCloseable {
             }
 
             @Override
+            public void dropped(String reason) {
+                peers.dropped(reason);
+            }
+
+            @Override
             public void allocationFailed(String why) {
                 lastError = why;
                 Thread.ofVirtual().name("turn-next").start(() -> next(r));   // not under the client's lock

@@ -404,21 +404,7 @@ class NatLabTest {
         java.nio.file.Path replies = java.nio.file.Files.createTempFile("replies", ".txt");
         try {
             // 200 a second through the forward for 14 s; each echoed reply's arrival time, one per line
-            Process sender = lab.inNamespace("hp-h1", List.of("/usr/bin/python3", "-c", """
-                    import socket, time, sys
-                    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', 0)); s.setblocking(False)
-                    out = open(sys.argv[1], 'w', buffering=1); end = time.time() + 14; nxt = time.time()
-                    while time.time() < end:
-                        if time.time() >= nxt:
-                            s.sendto(b'x' * 200, ('127.0.0.1', 5000)); nxt += 0.005
-                        try:
-                            while True:
-                                s.recvfrom(2048); out.write('%.3f\\n' % time.time())
-                        except BlockingIOError:
-                            pass
-                        time.sleep(0.001)
-                    out.close()
-                    """, replies.toString()), Map.of());
+            Process sender = replySender(replies, 14);
             try {
                 Await.until(Duration.ofSeconds(10), Lab.POLL, "replies flowing", () -> java.nio.file.Files.size(replies) > 100);
             } catch (AssertionError e) {
@@ -467,21 +453,7 @@ class NatLabTest {
         String before = String.valueOf(lab.status("hp-h1", "10.1.0.2").get("public_endpoint"));
         java.nio.file.Path replies = java.nio.file.Files.createTempFile("replies", ".txt");
         try {
-            Process sender = lab.inNamespace("hp-h1", List.of("/usr/bin/python3", "-c", """
-                    import socket, time, sys
-                    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', 0)); s.setblocking(False)
-                    out = open(sys.argv[1], 'w', buffering=1); end = time.time() + 16; nxt = time.time()
-                    while time.time() < end:
-                        if time.time() >= nxt:
-                            s.sendto(b'x' * 200, ('127.0.0.1', 5000)); nxt += 0.005
-                        try:
-                            while True:
-                                s.recvfrom(2048); out.write('%.3f\\n' % time.time())
-                        except BlockingIOError:
-                            pass
-                        time.sleep(0.001)
-                    out.close()
-                    """, replies.toString()), Map.of());
+            Process sender = replySender(replies, 16);
             Await.until(Duration.ofSeconds(10), Lab.POLL, "replies flowing", () -> java.nio.file.Files.size(replies) > 100);
             double movedAt = System.currentTimeMillis() / 1000.0;
             // The new address stays when the old (primary) one goes, as a DHCP client's change leaves it.
@@ -504,5 +476,27 @@ class NatLabTest {
         } finally {
             java.nio.file.Files.deleteIfExists(replies);
         }
+    }
+
+    /**
+     * 200 datagrams a second from beside A into its forwarding port (5000) for {@code seconds};
+     * each echoed reply's arrival time is written to {@code replies}, one per line.
+     */
+    private Process replySender(java.nio.file.Path replies, int seconds) throws Exception {
+        return lab.inNamespace("hp-h1", List.of("/usr/bin/python3", "-c", """
+                    import socket, time, sys
+                    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', 0)); s.setblocking(False)
+                    out = open(sys.argv[1], 'w', buffering=1); end = time.time() + float(sys.argv[2]); nxt = time.time()
+                    while time.time() < end:
+                        if time.time() >= nxt:
+                            s.sendto(b'x' * 200, ('127.0.0.1', 5000)); nxt += 0.005
+                        try:
+                            while True:
+                                s.recvfrom(2048); out.write('%.3f\\n' % time.time())
+                        except BlockingIOError:
+                            pass
+                        time.sleep(0.001)
+                    out.close()
+                    """, replies.toString(), String.valueOf(seconds)), Map.of());
     }
 }

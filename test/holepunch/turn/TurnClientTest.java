@@ -145,6 +145,24 @@ class TurnClientTest {
         }
     }
 
+    /** ChannelData on a channel this client never bound (a stranger spoofing the server, or a stale binding): dropped and counted. */
+    @Test
+    void channelDataOnAnUnboundChannel_isDroppedAndCounted() {
+        java.util.List<String> drops = new java.util.ArrayList<>();
+        java.util.List<String> delivered = new java.util.ArrayList<>();
+        TurnClient c = new TurnClient("t", new InetSocketAddress("127.0.0.1", 3478), TurnCredentials.forWorker("s", "w", 60, 0),
+                new holepunch.testing.FakeScheduler(), new TurnClient.Host() {
+                    @Override public void send(ByteBuffer d, InetSocketAddress to) { }
+                    @Override public void deliver(InetSocketAddress peer, byte[] data, int length) { delivered.add(peer.toString()); }
+                    @Override public void relayed(InetSocketAddress a) { }
+                    @Override public void dropped(String reason) { drops.add(reason); }
+                });
+        ByteBuffer channelData = ByteBuffer.allocate(8).putShort((short) 0x4001).putShort((short) 4).putInt(7).flip();
+        assertTrue(c.onDatagram(channelData), "it is the TURN server's kind of datagram");
+        assertEquals(List.of("turn_unknown_channel"), drops);
+        assertTrue(delivered.isEmpty(), "nothing delivered");
+    }
+
     @Test
     void restCredentials_areCoturnsScheme() {
         TurnCredentials c = TurnCredentials.forWorker("secret", "w-1", 3600, 1_700_000_000L);
