@@ -479,10 +479,10 @@ final class Link {
         remote = from;
         path = via;
         rttMillis = rtt;
-        state = PathState.DIRECT;
         technique = how;
         detail = how == Technique.TURN ? "through the TURN server (nothing direct answered within " + (now - startedPunching) + " ms"
                 + RelayReason.of(peers.ownMapping(), peerMapping, peers.ownIpv6(), candidates.keySet()) + ")" : null;
+        state = PathState.DIRECT;                           // last: a reader that sees the state sees its detail (volatile order)
         hardNat.opened(via);
         peers.inc("holepunch_worker_direct_paths_total", "technique", technique.wire);
         peers.log.info(peers.selfId, (how == Technique.TURN ? "TURN path to " : "direct path to ") + peer + " via " + Peers.text(from)
@@ -524,9 +524,9 @@ final class Link {
         peers.lostAt.put(peer, peers.scheduler.nowMillis());
         // Traffic takes the WebSocket relay with this pair's keys at once, until a new pair (asked
         // for now by the side that wants the peer) has a path: never a blackhole meanwhile.
-        state = PathState.RELAY;
-        technique = null;
         detail = "path via " + Peers.text(remote) + " stopped answering (" + why + "); relaying while a new pair punches";
+        technique = null;
+        state = PathState.RELAY;
         peers.log.warn(peers.selfId, "lost the direct path to " + peer + " via " + Peers.text(remote) + ": " + why);
         peers.inc("holepunch_worker_path_lost_total", "why", why.startsWith("keepalives") ? "keepalive" : "active_watch");
         report();
@@ -554,7 +554,6 @@ final class Link {
 
     /** No direct path: traffic goes through the rendezvous relay, and a direct path is tried again later. */
     private void fail(String why) {
-        state = PathState.RELAY;
         int n = peers.failures.merge(peer, 1, Integer::sum);
         Long lost = peers.lostAt.get(peer);
         long now = peers.scheduler.nowMillis();
@@ -563,6 +562,7 @@ final class Link {
         detail = why + "; relaying through the rendezvous and retrying direct in " + (retry + 500) / 1000 + " s"
                 + (wasDirect ? " (it was direct " + (now - lost) / 1000 + " s ago)" : ", backing off from every "
                 + peers.settings().retryDirectMillis() / 1000 + " s");
+        state = PathState.RELAY;                            // after its detail: the status never shows "relay" with "punching"
         peers.log.warn(peers.selfId, "no direct path to " + peer + ": " + why + "; using the relay, direct again in " + (retry + 500) / 1000 + " s");
         report();
         if (peers.settings().connectTo().contains(peer)) peers.scheduler.schedule(retry, this::retryDirect);
@@ -574,8 +574,8 @@ final class Link {
 
     /** The peer declined this pair (its P2P_ALLOW, or a key it does not expect): no probing, no retries. */
     synchronized void declined(String why) {
-        state = PathState.FAILED;
         detail = why;
+        state = PathState.FAILED;
         stop();
         peers.log.warn(peers.selfId, "no path to " + peer + ": " + why);
     }
