@@ -23,6 +23,8 @@ JUNIT_JAR := $(DEPS)/junit-platform-console-standalone-1.11.4.jar
 JUNIT_SHA256 := b016ef6b1c3454d6d7c2c88ce081dabf289699686af6622d6e4e2e1b54b4a2fc
 
 SRCS := $(shell find src/holepunch -name '*.java')
+# Files the jar serves as they are (the operator page: src/holepunch/rendezvous/ui).
+RESOURCES := $(shell find src/holepunch -type f ! -name '*.java')
 # The entry point is compiled for Java 8, so an older java can say in one line which Java it needs.
 LAUNCHER := src/launcher/holepunch/Launcher.java
 TEST_SRCS := $(shell find test -name '*.java' 2>/dev/null)
@@ -55,9 +57,10 @@ $(JUNIT_JAR):
 
 deps: $(JACKSON_JAR) $(JUNIT_JAR)
 
-build/classes.stamp: $(SRCS) $(LAUNCHER) $(JACKSON_JAR) | jdk
+build/classes.stamp: $(SRCS) $(RESOURCES) $(LAUNCHER) $(JACKSON_JAR) | jdk
 	@rm -rf build/classes && mkdir -p build/classes
 	$(JAVAC) --release 25 -Xlint:all,-serial -Werror -encoding UTF-8 -d build/classes -cp $(JACKSON_JAR) $(SRCS)
+	@cd src && for f in $(RESOURCES:src/%=%); do mkdir -p ../build/classes/$$(dirname $$f) && cp $$f ../build/classes/$$f; done
 	$(JAVAC) --release 8 -Xlint:all,-options -Werror -encoding UTF-8 -d build/classes $(LAUNCHER)
 	@touch $@
 
@@ -115,7 +118,7 @@ build/test-classes.stamp: $(TEST_SRCS) build/holepunch.jar $(JUNIT_JAR) | jdk
 # Programs the interop tests run (Debian packages), installed when missing and we are root.
 test-tools:
 	@missing=""; \
-	for t in turnserver:coturn turnutils_stunclient:coturn ip:iproute2 iptables:iptables conntrack:conntrack tcpdump:tcpdump promtool:prometheus redis-server:redis-server openssl:openssl curl:curl haproxy:haproxy miniupnpd:miniupnpd-iptables iptables-legacy:iptables; do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
+	for t in chromium:chromium turnserver:coturn turnutils_stunclient:coturn ip:iproute2 iptables:iptables conntrack:conntrack tcpdump:tcpdump promtool:prometheus redis-server:redis-server openssl:openssl curl:curl haproxy:haproxy miniupnpd:miniupnpd-iptables iptables-legacy:iptables; do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
 	/usr/bin/python3 -c 'import aioice' 2>/dev/null || missing="$$missing python3-aioice"; \
 	/usr/bin/python3 -c 'import fastapi, uvicorn, websockets' 2>/dev/null || missing="$$missing python3-fastapi python3-uvicorn python3-websockets"; \
 	if command -v miniupnpd >/dev/null && ! miniupnpd --version 2>&1 | grep -q 'iptables'; then \

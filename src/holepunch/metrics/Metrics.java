@@ -19,6 +19,61 @@ public final class Metrics {
     private final Map<String, LongAdder> counters = new ConcurrentHashMap<>();
     private final Map<String, DoubleSupplier> gauges = new ConcurrentHashMap<>();
     private final Map<String, java.util.function.Supplier<Map<String, Double>>> gaugeSeries = new ConcurrentHashMap<>();
+    private final Map<String, Histogram> histograms = new ConcurrentHashMap<>();
+
+    /**
+     * A histogram with fixed upper bounds (Prometheus {@code _bucket{le=...}}, {@code _sum}, {@code _count}):
+     * a fixed number of series whatever is observed.
+     */
+    public Histogram histogram(String name, String help, double... bounds) {
+        families.put(name, new Family("histogram", help));
+        return histograms.computeIfAbsent(name, k -> new Histogram(bounds));
+    }
+
+    /** Observations counted in fixed buckets; the last bucket is {@code +Inf}. */
+    public static final class Histogram {
+        private final double[] bounds;
+        private final LongAdder[] counts;
+        private final java.util.concurrent.atomic.DoubleAdder sum = new java.util.concurrent.atomic.DoubleAdder();
+
+        private Histogram(double[] bounds) {
+            for (int i = 1; i < bounds.length; i++) {
+                if (!(bounds[i] > bounds[i - 1])) throw new IllegalArgumentException("histogram bounds must increase");
+            }
+            this.bounds = bounds.clone();
+            this.counts = new LongAdder[bounds.length + 1];
+            for (int i = 0; i < counts.length; i++) counts[i] = new LongAdder();
+        }
+
+        public void observe(double v) {
+            int i = 0;
+            while (i < bounds.length && v > bounds[i]) i++;
+            counts[i].increment();
+            sum.add(v);
+        }
+
+        /** Observations per bucket (not cumulative), the last one above every bound. */
+        public long[] counts() {
+            long[] out = new long[counts.length];
+            for (int i = 0; i < out.length; i++) out[i] = counts[i].sum();
+            return out;
+        }
+
+        void render(String name, StringBuilder sb) {
+            long cumulative = 0;
+            for (int i = 0; i <= bounds.length; i++) {
+                cumulative += counts[i].sum();
+                String le = i == bounds.length ? "+Inf" : number(bounds[i]);
+                sb.append(name).append("_bucket{le=\"").append(le).append("\"} ").append(cumulative).append('\n');
+            }
+            sb.append(name).append("_sum ").append(number(sum.sum())).append('\n');
+            sb.append(name).append("_count ").append(cumulative).append('\n');
+        }
+
+        private static String number(double v) {
+            return v == Math.rint(v) && Math.abs(v) < 1e15 ? String.valueOf((long) v) : String.valueOf(v);
+        }
+    }
 
     public void counterFamily(String name, String help) {
         families.put(name, new Family("counter", help));
@@ -142,6 +197,9 @@ public final class Metrics {
             for (Map.Entry<String, Double> v : new TreeMap<>(e.getValue().get()).entrySet()) {
                 sb.append(e.getKey()).append('{').append(v.getKey()).append("} ").append(v.getValue().longValue()).append('\n');
             }
+        }
+        for (Map.Entry<String, Histogram> e : histograms.entrySet()) {
+            e.getValue().render(e.getKey(), byFamily.computeIfAbsent(e.getKey(), k -> new StringBuilder()));
         }
         StringBuilder out = new StringBuilder();
         for (Map.Entry<String, Family> f : new TreeMap<>(families).entrySet()) {

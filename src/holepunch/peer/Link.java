@@ -582,7 +582,7 @@ final class Link {
 
     private void report() {
         peers.rendezvous.send(new P2pConnectionStatus(P2pConnectionOffer.pairIdText(pairId), shownState(), Peers.text(remote),
-                rttMillis < 0 ? null : rttMillis, detail));
+                rttMillis < 0 ? null : rttMillis, detail, state == PathState.DIRECT && technique != null ? technique.wire : null));
     }
 
     synchronized void stop() {

@@ -319,20 +319,27 @@ final class ClusterDirectory implements AutoCloseable {
                     List.of("ZRANGEBYSCORE", INSTANCES, now, "+inf")));
             if (!(r.get(1) instanceof Resp.Array live) || live.items() == null) return null;
             List<List<String>> reads = new ArrayList<>();
+            List<String> others = new ArrayList<>();
             for (Resp.Value v : live.items()) {
                 String other = ((Resp.Bulk) v).text();
-                if (!other.equals(instance)) reads.add(List.of("HGETALL", WORKERS + other));
+                if (!other.equals(instance)) {
+                    reads.add(List.of("HGETALL", WORKERS + other));
+                    others.add(other);
+                }
             }
             Map<String, Object> out = new LinkedHashMap<>();
             if (reads.isEmpty()) return out;
             roundTrips.incrementAndGet();
-            for (Resp.Value v : reader.pipeline(reads)) {
-                if (!(v instanceof Resp.Array fields) || fields.items() == null) continue;
+            List<Resp.Value> replies = reader.pipeline(reads);
+            for (int n = 0; n < replies.size(); n++) {
+                if (!(replies.get(n) instanceof Resp.Array fields) || fields.items() == null) continue;
                 List<Resp.Value> f = fields.items();
                 for (int i = 0; i + 1 < f.size(); i += 2) {
                     String id = ((Resp.Bulk) f.get(i)).text();
                     try {
-                        out.putIfAbsent(id, Json.parseObject(((Resp.Bulk) f.get(i + 1)).text()));
+                        Map<String, Object> entry = Json.parseObject(((Resp.Bulk) f.get(i + 1)).text());
+                        entry.put("instance", others.get(n));      // which instance holds it (the operator page shows it)
+                        out.putIfAbsent(id, entry);
                     } catch (Json.ParseException e) {
                         log.warn(id, "cluster: skipped an unreadable directory entry: " + e.getMessage());
                     }

@@ -52,7 +52,8 @@ final class PeerBroker {
     private final Map<Long, LivePair> liveByNumber = new java.util.concurrent.ConcurrentHashMap<>();
     /** Each session's live pairs; guarded by {@code this}. */
     private final Map<WorkerEntry, List<LivePair>> bySession = new HashMap<>();
-    private final PairHistory history = new PairHistory();
+    private final FleetStats stats;
+    private final PairHistory history;
 
     /** One side of a pair: a session of this instance, or a worker held by another instance of the cluster. */
     sealed interface Party permits Here, Elsewhere {
@@ -150,6 +151,8 @@ final class PeerBroker {
         this.log = log;
         this.metrics = metrics;
         this.relayMeter = new RelayMeter(config.relayBytesPerSec(), config.relayTotalBytesPerSec(), System.nanoTime());
+        this.stats = new FleetStats(metrics, () -> metrics.value("holepunch_relay_bytes_total"), System::currentTimeMillis);
+        this.history = new PairHistory(stats, relayMeter::admitted, System::currentTimeMillis);
         this.offersPerMinute = config.offersPerMinute();
         this.maxPairsPerWorker = config.maxPairsPerWorker();
         metrics.counterFamily("holepunch_offers_total", "Peer introductions made (p2p_connection_offer pairs).");
@@ -284,7 +287,12 @@ final class PeerBroker {
         for (Party p : List.of(pair.initiator(), pair.responder())) {
             if (p instanceof Here h) bySession.computeIfAbsent(h.w(), k -> new ArrayList<>()).add(pair);
         }
-        history.opened(pair.pairId(), pair.initiator().id(), pair.responder().id());
+        history.opened(pair.pairId(), pair.initiator().id(), pair.responder().id(), natOf(pair.initiator()), natOf(pair.responder()), pair.relay());
+    }
+
+    /** A party's reported NAT mapping, when its session is here (null otherwise). */
+    private static String natOf(Party p) {
+        return p instanceof Here h ? h.w().natMapping : null;
     }
 
     /** The caller holds this broker's lock. */
@@ -385,7 +393,8 @@ final class PeerBroker {
     void status(WorkerEntry reporter, P2pConnectionStatus message) {
         String pairId = message.pairId();
         Map<String, Object> outcome = Json.obj("state", message.state().wire(), "remote", message.remote(),
-                "rtt_ms", message.rttMs(), "detail", message.detail(), "at", System.currentTimeMillis());
+                "rtt_ms", message.rttMs(), "detail", message.detail(),
+                "technique", message.technique() == null ? null : FleetStats.technique(message.technique()), "at", System.currentTimeMillis());
         if (!history.reported(pairId, reporter.id, outcome)) {
             log.warn(reporter.id, "p2p_connection_status: field 'pair_id' names no pair of this worker");
             return;
@@ -397,6 +406,26 @@ final class PeerBroker {
         metrics.inc("holepunch_p2p_outcomes_total", "state", message.state().wire());
         log.info(reporter.id, "pair " + pairId + ": " + message.state().wire() + (message.remote() == null ? "" : " via " + message.remote())
                 + (message.detail() == null ? "" : " (" + message.detail() + ")"));
+    }
+
+    /** {@code /debug/pairs}: the newest pairs that match {@code query}, at most {@code limit}. */
+    Map<String, Object> searchPairs(String query, int limit) {
+        return history.search(query, limit, id -> liveByNumber.containsKey(LivePair.numberOf(id)));   // ids the broker made: 16 hex digits
+    }
+
+    FleetStats stats() {
+        return stats;
+    }
+
+    synchronized int livePairCount() {
+        return live.size();
+    }
+
+    /** Live pairs per worker id of a session here. */
+    synchronized Map<String, Integer> livePairsPerWorker() {
+        Map<String, Integer> out = new HashMap<>();
+        bySession.forEach((w, pairs) -> out.put(w.id, pairs.size()));
+        return out;
     }
 
     List<Map<String, Object>> pairsJson() {

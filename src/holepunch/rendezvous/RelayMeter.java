@@ -25,6 +25,8 @@ final class RelayMeter {
         private double tokens;
         private long last;
         private long epochSeen = Long.MIN_VALUE;
+        /** Bytes this pair was let through (the operator page's "bytes over the relay"). */
+        private long admitted;
         /** When this pair's sender was last told it went over (relay_error, at most one a second per reason). */
         final long[] toldAt = new long[Relay.Drop.values().length];
     }
@@ -63,6 +65,12 @@ final class RelayMeter {
         p.last = now;
         if (p.tokens < bytes) return share < pairRate ? Verdict.SHARE : Verdict.PAIR_RATE;
         p.tokens -= bytes;
+        p.admitted += bytes;
         return Verdict.OK;
+    }
+
+    /** Bytes {@code p} was let through so far. */
+    synchronized long admitted(Pair p) {
+        return p.admitted;
     }
 }

@@ -45,6 +45,7 @@ public final class RendezvousServer implements AutoCloseable {
     /** relay_budget, the same for every session that selects the binary relay: encoded once. */
     private final byte[] relayBudget;
     private final WorkerList workerList;
+    private final OperatorApi operator;
     private final Auth auth;
     private final Admission admission;
     private final IdentityBindings identities;
@@ -91,6 +92,7 @@ public final class RendezvousServer implements AutoCloseable {
             clusterIds = null;
         }
         this.workerList = new WorkerList(registry, cluster, protocol.broker(), metrics, log, config.trustedProxies());
+        this.operator = new OperatorApi(workerList, protocol.broker(), registry, cluster);
         describeMetrics();
         ConnectionLoop.Settings settings = new ConnectionLoop.Settings(config.pingIntervalNanos(), config.pingTimeoutNanos(),
                 config.maxMessageBytes(), 1 << 20, 2_000_000_000L);
@@ -188,7 +190,15 @@ public final class RendezvousServer implements AutoCloseable {
                     if (getOnly(ex) && authorized(ex, null)) text(ex, 200, "text/plain; version=0.0.4", metrics.render());
                 }
                 default -> {
-                    if (!path.startsWith("/debug/") || authorized(ex, null)) json(ex, 404, Json.obj("detail", "Not Found"));
+                    if (OperatorApi.isPage(path)) {
+                        if (getOnly(ex)) operator.page(ex, path);
+                    } else if (!path.startsWith("/debug/")) {
+                        json(ex, 404, Json.obj("detail", "Not Found"));
+                    } else if (OperatorApi.isApi(path)) {
+                        if (getOnly(ex) && authorized(ex, null)) operator.answer(ex, path);
+                    } else if (authorized(ex, null)) {
+                        json(ex, 404, Json.obj("detail", "Not Found"));
+                    }
                 }
             }
             ex.close();

@@ -89,6 +89,7 @@ final class WorkerEntry {
         m.put("mapped_endpoint", mappedEndpoint);
         m.put("relay_candidate", relayCandidate);
         m.put("key_fingerprint", identity == null ? null : identity.fingerprint());
+        m.put("connected_since_ms", registeredMillis);
         return m;
     }
 }

@@ -46,6 +46,11 @@ final class WorkerList {
 
     /** Answers the request (a GET its caller has authorized). */
     void answer(HttpExchange ex) throws IOException {
+        answer(ex, this::toJson);
+    }
+
+    /** Answers with {@code body}, made and written while holding one of the capped places. */
+    void answer(HttpExchange ex, java.util.function.Supplier<Object> body) throws IOException {
         com.sun.net.httpserver.Headers h = ex.getRequestHeaders();
         InetAddress from = proxies.client(ex.getRemoteAddress(), h.getFirst("Forwarded"), h.getFirst("X-Forwarded-For")).getAddress();
         boolean entered;
@@ -65,19 +70,49 @@ final class WorkerList {
             return;
         }
         try {
-            json(ex, 200, toJson());
+            json(ex, 200, body.get());
         } finally {
             answers.leave(from);
         }
     }
 
     Map<String, Object> toJson() {
+        Map<String, Object> workers = everyWorker();
+        return Json.obj("connected_workers_count", workers.size(), "workers", workers, "pairs", broker.pairsJson());
+    }
+
+    /** Every worker of the cluster by id, this instance's first, each with the instance that holds it (in a cluster). */
+    private Map<String, Object> everyWorker() {
         Map<String, Object> workers = new LinkedHashMap<>();
-        for (WorkerEntry w : registry.snapshot()) workers.put(w.id, w.toJson());
+        for (WorkerEntry w : registry.snapshot()) {
+            Map<String, Object> m = w.toJson();
+            if (cluster != null) m.put("instance", cluster.instance);
+            workers.put(w.id, m);
+        }
         if (cluster != null) {
             Map<String, Object> others = cluster.otherInstancesWorkers();   // null: Redis down, this instance's only
             if (others != null) others.forEach(workers::putIfAbsent);
         }
-        return Json.obj("connected_workers_count", workers.size(), "workers", workers, "pairs", broker.pairsJson());
+        return workers;
+    }
+
+    /**
+     * {@code /debug/workers}: the workers whose id contains {@code query} (all when it is empty), in id
+     * order, at most {@code limit} of them, each with its live pairs here; and how many there are.
+     */
+    Map<String, Object> search(String query, int limit) {
+        Map<String, Object> workers = everyWorker();
+        Map<String, Integer> pairs = broker.livePairsPerWorker();
+        java.util.List<String> ids = new java.util.ArrayList<>();
+        for (String id : workers.keySet()) if (query.isEmpty() || id.contains(query)) ids.add(id);
+        java.util.Collections.sort(ids);
+        java.util.List<Object> out = new java.util.ArrayList<>();
+        for (String id : ids.subList(0, Math.min(limit, ids.size()))) {
+            @SuppressWarnings("unchecked") Map<String, Object> m = new LinkedHashMap<>((Map<String, Object>) workers.get(id));
+            m.put("worker_id", id);
+            m.put("live_pairs", pairs.getOrDefault(id, 0));
+            out.add(m);
+        }
+        return Json.obj("connected_workers_count", workers.size(), "matched", ids.size(), "workers", out);
     }
 }

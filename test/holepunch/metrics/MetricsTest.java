@@ -11,7 +11,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -33,14 +35,16 @@ public class MetricsTest {
             } else if (line.startsWith("# TYPE ")) {
                 String[] p = line.split(" ");
                 assertEquals(current, p[2], "TYPE right after its HELP: " + line);
-                assertTrue(List.of("counter", "gauge").contains(p[3]), line);
+                assertTrue(List.of("counter", "gauge", "histogram").contains(p[3]), line);
                 assertTrue(types.put(p[2], p[3]) == null, "family declared twice: " + p[2]);
                 assertEquals(p[3].equals("counter"), p[2].endsWith("_total"), "counters, and only counters, end in _total: " + p[2]);
                 assertTrue(!p[2].matches(".*_(ms|msec|millis|milliseconds|sec|secs|us|kb|mb)(_|$).*"), "base units only: " + p[2]);
             } else {
                 Matcher m = SAMPLE.matcher(line);
                 assertTrue(m.matches(), "not a sample line: " + line);
-                assertEquals(current, m.group(1), "a sample outside its family's block: " + line);
+                String family = "histogram".equals(types.get(current)) ? m.group(1).replaceFirst("_(bucket|sum|count)$", "") : m.group(1);
+                assertEquals(current, family, "a sample outside its family's block: " + line);
+                if (!family.equals(m.group(1))) assertEquals(m.group(1).endsWith("_bucket"), m.group(3) != null && m.group(3).startsWith("le="), line);
             }
         }
     }
@@ -62,6 +66,24 @@ public class MetricsTest {
         assertTrue(text.contains("# TYPE demo_datagrams_total counter\ndemo_datagrams_total 7\n"), text);
         assertTrue(text.contains("demo_unknown_seconds NaN\n"), text);
         assertTrue(text.contains("demo_never_total 0\n"), "a counter with no samples yet shows 0");
+    }
+
+    @Test
+    void aHistogram_countsEachObservationInItsBucket_andRendersCumulatively() {
+        Metrics m = new Metrics();
+        Metrics.Histogram h = m.histogram("demo_wait_seconds", "A wait.", 0.5, 1, 2.5);
+        h.observe(0.25);
+        h.observe(0.5);       // a bound is its own bucket's (le: less than or equal)
+        h.observe(2);
+        h.observe(9);
+        assertArrayEquals(new long[] {2, 0, 1, 1}, h.counts());
+        String text = m.render();
+        assertExposition(text);
+        assertTrue(text.contains("# TYPE demo_wait_seconds histogram\n"
+                + "demo_wait_seconds_bucket{le=\"0.5\"} 2\ndemo_wait_seconds_bucket{le=\"1\"} 2\n"
+                + "demo_wait_seconds_bucket{le=\"2.5\"} 3\ndemo_wait_seconds_bucket{le=\"+Inf\"} 4\n"
+                + "demo_wait_seconds_sum 11.75\ndemo_wait_seconds_count 4\n"), text);
+        assertThrows(IllegalArgumentException.class, () -> m.histogram("demo_bad_seconds", "Bad.", 2, 1));
     }
 
     @Test

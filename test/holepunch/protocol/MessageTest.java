@@ -28,6 +28,7 @@ class MessageTest {
                         "AAAAAAAAAAAAAAAAAAAAAA==", Role.RESPONDER, 120, holepunch.crypto.Identity.generate().publicIdentity()),
                 new P2pConnectionError("peer-1", null, "unknown worker id"), new P2pConnectionError("peer-1", "ab", "declined"),
                 new P2pConnectionStatus("ab", PathState.DIRECT, "198.51.100.2:40002", 12L, null),
+                new P2pConnectionStatus("ab", PathState.RELAY, "198.51.100.3:50000", 30L, "through the TURN server", "turn"),
                 new P2pConnectionDecline("ab", "not in this worker's P2P_ALLOW"),
                 new RelayData("ab", "peer-1", "aGk="), new RelayError("ab", "too big"), new RelayBudget(2_097_152, 67_108_864),
                 new TurnCredentialsMessage(List.of("turn:198.51.100.3:3478"), "1700003600:w", "cGFzcw==", 3600), new TurnCredentialsRequest(),
