@@ -58,6 +58,11 @@ final class ClusterDirectory implements AutoCloseable {
     final String instance = HexFormat.of().formatHex(randomBytes());
     private final String key = WORKERS + instance;
     private final long ttlMillis;
+    /** Each instance's operator figures ({@link OperatorApi}), refreshed every {@value #SNAPSHOT_MILLIS} ms. */
+    static final String SNAPSHOT = "holepunch:operator:";
+    static final long SNAPSHOT_MILLIS = 2000;
+    private volatile java.util.function.Supplier<String> snapshot;
+    private long snapshotWrittenAt;
     private final long refreshMillis;
     private final Set<String> dirty = ConcurrentHashMap.newKeySet();
     private volatile boolean wholeWrite = true;
@@ -209,7 +214,7 @@ final class ClusterDirectory implements AutoCloseable {
                 if (!running) return;
                 if (!dirty.isEmpty()) Thread.sleep(BATCH_MILLIS);    // directory changes wait for a batch; messages do not     // let a burst of registrations share one round trip
                 write();
-                nextRefresh = System.currentTimeMillis() + refreshMillis;
+                nextRefresh = System.currentTimeMillis() + (snapshot == null ? refreshMillis : Math.min(refreshMillis, SNAPSHOT_MILLIS));
             } catch (InterruptedException e) {
                 return;
             } catch (IOException e) {
@@ -262,6 +267,11 @@ final class ClusterDirectory implements AutoCloseable {
         }
         long expiry = System.currentTimeMillis() + ttlMillis;
         announcements.drainTo(cmds, 1000);
+        java.util.function.Supplier<String> snap = snapshot;
+        if (snap != null && System.currentTimeMillis() - snapshotWrittenAt >= SNAPSHOT_MILLIS - BATCH_MILLIS) {
+            snapshotWrittenAt = System.currentTimeMillis();
+            cmds.add(List.of("SET", SNAPSHOT + instance, snap.get(), "PX", Long.toString(ttlMillis)));
+        }
         cmds.add(List.of("PEXPIRE", key, Long.toString(ttlMillis)));
         cmds.add(List.of("ZADD", INSTANCES, Long.toString(expiry), instance));
         cmds.add(List.of("ZRANGEBYSCORE", INSTANCES, Long.toString(System.currentTimeMillis()), "+inf"));
@@ -302,6 +312,45 @@ final class ClusterDirectory implements AutoCloseable {
             log.info(null, "cluster: connected to " + redis.url() + " as instance " + instance + "; directory written");
         } else {
             log.warn(null, "cluster: lost " + redis.url() + " (" + why + "); serving this instance's sessions only until it is back");
+        }
+    }
+
+    /** What this instance shares of its operator figures (a JSON text), written with its directory. */
+    void shareSnapshot(java.util.function.Supplier<String> s) {
+        snapshot = s;
+        synchronized (signal) {
+            signal.notifyAll();
+        }
+    }
+
+    /** The other live instances' operator figures (two round trips); null when Redis cannot be read. */
+    List<Map<String, Object>> otherSnapshots() {
+        try {
+            String now = Long.toString(System.currentTimeMillis());
+            RedisClient reader = reader();
+            roundTrips.incrementAndGet();
+            Resp.Value live = reader.pipeline(List.of(List.of("ZRANGEBYSCORE", INSTANCES, now, "+inf"))).getFirst();
+            if (!(live instanceof Resp.Array a) || a.items() == null) return null;
+            List<String> mget = new ArrayList<>(List.of("MGET"));
+            for (Resp.Value v : a.items()) {
+                if (v instanceof Resp.Bulk b && !instance.equals(b.text())) mget.add(SNAPSHOT + b.text());
+            }
+            List<Map<String, Object>> out = new ArrayList<>();
+            if (mget.size() == 1) return out;
+            roundTrips.incrementAndGet();
+            if (!(reader.pipeline(List.of(mget)).getFirst() instanceof Resp.Array values) || values.items() == null) return null;
+            for (Resp.Value v : values.items()) {
+                if (!(v instanceof Resp.Bulk b) || b.text() == null) continue;     // an instance that has not written one yet
+                try {
+                    out.add(Json.parseObject(b.text()));
+                } catch (Json.ParseException e) {
+                    log.warn(null, "cluster: skipped an unreadable operator snapshot: " + e.getMessage());
+                }
+            }
+            return out;
+        } catch (IOException | ClassCastException e) {
+            state(false, e.getMessage());
+            return null;
         }
     }
 

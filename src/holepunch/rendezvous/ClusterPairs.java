@@ -83,8 +83,14 @@ final class ClusterPairs {
                     cluster.send(from, Json.obj("op", "pair_ended", "pair", pairId));
                     return;
                 }
+                String peerNat = null;         // the peer's mapping, from the offer its instance wrote (for the fleet's figures)
+                try {
+                    if (Json.parseObject(String.valueOf(m.get("text"))).get("peer_nat_mapping") instanceof String n) peerNat = n;
+                } catch (Json.ParseException e) {
+                    peerNat = null;
+                }
                 synchronized (broker) {
-                    broker.add(new LivePair(pairId, new Here(requester), new Elsewhere(peer, from), broker.newRelayBucket()));
+                    broker.add(new LivePair(pairId, new Here(requester), new Elsewhere(peer, from), broker.newRelayBucket()), peerNat);
                 }
                 requester.connection.sendText(String.valueOf(m.get("text")));
                 metrics.inc("holepunch_offers_total");
@@ -149,7 +155,8 @@ final class ClusterPairs {
                 } else if (!peer.offers.take(1, System.nanoTime())) {
                     error = "too many introductions to worker '" + peer.id + "': at most " + broker.offersPerMinute() + " a minute (P2P_OFFERS_PER_MIN)";
                 } else {
-                    broker.add(new LivePair(card.pairId(), new Elsewhere(card.peerWorkerId(), from), new Here(peer), broker.newRelayBucket()));
+                    broker.add(new LivePair(card.pairId(), new Elsewhere(card.peerWorkerId(), from), new Here(peer), broker.newRelayBucket()),
+                            card.peerNatMapping());
                 }
             }
         }

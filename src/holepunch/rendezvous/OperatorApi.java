@@ -9,6 +9,7 @@ import java.io.OutputStream;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 import static holepunch.rendezvous.HttpReplies.json;
@@ -27,6 +28,8 @@ import static holepunch.rendezvous.HttpReplies.json;
  */
 final class OperatorApi {
     static final int DEFAULT_LIMIT = 100, MAX_LIMIT = 1000, MAX_QUERY = 128;
+    /** Pairs each instance of a cluster shares with the others' pages (its newest). */
+    static final int SHARED_PAIRS = 200;
     /** The page's files: path, resource, content type. */
     private static final Map<String, String[]> FILES = Map.of(
             "/ui", new String[] {"ui/index.html", "text/html; charset=utf-8"},
@@ -56,6 +59,13 @@ final class OperatorApi {
                 throw new IllegalStateException("cannot read the operator page's " + f[0] + ": " + e.getMessage());
             }
         }
+        if (cluster != null) cluster.shareSnapshot(() -> Json.write(localSnapshot()));
+    }
+
+    /** This instance's figures and newest pairs, as the other instances of a cluster read them. */
+    private Map<String, Object> localSnapshot() {
+        return Json.obj("instance", cluster.instance, "sessions", registry.size(), "live_pairs", broker.livePairCount(),
+                "stats", broker.stats().json(), "pairs", broker.searchPairs("", SHARED_PAIRS).get("pairs"));
     }
 
     static boolean isPage(String path) {
@@ -116,7 +126,7 @@ final class OperatorApi {
                 }
                 int n = limit;
                 if (path.equals("/debug/workers")) workers.answer(ex, () -> workers.search(text, n));
-                else json(ex, 200, broker.searchPairs(text, n));
+                else json(ex, 200, pairs(text, n));
             }
             default -> throw new IllegalArgumentException(path);
         }
@@ -124,9 +134,21 @@ final class OperatorApi {
 
     private Map<String, Object> stats() {
         Map<String, Object> m = Json.obj("instance", cluster == null ? null : cluster.instance, "now_ms", System.currentTimeMillis(),
-                "sessions", registry.size(), "live_pairs", broker.livePairCount());
+                "sessions", registry.size(), "live_pairs", (long) broker.livePairCount());
         m.putAll(broker.stats().json());
+        List<Map<String, Object>> others = cluster == null ? null : cluster.otherSnapshots();
+        if (others != null) {
+            m.put("instances", 1 + others.size());
+            for (Map<String, Object> o : others) ClusterFigures.add(m, o);
+        }
         return m;
+    }
+
+    /** The newest pairs matching {@code query}: this instance's, and in a cluster the others' newest too. */
+    private Map<String, Object> pairs(String query, int limit) {
+        Map<String, Object> local = broker.searchPairs(query, limit);
+        List<Map<String, Object>> others = cluster == null ? null : cluster.otherSnapshots();
+        return others == null || others.isEmpty() ? local : ClusterFigures.pairs(local, others, query, limit);
     }
 
     /** A query string's parameters (the last of a repeated one); an unknown or undecodable one is an error naming it. */

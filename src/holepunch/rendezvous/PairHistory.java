@@ -26,12 +26,15 @@ final class PairHistory {
         /** The pair's relay account, or null. */
         final RelayMeter.Pair relay;
         final Map<String, Map<String, Object>> outcomes = new LinkedHashMap<>();
+        /** Counted in the fleet's figures: the pair's initiator is held here (a pair spanning two instances counts once). */
+        final boolean counted;
         /** The last decided outcome (direct, relay, failed) either side reported, and its technique; null before. */
         String outcome, technique;
         long timeToDirectMillis = -1;
 
         PairRecord(String pairId, String initiator, String responder, String initiatorNat, String responderNat, long created,
-                   RelayMeter.Pair relay) {
+                   RelayMeter.Pair relay, boolean counted) {
+            this.counted = counted;
             this.pairId = pairId;
             this.initiator = initiator;
             this.responder = responder;
@@ -59,8 +62,14 @@ final class PairHistory {
     }
 
     synchronized void opened(String pairId, String initiator, String responder, String initiatorNat, String responderNat, RelayMeter.Pair relay) {
-        pairs.put(pairId, new PairRecord(pairId, initiator, responder, initiatorNat, responderNat, clockMillis.getAsLong(), relay));
-        stats.introduced();
+        opened(pairId, initiator, responder, initiatorNat, responderNat, relay, true);
+    }
+
+    /** A pair introduced; {@code counted}: its figures are this instance's to count (README: Operator page). */
+    synchronized void opened(String pairId, String initiator, String responder, String initiatorNat, String responderNat, RelayMeter.Pair relay,
+                             boolean counted) {
+        pairs.put(pairId, new PairRecord(pairId, initiator, responder, initiatorNat, responderNat, clockMillis.getAsLong(), relay, counted));
+        if (counted) stats.introduced();
     }
 
     /** How a reported state counts: direct (not through TURN), relay (the rendezvous's or TURN), failed, or null (not decided). */
@@ -81,10 +90,10 @@ final class PairHistory {
         String decided = outcomeOf(outcome.get("state"), outcome.get("technique"));
         if (decided != null) {
             String technique = outcome.get("technique") instanceof String t ? FleetStats.technique(t) : null;
-            if (pair.outcome == null) stats.decided(decided, technique, pair.initiatorNat, pair.responderNat);
+            if (pair.outcome == null && pair.counted) stats.decided(decided, technique, pair.initiatorNat, pair.responderNat);
             if (decided.equals("direct") && pair.timeToDirectMillis < 0) {
                 pair.timeToDirectMillis = Math.max(0, clockMillis.getAsLong() - pair.createdMillis);
-                stats.directAfter(pair.timeToDirectMillis);
+                if (pair.counted) stats.directAfter(pair.timeToDirectMillis);
             }
             pair.outcome = decided;
             pair.technique = technique;

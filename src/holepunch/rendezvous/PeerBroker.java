@@ -282,12 +282,20 @@ final class PeerBroker {
 
     /** Registers a pair (the caller holds this broker's lock). */
     void add(LivePair pair) {
+        add(pair, null);
+    }
+
+    /** As above; {@code elsewhereNat}: the NAT mapping of the side another instance holds, when known. */
+    void add(LivePair pair, String elsewhereNat) {
         live.put(pair.pairId(), pair);
         if (pair.number() != -1) liveByNumber.put(pair.number(), pair);
         for (Party p : List.of(pair.initiator(), pair.responder())) {
             if (p instanceof Here h) bySession.computeIfAbsent(h.w(), k -> new ArrayList<>()).add(pair);
         }
-        history.opened(pair.pairId(), pair.initiator().id(), pair.responder().id(), natOf(pair.initiator()), natOf(pair.responder()), pair.relay());
+        String initiatorNat = pair.initiator() instanceof Here ? natOf(pair.initiator()) : elsewhereNat;
+        String responderNat = pair.responder() instanceof Here ? natOf(pair.responder()) : elsewhereNat;
+        history.opened(pair.pairId(), pair.initiator().id(), pair.responder().id(), initiatorNat, responderNat, pair.relay(),
+                pair.initiator() instanceof Here);     // a pair spanning two instances is counted once, where its initiator is
     }
 
     /** A party's reported NAT mapping, when its session is here (null otherwise). */
@@ -417,8 +425,11 @@ final class PeerBroker {
         return stats;
     }
 
+    /** Live pairs whose initiator is held here (a pair spanning two instances counts once in a cluster's sum). */
     synchronized int livePairCount() {
-        return live.size();
+        int n = 0;
+        for (LivePair p : live.values()) if (p.initiator() instanceof Here) n++;
+        return n;
     }
 
     /** Live pairs per worker id of a session here. */

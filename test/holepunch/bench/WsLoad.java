@@ -38,6 +38,8 @@ public final class WsLoad implements AutoCloseable {
     private final List<Conn> conns = new ArrayList<>();
     private final ByteBuffer readBuf = ByteBuffer.allocateDirect(256 * 1024);
     private int registered, failed, inFlight;
+    /** Why the first registration that failed did (the rest are usually alike). */
+    private String firstFailure;
     private long[] latencies = new long[1 << 20];
     private int latencyCount;
     private boolean echoRunning;
@@ -73,6 +75,7 @@ public final class WsLoad implements AutoCloseable {
                 } catch (IOException e) {
                     ch.close();
                     c.state = -1;
+                    if (firstFailure == null) firstFailure = "connect: " + e.getMessage();
                     failed++;
                     inFlight--;
                 }
@@ -80,7 +83,7 @@ public final class WsLoad implements AutoCloseable {
             poll(100);
             if (System.nanoTime() > deadline) throw new IOException("registration timed out: " + registered + " of " + n);
         }
-        if (failed > 0) throw new IOException(failed + " registrations failed");
+        if (failed > 0) throw new IOException(failed + " registrations failed; the first: " + firstFailure);
         return (System.nanoTime() - t0) / 1e9;
     }
 
@@ -163,6 +166,7 @@ public final class WsLoad implements AutoCloseable {
                 key.cancel();
                 c.ch.close();
                 if (c.state < IDLE) {
+                    if (firstFailure == null) firstFailure = (c.state == UPGRADING ? "upgrade: " : "registration: ") + e.getMessage();
                     failed++;
                     inFlight--;
                 }
@@ -196,7 +200,11 @@ public final class WsLoad implements AutoCloseable {
                 c.pending = data;
                 return;
             }
-            if (!new String(data, 0, 12, StandardCharsets.US_ASCII).startsWith("HTTP/1.1 101")) throw new IOException("refused");
+            if (!new String(data, 0, 12, StandardCharsets.US_ASCII).startsWith("HTTP/1.1 101")) {
+                String head = new String(data, 0, end, StandardCharsets.US_ASCII);
+                throw new IOException("refused: " + head.lines().findFirst().orElse("") + " "
+                        + new String(data, end + 4, Math.min(200, data.length - end - 4), StandardCharsets.UTF_8));
+            }
             pos = end + 4;
             c.state = REGISTERING;
             write(c, frame("{\"type\":\"register_public_ip\",\"ip\":\"203.0.113." + (c.index % 250 + 1) + "\"}"),

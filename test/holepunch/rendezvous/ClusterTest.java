@@ -44,6 +44,47 @@ class ClusterTest {
         return ws.readSkippingPings().text();
     }
 
+    /** The operator page's figures are the whole cluster's on every instance, and a pair spanning two counts once. */
+    @Test
+    void operatorFigures_areTheClustersOnEveryInstance_eachPairCountedOnce() throws Exception {
+        List<RawWebSocket> sockets = new ArrayList<>();
+        try (RedisServer redis = new RedisServer();
+             TestRendezvous a = new TestRendezvous(env(redis));
+             TestRendezvous b = new TestRendezvous(env(redis))) {
+            register(sockets, a.port, "op-0", 41000);
+            register(sockets, b.port, "op-1", 41001);
+            register(sockets, a.port, "op-2", 41002);
+            RawWebSocket w0 = sockets.get(0), w1 = sockets.get(1), w2 = sockets.get(2);
+            for (TestRendezvous rv : new TestRendezvous[] {a, b}) {
+                Await.until(Duration.ofSeconds(10), "all 3 listed", () -> rv.workers().size() == 3);
+            }
+            w0.sendText("{\"type\": \"request_p2p_connection\", \"target_worker_id\": \"op-1\"}");      // spans a and b
+            String spanning = (String) Json.parseObject(w0.readSkippingPings().text()).get("pair_id");
+            w1.readSkippingPings();
+            w2.sendText("{\"type\": \"request_p2p_connection\", \"target_worker_id\": \"op-0\"}");      // a's alone
+            String local = (String) Json.parseObject(w2.readSkippingPings().text()).get("pair_id");
+            w0.readSkippingPings();
+            w1.sendText("{\"type\": \"p2p_connection_status\", \"pair_id\": \"" + spanning + "\", \"state\": \"direct\", \"technique\": \"stun\"}");
+            w2.sendText("{\"type\": \"p2p_connection_status\", \"pair_id\": \"" + local + "\", \"state\": \"relay\", \"detail\": \"x\"}");
+            for (TestRendezvous rv : new TestRendezvous[] {a, b}) {
+                Await.until(Duration.ofSeconds(10), "the cluster's figures on " + rv.port, () -> {
+                    Map<String, Object> stats = Json.parseObject(rv.get("/debug/stats").body());
+                    Map<?, ?> totals = (Map<?, ?>) stats.get("totals");
+                    return Long.valueOf(2).equals(stats.get("instances")) && Long.valueOf(3).equals(stats.get("sessions"))
+                            && Long.valueOf(2).equals(stats.get("live_pairs")) && Long.valueOf(2).equals(totals.get("introduced"))
+                            && Long.valueOf(1).equals(totals.get("direct")) && Long.valueOf(1).equals(totals.get("relay"));
+                });
+                Map<String, Object> pairs = Json.parseObject(rv.get("/debug/pairs?q=op-").body());
+                assertEquals(2L, pairs.get("matched"), pairs.toString());
+                Map<String, Object> workers = Json.parseObject(rv.get("/debug/workers").body());
+                assertEquals(2L, ((List<?>) workers.get("workers")).stream().map(w -> ((Map<?, ?>) w).get("instance")).distinct().count(),
+                        "each worker shows the instance that holds it: " + workers);
+            }
+        } finally {
+            closeAll(sockets);
+        }
+    }
+
     @Test
     void threeInstances_eachListsEveryWorker_inTheOriginalShape_andAnEndedSessionLeavesEveryList() throws Exception {
         List<RawWebSocket> sockets = new ArrayList<>();
