@@ -98,21 +98,38 @@ final class WorkerList {
 
     /**
      * {@code /debug/workers}: the workers whose id contains {@code query} (all when it is empty), in id
-     * order, at most {@code limit} of them, each with its live pairs here; and how many there are.
+     * order, at most {@code limit} of them, each with its live pairs here; and how many there are. Only
+     * the workers shown are turned into JSON (the others of this instance are only counted).
      */
     Map<String, Object> search(String query, int limit) {
-        Map<String, Object> workers = everyWorker();
+        java.util.TreeMap<String, Object> matched = new java.util.TreeMap<>();
+        java.util.Set<String> ids = new java.util.HashSet<>();
+        for (WorkerEntry w : registry.snapshot()) {
+            ids.add(w.id);
+            if (query.isEmpty() || w.id.contains(query)) matched.put(w.id, w);
+        }
+        Map<String, Object> others = cluster == null ? null : cluster.otherInstancesWorkers();
+        if (others != null) {
+            others.forEach((id, entry) -> {
+                if (ids.add(id) && (query.isEmpty() || id.contains(query))) matched.put(id, entry);
+            });
+        }
         Map<String, Integer> pairs = broker.livePairsPerWorker();
-        java.util.List<String> ids = new java.util.ArrayList<>();
-        for (String id : workers.keySet()) if (query.isEmpty() || id.contains(query)) ids.add(id);
-        java.util.Collections.sort(ids);
         java.util.List<Object> out = new java.util.ArrayList<>();
-        for (String id : ids.subList(0, Math.min(limit, ids.size()))) {
-            @SuppressWarnings("unchecked") Map<String, Object> m = new LinkedHashMap<>((Map<String, Object>) workers.get(id));
-            m.put("worker_id", id);
-            m.put("live_pairs", pairs.getOrDefault(id, 0));
+        for (Map.Entry<String, Object> e : matched.entrySet()) {
+            if (out.size() == limit) break;
+            Map<String, Object> m;
+            if (e.getValue() instanceof WorkerEntry w) {
+                m = w.toJson();
+                if (cluster != null) m.put("instance", cluster.instance);
+            } else {
+                @SuppressWarnings("unchecked") Map<String, Object> entry = new LinkedHashMap<>((Map<String, Object>) e.getValue());
+                m = entry;
+            }
+            m.put("worker_id", e.getKey());
+            m.put("live_pairs", pairs.getOrDefault(e.getKey(), 0));
             out.add(m);
         }
-        return Json.obj("connected_workers_count", workers.size(), "matched", ids.size(), "workers", out);
+        return Json.obj("connected_workers_count", ids.size(), "matched", matched.size(), "workers", out);
     }
 }

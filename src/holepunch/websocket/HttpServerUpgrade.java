@@ -81,10 +81,17 @@ public final class HttpServerUpgrade {
         // ms, 10 s by default: too coarse for a 5 s handshake timeout.
         setDefault("sun.net.httpserver.clockTick", Math.max(250, requestTimeoutSec * 1000 / 4));
         setDefault("sun.net.httpserver.timerMillis", 250);
+        // Without it a reply the server writes in two parts (head, then body) waits for the client's
+        // delayed ACK (Nagle): measured, /debug/workers at 10,000 workers took 46 ms a request, not 2.
+        setDefault("sun.net.httpserver.nodelay", "true");
     }
 
     private static void setDefault(String name, long value) {
-        if (System.getProperty(name) == null) System.setProperty(name, String.valueOf(value));
+        setDefault(name, String.valueOf(value));
+    }
+
+    private static void setDefault(String name, String value) {
+        if (System.getProperty(name) == null) System.setProperty(name, value);
     }
 
     /**

@@ -46,12 +46,13 @@ public final class Bench {
             NodeBench.run(Integer.parseInt(System.getenv().getOrDefault("BENCH_SESSIONS", "10000")));
             return;
         }
+        if (only.isEmpty() || only.equals("ui")) UiBench.run(Integer.parseInt(System.getenv().getOrDefault("BENCH_SESSIONS", "10000")));
         if (only.equals("cluster")) {
             ClusterBench.run(Integer.parseInt(System.getenv().getOrDefault("BENCH_SESSIONS", "10000")));
             return;
         }
         if (only.equals("stun") || only.equals("worker") || only.equals("p2p") || only.equals("alloc") || only.equals("forward")
-                || only.equals("relay")) return;
+                || only.equals("relay") || only.equals("ui")) return;
         if (only.equals("burst")) {     // only the echo-during-a-burst figure, BENCH_REPEAT times on one server
             burstOnly(Integer.parseInt(System.getenv().getOrDefault("BENCH_SESSIONS", "10000")),
                     Integer.parseInt(System.getenv().getOrDefault("BENCH_REPEAT", "3")));
