@@ -21,8 +21,9 @@ import java.util.concurrent.ThreadLocalRandom;
  * <p>Each instance keeps its own workers in one hash, {@code holepunch:workers:<instance>} (worker id to the
  * {@code /debug/list_workers} entry as JSON), with an expiry it refreshes while it runs, and lists itself in the
  * sorted set {@code holepunch:instances} scored by that expiry. An instance that dies stops refreshing: its
- * hash expires and its member is swept, so its workers leave every list within the expiry (2 x
- * PING_INTERVAL_SEC, at least 3 s). Listing the cluster costs two round trips whatever the number of workers:
+ * hash expires and its member is swept, so its workers leave every list within the expiry
+ * (CLUSTER_LIVENESS_SEC, 4 s; it writes every fifth of it). Where two instances list one id (a worker that
+ * moved, while the instance it left is not known dead yet) the newest session wins. Listing the cluster costs two round trips whatever the number of workers:
  * the live instances, then one pipelined {@code HGETALL} each (no {@code KEYS}, no round trip per worker).
  *
  * <p>Writes never run on a session's thread: changes mark the worker id, and one thread sends what changed,
@@ -80,14 +81,18 @@ final class ClusterDirectory implements AutoCloseable {
     private volatile java.util.function.BiConsumer<String, Map<String, Object>> onIdMessage = (from, m) -> { };
     private holepunch.redis.RedisSubscriber subscriber;
 
-    ClusterDirectory(RedisClient redis, Registry registry, Log log, long pingIntervalMillis) {
+    /**
+     * @param livenessMillis how long this instance counts as alive after its last write (CLUSTER_LIVENESS_SEC): it
+     *                       writes every fifth of it, so an instance killed without a word leaves every list within it
+     */
+    ClusterDirectory(RedisClient redis, Registry registry, Log log, long livenessMillis) {
         this.redis = redis;
         this.readers = new RedisClient[READERS];
         for (int i = 0; i < READERS; i++) readers[i] = new RedisClient(redis.url(), 2000, redis.tls());
         this.registry = registry;
         this.log = log;
-        this.ttlMillis = Math.max(3000, 2 * pingIntervalMillis);
-        this.refreshMillis = Math.max(200, ttlMillis / 3);
+        this.ttlMillis = livenessMillis;
+        this.refreshMillis = Math.max(200, ttlMillis / 5);
         this.writer = Thread.ofPlatform().daemon().name("cluster-directory").unstarted(this::writeLoop);
     }
 
@@ -388,7 +393,7 @@ final class ClusterDirectory implements AutoCloseable {
                     try {
                         Map<String, Object> entry = Json.parseObject(((Resp.Bulk) f.get(i + 1)).text());
                         entry.put("instance", others.get(n));      // which instance holds it (the operator page shows it)
-                        out.putIfAbsent(id, entry);
+                        if (newer(entry, out.get(id))) out.put(id, entry);
                     } catch (Json.ParseException e) {
                         log.warn(id, "cluster: skipped an unreadable directory entry: " + e.getMessage());
                     }
@@ -401,9 +406,20 @@ final class ClusterDirectory implements AutoCloseable {
         }
     }
 
+    /** When a directory entry's session began ({@code connected_since_ms}; 0 when it does not say). */
+    static long since(Object entry) {
+        return entry instanceof Map<?, ?> m && m.get("connected_since_ms") instanceof Number n ? n.longValue() : 0;
+    }
+
+    /** True when {@code entry} is a newer session of its id than {@code than} (or there is none): the newest wins. */
+    static boolean newer(Object entry, Object than) {
+        return than == null || since(entry) > since(than);
+    }
+
     /**
-     * The live instance (other than this one) whose directory holds {@code workerId}, or null: one round trip
-     * after the instance list. Blocking: call it off the sessions' threads.
+     * The live instance (other than this one) whose directory holds {@code workerId}, or null; where two do
+     * (it moved, and the instance it left is not known dead yet), the one with the newer session. One round
+     * trip after the instance list. Blocking: call it off the sessions' threads.
      */
     String instanceHolding(String workerId) throws IOException {
         String now = Long.toString(System.currentTimeMillis());
@@ -417,13 +433,25 @@ final class ClusterDirectory implements AutoCloseable {
         }
         if (others.isEmpty()) return null;
         List<List<String>> probes = new ArrayList<>();
-        for (String o : others) probes.add(List.of("HEXISTS", WORKERS + o, workerId));
+        for (String o : others) probes.add(List.of("HGET", WORKERS + o, workerId));
         roundTrips.incrementAndGet();
         List<Resp.Value> r = r0.pipeline(probes);
+        String holder = null;
+        long newest = -1;
         for (int i = 0; i < r.size(); i++) {
-            if (r.get(i) instanceof Resp.Int n && n.value() == 1) return others.get(i);
+            if (!(r.get(i) instanceof Resp.Bulk b) || b.bytes() == null) continue;
+            long since;
+            try {
+                since = since(Json.parseObject(b.text()));
+            } catch (Json.ParseException e) {
+                since = 0;
+            }
+            if (since > newest) {
+                newest = since;
+                holder = others.get(i);
+            }
         }
-        return null;
+        return holder;
     }
 
     /** SIGTERM: this instance's entries leave the directory before its sessions are closed. */

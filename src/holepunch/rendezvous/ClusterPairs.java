@@ -31,6 +31,18 @@ import java.util.Map;
  * its lock.
  */
 final class ClusterPairs {
+    /** An introduction the target's instance has not answered within this gets a p2p_connection_error (never silence). */
+    static final long ANSWER_MILLIS = 3000;
+    /** Introductions waiting for another instance's answer, at most (each is a session's request, itself rate-limited). */
+    static final int MAX_WAITING = 10_000;
+
+    /** An introduction asked of another instance, not answered yet. */
+    private record Waiting(WorkerEntry requester, String target, String instance) {
+    }
+
+    private final Map<String, Waiting> waiting = new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.concurrent.ScheduledExecutorService timer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+            r -> Thread.ofPlatform().daemon().name("cluster-introductions").unstarted(r));
     private final PeerBroker broker;
     private final PeerBroker.Cluster cluster;
     private final Registry registry;
@@ -54,6 +66,9 @@ final class ClusterPairs {
             }
         }
         if (error == null && requester.endpoint() == null) error = "report your own UDP endpoint (update_udp_endpoint) before asking for a peer";
+        if (error == null && waiting.size() >= MAX_WAITING) {
+            error = "the rendezvous is waiting for other instances' answers to " + MAX_WAITING + " introductions already; ask again";
+        }
         if (error != null) {
             broker.refuse(requester, target, error);
             return;
@@ -64,9 +79,20 @@ final class ClusterPairs {
         byte[] key = new byte[32];
         PeerBroker.RANDOM.nextBytes(key);
         String card = PeerBroker.offer(pairId, Base64.getEncoder().encodeToString(key), Role.RESPONDER, requester, requester.endpoint(), 0).encode();
+        waiting.put(pairId, new Waiting(requester, target, instance));
+        timer.schedule(() -> unanswered(pairId), ANSWER_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS);
         cluster.send(instance, Json.obj("op", "introduce", "pair", pairId, "target", target, "card", card,
                 "one_way_ms", PeerBroker.oneWayMillis(requester)));
         log.info(requester.id, "asked instance " + instance + " to introduce " + target + " (pair " + pairId + ")");
+    }
+
+    /** The target's instance did not answer in time (it may have died since the lookup): the requester is told. */
+    private void unanswered(String pairId) {
+        Waiting w = waiting.remove(pairId);
+        if (w == null || !w.requester().connection.isOpen()) return;
+        metrics.inc("holepunch_refused_total", "reason", "cluster_unanswered");
+        broker.refuse(w.requester(), w.target(), "worker '" + w.target() + "' is held by rendezvous instance " + w.instance()
+                + ", which did not answer within " + ANSWER_MILLIS + " ms (it may have stopped); ask again");
     }
 
     /** A message from instance {@code from} about pairs that span it and this one. */
@@ -76,6 +102,11 @@ final class ClusterPairs {
         switch (op) {
             case "introduce" -> introduceFromElsewhere(from, m, pairId);
             case "offer" -> {
+                if (pairId == null) return;
+                if (waiting.remove(pairId) == null) {           // answered late (the requester was told), or never asked: its half ends
+                    cluster.send(from, Json.obj("op", "pair_ended", "pair", pairId));
+                    return;
+                }
                 WorkerEntry requester = m.get("worker") instanceof String w ? registry.get(w) : null;
                 String peer = m.get("peer") instanceof String p ? p : null;
                 if (pairId == null || peer == null) return;
@@ -97,6 +128,7 @@ final class ClusterPairs {
                 log.info(requester.id, "introduced to " + peer + " on instance " + from + " (pair " + pairId + ")");
             }
             case "deliver" -> {
+                if (pairId != null && waiting.remove(pairId) == null) return;     // an introduction's refusal, after its time ran out
                 WorkerEntry w = m.get("worker") instanceof String id ? registry.get(id) : null;
                 if (w != null && m.get("text") instanceof String text) w.connection.sendText(text);
             }
@@ -162,7 +194,7 @@ final class ClusterPairs {
         }
         if (error != null) {
             metrics.inc("holepunch_p2p_errors_total");
-            cluster.send(from, Json.obj("op", "deliver", "worker", card.peerWorkerId(),
+            cluster.send(from, Json.obj("op", "deliver", "pair", card.pairId(), "worker", card.peerWorkerId(),
                     "text", new P2pConnectionError(target, null, error).encode()));
             return;
         }

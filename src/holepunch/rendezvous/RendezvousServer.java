@@ -84,7 +84,7 @@ public final class RendezvousServer implements AutoCloseable {
                 throw new holepunch.config.ConfigException(e.getMessage());
             }
             cluster = new ClusterDirectory(new holepunch.redis.RedisClient(config.redisUrl(), 2000, tls), registry, log,
-                    config.pingIntervalNanos() / 1_000_000L);
+                    config.clusterLivenessMillis());
             registry.onChange(cluster::changed);
             clusterIds = new ClusterIds(cluster, registry, log, new ClusterSessions());
         } else {

@@ -91,7 +91,9 @@ final class WorkerList {
         }
         if (cluster != null) {
             Map<String, Object> others = cluster.otherInstancesWorkers();   // null: Redis down, this instance's only
-            if (others != null) others.forEach(workers::putIfAbsent);
+            if (others != null) others.forEach((id, entry) -> {
+                if (ClusterDirectory.newer(entry, workers.get(id))) workers.put(id, entry);     // the newest session of an id wins
+            });
         }
         return workers;
     }
@@ -111,7 +113,11 @@ final class WorkerList {
         Map<String, Object> others = cluster == null ? null : cluster.otherInstancesWorkers();
         if (others != null) {
             others.forEach((id, entry) -> {
-                if (ids.add(id) && (query.isEmpty() || id.contains(query))) matched.put(id, entry);
+                ids.add(id);
+                if ((query.isEmpty() || id.contains(query))
+                        && ClusterDirectory.newer(entry, matched.get(id) instanceof WorkerEntry w ? w.toJson() : matched.get(id))) {
+                    matched.put(id, entry);             // the newest session of an id wins
+                }
             });
         }
         Map<String, Integer> pairs = broker.livePairsPerWorker();

@@ -44,6 +44,57 @@ class ClusterTest {
         return ws.readSkippingPings().text();
     }
 
+    /**
+     * An instance killed without a word (SIGKILL): a worker that moved to another instance is found there at once
+     * (the newest session of an id wins), an introduction to one that did not move gets an error, never silence,
+     * and within 5 s (CLUSTER_LIVENESS_SEC is 4) no instance lists the dead one's sessions.
+     */
+    @Test
+    void afterASigkill_theMovedWorkerIsFoundAtOnce_andTheDeadOnesAreGoneWithinFiveSeconds() throws Exception {
+        List<RawWebSocket> sockets = new ArrayList<>();
+        try (RedisServer redis = new RedisServer();
+             ServiceProcess doomed = ServiceProcess.rendezvous(List.of(), Map.of("REDIS_URL", redis.url()), 0);
+             TestRendezvous b = new TestRendezvous(Map.of("REDIS_URL", redis.url()));
+             TestRendezvous c = new TestRendezvous(Map.of("REDIS_URL", redis.url()))) {
+            register(sockets, doomed.port, "mover", 42001);
+            register(sockets, doomed.port, "stayer", 42002);
+            register(sockets, b.port, "asker", 42003);
+            RawWebSocket asker = sockets.get(2);
+            Await.until(Duration.ofSeconds(10), "all 3 listed on b and c", () -> b.workers().size() == 3 && c.workers().size() == 3);
+
+            doomed.process.destroyForcibly();                  // SIGKILL: no goodbye to Redis
+            long killed = System.nanoTime();
+            doomed.process.waitFor();
+            register(sockets, c.port, "mover", 42011);         // the worker reconnects elsewhere at once
+            Await.until(Duration.ofSeconds(2), "b lists mover's new session", () -> {
+                Map<?, ?> m = (Map<?, ?>) b.workers().get("mover");
+                return m != null && Long.valueOf(42011).equals(m.get("stun_reported_udp_port"));
+            });
+            asker.sendText("{\"type\": \"request_p2p_connection\", \"target_worker_id\": \"mover\"}");
+            Map<String, Object> offer = Json.parseObject(asker.readSkippingPings().text());
+            assertEquals("p2p_connection_offer", offer.get("type"), "introduced through c, not the dead instance: " + offer);
+            assertEquals(42011L, offer.get("peer_udp_port"));
+            sockets.get(3).readSkippingPings();                // mover's half
+
+            asker.sendText("{\"type\": \"request_p2p_connection\", \"target_worker_id\": \"stayer\"}");
+            long asked = System.nanoTime();
+            Map<String, Object> answer = Json.parseObject(asker.readSkippingPings().text());
+            assertEquals("p2p_connection_error", answer.get("type"), answer.toString());
+            String detail = String.valueOf(answer.get("detail"));
+            assertTrue(detail.contains("did not answer") || detail.contains("unknown worker id 'stayer'"), detail);
+            assertTrue(System.nanoTime() - asked < 5_000_000_000L, "answered within the bound");
+
+            for (TestRendezvous rv : new TestRendezvous[] {b, c}) {
+                Await.until(Duration.ofSeconds(5), "the dead instance's sessions gone from " + rv.port, () -> !rv.workers().containsKey("stayer"));
+            }
+            long took = (System.nanoTime() - killed) / 1_000_000;
+            assertTrue(took <= 5_000, "every list is live within 5 s of the kill: " + took + " ms");
+            System.out.println("ClusterTest: the dead instance's sessions left every list " + took + " ms after SIGKILL");
+        } finally {
+            closeAll(sockets);
+        }
+    }
+
     /** The operator page's figures are the whole cluster's on every instance, and a pair spanning two counts once. */
     @Test
     void operatorFigures_areTheClustersOnEveryInstance_eachPairCountedOnce() throws Exception {
