@@ -61,7 +61,7 @@ public final class Main {
 
     private static void runRendezvous() throws Exception {
         RendezvousServer server = RendezvousServer.start(RendezvousConfig.from(Env.system()));
-        Shutdown.await(server);
+        Shutdown.awaitDraining(server, server::drain);
     }
 
 }

@@ -49,6 +49,26 @@ final class Shutdown {
         return done;
     }
 
+    /**
+     * As {@link #await}, but SIGTERM (what orchestrators send) first runs {@code drain} (it blocks while the
+     * service drains), then stops as above; SIGINT (a person's Ctrl-C) stops at once.
+     */
+    static void awaitDraining(AutoCloseable service, Runnable drain) throws InterruptedException {
+        CountDownLatch done = onSignal(service);
+        try {
+            handle("TERM", () -> Thread.ofPlatform().name("drain").start(() -> {
+                try {
+                    drain.run();
+                } finally {
+                    System.exit(0);                 // the hook above closes the service
+                }
+            }));
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            Log.of("main").warn(null, "SIGTERM stops at once (no drain): its handler could not be set: " + e);
+        }
+        done.await();
+    }
+
     /** First thing at start: SIGINT will run the shutdown hooks, whatever the disposition it was started with. */
     static void prepare() {
         takeSigintBack();

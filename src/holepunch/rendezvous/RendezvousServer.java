@@ -60,6 +60,9 @@ public final class RendezvousServer implements AutoCloseable {
     /** Null unless the collector is serial or parallel. */
     private HeapSettler settler;
     private SetupWatch setupWatch;
+    /** 0 serving; 1 draining (not ready, still serving); 2 closing its sessions (new upgrades refused). */
+    private volatile int drainPhase;
+    private final java.util.concurrent.atomic.AtomicBoolean drainStarted = new java.util.concurrent.atomic.AtomicBoolean();
     /** The shared directory on Redis, or null for a single instance. */
     private final ClusterDirectory cluster;
     /** Who holds an id across the cluster (null without REDIS_URL). */
@@ -183,6 +186,12 @@ public final class RendezvousServer implements AutoCloseable {
                         json(ex, 200, Json.obj("message", "Rendezvous Service (Step 3A Version) is running."));
                     }
                 }
+                case "/ready" -> {
+                    if (getOnly(ex)) {
+                        if (drainPhase == 0) json(ex, 200, Json.obj("ready", true, "sessions", registry.size()));
+                        else json(ex, 503, Json.obj("ready", false, "detail", "draining: this instance is stopping (SIGTERM)"));
+                    }
+                }
                 case "/debug/list_workers" -> {
                     if (getOnly(ex) && authorized(ex, null)) workerList.answer(ex);
                 }
@@ -247,6 +256,10 @@ public final class RendezvousServer implements AutoCloseable {
                     + ex.getRemoteAddress().getAddress().getHostAddress() + ": no valid bearer token",
                     "this rendezvous requires 'Authorization: Bearer <token>' or the subprotocol '" + Auth.SUBPROTOCOL_PREFIX
                             + "<token>' (the RENDEZVOUS_TOKEN it was started with)", Map.of()));
+        }
+        if (drainPhase == 2) {
+            return refuse(ex, loggedId, new Admission.Refusal(503, "draining", "refused a WebSocket upgrade: this instance is stopping",
+                    "this rendezvous instance is stopping; connect again (another instance takes it)", Map.of("Retry-After", "1")));
         }
         Admission.Refusal origin = admission.checkOrigin(headers.getFirst("Origin"));
         if (origin != null) return refuse(ex, loggedId, origin);
@@ -398,6 +411,36 @@ public final class RendezvousServer implements AutoCloseable {
         metrics.counterFunction("holepunch_stun_responses_total", "STUN responses sent.", () -> stun == null ? 0 : stun.responses());
         metrics.counterFunction("holepunch_stun_dropped_total", "STUN datagrams dropped (malformed, not a request, or over the rate).",
                 () -> stun == null ? 0 : stun.dropped());
+    }
+
+    /**
+     * SIGTERM's first step (README: Deploying): {@code GET /ready} answers 503 at once while everything else
+     * is served for DRAIN_SEC, so that a load balancer's health check takes this instance out of rotation;
+     * then the sessions are closed (1001) spread evenly over DRAIN_CLOSE_SEC, new upgrades refused with 503
+     * and Retry-After, so that their workers reconnect elsewhere a few at a time rather than all at once.
+     * Blocks until done; {@link #close} follows. Runs once.
+     */
+    public void drain() {
+        if (!drainStarted.compareAndSet(false, true)) return;
+        long drainMillis = config.drainMillis(), spreadMillis = config.drainCloseMillis();
+        drainPhase = 1;
+        log.info(null, "SIGTERM: draining: /ready answers 503 now, sessions are served " + drainMillis + " ms more, then "
+                + registry.size() + " sessions close over " + spreadMillis + " ms (DRAIN_SEC, DRAIN_CLOSE_SEC)");
+        try {
+            Thread.sleep(drainMillis);
+            drainPhase = 2;
+            java.util.List<WorkerEntry> sessions = new java.util.ArrayList<>(registry.snapshot());
+            long start = System.nanoTime();
+            for (int i = 0; i < sessions.size(); i++) {
+                long due = start + spreadMillis * 1_000_000L * i / Math.max(1, sessions.size());
+                long wait = due - System.nanoTime();
+                if (wait > 0) Thread.sleep(wait / 1_000_000L, (int) (wait % 1_000_000L));
+                sessions.get(i).connection.close(CloseCode.GOING_AWAY, "server shutting down");
+            }
+            log.info(null, "drained: " + sessions.size() + " sessions closed over " + (System.nanoTime() - start) / 1_000_000 + " ms");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** Closes every session with 1001 (going away), then stops. */

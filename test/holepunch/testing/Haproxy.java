@@ -14,8 +14,39 @@ public final class Haproxy implements AutoCloseable {
     private final Process process;
     private final Path config;
 
+    /**
+     * HAProxy balancing over several rendezvous instances ({@code backendPorts}): {@code backend} lines in the
+     * backend (balance, health check), {@code server} options on each server line; its CSV statistics at
+     * {@code /haproxy-stats;csv}.
+     */
+    public static Haproxy balancing(java.util.List<Integer> backendPorts, String backend, String server) throws Exception {
+        StringBuilder servers = new StringBuilder();
+        for (int i = 0; i < backendPorts.size(); i++) {
+            servers.append("  server rv").append(i).append(" 127.0.0.1:").append(backendPorts.get(i)).append(' ').append(server).append('\n');
+        }
+        return new Haproxy(backendPorts.getFirst(), "", "stats enable\n  stats uri /haproxy-stats", server, backend + "\n" + servers);
+    }
+
+    /** The state HAProxy's checks give each server ("rv0" to "UP"), from its statistics. */
+    public java.util.Map<String, String> serverStates() throws Exception {
+        String csv;
+        try (java.io.InputStream in = java.net.URI.create("http://127.0.0.1:" + port + "/haproxy-stats;csv").toURL().openStream()) {
+            csv = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        }
+        java.util.Map<String, String> out = new java.util.TreeMap<>();
+        for (String line : csv.split("\n")) {
+            String[] f = line.split(",");
+            if (f.length > 17 && f[0].equals("be") && f[1].startsWith("rv")) out.put(f[1], f[17]);
+        }
+        return out;
+    }
+
     /** {@code bindOptions} follow the bind address ("ssl crt FILE"), {@code frontend} lines go in the frontend, {@code server} options on the server line. */
     public Haproxy(int backendPort, String bindOptions, String frontend, String server) throws Exception {
+        this(backendPort, bindOptions, frontend, server, null);
+    }
+
+    private Haproxy(int backendPort, String bindOptions, String frontend, String server, String backendBlock) throws Exception {
         Tools.require("haproxy", "haproxy");
         port = Ports.freeTcp();
         config = Files.createTempFile("haproxy", ".cfg");
@@ -33,8 +64,8 @@ public final class Haproxy implements AutoCloseable {
                   %s
                   default_backend be
                 backend be
-                  server rv 127.0.0.1:%d %s
-                """.formatted(port, bindOptions, frontend, backendPort, server));
+                """.formatted(port, bindOptions, frontend)
+                + (backendBlock != null ? "  " + backendBlock : "  server rv 127.0.0.1:" + backendPort + " " + server + "\n"));
         process = new ProcessBuilder("haproxy", "-db", "-f", config.toString()).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
         Await.until(Duration.ofSeconds(10), "haproxy listening", () -> {

@@ -35,7 +35,11 @@ public final class ServiceProcess implements AutoCloseable {
      * under {@code ulimit -n openFiles} when that is above 0, and waits until it accepts connections.
      */
     public static ServiceProcess rendezvous(List<String> jvmOptions, Map<String, String> env, int openFiles) throws Exception {
-        int port = Ports.freeTcp();
+        return rendezvous(jvmOptions, env, openFiles, Ports.freeTcp());
+    }
+
+    /** As above, on {@code port} (a restart in place). */
+    public static ServiceProcess rendezvous(List<String> jvmOptions, Map<String, String> env, int openFiles, int port) throws Exception {
         List<String> java = new ArrayList<>(List.of(javaBin()));
         java.addAll(jvmOptions);
         java.addAll(List.of("-jar", "build/holepunch.jar", "rendezvous"));
@@ -73,6 +77,13 @@ public final class ServiceProcess implements AutoCloseable {
     public long cpuTicks() throws IOException {
         String stat = Files.readString(Path.of("/proc/" + process.pid() + "/stat"));
         return ProcStat.field(stat, 14) + ProcStat.field(stat, 15);     // utime and stime
+    }
+
+    /** SIGTERM, then waits up to {@code seconds} for the exit; its exit status. */
+    public int terminate(int seconds) throws InterruptedException {
+        process.destroy();
+        if (!process.waitFor(seconds, TimeUnit.SECONDS)) throw new AssertionError("still running " + seconds + " s after SIGTERM");
+        return process.exitValue();
     }
 
     @Override
