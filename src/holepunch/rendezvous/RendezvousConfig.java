@@ -18,7 +18,7 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                                int stunOtherPort, RedisUrl redisUrl, String redisCaFile, int setupNice,
                                holepunch.stun.StunServer.ChangePolicy stunChangePolicy, boolean connectionLimitsSet,
                                ClientAddress trustedProxies, int relayTotalBytesPerSec, TurnGrant turn,
-                               long clusterLivenessMillis, long drainMillis, long drainCloseMillis) {
+                               long clusterLivenessMillis, long drainMillis, long drainCloseMillis, int rebalancePerMin) {
 
     /** RELAY_BYTES_PER_SEC's default: 2 MiB/s a pair, a 10 Mbit/s stream of 1,200-byte datagrams with room to spare. */
     public static final int DEFAULT_RELAY_BYTES_PER_SEC = 2 << 20;
@@ -66,7 +66,8 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                 TurnGrant.of(env.string("TURN_URLS", ""), env.string("TURN_SECRET", ""), env.integer("TURN_CREDENTIAL_TTL_SEC", 3600, 60, 7 * 86400)),
                 env.seconds("CLUSTER_LIVENESS_SEC", 4, 1, 3600) / 1_000_000L,
                 env.seconds("DRAIN_SEC", 3, 0, 3600) / 1_000_000L,
-                env.seconds("DRAIN_CLOSE_SEC", 4, 0, 3600) / 1_000_000L);
+                env.seconds("DRAIN_CLOSE_SEC", 4, 0, 3600) / 1_000_000L,
+                env.integer("REBALANCE_PER_MIN", 0, 0, 1_000_000));
     }
 
     /** {@code STUN_CHANGE_REQUEST}: {@code answer} (the default) or {@code strict} (RFC 5780's 420 for a change it cannot make). */

@@ -57,6 +57,8 @@ public final class RendezvousServer implements AutoCloseable {
     private StunServer stun;
     /** Sessions registered since start (the heap settler waits for them to be quiet). */
     private final java.util.concurrent.atomic.AtomicLong registrations = new java.util.concurrent.atomic.AtomicLong();
+    /** Null unless REBALANCE_PER_MIN is set in a cluster. */
+    private Rebalancer rebalancer;
     /** Null unless the collector is serial or parallel. */
     private HeapSettler settler;
     private SetupWatch setupWatch;
@@ -134,6 +136,10 @@ public final class RendezvousServer implements AutoCloseable {
             server.cluster.start();
             ClusterLink.join(server.protocol.broker(), server.cluster);
             server.log.info(null, "cluster mode: instance " + server.cluster.instance + " shares its directory on " + config.redisUrl());
+            if (config.rebalancePerMin() > 0) {
+                server.rebalancer = new Rebalancer(server.registry, server.protocol.broker(), server.cluster, config.rebalancePerMin(),
+                        server.log, server.metrics);
+            }
         }
         setup.run(server.http::start);        // its dispatcher thread inherits the setup priority
         server.admission.guard(server.http);
@@ -422,6 +428,7 @@ public final class RendezvousServer implements AutoCloseable {
      */
     public void drain() {
         if (!drainStarted.compareAndSet(false, true)) return;
+        if (rebalancer != null) rebalancer.close();
         long drainMillis = config.drainMillis(), spreadMillis = config.drainCloseMillis();
         drainPhase = 1;
         log.info(null, "SIGTERM: draining: /ready answers 503 now, sessions are served " + drainMillis + " ms more, then "
@@ -446,6 +453,7 @@ public final class RendezvousServer implements AutoCloseable {
     /** Closes every session with 1001 (going away), then stops. */
     @Override
     public void close() {
+        if (rebalancer != null) rebalancer.close();
         admission.close();
         http.stop(0);
         if (cluster != null) cluster.close();          // gone from the cluster's lists before the 1001s

@@ -95,6 +95,37 @@ class ClusterTest {
         }
     }
 
+    /** REBALANCE_PER_MIN: an instance above its share asks sessions without live pairs to reconnect, at its pace. */
+    @Test
+    void anInstanceAboveItsShare_asksUnpairedSessionsToReconnect_neverAPairedOne() throws Exception {
+        List<RawWebSocket> sockets = new ArrayList<>();
+        try (RedisServer redis = new RedisServer();
+             TestRendezvous full = new TestRendezvous(Map.of("REDIS_URL", redis.url(), "REBALANCE_PER_MIN", "60"));
+             TestRendezvous empty = new TestRendezvous(Map.of("REDIS_URL", redis.url()))) {
+            for (int i = 0; i < 20; i++) register(sockets, full.port, "rb-" + i, 43000 + i);
+            sockets.get(0).sendText("{\"type\": \"request_p2p_connection\", \"target_worker_id\": \"rb-1\"}");
+            assertEquals("p2p_connection_offer", Json.parseObject(sockets.get(0).readSkippingPings().text()).get("type"));
+            assertEquals("p2p_connection_offer", Json.parseObject(sockets.get(1).readSkippingPings().text()).get("type"));
+            // 20 here, 0 there: the share is 10, and 5 a round (60 a minute) are asked to move.
+            Await.until(Duration.ofSeconds(20), "sessions asked to move", () -> full.server.sessionCount() <= 15);
+            int left = full.server.sessionCount();
+            assertTrue(left >= 10, "never below the share: " + left);
+            sockets.get(0).sendText("{\"type\": \"echo_request\", \"payload\": 1}");
+            assertEquals("echo_response", Json.parseObject(sockets.get(0).readSkippingPings().text()).get("type"), "a paired session stays");
+            sockets.get(1).sendText("{\"type\": \"echo_request\", \"payload\": 1}");
+            assertEquals("echo_response", Json.parseObject(sockets.get(1).readSkippingPings().text()).get("type"), "a paired session stays");
+            RawWebSocket.Frame moved = null;
+            for (int i = 2; i < 20 && moved == null; i++) {
+                if (full.workers().containsKey("rb-" + i)) continue;
+                moved = sockets.get(i).readSkippingPings();
+            }
+            assertTrue(moved != null && moved.opcode() == 0x8 && moved.closeCode() == 1001 && moved.closeReason().equals(Rebalancer.REASON),
+                    "a moved session is told why: " + moved);
+        } finally {
+            closeAll(sockets);
+        }
+    }
+
     /** The operator page's figures are the whole cluster's on every instance, and a pair spanning two counts once. */
     @Test
     void operatorFigures_areTheClustersOnEveryInstance_eachPairCountedOnce() throws Exception {
