@@ -18,7 +18,8 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                                int stunOtherPort, RedisUrl redisUrl, String redisCaFile, int setupNice,
                                holepunch.stun.StunServer.ChangePolicy stunChangePolicy, boolean connectionLimitsSet,
                                ClientAddress trustedProxies, int relayTotalBytesPerSec, TurnGrant turn,
-                               long clusterLivenessMillis, long drainMillis, long drainCloseMillis, int rebalancePerMin) {
+                               long clusterLivenessMillis, long drainMillis, long drainCloseMillis, int rebalancePerMin,
+                               boolean proxyProtocol) {
 
     /** RELAY_BYTES_PER_SEC's default: 2 MiB/s a pair, a 10 Mbit/s stream of 1,200-byte datagrams with room to spare. */
     public static final int DEFAULT_RELAY_BYTES_PER_SEC = 2 << 20;
@@ -67,7 +68,17 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                 env.seconds("CLUSTER_LIVENESS_SEC", 4, 1, 3600) / 1_000_000L,
                 env.seconds("DRAIN_SEC", 3, 0, 3600) / 1_000_000L,
                 env.seconds("DRAIN_CLOSE_SEC", 4, 0, 3600) / 1_000_000L,
-                env.integer("REBALANCE_PER_MIN", 0, 0, 1_000_000));
+                env.integer("REBALANCE_PER_MIN", 0, 0, 1_000_000),
+                proxyProtocol(env));
+    }
+
+    /** {@code PROXY_PROTOCOL}: connections from TRUSTED_PROXIES begin with a PROXY header (v1 or v2); it needs them named. */
+    static boolean proxyProtocol(Env env) {
+        boolean on = env.bool("PROXY_PROTOCOL", false);
+        if (on && env.string("TRUSTED_PROXIES", "").isBlank()) {
+            throw new holepunch.config.ConfigException("PROXY_PROTOCOL=true needs TRUSTED_PROXIES: the addresses of the balancers that send the header");
+        }
+        return on;
     }
 
     /** {@code STUN_CHANGE_REQUEST}: {@code answer} (the default) or {@code strict} (RFC 5780's 420 for a change it cannot make). */

@@ -96,7 +96,7 @@ public final class RendezvousServer implements AutoCloseable {
             cluster = null;
             clusterIds = null;
         }
-        this.workerList = new WorkerList(registry, cluster, protocol.broker(), metrics, log, config.trustedProxies());
+        this.workerList = new WorkerList(registry, cluster, protocol.broker(), metrics, log, this::clientOf);
         this.operator = new OperatorApi(workerList, protocol.broker(), registry, cluster);
         describeMetrics();
         ConnectionLoop.Settings settings = new ConnectionLoop.Settings(config.pingIntervalNanos(), config.pingTimeoutNanos(),
@@ -115,7 +115,12 @@ public final class RendezvousServer implements AutoCloseable {
         } catch (java.net.BindException e) {
             throw holepunch.config.ConfigException.cannotBind("TCP", config.bindAddress(), config.port(), "PORT", e);
         }
-        http.setExecutor(HttpServerUpgrade.smallStreams(http.createContext("/", this::route), executor));
+        http.setExecutor(HttpServerUpgrade.smallStreams(http.createContext("/", this::route), executor,
+                config.proxyProtocol() ? config.trustedProxies()::trusts : null, this::proxyHeaderRefused));
+        if (config.proxyProtocol() && HttpServerUpgrade.smallStreamsProblem() != null) {
+            http.stop(0);
+            throw new holepunch.config.ConfigException("PROXY_PROTOCOL cannot be read on this JDK: " + HttpServerUpgrade.smallStreamsProblem());
+        }
         if (HttpServerUpgrade.smallStreamsProblem() != null) {
             log.info(null, "HTTP connections keep the JDK server's own 28 KB of stream buffers: " + HttpServerUpgrade.smallStreamsProblem());
         }
@@ -227,6 +232,27 @@ public final class RendezvousServer implements AutoCloseable {
         }
     }
 
+    /**
+     * The client of a request: the TCP peer, or whom a trusted proxy (TRUSTED_PROXIES) says it forwards for, in
+     * its PROXY header (PROXY_PROTOCOL) or else its Forwarded / X-Forwarded-For header.
+     */
+    InetSocketAddress clientOf(HttpExchange ex, com.sun.net.httpserver.Headers headers) {
+        InetSocketAddress proxied = config.proxyProtocol() ? HttpServerUpgrade.proxiedClient(ex) : null;
+        return config.trustedProxies().client(proxied != null ? proxied : ex.getRemoteAddress(),
+                headers.getFirst("Forwarded"), headers.getFirst("X-Forwarded-For"));
+    }
+
+    private final java.util.concurrent.atomic.AtomicLong proxyRefusalLoggedAt = new java.util.concurrent.atomic.AtomicLong();
+
+    /** A trusted proxy's connection without a readable PROXY header: counted, and said at most once a minute. */
+    private void proxyHeaderRefused(String why) {
+        metrics.inc("holepunch_refused_total", "reason", "proxy_header");
+        long now = System.nanoTime(), last = proxyRefusalLoggedAt.get();
+        if (now - last > 60_000_000_000L && proxyRefusalLoggedAt.compareAndSet(last, now)) {
+            log.warn(null, "closed a connection from a trusted proxy: " + why + " (PROXY_PROTOCOL=true: every connection from TRUSTED_PROXIES must begin with one)");
+        }
+    }
+
     /** With RENDEZVOUS_TOKEN set, answers 401 (and returns false) unless the request bears the token. */
     private boolean authorized(HttpExchange ex, String workerId) throws IOException {
         return authorized(ex, workerId, ex.getRequestHeaders());
@@ -281,8 +307,7 @@ public final class RendezvousServer implements AutoCloseable {
         IdentityBindings.Checked proof = identities.check(workerId, headers.getFirst(UpgradeProof.HEADER), headers.getFirst("Host"));
         if (proof.refusal() != null) return refuse(ex, workerId, proof.refusal());
         InetSocketAddress peer = ex.getRemoteAddress();
-        // The client: the TCP peer, or whom a trusted proxy (TRUSTED_PROXIES) says it forwards for.
-        InetSocketAddress remote = config.trustedProxies().client(peer, headers.getFirst("Forwarded"), headers.getFirst("X-Forwarded-For"));
+        InetSocketAddress remote = clientOf(ex, headers);
         String ip = Addresses.text(remote.getAddress());     // RFC 5952 for IPv6
         String slot = ClientAddress.limitKey(remote.getAddress());
         Admission.Refusal full = admission.takeSlot(slot);

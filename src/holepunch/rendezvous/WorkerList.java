@@ -33,10 +33,11 @@ final class WorkerList {
     private final Log log;
     private final InFlight<InetAddress> answers = new InFlight<>(IN_FLIGHT, IN_FLIGHT_PER_ADDRESS);
 
-    private final ClientAddress proxies;
+    private final java.util.function.BiFunction<HttpExchange, com.sun.net.httpserver.Headers, java.net.InetSocketAddress> clientOf;
 
-    WorkerList(Registry registry, ClusterDirectory cluster, PeerBroker broker, Metrics metrics, Log log, ClientAddress proxies) {
-        this.proxies = proxies;
+    WorkerList(Registry registry, ClusterDirectory cluster, PeerBroker broker, Metrics metrics, Log log,
+               java.util.function.BiFunction<HttpExchange, com.sun.net.httpserver.Headers, java.net.InetSocketAddress> clientOf) {
+        this.clientOf = clientOf;
         this.registry = registry;
         this.cluster = cluster;
         this.broker = broker;
@@ -51,8 +52,7 @@ final class WorkerList {
 
     /** Answers with {@code body}, made and written while holding one of the capped places. */
     void answer(HttpExchange ex, java.util.function.Supplier<Object> body) throws IOException {
-        com.sun.net.httpserver.Headers h = ex.getRequestHeaders();
-        InetAddress from = proxies.client(ex.getRemoteAddress(), h.getFirst("Forwarded"), h.getFirst("X-Forwarded-For")).getAddress();
+        InetAddress from = clientOf.apply(ex, ex.getRequestHeaders()).getAddress();
         boolean entered;
         try {
             entered = answers.enter(from, WAIT_MILLIS);

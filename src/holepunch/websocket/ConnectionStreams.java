@@ -26,14 +26,32 @@ final class ConnectionStreams {
     static final class In extends InputStream {
         private final SocketChannel channel;
         private final byte[] buf = new byte[IN_BYTES];
+        /** The connection must begin with a PROXY header (it comes from a trusted proxy that sends one); read at the first fill. */
+        private boolean preamble;
+        /** The client the PROXY header named, or null (none, or one that keeps the connection's endpoints). */
+        private volatile java.net.InetSocketAddress proxied;
         private final ByteBuffer view = ByteBuffer.wrap(buf);
         private int pos;
         private int end;
         private boolean eof;
         private volatile boolean closed;
 
+        /** Told why a PROXY header was refused (the connection is then closed); null when none is expected. */
+        private final java.util.function.Consumer<String> refused;
+
         In(SocketChannel channel) {
+            this(channel, false, null);
+        }
+
+        In(SocketChannel channel, boolean proxyHeader, java.util.function.Consumer<String> refused) {
             this.channel = channel;
+            this.preamble = proxyHeader;
+            this.refused = refused;
+        }
+
+        /** The client a PROXY header named, or null. */
+        java.net.InetSocketAddress proxied() {
+            return proxied;
         }
 
         @Override
@@ -56,6 +74,15 @@ final class ConnectionStreams {
         /** True when bytes are buffered, reading once from the channel if none are. */
         private boolean fill() throws IOException {
             if (closed) throw new IOException("stream closed");
+            if (preamble) {
+                preamble = false;
+                try {
+                    readProxyHeader();
+                } catch (java.net.ProtocolException e) {
+                    if (refused != null) refused.accept(e.getMessage() + " (from " + channel.getRemoteAddress() + ")");
+                    throw e;
+                }
+            }
             if (pos < end) return true;
             if (eof) return false;
             view.clear();
@@ -70,6 +97,34 @@ final class ConnectionStreams {
             pos = 0;
             end = n;
             return true;
+        }
+
+        /**
+         * Reads the PROXY header (bounded by the buffer; the server's request timer closes a connection
+         * that stalls in it) and leaves what follows it buffered.
+         */
+        private void readProxyHeader() throws IOException {
+            pos = 0;
+            end = 0;
+            while (true) {
+                view.limit(buf.length).position(end);
+                int n;
+                do {
+                    n = channel.read(view);
+                } while (n == 0);
+                if (n < 0) {
+                    eof = true;
+                    throw new java.net.ProtocolException("the connection ended inside its PROXY header");
+                }
+                end += n;
+                holepunch.net.ProxyHeader h = holepunch.net.ProxyHeader.parse(buf, 0, end);
+                if (h != null) {
+                    pos = h.length();
+                    proxied = h.source();
+                    return;
+                }
+                if (end == buf.length) throw new java.net.ProtocolException("PROXY header longer than " + buf.length + " bytes");
+            }
         }
 
         /** What is buffered; never asks the socket. */

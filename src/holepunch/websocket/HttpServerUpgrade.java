@@ -160,6 +160,17 @@ public final class HttpServerUpgrade {
      * members this needs, {@code tasks} itself is returned and {@link #smallStreamsProblem} says why.
      */
     public static java.util.concurrent.Executor smallStreams(com.sun.net.httpserver.HttpContext anyContext, java.util.concurrent.Executor tasks) {
+        return smallStreams(anyContext, tasks, null, null);
+    }
+
+    /**
+     * As above; connections from a peer {@code proxyHeaderFrom} accepts must begin with a PROXY header
+     * (v1 or v2), whose client {@link #proxiedClient} then gives; one that does not is closed, and
+     * {@code refused} told why. Needs the small streams ({@link #smallStreamsProblem} null).
+     */
+    public static java.util.concurrent.Executor smallStreams(com.sun.net.httpserver.HttpContext anyContext, java.util.concurrent.Executor tasks,
+                                                             java.util.function.Predicate<java.net.InetAddress> proxyHeaderFrom,
+                                                             java.util.function.Consumer<String> refused) {
         requireAvailable();
         if (streamsFailure != null) return tasks;
         return task -> {
@@ -168,16 +179,33 @@ public final class HttpServerUpgrade {
                     Object connection = newExchangeConnection.get(task);
                     if (connectionContext.get(connection) == null) {
                         SocketChannel chan = (SocketChannel) newExchangeChan.get(task);
-                        ConnectionStreams.In in = new ConnectionStreams.In(chan);
+                        boolean proxied = false;
+                        if (proxyHeaderFrom != null && chan.getRemoteAddress() instanceof java.net.InetSocketAddress peer) {
+                            proxied = proxyHeaderFrom.test(peer.getAddress());
+                        }
+                        ConnectionStreams.In in = new ConnectionStreams.In(chan, proxied, refused);
                         connectionSetParameters.invoke(connection, in, new ConnectionStreams.Out(chan), chan, null, null, null,
                                 "http", anyContext, in);
                     }
                 } catch (ReflectiveOperationException e) {
                     throw new IllegalStateException("cannot give an HttpServer connection its streams", e);
+                } catch (java.io.IOException e) {
+                    return;                          // the connection is gone already
                 }
             }
             tasks.execute(task);
         };
+    }
+
+    /** The client the connection's PROXY header named, or null (none, or one that keeps the connection's endpoints). */
+    public static java.net.InetSocketAddress proxiedClient(HttpExchange httpExchange) {
+        requireAvailable();
+        try {
+            Object connection = exchangeConnection.get(exchangeGet.invoke(null, httpExchange));
+            return connectionRaw.get(connection) instanceof ConnectionStreams.In in ? in.proxied() : null;
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot reach the exchange's connection", e);
+        }
     }
 
     /** Why {@link #smallStreams} cannot replace the server's streams on this JDK, or null when it can. */

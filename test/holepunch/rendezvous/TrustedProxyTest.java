@@ -1,5 +1,6 @@
 package holepunch.rendezvous;
 
+import holepunch.testing.Await;
 import holepunch.testing.RawWebSocket;
 import holepunch.testing.TestRendezvous;
 import org.junit.jupiter.api.Tag;
@@ -56,5 +57,61 @@ class TrustedProxyTest {
         } finally {
             for (RawWebSocket s : sockets) s.close();
         }
+    }
+
+    /**
+     * PROXY_PROTOCOL: HAProxy's send-proxy (v1) and send-proxy-v2 name each client in a header before the first
+     * byte; clients are counted and listed by their own address. From a trusted address (the proxy's, 127.0.0.5)
+     * a connection without the header is closed (counted); an untrusted client (the test itself) is served as ever.
+     */
+    @Test
+    void behindHaproxySendingThePROXYProtocol_v1AndV2_eachClientIsItsOwnAddress() throws Exception {
+        List<RawWebSocket> sockets = new ArrayList<>();
+        try (TestRendezvous rv = new TestRendezvous(Map.of("TRUSTED_PROXIES", "127.0.0.5", "PROXY_PROTOCOL", "true", "MAX_SESSIONS_PER_IP", "1"))) {
+            for (String version : List.of("send-proxy", "send-proxy-v2")) {
+                try (holepunch.testing.Haproxy haproxy = new holepunch.testing.Haproxy(rv.port, "", "", version + " source 127.0.0.5")) {
+                    int front = haproxy.port;
+                    String a = version + "-a", b = version + "-b";
+                    RawWebSocket first = RawWebSocket.rawFrom("127.0.0.2", front, upgrade(front, a, ""));
+                    sockets.add(first);
+                    assertTrue(first.responseHead.startsWith("HTTP/1.1 101"), first.responseHead);
+                    RawWebSocket other = RawWebSocket.rawFrom("127.0.0.3", front, upgrade(front, b, ""));
+                    sockets.add(other);
+                    assertTrue(other.responseHead.startsWith("HTTP/1.1 101"), "another client behind the same proxy: " + other.responseHead);
+                    assertEquals("127.0.0.2", rv.worker(a).get("websocket_observed_ip"), version);
+                    assertEquals("127.0.0.3", rv.worker(b).get("websocket_observed_ip"), version);
+                    for (RawWebSocket s : List.of(first, other)) s.close();
+                    sockets.clear();
+                    Await.until(java.time.Duration.ofSeconds(5), "sessions closed", () -> rv.server.sessionCount() == 0);
+                }
+            }
+            // curl's --haproxy-protocol from the trusted address: a v1 header, then the request.
+            String curl = holepunch.testing.Tools.run(20, List.of("curl", "-s", "--haproxy-protocol", "--interface", "127.0.0.5",
+                    "http://127.0.0.1:" + rv.port + "/"));
+            assertTrue(curl.contains("Rendezvous Service"), curl);
+            // From the trusted address without the header: closed, and counted.
+            try (java.net.Socket plain = new java.net.Socket()) {
+                plain.bind(new java.net.InetSocketAddress("127.0.0.5", 0));
+                plain.connect(new java.net.InetSocketAddress("127.0.0.1", rv.port), 5000);
+                plain.setSoTimeout(5000);
+                plain.getOutputStream().write("GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                assertEquals(-1, plain.getInputStream().read(), "closed without an answer");
+            }
+            Await.until(java.time.Duration.ofSeconds(5), "counted", () -> rv.get("/metrics").body().contains("holepunch_refused_total{reason=\"proxy_header\"} 1"));
+            // An untrusted client is served as ever (no header expected from it).
+            RawWebSocket direct = RawWebSocket.rawFrom("127.0.0.4", rv.port, upgrade(rv.port, "direct", ""));
+            sockets.add(direct);
+            assertTrue(direct.responseHead.startsWith("HTTP/1.1 101"), direct.responseHead);
+            assertEquals("127.0.0.4", rv.worker("direct").get("websocket_observed_ip"));
+        } finally {
+            for (RawWebSocket s : sockets) s.close();
+        }
+    }
+
+    @Test
+    void proxyProtocolWithoutTrustedProxies_isRefusedAtStart() {
+        holepunch.config.ConfigException e = org.junit.jupiter.api.Assertions.assertThrows(holepunch.config.ConfigException.class,
+                () -> new TestRendezvous(Map.of("PROXY_PROTOCOL", "true")));
+        assertTrue(e.getMessage().contains("PROXY_PROTOCOL=true needs TRUSTED_PROXIES"), e.getMessage());
     }
 }
