@@ -603,6 +603,8 @@ final class Link {
                 "technique", state == PathState.DIRECT && technique != null ? technique.wire : null,
                 "rtt_ms", rttMillis < 0 ? null : rttMillis, "detail", detail,
                 "last_answer_ms_ago", last == 0 ? null : peers.scheduler.nowMillis() - last,
-                "encrypted", crypto.hasKeys(), "key_epoch", crypto.hasKeys() ? crypto.epoch() : null);
+                "encrypted", crypto.hasKeys(), "key_epoch", crypto.hasKeys() ? crypto.epoch() : null,
+                "key_fingerprint", crypto.peerIdentity() == null ? null : crypto.peerIdentity().fingerprint(),
+                "key_trust", peers.keyTrust.get(peer));
     }
 }

@@ -82,6 +82,11 @@ final class PathCrypto {
     private byte[] answer;
     private long controlCounter;
 
+    /** The key the peer proved (its fingerprint is shown in full in /status). */
+    PublicIdentity peerIdentity() {
+        return peer;
+    }
+
     PathCrypto(Identity me, PublicIdentity peer, Role role, long pairId, String initiatorId, String responderId) {
         this.me = me;
         this.peer = peer;

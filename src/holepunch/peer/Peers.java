@@ -225,6 +225,22 @@ public final class Peers {
         this.scheduler = scheduler;
         this.settings = settings;
         this.introductions = new Introductions(selfId, settings.connectTo(), rendezvous, scheduler, peer -> byPeer.get(peer) != null, log);
+        this.knownPeers = new KnownPeers(settings.knownPeersFile());
+    }
+
+    /** Peers' keys as first proved (trust on first use), and the alarms of keys that changed. */
+    final KnownPeers knownPeers;
+    /** The last {@value #MAX_ALARMS} offers refused for a changed key: newest last. */
+    private final java.util.ArrayDeque<Map<String, Object>> keyAlarms = new java.util.ArrayDeque<>();
+    static final int MAX_ALARMS = 16;
+    /** How each peer's key is trusted now (shown per peer in /status): pinned, known, new, ephemeral. */
+    final Map<String, String> keyTrust = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** Offers refused because the peer's key changed (newest last), for /status. */
+    public List<Map<String, Object>> keyAlarms() {
+        synchronized (keyAlarms) {
+            return new ArrayList<>(keyAlarms);
+        }
     }
 
     /** This worker's own NAT mapping, as its last discovery found it (named in relay reasons). */
@@ -274,6 +290,7 @@ public final class Peers {
         m.counterFamily("holepunch_worker_hard_nat_attempts_total", "Hard-NAT attempts, by side (hard: extra sockets opened; easy: a burst of probes).");
         m.counterFamily("holepunch_worker_path_seconds_total", "Seconds pairs spent on each tier: direct, turn, relay (the WebSocket relay), connecting.");
         m.counterFamily("holepunch_worker_path_lost_total", "Direct paths lost, by what noticed it (keepalive, or active_watch: data sent and nothing heard).");
+        m.counterFamily("holepunch_worker_peer_key_changed_total", "Offers refused because the peer's key differs from the one it proved before (trust on first use).");
         m.gaugeSeries("holepunch_worker_path_state", "1 for each peer's current path state.", () -> {
             Map<String, Double> out = new LinkedHashMap<>();
             for (Link l : byPeer.values()) out.put(Metrics.labels("peer", l.peer, "state", l.state.wire()), 1.0);
@@ -541,6 +558,34 @@ public final class Peers {
             return "key mismatch: PEER_KEYS expects another key for '" + peer + "'";
         }
         if (key.sameKey(identity.publicIdentity())) return "the offered peer holds this worker's own key";
+        if (pin != null) {
+            knownPeers.pinned(peer, key);
+            keyTrust.put(peer, "pinned");
+            return null;
+        }
+        KnownPeers.Verdict v = knownPeers.check(peer, key, offer.peerKeyEphemeral());
+        if (v == KnownPeers.Verdict.CHANGED) {
+            String kept = knownPeers.known(peer);
+            inc("holepunch_worker_peer_key_changed_total");
+            synchronized (keyAlarms) {
+                if (keyAlarms.size() == MAX_ALARMS) keyAlarms.removeFirst();
+                keyAlarms.addLast(holepunch.json.Json.obj("peer_worker_id", peer, "known_fingerprint", kept, "offered_fingerprint", key.fingerprint(),
+                        "offered_key_ephemeral", offer.peerKeyEphemeral(), "at_ms", System.currentTimeMillis()));
+            }
+            log.error(selfId, "KEY CHANGED: the rendezvous offered '" + peer + "' with key " + key.fingerprint()
+                    + (offer.peerKeyEphemeral() ? " (a key for its process only)" : "") + ", but it proved " + kept
+                    + " before: refusing (an impostor, or the peer has a new key: to trust the new one, remove its line from "
+                    + (knownPeers.file() == null ? "this worker's memory by restarting it" : knownPeers.file()) + " or name it in PEER_KEYS)");
+            return "key changed: this worker knows '" + peer + "' by another key (trust on first use)";
+        }
+        if (v == KnownPeers.Verdict.NEW) log.info(selfId, "first key seen for " + peer + ": " + key.fingerprint() + " (kept"
+                + (knownPeers.file() == null ? " for this process)" : " in " + knownPeers.file() + ")"));
+        keyTrust.put(peer, switch (v) {
+            case NEW -> "new";
+            case KNOWN -> "known";
+            case EPHEMERAL -> "ephemeral";
+            default -> "not_kept";
+        });
         return null;
     }
 

@@ -18,15 +18,24 @@ import java.util.Map;
  * {@code peer_static_sig} carry it (the workers' own handshake needs it; the pair key is then only
  * kept for older workers). {@code peer_relay_candidate} is the peer's TURN relayed address, when it
  * has one: probed like the other candidates, taken only when nothing direct answers.
+ * {@code peer_key_ephemeral} is true when the peer's signed proof said its key is its process's alone
+ * (no WORKER_KEY_FILE): such a key is not remembered by the worker's known peers (trust on first use).
  */
 public record P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peerUdpPort, List<String> peerHostCandidates,
                                  String peerNatMapping, String pairId, String pairKey, Role role, long startInMs,
                                  PublicIdentity peerIdentity, String peerMappedEndpoint, String peerObservedIp,
-                                 String peerRelayCandidate) implements Message {
+                                 String peerRelayCandidate, boolean peerKeyEphemeral) implements Message {
     public static final long MAX_START_MS = 10_000;
 
     public P2pConnectionOffer {
         peerHostCandidates = List.copyOf(peerHostCandidates);
+    }
+
+    public P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peerUdpPort, List<String> peerHostCandidates,
+                              String peerNatMapping, String pairId, String pairKey, Role role, long startInMs, PublicIdentity peerIdentity,
+                              String peerMappedEndpoint, String peerObservedIp, String peerRelayCandidate) {
+        this(peerWorkerId, peerUdpIp, peerUdpPort, peerHostCandidates, peerNatMapping, pairId, pairKey, role, startInMs, peerIdentity,
+                peerMappedEndpoint, peerObservedIp, peerRelayCandidate, false);
     }
 
     public P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peerUdpPort, List<String> peerHostCandidates,
@@ -72,7 +81,8 @@ public record P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peer
         }
         return new P2pConnectionOffer(peer, ip instanceof String s ? s : null, port == null ? 0 : port, hosts,
                 Fields.string(m, "peer_nat_mapping"), pair, key, role, start == null ? 0 : Math.clamp(start, 0, MAX_START_MS), identity,
-                Fields.string(m, "peer_mapped_endpoint"), observedIp(m.get("peer_observed_ip")), relayCandidate(m.get("peer_relay_candidate")));
+                Fields.string(m, "peer_mapped_endpoint"), observedIp(m.get("peer_observed_ip")), relayCandidate(m.get("peer_relay_candidate")),
+                Boolean.TRUE.equals(m.get("peer_key_ephemeral")));
     }
 
     /** {@code peer_relay_candidate}: the peer's TURN relayed address, "ip:port", else nothing. */
@@ -118,6 +128,7 @@ public record P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peer
             m.put("peer_public_key", Keys.b64(peerIdentity.signingKey()));
             m.put("peer_static_key", Keys.b64(peerIdentity.staticKey()));
             m.put("peer_static_sig", Keys.b64(peerIdentity.staticSig()));
+            if (peerKeyEphemeral) m.put("peer_key_ephemeral", true);
         }
         return m;
     }

@@ -276,6 +276,7 @@ public final class Worker implements AutoCloseable {
         s.put("last_udp_endpoint_ack", lastAck);
         s.put("turn", turn.status());
         s.put("peers", peers.status());
+        s.put("peer_key_alarms", peers.keyAlarms());
         java.util.Set<String> unanswered = peers.unansweredIntroductions();
         s.put("introductions", unanswered.isEmpty() ? "ok" : Json.obj("unanswered", List.copyOf(new java.util.TreeSet<>(unanswered)),
                 "detail", "the rendezvous answered neither with an offer nor an error: it may not introduce workers (the original does not)"));

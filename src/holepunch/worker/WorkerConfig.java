@@ -68,7 +68,7 @@ public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAdd
                         env.seconds("P2P_RETRY_DIRECT_SEC", 30, 0.1, 86400) / 1_000_000,
                         List.copyOf(connectTo), p2pAllow(env.string("P2P_ALLOW", ""), connectTo),
                         peerKeys(env.string("PEER_KEYS", "")), env.seconds("P2P_REKEY_SEC", 120, 0.05, 86400) / 1_000_000,
-                        env.integer("P2P_PRIME_TTL", 2, 0, 64), env.bool("P2P_HARD_NAT", true)),
+                        env.integer("P2P_PRIME_TTL", 2, 0, 64), env.bool("P2P_HARD_NAT", true), knownPeersFile(env)),
                 !env.string("HOST_CANDIDATES", "true").equalsIgnoreCase("false"),
                 forward, Forwarder.parseAllow(env.string("FORWARD_ALLOW", "")),
                 env.string("WORKER_KEY_FILE", "").isEmpty() ? null : java.nio.file.Path.of(env.string("WORKER_KEY_FILE", "")),
@@ -187,6 +187,14 @@ public record WorkerConfig(String workerId, URI rendezvousWs, List<InetSocketAdd
         List<String> allow = new ArrayList<>(connectTo);
         for (String id : peerIds("P2P_ALLOW", spec)) if (!allow.contains(id)) allow.add(id);
         return List.copyOf(allow);
+    }
+
+    /** {@code KNOWN_PEERS_FILE}, by default {@code WORKER_KEY_FILE}'s path with {@code .known_peers}; null (memory) without either. */
+    static java.nio.file.Path knownPeersFile(Env env) {
+        String set = env.string("KNOWN_PEERS_FILE", "").strip();
+        if (!set.isEmpty()) return java.nio.file.Path.of(set);
+        String key = env.string("WORKER_KEY_FILE", "").strip();
+        return key.isEmpty() ? null : java.nio.file.Path.of(key + ".known_peers");
     }
 
     /** {@code PEER_KEYS}: {@code id=fingerprint,...}, the keys this worker expects its peers to hold. */

@@ -328,14 +328,14 @@ class PeersTest extends PeerFixture {
 
     /**
      * Attack: the rendezvous chooses the addresses an offer makes this worker probe. One that
-     * offers a peer this worker accepts again and again (a key of its own making, unless PEER_KEYS
-     * pins one) would have it probe, 400 datagrams an offer, wherever and as often as it likes.
-     * Offers are followed within a budget per peer (and per worker); past it they are declined.
+     * offers a peer this worker accepts again and again (with the key the peer proved: another one
+     * is refused, KnownPeersTest) would have it probe, 400 datagrams an offer, wherever and as often
+     * as it likes. Offers are followed within a budget per peer (and per worker); past it they are declined.
      */
     @Test
     void offersAgainAndAgain_costProbesOnlyWithinABudget() {
         for (int i = 0; i < 60; i++) {
-            deliver(peers, offerJson("peer", 0x500 + i, Identity.generate(), "initiator"));
+            deliver(peers, offerJson("peer", 0x500 + i, THEM, "initiator"));
             clock.advance(1000);
         }
         long declined = toRendezvous.stream().filter(m -> m instanceof P2pConnectionDecline d && d.detail().contains("too many offers")).count();
