@@ -110,16 +110,30 @@ final class ClusterDirectory implements AutoCloseable {
         onIdMessage = handler;
     }
 
+    /** Seals messages to other instances (CLUSTER_SECRET), or null: unsigned, as before. */
+    private volatile ClusterSeal seal;
+    private final java.util.concurrent.atomic.AtomicLong refusalLoggedAt = new java.util.concurrent.atomic.AtomicLong();
+
+    void seal(ClusterSeal s) {
+        seal = s;
+    }
+
+    private String payload(String channel, Map<String, Object> message) {
+        String json = Json.write(stamped(message));
+        ClusterSeal s = seal;
+        return s == null ? json : s.seal(channel, json, System.currentTimeMillis());
+    }
+
     /** Publishes {@code message} (with this instance's name added) on {@code instance}'s channel with the next batch. */
     void send(String instance, Map<String, Object> message) {
-        if (!enqueue(List.of("PUBLISH", INSTANCE_CHANNEL + instance, Json.write(stamped(message))))) {
+        if (!enqueue(List.of("PUBLISH", INSTANCE_CHANNEL + instance, payload(INSTANCE_CHANNEL + instance, message)))) {
             log.warn(null, "cluster: outgoing queue full; a message to instance " + instance + " was dropped");
         }
     }
 
     /** Publishes {@code message} (with this instance's name added) to every instance with the next batch; false when the queue is full. */
     boolean broadcast(Map<String, Object> message) {
-        return enqueue(List.of("PUBLISH", REPLACE_CHANNEL, Json.write(stamped(message))));
+        return enqueue(List.of("PUBLISH", REPLACE_CHANNEL, payload(REPLACE_CHANNEL, message)));
     }
 
     private Map<String, Object> stamped(Map<String, Object> message) {
@@ -169,6 +183,18 @@ final class ClusterDirectory implements AutoCloseable {
 
     /** From the subscriber's thread: each message to the part it is about, never one of this instance's own. */
     private void onMessage(String channel, String text) {
+        ClusterSeal s = seal;
+        long sequence = -1;
+        if (s != null) {
+            ClusterSeal.Opened opened = s.open(channel, text, System.currentTimeMillis());
+            if (opened instanceof ClusterSeal.Refused r) {
+                refused(channel, r.why());
+                return;
+            }
+            ClusterSeal.Ok ok = (ClusterSeal.Ok) opened;
+            text = ok.json();
+            sequence = ok.sequence();
+        }
         Map<String, Object> m;
         try {
             m = Json.parseObject(text);
@@ -176,14 +202,29 @@ final class ClusterDirectory implements AutoCloseable {
             log.warn(null, "cluster: unreadable message on " + Log.excerpt(channel) + ": " + e.getMessage());
             return;
         }
-        String from = m.get("instance") instanceof String s ? s : null;
+        String from = m.get("instance") instanceof String i ? i : null;
         if (from == null || from.equals(instance)) return;
+        if (s != null && !s.fresh(from, sequence)) {
+            refused(channel, "replayed: sequence " + sequence + " from instance " + Log.excerpt(from) + " was taken already");
+            return;
+        }
         if (channel.equals(REPLACE_CHANNEL) || ClusterIds.REFUSE.equals(m.get("op"))) {
             onIdMessage.accept(from, m);
         } else {
             onInstanceMessage.accept(from, m);
         }
     }
+
+    /** A message refused by its seal: counted, and said at most once a minute. */
+    private void refused(String channel, String why) {
+        refusedMessages.incrementAndGet();
+        long now = System.nanoTime(), last = refusalLoggedAt.get();
+        if (now - last > 60_000_000_000L && refusalLoggedAt.compareAndSet(last, now)) {
+            log.warn(null, "cluster: refused a message on " + Log.excerpt(channel) + ": " + why + " (more are counted in holepunch_cluster_refused_messages_total)");
+        }
+    }
+
+    final java.util.concurrent.atomic.AtomicLong refusedMessages = new java.util.concurrent.atomic.AtomicLong();
 
     boolean connected() {
         return connected;

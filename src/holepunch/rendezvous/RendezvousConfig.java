@@ -19,7 +19,7 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                                holepunch.stun.StunServer.ChangePolicy stunChangePolicy, boolean connectionLimitsSet,
                                ClientAddress trustedProxies, int relayTotalBytesPerSec, TurnGrant turn,
                                long clusterLivenessMillis, long drainMillis, long drainCloseMillis, int rebalancePerMin,
-                               boolean proxyProtocol) {
+                               boolean proxyProtocol, String clusterSecret) {
 
     /** RELAY_BYTES_PER_SEC's default: 2 MiB/s a pair, a 10 Mbit/s stream of 1,200-byte datagrams with room to spare. */
     public static final int DEFAULT_RELAY_BYTES_PER_SEC = 2 << 20;
@@ -69,7 +69,18 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                 env.seconds("DRAIN_SEC", 3, 0, 3600) / 1_000_000L,
                 env.seconds("DRAIN_CLOSE_SEC", 4, 0, 3600) / 1_000_000L,
                 env.integer("REBALANCE_PER_MIN", 0, 0, 1_000_000),
-                proxyProtocol(env));
+                proxyProtocol(env),
+                clusterSecret(env));
+    }
+
+    /** {@code CLUSTER_SECRET}: the key instances seal their messages to each other with; at least 16 characters. */
+    static String clusterSecret(Env env) {
+        String s = env.string("CLUSTER_SECRET", "");
+        if (s.isEmpty()) return null;
+        if (s.length() < ClusterSeal.MIN_SECRET_CHARS) {
+            throw new holepunch.config.ConfigException("CLUSTER_SECRET must be at least " + ClusterSeal.MIN_SECRET_CHARS + " characters (a random string, the same on every instance)");
+        }
+        return s;
     }
 
     /** {@code PROXY_PROTOCOL}: connections from TRUSTED_PROXIES begin with a PROXY header (v1 or v2); it needs them named. */

@@ -91,6 +91,14 @@ public final class RendezvousServer implements AutoCloseable {
             cluster = new ClusterDirectory(new holepunch.redis.RedisClient(config.redisUrl(), 2000, tls), registry, log,
                     config.clusterLivenessMillis());
             registry.onChange(cluster::changed);
+            if (config.clusterSecret() != null) {
+                cluster.seal(new ClusterSeal(config.clusterSecret()));
+            } else {
+                log.warn(null, "cluster: no CLUSTER_SECRET: messages between instances are not authenticated, and anyone who can PUBLISH"
+                        + " on " + config.redisUrl() + " can forge introductions and close sessions; set CLUSTER_SECRET (README, Cluster)");
+            }
+            metrics.counterFunction("holepunch_cluster_refused_messages_total",
+                    "Messages from other instances refused: not sealed with CLUSTER_SECRET, stale, or replayed.", () -> cluster.refusedMessages.get());
             clusterIds = new ClusterIds(cluster, registry, log, new ClusterSessions());
         } else {
             cluster = null;

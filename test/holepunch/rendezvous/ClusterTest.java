@@ -126,6 +126,42 @@ class ClusterTest {
         }
     }
 
+    /**
+     * CLUSTER_SECRET: a message PUBLISHed by someone without the secret (here: straight to an instance's channel, as
+     * anyone who can write to the Redis could) is refused, and one sealed with the secret played again too; the
+     * cluster's own messages keep working.
+     */
+    @Test
+    void withAClusterSecret_forgedAndReplayedMessagesAreRefused_andTheClusterStillWorks() throws Exception {
+        List<RawWebSocket> sockets = new ArrayList<>();
+        String secret = "test-cluster-secret-0123456789";
+        try (RedisServer redis = new RedisServer();
+             TestRendezvous a = new TestRendezvous(Map.of("REDIS_URL", redis.url(), "CLUSTER_SECRET", secret));
+             TestRendezvous b = new TestRendezvous(Map.of("REDIS_URL", redis.url(), "CLUSTER_SECRET", secret));
+             holepunch.redis.RedisClient attacker = new holepunch.redis.RedisClient(holepunch.redis.RedisUrl.parse(redis.url()), 2000)) {
+            register(sockets, a.port, "sealed-a", 44001);
+            register(sockets, b.port, "sealed-b", 44002);
+            RawWebSocket victim = sockets.get(0);
+            Await.until(Duration.ofSeconds(10), "both listed", () -> a.workers().size() == 2 && b.workers().size() == 2);
+            String instanceA = String.valueOf(Json.parseObject(a.get("/debug/stats").body()).get("instance"));
+            String channel = ClusterDirectory.INSTANCE_CHANNEL + instanceA;
+            String forged = Json.write(Json.obj("op", "deliver", "worker", "sealed-a",
+                    "text", Json.write(Json.obj("type", "p2p_connection_error", "detail", "forged")), "instance", "mallory"));
+            ClusterSeal mallory = new ClusterSeal(secret);          // even with the secret: played twice
+            String sealed = mallory.seal(channel, forged.replace("forged", "sealed once"), System.currentTimeMillis());
+            attacker.pipeline(List.of(List.of("PUBLISH", channel, forged), List.of("PUBLISH", channel, sealed), List.of("PUBLISH", channel, sealed)));
+            assertTrue(Json.parseObject(victim.readSkippingPings().text()).get("detail").equals("sealed once"), "the sealed one, once");
+            Await.until(Duration.ofSeconds(5), "the forged and the replayed one counted",
+                    () -> a.get("/metrics").body().contains("holepunch_cluster_refused_messages_total 2"));
+            // The cluster's own sealed messages still work: an introduction across the instances.
+            victim.sendText("{\"type\": \"request_p2p_connection\", \"target_worker_id\": \"sealed-b\"}");
+            assertEquals("p2p_connection_offer", Json.parseObject(victim.readSkippingPings().text()).get("type"));
+            assertEquals("p2p_connection_offer", Json.parseObject(sockets.get(1).readSkippingPings().text()).get("type"));
+        } finally {
+            closeAll(sockets);
+        }
+    }
+
     /** The operator page's figures are the whole cluster's on every instance, and a pair spanning two counts once. */
     @Test
     void operatorFigures_areTheClustersOnEveryInstance_eachPairCountedOnce() throws Exception {
