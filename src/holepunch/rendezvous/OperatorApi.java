@@ -96,10 +96,15 @@ final class OperatorApi {
     }
 
     /** {@code /debug/stats}, {@code /debug/workers} or {@code /debug/pairs} ({@link #isApi}; a GET its caller has authorized). */
-    void answer(HttpExchange ex, String path) throws IOException {
+    void answer(HttpExchange ex, String path, boolean details) throws IOException {
         switch (path) {
             case "/debug/stats" -> json(ex, 200, stats());
             case "/debug/workers", "/debug/pairs" -> {
+                if (!details) {
+                    json(ex, 403, Json.obj("detail", "workers' and pairs' details are shown with RENDEZVOUS_TOKEN, with DEBUG_DETAILS=true,"
+                            + " or to a request from the rendezvous's own host"));
+                    return;
+                }
                 Map<String, String> q;
                 try {
                     q = query(ex.getRequestURI().getRawQuery());

@@ -19,7 +19,7 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                                holepunch.stun.StunServer.ChangePolicy stunChangePolicy, boolean connectionLimitsSet,
                                ClientAddress trustedProxies, int relayTotalBytesPerSec, TurnGrant turn,
                                long clusterLivenessMillis, long drainMillis, long drainCloseMillis, int rebalancePerMin,
-                               boolean proxyProtocol, String clusterSecret) {
+                               boolean proxyProtocol, String clusterSecret, boolean debugDetails) {
 
     /** RELAY_BYTES_PER_SEC's default: 2 MiB/s a pair, a 10 Mbit/s stream of 1,200-byte datagrams with room to spare. */
     public static final int DEFAULT_RELAY_BYTES_PER_SEC = 2 << 20;
@@ -70,7 +70,8 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                 env.seconds("DRAIN_CLOSE_SEC", 4, 0, 3600) / 1_000_000L,
                 env.integer("REBALANCE_PER_MIN", 0, 0, 1_000_000),
                 proxyProtocol(env),
-                clusterSecret(env));
+                clusterSecret(env),
+                env.bool("DEBUG_DETAILS", false));
     }
 
     /** {@code CLUSTER_SECRET}: the key instances seal their messages to each other with; at least 16 characters. */

@@ -212,7 +212,7 @@ public final class RendezvousServer implements AutoCloseable {
                     }
                 }
                 case "/debug/list_workers" -> {
-                    if (getOnly(ex) && authorized(ex, null)) workerList.answer(ex);
+                    if (getOnly(ex) && authorized(ex, null)) workerList.answer(ex, details(ex));
                 }
                 case "/metrics" -> {
                     if (getOnly(ex) && authorized(ex, null)) text(ex, 200, "text/plain; version=0.0.4", metrics.render());
@@ -223,7 +223,7 @@ public final class RendezvousServer implements AutoCloseable {
                     } else if (!path.startsWith("/debug/")) {
                         json(ex, 404, Json.obj("detail", "Not Found"));
                     } else if (OperatorApi.isApi(path)) {
-                        if (getOnly(ex) && authorized(ex, null)) operator.answer(ex, path);
+                        if (getOnly(ex) && authorized(ex, null)) operator.answer(ex, path, details(ex));
                     } else if (authorized(ex, null)) {
                         json(ex, 404, Json.obj("detail", "Not Found"));
                     }
@@ -248,6 +248,18 @@ public final class RendezvousServer implements AutoCloseable {
         InetSocketAddress proxied = config.proxyProtocol() ? HttpServerUpgrade.proxiedClient(ex) : null;
         return config.trustedProxies().client(proxied != null ? proxied : ex.getRemoteAddress(),
                 headers.getFirst("Forwarded"), headers.getFirst("X-Forwarded-For"));
+    }
+
+    /**
+     * Whether a request may see what the original's list does not show (LAN candidates, gateway and TURN
+     * addresses, pairs): with RENDEZVOUS_TOKEN (it bore it), with DEBUG_DETAILS=true, or from this host.
+     */
+    boolean details(HttpExchange ex) {
+        if (auth.enabled() || config.debugDetails()) return true;
+        com.sun.net.httpserver.Headers h = ex.getRequestHeaders();
+        // From this host, and not passed on by a proxy here (which would make everyone look local).
+        return clientOf(ex, h).getAddress().isLoopbackAddress() && h.getFirst("Forwarded") == null && h.getFirst("X-Forwarded-For") == null
+                && (!config.proxyProtocol() || HttpServerUpgrade.proxiedClient(ex) == null);
     }
 
     private final java.util.concurrent.atomic.AtomicLong proxyRefusalLoggedAt = new java.util.concurrent.atomic.AtomicLong();

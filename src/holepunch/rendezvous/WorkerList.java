@@ -45,9 +45,24 @@ final class WorkerList {
         this.log = log;
     }
 
-    /** Answers the request (a GET its caller has authorized). */
-    void answer(HttpExchange ex) throws IOException {
-        answer(ex, this::toJson);
+    /** What the original's list has not (LAN candidates, gateway and TURN addresses, who talked to whom): shown only with {@code details}. */
+    static final java.util.List<String> DETAIL_FIELDS = java.util.List.of("host_candidates", "mapped_endpoint", "relay_candidate");
+
+    /**
+     * Answers the request (a GET its caller has authorized); {@code details}: holepunch's additions that tell
+     * about a worker's network and its peers too (README: Security), else the original's fields only.
+     */
+    void answer(HttpExchange ex, boolean details) throws IOException {
+        answer(ex, () -> {
+            Map<String, Object> all = toJson();
+            if (details) return all;
+            @SuppressWarnings("unchecked") Map<String, Object> workers = (Map<String, Object>) all.get("workers");
+            for (Object w : workers.values()) {
+                if (w instanceof Map<?, ?> m) DETAIL_FIELDS.forEach(m::remove);
+            }
+            all.remove("pairs");
+            return all;
+        });
     }
 
     /** Answers with {@code body}, made and written while holding one of the capped places. */

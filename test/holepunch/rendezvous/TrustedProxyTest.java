@@ -114,4 +114,30 @@ class TrustedProxyTest {
                 () -> new TestRendezvous(Map.of("PROXY_PROTOCOL", "true")));
         assertTrue(e.getMessage().contains("PROXY_PROTOCOL=true needs TRUSTED_PROXIES"), e.getMessage());
     }
+
+    /**
+     * The original's /debug/list_workers fields stay open; holepunch's additions that tell about a worker's network
+     * and its peers (LAN candidates, gateway and TURN addresses, pairs) are shown without a token only to a request
+     * from the rendezvous's own host: not to a client behind a proxy, though the proxy itself is local.
+     */
+    @Test
+    void withoutAToken_detailsAreShownOnlyOnThisHost_notThroughAProxy() throws Exception {
+        try (TestRendezvous rv = new TestRendezvous(Map.of("TRUSTED_PROXIES", "127.0.0.1/32"));
+             RawWebSocket w = RawWebSocket.connect(rv.port, "detailed")) {
+            w.sendText("{\"type\":\"update_udp_endpoint\",\"udp_ip\":\"198.51.100.7\",\"udp_port\":4000,\"host_candidates\":[\"10.0.0.7:4000\"]}");
+            w.readSkippingPings();
+            assertTrue(rv.get("/debug/list_workers").body().contains("10.0.0.7:4000"), "here: the details");
+            try (holepunch.testing.Haproxy haproxy = new holepunch.testing.Haproxy(rv.port, "", "option forwardfor", "source 127.0.0.1")) {
+                String get = "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+                try (RawWebSocket list = RawWebSocket.rawFrom("127.0.0.2", haproxy.port, get.formatted("/debug/list_workers"))) {
+                    String body = list.readBody();
+                    assertTrue(body.contains("\"stun_reported_udp_ip\":\"198.51.100.7\""), "the original's fields: " + body);
+                    assertTrue(!body.contains("10.0.0.7") && !body.contains("host_candidates") && !body.contains("\"pairs\""), body);
+                }
+                try (RawWebSocket pairs = RawWebSocket.rawFrom("127.0.0.2", haproxy.port, get.formatted("/debug/pairs"))) {
+                    assertTrue(pairs.responseHead.startsWith("HTTP/1.1 403"), pairs.responseHead);
+                }
+            }
+        }
+    }
 }

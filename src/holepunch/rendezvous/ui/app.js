@@ -36,6 +36,7 @@
       e.unauthorized = true;
       throw e;
     }
+    if (r.status === 403) return { forbidden: (await r.json()).detail };
     if (!r.ok) throw new Error(path + ': HTTP ' + r.status);
     return r.json();
   }
@@ -213,7 +214,19 @@
     return parts.join('\n');
   }
 
+  function forbidden(table, counter, r) {
+    const body = $(table).tBodies[0];
+    body.replaceChildren();
+    const tr = el('tr');
+    const td = el('td', r.forbidden, 'muted');
+    td.colSpan = $(table).tHead.rows[0].cells.length;
+    tr.appendChild(td);
+    body.appendChild(tr);
+    $(counter).textContent = '';
+  }
+
   function showPairs(r, now) {
+    if (r.forbidden) return forbidden('pairs', 'pairs-matched', r);
     const body = $('pairs').tBodies[0];
     body.replaceChildren();
     $('pairs-matched').textContent = r.matched + ' match' + (r.matched > r.pairs.length ? ', newest ' + r.pairs.length + ' shown' : '');
@@ -234,6 +247,7 @@
   }
 
   function showWorkers(r, now) {
+    if (r.forbidden) return forbidden('workers', 'workers-matched', r);
     const body = $('workers').tBodies[0];
     body.replaceChildren();
     $('workers-matched').textContent = r.matched + ' of ' + r.connected_workers_count
