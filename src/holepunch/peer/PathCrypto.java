@@ -34,13 +34,63 @@ import java.util.Map;
  * </pre>
  *
  * Every DATA datagram is checked against its epoch's {@link ReplayWindow}; one that fails (tag,
- * epoch, replay) is dropped and counted by the caller, never delivered. Thread-safe.
+ * epoch, replay, age) is dropped and counted by the caller, never delivered. As WireGuard's timers
+ * (whitepaper §6.1): keys older than {@value #REKEY_AFTER_TIME_MILLIS} ms ask for a new handshake on
+ * the next send, and keys older than {@value #REJECT_AFTER_TIME_MILLIS} ms neither seal nor open;
+ * only the current epoch and the one before are kept. The first handshake message carries a TAI64N
+ * timestamp (WireGuard §5.4.2): a responder takes an INIT only when its time is after the newest it
+ * took from that peer's key ({@link Timestamps}, shared by the worker's pairs), so a recorded INIT
+ * played again, on this pair or a later one with the same id, is refused. Thread-safe.
  */
 final class PathCrypto {
     static final long REKEY_AFTER_MESSAGES = 1L << 32;
+    static final long REKEY_AFTER_TIME_MILLIS = 120_000;
+    static final long REJECT_AFTER_TIME_MILLIS = 180_000;
     static final int DATA_HEADER = Probe.HEADER + 1;
-    /** Epochs whose keys are kept: the current one and those before it, for late datagrams. */
-    static final int KEPT_EPOCHS = 3;
+    /** Epochs whose keys are kept: the current one and the one before it, for late datagrams. */
+    static final int KEPT_EPOCHS = 2;
+    static final int TAI64N_BYTES = 12;
+
+    /**
+     * The newest handshake time taken from each peer key (WireGuard's "greatest timestamp"), shared by a
+     * worker's pairs; at most {@value #MAX} keys, the least recently used forgotten first.
+     */
+    static final class Timestamps {
+        static final int MAX = 4096;
+        private final LinkedHashMap<String, byte[]> newest = new LinkedHashMap<>(16, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, byte[]> eldest) {
+                return size() > MAX;
+            }
+        };
+
+        /** True (and kept) when {@code tai64n} is after the newest taken from {@code key}. */
+        synchronized boolean takeIfNewer(byte[] key, byte[] tai64n) {
+            String k = java.util.Base64.getEncoder().encodeToString(key);
+            byte[] before = newest.get(k);
+            if (before != null && Arrays.compareUnsigned(tai64n, before) <= 0) return false;
+            newest.put(k, tai64n.clone());
+            return true;
+        }
+    }
+
+    /** The last handshake time this process sent, in nanoseconds: each INIT's is after the one before, whatever the clock does. */
+    private static long lastSentNanos = Long.MIN_VALUE;
+
+    /** The TAI64N label for an INIT sent at {@code millis}: a nanosecond after the last one when the clock has not moved on. */
+    static synchronized byte[] nextTimestamp(long millis) {
+        long nanos = Math.max(millis * 1_000_000L, lastSentNanos + 1);
+        lastSentNanos = nanos;
+        return tai64n(nanos);
+    }
+
+    /** TAI64N (WireGuard §5.4.2): 8 bytes of seconds from 2^62, then 4 of nanoseconds, big-endian. */
+    static byte[] tai64n(long nanos) {
+        ByteBuffer b = ByteBuffer.allocate(TAI64N_BYTES);
+        b.putLong((1L << 62) + Math.floorDiv(nanos, 1_000_000_000L));
+        b.putInt((int) Math.floorMod(nanos, 1_000_000_000L));
+        return b.array();
+    }
     private static final SecureRandom RANDOM = new SecureRandom();
 
     /** One epoch's transport keys and counters. */
@@ -48,11 +98,13 @@ final class PathCrypto {
         final Noise.Aead send;
         final Noise.Aead recv;
         final ReplayWindow window = new ReplayWindow();
+        final long createdMillis;
         long sent;
 
-        Epoch(byte[] sendKey, byte[] recvKey) {
+        Epoch(byte[] sendKey, byte[] recvKey, long createdMillis) {
             this.send = new Noise.Aead(sendKey);
             this.recv = new Noise.Aead(recvKey);
+            this.createdMillis = createdMillis;
         }
     }
 
@@ -81,6 +133,8 @@ final class PathCrypto {
     private byte[] answeredInit;
     private byte[] answer;
     private long controlCounter;
+    private final java.util.function.LongSupplier clock;
+    private final Timestamps timestamps;
 
     /** The key the peer proved (its fingerprint is shown in full in /status). */
     PublicIdentity peerIdentity() {
@@ -88,6 +142,14 @@ final class PathCrypto {
     }
 
     PathCrypto(Identity me, PublicIdentity peer, Role role, long pairId, String initiatorId, String responderId) {
+        this(me, peer, role, pairId, initiatorId, responderId, System::currentTimeMillis, new Timestamps());
+    }
+
+    /** {@code clock}: milliseconds, for key ages and handshake times; {@code timestamps}: shared by the worker's pairs. */
+    PathCrypto(Identity me, PublicIdentity peer, Role role, long pairId, String initiatorId, String responderId,
+               java.util.function.LongSupplier clock, Timestamps timestamps) {
+        this.clock = clock;
+        this.timestamps = timestamps;
         this.me = me;
         this.peer = peer;
         this.role = role;
@@ -133,7 +195,7 @@ final class PathCrypto {
     synchronized boolean wantsHandshake() {
         if (role != Role.INITIATOR || initiating != null) return false;
         Epoch e = sendEpoch < 0 ? null : epochs.get(sendEpoch);
-        return e == null || e.sent >= REKEY_AFTER_MESSAGES;
+        return e == null || e.sent >= REKEY_AFTER_MESSAGES || clock.getAsLong() - e.createdMillis >= REKEY_AFTER_TIME_MILLIS;
     }
 
     /** Initiator: the HANDSHAKE_INIT datagram of a new epoch (the same bytes again while it is unanswered). */
@@ -142,7 +204,7 @@ final class PathCrypto {
         if (initiating == null || fresh) {
             initiatingEpoch = (Math.max(sendEpoch, initiatingEpoch) + 1) & 0xFF;
             initiating = new Noise.Handshake(Noise.Pattern.IK, true, prologue, me.staticKey(), peer.staticKey(), null, RANDOM);
-            byte[] m = initiating.writeMessage(new byte[0]);
+            byte[] m = initiating.writeMessage(nextTimestamp(clock.getAsLong()));
             initiatingMessage = control(Probe.Kind.HANDSHAKE_INIT, initiatingEpoch, m);
         }
         return initiatingMessage;
@@ -178,11 +240,13 @@ final class PathCrypto {
                 }
                 if (epochs.containsKey(epoch)) return Result.drop("replay");        // an old epoch again
                 Noise.Handshake hs = new Noise.Handshake(Noise.Pattern.IK, false, prologue, me.staticKey(), null, null, RANDOM);
-                hs.readMessage(message);
+                byte[] time = hs.readMessage(message);
                 if (!Arrays.equals(hs.remoteStatic(), peer.staticKey())) return Result.drop("wrong_key");
+                if (time.length != TAI64N_BYTES) return Result.drop("no_timestamp");
+                if (!timestamps.takeIfNewer(peer.staticKey(), time)) return Result.drop("replay");     // a recorded INIT again
                 byte[] reply = control(Probe.Kind.HANDSHAKE_RESP, epoch, hs.writeMessage(new byte[0]));
                 Noise.CipherState[] cs = hs.split();
-                install(epoch, new Epoch(cs[1].key(), cs[0].key()));
+                install(epoch, new Epoch(cs[1].key(), cs[0].key(), clock.getAsLong()));
                 if (sendEpoch < 0) sendEpoch = epoch;
                 else pendingSendEpoch = epoch;
                 answeredEpoch = epoch;
@@ -194,7 +258,7 @@ final class PathCrypto {
                 if (initiating == null || epoch != initiatingEpoch) return Result.drop("replay");
                 initiating.readMessage(message);
                 Noise.CipherState[] cs = initiating.split();
-                install(epoch, new Epoch(cs[0].key(), cs[1].key()));
+                install(epoch, new Epoch(cs[0].key(), cs[1].key(), clock.getAsLong()));
                 sendEpoch = epoch;
                 initiating = null;
                 initiatingMessage = null;
@@ -227,6 +291,7 @@ final class PathCrypto {
     synchronized int seal(byte[] in, int off, int len, byte[] out) {
         Epoch e = sendEpoch < 0 ? null : epochs.get(sendEpoch);
         if (e == null || e.sent >= ReplayWindow.REJECT_AFTER_MESSAGES) return -1;     // the peer would refuse it
+        if (clock.getAsLong() - e.createdMillis >= REJECT_AFTER_TIME_MILLIS) return -1;     // too old to use: a new handshake first
         long counter = e.sent++;
         Probe.writeHeader(out, Probe.Kind.DATA, pairId, counter);
         out[Probe.HEADER] = (byte) sendEpoch;
@@ -234,7 +299,7 @@ final class PathCrypto {
     }
 
     /** Why {@link #open(byte[], int, byte[])} dropped a datagram, by its negative result. */
-    static final String[] DROPS = {null, "malformed", "unknown_epoch", "unauthenticated", "replay"};
+    static final String[] DROPS = {null, "malformed", "unknown_epoch", "unauthenticated", "replay", "expired"};
 
     /** Opens a DATA datagram: its payload, or why it was dropped. */
     Result open(byte[] data, int length) {
@@ -252,6 +317,7 @@ final class PathCrypto {
         int epoch = data[Probe.HEADER] & 0xFF;
         Epoch e = epochs.get(epoch);
         if (e == null) return -2;
+        if (clock.getAsLong() - e.createdMillis >= REJECT_AFTER_TIME_MILLIS) return -5;
         long counter = Probe.counterOf(data);
         int n;
         try {

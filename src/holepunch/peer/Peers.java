@@ -228,6 +228,9 @@ public final class Peers {
         this.knownPeers = new KnownPeers(settings.knownPeersFile());
     }
 
+    /** The newest handshake time taken from each peer key, across pairs (a recorded INIT is refused on a later pair too). */
+    final PathCrypto.Timestamps handshakeTimes = new PathCrypto.Timestamps();
+
     /** Peers' keys as first proved (trust on first use), and the alarms of keys that changed. */
     final KnownPeers knownPeers;
     /** The last {@value #MAX_ALARMS} offers refused for a changed key: newest last. */
@@ -347,8 +350,8 @@ public final class Peers {
         byte[] out = scratch(SEALED, PathCrypto.DATA_HEADER + len + holepunch.crypto.Noise.TAGLEN);
         int n = l.crypto.seal(buf, off, len, out);
         long now = scheduler.nowMillis();                     // once per datagram
-        if (n < 0) {                                          // no keys yet: no usable path (the caller counts no_path)
-            if (l.retryAbandoned(now)) l.rekeyNow();
+        if (n < 0) {                                          // no keys yet, or too old: no usable path (the caller counts no_path)
+            if (l.retryAbandoned(now) || l.crypto.wantsHandshake()) l.rekeyNow();
             return false;
         }
         if (l.crypto.wantsHandshake() || l.retryAbandoned(now)) l.rekeyNow();   // worn keys, or a rekey given up
@@ -532,7 +535,7 @@ public final class Peers {
         Link old = byPeer.get(peer);
         Role role = offer.role();
         PathCrypto crypto = new PathCrypto(identity, offer.peerIdentity(), role, offer.pairIdValue(),
-                role == Role.INITIATOR ? selfId : peer, role == Role.INITIATOR ? peer : selfId);
+                role == Role.INITIATOR ? selfId : peer, role == Role.INITIATOR ? peer : selfId, scheduler::nowMillis, handshakeTimes);
         Link link = new Link(this, peer, offer.pairIdValue(), role, crypto, reported, hosts, mapped, NatBehaviour.ofWire(offer.peerNatMapping()),
                 relayCandidate);
         link.vouch(offer.peerObservedIp());
