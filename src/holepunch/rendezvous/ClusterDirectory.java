@@ -164,6 +164,17 @@ final class ClusterDirectory implements AutoCloseable {
         return readers[Math.floorMod(nextReader.getAndIncrement(), READERS)];
     }
 
+    /** {@code commands} in one round trip on one of the readers' connections (blocking); their replies. */
+    List<Resp.Value> pipelineRead(List<List<String>> commands) throws IOException {
+        roundTrips.incrementAndGet();
+        try {
+            return reader().pipeline(commands);
+        } catch (IOException e) {
+            state(false, e.getMessage());
+            throw e;
+        }
+    }
+
     /** The value of {@code key} (blocking, on one of the readers' connections, not the writer's); null when it has none. */
     String get(String key) throws IOException {
         roundTrips.incrementAndGet();

@@ -74,6 +74,26 @@ final class ClusterIds {
         return directory.get(BINDING + workerId);
     }
 
+    /** Where the cluster remembers upgrade proofs' nonces, each for the proof's life. */
+    static final String NONCE = "holepunch:nonce:";
+
+    /**
+     * The fingerprint bound to {@code workerId} cluster-wide (or null), and whether {@code nonce} is used here for
+     * the first time in the whole cluster ({@code SET NX}: a proof captured on one instance is refused on every
+     * other); one round trip. A null nonce (a keyless session) is not looked up.
+     */
+    record UpgradeCheck(String boundFingerprint, boolean nonceFresh) {
+    }
+
+    UpgradeCheck checkUpgrade(String workerId, String nonce) throws IOException {
+        if (nonce == null) return new UpgradeCheck(boundFingerprint(workerId), true);
+        List<holepunch.redis.Resp.Value> r = directory.pipelineRead(List.of(List.of("GET", BINDING + workerId),
+                List.of("SET", NONCE + nonce, "1", "NX", "PX", Long.toString(2000L * holepunch.crypto.UpgradeProof.WINDOW_SECONDS))));
+        String fp = r.get(0) instanceof holepunch.redis.Resp.Bulk b ? b.text() : null;
+        if (r.get(1) instanceof holepunch.redis.Resp.Error e) throw new IOException("redis refused a nonce: " + e.message());
+        return new UpgradeCheck(fp, r.get(1) instanceof holepunch.redis.Resp.Simple ok && ok.text().equals("OK"));
+    }
+
     /** From the subscriber's thread: another instance registered an id, or refused ours. */
     private void onMessage(String from, Map<String, Object> m) {
         String id = m.get("id") instanceof String s ? s : null;

@@ -25,8 +25,11 @@ final class IdentityBindings {
     private record Binding(PublicIdentity key, WorkerEntry live, long graceUntilNanos) {
     }
 
-    /** The outcome of a proof check: the identity proven (null for none) and whether it is ephemeral, or a refusal. */
-    record Checked(PublicIdentity identity, boolean ephemeral, Admission.Refusal refusal) {
+    /** A checked proof: its key, whether the key is the process's alone, its nonce (null without a proof), or a refusal. */
+    record Checked(PublicIdentity identity, boolean ephemeral, Admission.Refusal refusal, String nonce) {
+        Checked(PublicIdentity identity, boolean ephemeral, Admission.Refusal refusal) {
+            this(identity, ephemeral, refusal, null);
+        }
     }
 
     private final long graceNanos;
@@ -76,7 +79,7 @@ final class IdentityBindings {
         if (!firstUse(proof.nonce(), proof.timestamp() + UpgradeProof.WINDOW_SECONDS, now)) {
             return refused(401, "bad_proof", "refused a replayed proof (its nonce was seen)", "this proof was used already");
         }
-        return new Checked(proof.identity(), proof.ephemeral(), null);
+        return new Checked(proof.identity(), proof.ephemeral(), null, proof.nonce());
     }
 
     private static Checked refused(int status, String reason, String why, String detail) {

@@ -343,7 +343,7 @@ public final class RendezvousServer implements AutoCloseable {
         }
         entry.slotKey = slot;
         connection.attach(entry);
-        Admission.Refusal bound = cluster == null ? null : clusterBinding(entry);   // before a local claim is made
+        Admission.Refusal bound = cluster == null ? null : clusterBinding(entry, proof.nonce());   // before a local claim is made
         if (bound == null) bound = identities.claim(entry);
         if (bound != null) {
             admission.releaseSlot(slot);
@@ -385,10 +385,15 @@ public final class RendezvousServer implements AutoCloseable {
     }
 
     /** A binding left by a keyed session that ended on another instance, within its grace period (409 as here). */
-    private Admission.Refusal clusterBinding(WorkerEntry entry) {
+    private Admission.Refusal clusterBinding(WorkerEntry entry, String nonce) {
         String fp;
         try {
-            fp = clusterIds.boundFingerprint(entry.id);
+            ClusterIds.UpgradeCheck check = clusterIds.checkUpgrade(entry.id, nonce);
+            if (!check.nonceFresh()) {
+                return new Admission.Refusal(401, "bad_proof", "refused a replayed proof (its nonce was used on another instance)",
+                        "this proof was used already", Map.of());
+            }
+            fp = check.boundFingerprint();
         } catch (IOException e) {
             return new Admission.Refusal(503, "cluster_unavailable", "refused an upgrade: the cluster directory (Redis) cannot be read,"
                     + " so whether another key holds this id is unknown (" + e.getMessage() + ")",

@@ -162,6 +162,30 @@ class ClusterTest {
         }
     }
 
+    /**
+     * A captured upgrade proof played to another instance (behind one balancer every instance has the same public
+     * host, so the signed Host matches): refused, as on the instance that saw it. Before, the nonce cache was per
+     * process and the replay got 101.
+     */
+    @Test
+    void aCapturedProof_isRefusedOnEveryOtherInstance() throws Exception {
+        try (RedisServer redis = new RedisServer();
+             TestRendezvous a = new TestRendezvous(Map.of("REDIS_URL", redis.url()));
+             TestRendezvous b = new TestRendezvous(Map.of("REDIS_URL", redis.url()))) {
+            holepunch.crypto.Identity key = holepunch.crypto.Identity.generate();
+            String proof = RawWebSocket.proofHeader(a.port, "proven", key);       // signed for a's host
+            String upgrade = "GET /ws/register/proven HTTP/1.1\r\nHost: 127.0.0.1:" + a.port + "\r\nUpgrade: websocket\r\n"
+                    + "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" + proof + "\r\n";
+            try (RawWebSocket first = RawWebSocket.raw(a.port, upgrade)) {
+                assertTrue(first.responseHead.startsWith("HTTP/1.1 101"), first.responseHead);
+            }
+            try (RawWebSocket replayed = RawWebSocket.raw(b.port, upgrade)) {
+                assertTrue(replayed.responseHead.startsWith("HTTP/1.1 401"), "the same proof on another instance: " + replayed.responseHead);
+                assertTrue(replayed.readBody().contains("used already"));
+            }
+        }
+    }
+
     /** The operator page's figures are the whole cluster's on every instance, and a pair spanning two counts once. */
     @Test
     void operatorFigures_areTheClustersOnEveryInstance_eachPairCountedOnce() throws Exception {
