@@ -196,12 +196,7 @@ final class PeerBroker {
         }
         Cluster c = cluster;
         if (error != null && peer == null && c != null && target != null && !target.isEmpty() && !target.equals(requester.id)) {
-            String unknown = error;
-            Thread.ofVirtual().start(() -> {          // a Redis lookup: off the session's loop
-                String holder = c.holderOf(target);
-                if (holder == null) refuse(requester, target, unknown);
-                else clusterPairs.request(requester, target, holder);
-            });
+            lookUp(c, requester, target, error);
             return;
         }
         if (error != null) {
@@ -221,6 +216,58 @@ final class PeerBroker {
         metrics.inc("holepunch_offers_total");
         log.info(requester.id, "introduced to " + peer.id + " (pair " + pairId + "): " + a + " <-> " + b
                 + ", start in " + (base - oneWayA) + "/" + (base - oneWayB) + " ms");
+    }
+
+    /** Lookups of a target on other instances (a Redis round trip or two each): at most this many at once in all. */
+    static final int LOOKUPS_IN_FLIGHT = 32;
+    /** A target no instance held is answered from memory this long (the same unknown id asked again and again). */
+    static final long NOT_FOUND_MILLIS = 2000;
+    private final java.util.concurrent.Semaphore lookups = new java.util.concurrent.Semaphore(LOOKUPS_IN_FLIGHT);
+    private final java.util.LinkedHashMap<String, Long> notFound = new java.util.LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Long> eldest) {
+            return size() > 10_000;
+        }
+    };
+
+    /**
+     * Finds which instance holds {@code target} (off the session's loop) and asks it for the introduction;
+     * bounded per session ({@link WorkerEntry#lookups}), in total ({@value #LOOKUPS_IN_FLIGHT} at once) and for
+     * the same unknown id ({@value #NOT_FOUND_MILLIS} ms from memory). Every request gets its answer.
+     */
+    private void lookUp(Cluster c, WorkerEntry requester, String target, String unknown) {
+        long now = System.nanoTime();
+        synchronized (notFound) {
+            Long at = notFound.get(target);
+            if (at != null && now - at < NOT_FOUND_MILLIS * 1_000_000L) {
+                refuse(requester, target, unknown);
+                return;
+            }
+        }
+        if (!requester.lookups.take(1, now)) {
+            refuse(requester, target, "too many requests for workers held by other instances: at most "
+                    + (int) WorkerEntry.LOOKUPS_PER_SEC + " a second; ask again in a moment");
+            return;
+        }
+        if (!lookups.tryAcquire()) {
+            refuse(requester, target, "the rendezvous is busy finding other workers across its instances; ask again in a moment");
+            return;
+        }
+        Thread.ofVirtual().start(() -> {
+            try {
+                String holder = c.holderOf(target);
+                if (holder == null) {
+                    synchronized (notFound) {
+                        notFound.put(target, System.nanoTime());
+                    }
+                    refuse(requester, target, unknown);
+                } else {
+                    clusterPairs.request(requester, target, holder);
+                }
+            } finally {
+                lookups.release();
+            }
+        });
     }
 
     void refuse(WorkerEntry requester, String target, String error) {

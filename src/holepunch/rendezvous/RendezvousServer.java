@@ -97,6 +97,8 @@ public final class RendezvousServer implements AutoCloseable {
                 log.warn(null, "cluster: no CLUSTER_SECRET: messages between instances are not authenticated, and anyone who can PUBLISH"
                         + " on " + config.redisUrl() + " can forge introductions and close sessions; set CLUSTER_SECRET (README, Cluster)");
             }
+            metrics.counterFunction("holepunch_cluster_redis_round_trips_total", "Round trips to Redis (each a pipeline of commands).",
+                    () -> cluster.roundTrips());
             metrics.counterFunction("holepunch_cluster_refused_messages_total",
                     "Messages from other instances refused: not sealed with CLUSTER_SECRET, stale, or replayed.", () -> cluster.refusedMessages.get());
             clusterIds = new ClusterIds(cluster, registry, log, new ClusterSessions());

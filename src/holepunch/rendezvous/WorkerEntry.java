@@ -39,6 +39,9 @@ final class WorkerEntry {
     final TokenBucket rate;
     /** Introductions to this session (P2P_OFFERS_PER_MIN). */
     final TokenBucket offers;
+    /** Requests of this session for workers held by other instances (each a Redis lookup): 5 a second, 10 at once. */
+    static final double LOOKUPS_PER_SEC = 5;
+    final TokenBucket lookups = new TokenBucket(LOOKUPS_PER_SEC, 10, System.nanoTime());
     /** Set when the cluster refused this session its id (another instance holds it with another key): it binds nothing. */
     volatile boolean refusedByCluster;
     /** The key is the worker process's alone (its proof said so): it holds the id only while this session lives. */

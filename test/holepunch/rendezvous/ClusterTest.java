@@ -186,6 +186,48 @@ class ClusterTest {
         }
     }
 
+    /**
+     * Attack: every request for an id this instance does not hold costs a Redis lookup; one session asking for 300
+     * unknown ids queued them all on the connections the upgrades need. Lookups are now bounded per session (5 a
+     * second, 10 at once) and in total, an id found nowhere is remembered for 2 s, and every request is answered.
+     */
+    @Test
+    void requestsForUnknownIds_costBoundedLookups_andEachIsAnswered() throws Exception {
+        List<RawWebSocket> sockets = new ArrayList<>();
+        try (RedisServer redis = new RedisServer();
+             TestRendezvous a = new TestRendezvous(Map.of("REDIS_URL", redis.url(), "MAX_MESSAGES_PER_SEC", "1000"));
+             TestRendezvous b = new TestRendezvous(Map.of("REDIS_URL", redis.url()))) {
+            register(sockets, a.port, "asker", 45001);
+            RawWebSocket asker = sockets.getFirst();
+            java.util.function.Supplier<Long> trips = () -> {
+                try {
+                    java.util.regex.Matcher m = java.util.regex.Pattern.compile("holepunch_cluster_redis_round_trips_total (\\d+)")
+                            .matcher(a.get("/metrics").body());
+                    return m.find() ? Long.parseLong(m.group(1)) : -1;
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            };
+            Await.until(Duration.ofSeconds(5), "instance b listed", () -> b.workers().containsKey("asker"));
+            long before = trips.get();
+            long t0 = System.nanoTime();
+            for (int i = 0; i < 300; i++) asker.sendText("{\"type\": \"request_p2p_connection\", \"target_worker_id\": \"ghost-" + i + "\"}");
+            int answered = 0;
+            while (answered < 300) {
+                Map<String, Object> m = Json.parseObject(asker.readSkippingPings().text());
+                assertEquals("p2p_connection_error", m.get("type"), m.toString());
+                answered++;
+            }
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            long lookups = trips.get() - before;
+            // Each lookup is at most two round trips; the writer's own refreshes add a few a second.
+            assertTrue(lookups <= 2 * (10 + 5 * seconds) + 10 * seconds + 10, lookups + " round trips for 300 unknown ids in " + seconds + " s");
+            System.out.println("ClusterTest: 300 unknown ids answered in " + String.format("%.2f", seconds) + " s with " + lookups + " Redis round trips");
+        } finally {
+            closeAll(sockets);
+        }
+    }
+
     /** The operator page's figures are the whole cluster's on every instance, and a pair spanning two counts once. */
     @Test
     void operatorFigures_areTheClustersOnEveryInstance_eachPairCountedOnce() throws Exception {
