@@ -204,7 +204,7 @@ final class PathCrypto {
         if (initiating == null || fresh) {
             initiatingEpoch = (Math.max(sendEpoch, initiatingEpoch) + 1) & 0xFF;
             initiating = new Noise.Handshake(Noise.Pattern.IK, true, prologue, me.staticKey(), peer.staticKey(), null, RANDOM);
-            byte[] m = initiating.writeMessage(nextTimestamp(clock.getAsLong()));
+            byte[] m = initiating.writeMessage(nextTimestamp(System.currentTimeMillis()));     // wall time: a restarted peer keeps counting up
             initiatingMessage = control(Probe.Kind.HANDSHAKE_INIT, initiatingEpoch, m);
         }
         return initiatingMessage;

@@ -47,6 +47,11 @@ public final class Bench {
             return;
         }
         if (only.isEmpty() || only.equals("ui")) UiBench.run(Integer.parseInt(System.getenv().getOrDefault("BENCH_SESSIONS", "10000")));
+        if (only.equals("tail")) {
+            TailBench.run(Integer.parseInt(System.getenv().getOrDefault("BENCH_SESSIONS", "10000")),
+                    Integer.parseInt(System.getenv().getOrDefault("BENCH_REPEAT", "3")));
+            return;
+        }
         if (only.equals("cluster")) {
             ClusterBench.run(Integer.parseInt(System.getenv().getOrDefault("BENCH_SESSIONS", "10000")));
             return;
