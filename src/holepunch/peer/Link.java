@@ -254,6 +254,7 @@ final class Link {
             return;
         }
         PathCrypto.Result r = crypto.onHandshake(p);
+        if (PathCrypto.DUPLICATE.equals(r.dropped())) return;         // the other copy of an answer already taken
         if (r.dropped() != null) {
             peers.dropped("handshake_" + r.dropped());
             return;

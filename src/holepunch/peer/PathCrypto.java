@@ -115,6 +115,9 @@ final class PathCrypto {
         }
     }
 
+    /** A second answer to a handshake already complete (not counted as a drop). */
+    static final String DUPLICATE = "duplicate";
+
     private final Identity me;
     private final PublicIdentity peer;
     private final Role role;
@@ -255,6 +258,8 @@ final class PathCrypto {
                 return new Result(null, reply, null);
             }
             if (p.kind() == Probe.Kind.HANDSHAKE_RESP && role == Role.INITIATOR) {
+                // The INIT goes over the relay and the direct path both, so its answer may come twice: the second is no replay.
+                if (initiating == null && epoch == sendEpoch) return Result.drop(DUPLICATE);
                 if (initiating == null || epoch != initiatingEpoch) return Result.drop("replay");
                 initiating.readMessage(message);
                 Noise.CipherState[] cs = initiating.split();

@@ -67,6 +67,16 @@ class KeyTimersTest {
     }
 
     @Test
+    void anAnswerThatCameTwice_isADuplicate_notAReplay() {
+        byte[] init = initiator.handshakeInit(true);
+        PathCrypto.Result answered = responder.onHandshake(Probe.parse(init, init.length, responder.recvProbeKey));
+        PathCrypto.Result again = responder.onHandshake(Probe.parse(init, init.length, responder.recvProbeKey));
+        assertArrayEquals(answered.reply(), again.reply(), "the INIT came by the relay and the direct path: the same answer twice");
+        assertNull(initiator.onHandshake(Probe.parse(answered.reply(), answered.reply().length, initiator.recvProbeKey)).dropped());
+        assertEquals(PathCrypto.DUPLICATE, initiator.onHandshake(Probe.parse(again.reply(), again.reply().length, initiator.recvProbeKey)).dropped());
+    }
+
+    @Test
     void keys_askForARekeyAfterTwoMinutes_andAreRefusedAfterThree() {
         handshake();
         byte[] early = initiator.seal("early".getBytes(StandardCharsets.UTF_8));
