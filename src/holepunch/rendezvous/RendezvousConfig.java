@@ -19,7 +19,7 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                                holepunch.stun.StunServer.ChangePolicy stunChangePolicy, boolean connectionLimitsSet,
                                ClientAddress trustedProxies, int relayTotalBytesPerSec, TurnGrant turn,
                                long clusterLivenessMillis, long drainMillis, long drainCloseMillis, int rebalancePerMin,
-                               boolean proxyProtocol, String clusterSecret, boolean debugDetails) {
+                               boolean proxyProtocol, String clusterSecret, boolean debugDetails, String approvedKeysFile) {
 
     /** RELAY_BYTES_PER_SEC's default: 2 MiB/s a pair, a 10 Mbit/s stream of 1,200-byte datagrams with room to spare. */
     public static final int DEFAULT_RELAY_BYTES_PER_SEC = 2 << 20;
@@ -71,7 +71,8 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                 env.integer("REBALANCE_PER_MIN", 0, 0, 1_000_000),
                 proxyProtocol(env),
                 clusterSecret(env),
-                env.bool("DEBUG_DETAILS", false));
+                env.bool("DEBUG_DETAILS", false),
+                env.string("APPROVED_KEYS_FILE", "").isBlank() ? null : env.string("APPROVED_KEYS_FILE", "").strip());
     }
 
     /** {@code CLUSTER_SECRET}: the key instances seal their messages to each other with; at least 16 characters. */

@@ -49,6 +49,8 @@ public final class RendezvousServer implements AutoCloseable {
     private final Auth auth;
     private final Admission admission;
     private final IdentityBindings identities;
+    /** Null unless APPROVED_KEYS_FILE is set. */
+    private final ApprovedKeys approved;
     private final ByteBudget buffers;
     private final ConnectionLoop[] loops;
     private final AtomicInteger nextLoop = new AtomicInteger();
@@ -75,6 +77,7 @@ public final class RendezvousServer implements AutoCloseable {
         this.auth = new Auth(config.token());
         this.admission = new Admission(config, metrics, log);
         this.identities = new IdentityBindings(config);
+        this.approved = config.approvedKeysFile() == null ? null : ApprovedKeys.load(java.nio.file.Path.of(config.approvedKeysFile()), log);
         // Before anything loads the JDK server's classes: it reads its limits once, then.
         HttpServerUpgrade.configure(config.handshakeTimeoutSec(), RendezvousConfig.MAX_REQUEST_HEAD_BYTES, admission.maxPending());
         HttpServerUpgrade.checkAvailable();
@@ -328,6 +331,10 @@ public final class RendezvousServer implements AutoCloseable {
         }
         IdentityBindings.Checked proof = identities.check(workerId, headers.getFirst(UpgradeProof.HEADER), headers.getFirst("Host"));
         if (proof.refusal() != null) return refuse(ex, workerId, proof.refusal());
+        if (approved != null) {
+            Admission.Refusal notApproved = approved.check(workerId, proof.identity());
+            if (notApproved != null) return refuse(ex, workerId, notApproved);
+        }
         InetSocketAddress peer = ex.getRemoteAddress();
         InetSocketAddress remote = clientOf(ex, headers);
         String ip = Addresses.text(remote.getAddress());     // RFC 5952 for IPv6
