@@ -64,6 +64,14 @@ final class ClusterDirectory implements AutoCloseable {
     static final long SNAPSHOT_MILLIS = 2000;
     private volatile java.util.function.Supplier<String> snapshot;
     private long snapshotWrittenAt;
+    /** ID_BINDING_GRACE_SEC in ms: live keyed sessions' bindings are written again every third of it (0: none). */
+    private volatile long bindingMillis;
+    private long bindingsWrittenAt;
+
+    /** Keeps the bindings of this instance's live sessions with kept keys in Redis while they live ({@link ClusterIds#checkUpgrade}). */
+    void liveBindings(long graceMillis) {
+        bindingMillis = graceMillis;
+    }
     private final long refreshMillis;
     private final Set<String> dirty = ConcurrentHashMap.newKeySet();
     private volatile boolean wholeWrite = true;
@@ -324,6 +332,15 @@ final class ClusterDirectory implements AutoCloseable {
         }
         long expiry = System.currentTimeMillis() + ttlMillis;
         announcements.drainTo(cmds, 1000);
+        long grace = bindingMillis;
+        if (grace > 0 && System.currentTimeMillis() - bindingsWrittenAt >= Math.max(1000, grace / 3)) {
+            bindingsWrittenAt = System.currentTimeMillis();
+            for (WorkerEntry w : registry.snapshot()) {
+                if (w.identity != null && !w.ephemeralKey && !w.refusedByCluster && w.connection.isOpen()) {
+                    cmds.add(List.of("SET", ClusterIds.BINDING + w.id, w.identity.fingerprint(), "PX", Long.toString(grace)));
+                }
+            }
+        }
         java.util.function.Supplier<String> snap = snapshot;
         if (snap != null && System.currentTimeMillis() - snapshotWrittenAt >= SNAPSHOT_MILLIS - BATCH_MILLIS) {
             snapshotWrittenAt = System.currentTimeMillis();

@@ -18,8 +18,9 @@ import java.util.Map;
  * holding an older session of that id closes it, as a local replacement would; unless the id is bound
  * there to another key than the newcomer's, in which case it answers {@value #REFUSE} and the
  * newcomer's instance closes the newcomer.</li>
- * <li>A keyed session that ends leaves its binding in Redis for the grace period
- * ({@code holepunch:binding:<id>}), which every instance checks at upgrade.</li>
+ * <li>A session with a kept key binds its id in Redis at its upgrade ({@code holepunch:binding:<id>},
+ * {@code SET NX}), kept while it lives and for the grace period after, which every instance checks at
+ * upgrade: a second key for the id is refused there, before any 101.</li>
  * </ul>
  */
 final class ClusterIds {
@@ -78,20 +79,34 @@ final class ClusterIds {
     static final String NONCE = "holepunch:nonce:";
 
     /**
-     * The fingerprint bound to {@code workerId} cluster-wide (or null), and whether {@code nonce} is used here for
-     * the first time in the whole cluster ({@code SET NX}: a proof captured on one instance is refused on every
-     * other); one round trip. A null nonce (a keyless session) is not looked up.
+     * What an upgrade needs of the cluster, in one round trip: the fingerprint bound to {@code workerId} (or null),
+     * whether {@code nonce} is used here for the first time in the whole cluster ({@code SET NX}: a proof captured on
+     * one instance is refused on every other; null for a keyless session), and, for a key kept across restarts
+     * ({@code bindMillis} above 0), the id bound to it at once with {@code SET NX} while its session lives (the
+     * directory writer refreshes it, {@link ClusterDirectory#liveBindings}): a second key for a live bound id is
+     * refused at its upgrade on any instance, not closed after it.
      */
     record UpgradeCheck(String boundFingerprint, boolean nonceFresh) {
     }
 
-    UpgradeCheck checkUpgrade(String workerId, String nonce) throws IOException {
-        if (nonce == null) return new UpgradeCheck(boundFingerprint(workerId), true);
-        List<holepunch.redis.Resp.Value> r = directory.pipelineRead(List.of(List.of("GET", BINDING + workerId),
-                List.of("SET", NONCE + nonce, "1", "NX", "PX", Long.toString(2000L * holepunch.crypto.UpgradeProof.WINDOW_SECONDS))));
+    UpgradeCheck checkUpgrade(String workerId, String nonce, String fingerprint, long bindMillis) throws IOException {
+        List<List<String>> cmds = new java.util.ArrayList<>();
+        cmds.add(List.of("GET", BINDING + workerId));
+        boolean bind = fingerprint != null && bindMillis > 0;
+        if (bind) cmds.add(List.of("SET", BINDING + workerId, fingerprint, "NX", "PX", Long.toString(bindMillis)));
+        if (nonce != null) cmds.add(List.of("SET", NONCE + nonce, "1", "NX", "PX", Long.toString(2000L * holepunch.crypto.UpgradeProof.WINDOW_SECONDS)));
+        List<holepunch.redis.Resp.Value> r = directory.pipelineRead(cmds);
+        for (holepunch.redis.Resp.Value v : r) {
+            if (v instanceof holepunch.redis.Resp.Error e) throw new IOException("redis refused an upgrade check: " + e.message());
+        }
         String fp = r.get(0) instanceof holepunch.redis.Resp.Bulk b ? b.text() : null;
-        if (r.get(1) instanceof holepunch.redis.Resp.Error e) throw new IOException("redis refused a nonce: " + e.message());
-        return new UpgradeCheck(fp, r.get(1) instanceof holepunch.redis.Resp.Simple ok && ok.text().equals("OK"));
+        if (bind && fp == null && !isOk(r.get(1))) fp = "(bound by another instance just now)";   // lost a race for the id
+        boolean fresh = nonce == null || isOk(r.getLast());
+        return new UpgradeCheck(fp, fresh);
+    }
+
+    private static boolean isOk(holepunch.redis.Resp.Value v) {
+        return v instanceof holepunch.redis.Resp.Simple ok && ok.text().equals("OK");
     }
 
     /** From the subscriber's thread: another instance registered an id, or refused ours. */

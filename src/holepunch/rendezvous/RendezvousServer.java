@@ -105,6 +105,7 @@ public final class RendezvousServer implements AutoCloseable {
             metrics.counterFunction("holepunch_cluster_refused_messages_total",
                     "Messages from other instances refused: not sealed with CLUSTER_SECRET, stale, or replayed.", () -> cluster.refusedMessages.get());
             clusterIds = new ClusterIds(cluster, registry, log, new ClusterSessions());
+            cluster.liveBindings(config.idBindingGraceSec() * 1000L);
         } else {
             cluster = null;
             clusterIds = null;
@@ -397,7 +398,9 @@ public final class RendezvousServer implements AutoCloseable {
     private Admission.Refusal clusterBinding(WorkerEntry entry, String nonce) {
         String fp;
         try {
-            ClusterIds.UpgradeCheck check = clusterIds.checkUpgrade(entry.id, nonce);
+            boolean kept = entry.identity != null && !entry.ephemeralKey;
+            ClusterIds.UpgradeCheck check = clusterIds.checkUpgrade(entry.id, nonce, kept ? entry.identity.fingerprint() : null,
+                    kept ? config.idBindingGraceSec() * 1000L : 0);
             if (!check.nonceFresh()) {
                 return new Admission.Refusal(401, "bad_proof", "refused a replayed proof (its nonce was used on another instance)",
                         "this proof was used already", Map.of());
