@@ -60,11 +60,13 @@ function echoRounds(ws, rounds, out) {
   const burst = (Date.now() - b0) / 1000;
   const l = await list();
   const lat = [];
+  const e0 = Date.now();
   await Promise.all(open.slice(0, 100).map(ws => echoRounds(ws, 100, lat)));
+  const e1 = Date.now();
   lat.sort((a, b) => a - b);
   const q = p => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
   console.log(JSON.stringify({sessions: open.length, burst_s: burst, list_ms: l.ms, list_bytes: l.bytes, list_status: l.status,
-    echo_p50_ms: q(0.5), echo_p99_ms: q(0.99), echo_max_ms: lat[lat.length - 1], echoes: lat.length}));
+    echo_p50_ms: q(0.5), echo_p99_ms: q(0.99), echo_max_ms: lat[lat.length - 1], echoes: lat.length, echo_from: e0, echo_to: e1}));
   for (const ws of open) ws.terminate();
   process.exit(0);
 })().catch(e => { console.error(String(e)); process.exit(1); });
