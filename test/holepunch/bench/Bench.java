@@ -47,6 +47,11 @@ public final class Bench {
             return;
         }
         if (only.isEmpty() || only.equals("ui")) UiBench.run(Integer.parseInt(System.getenv().getOrDefault("BENCH_SESSIONS", "10000")));
+        if (only.equals("tail") && "java".equals(System.getenv("BENCH_TAIL_CLIENT"))) {
+            TailBench.runJava(Integer.parseInt(System.getenv().getOrDefault("BENCH_SESSIONS", "10000")),
+                    Integer.parseInt(System.getenv().getOrDefault("BENCH_REPEAT", "3")));
+            return;
+        }
         if (only.equals("tail")) {
             TailBench.run(Integer.parseInt(System.getenv().getOrDefault("BENCH_SESSIONS", "10000")),
                     Integer.parseInt(System.getenv().getOrDefault("BENCH_REPEAT", "3")));

@@ -86,9 +86,30 @@ final class TailBench {
         return o instanceof Number x ? x.doubleValue() : Double.NaN;
     }
 
-    static double median(double[] v) {
-        double[] s = v.clone();
-        Arrays.sort(s);
-        return s[s.length / 2];
+    /**
+     * The same pattern with our own Java client (WsLoad, one thread, non-blocking; BENCH_TAIL_CLIENT=java): 200
+     * handshakes in flight rather than batches of 200, then the list, then 100 sessions echoing for one second.
+     * Tells the server's part of the tail from the client's.
+     */
+    static void runJava(int sessions, int repeat) throws Exception {
+        for (int r = 0; r < repeat; r++) {
+            RvServer server = RvServer.start("holepunch", List.of(Path.of("run.sh").toAbsolutePath().toString(), "rendezvous"),
+                    Map.of("MAX_MESSAGES_PER_SEC", "50", "MAX_SESSIONS_PER_IP", "1000000"));
+            try (WsLoad load = new WsLoad(server.target)) {
+                Thread.sleep(1000);
+                double took = load.register(sessions, 200, "jtail-", 300_000_000_000L);
+                long l0 = System.nanoTime();
+                try (java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient()) {
+                    http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + server.port + "/debug/list_workers")).build(),
+                            java.net.http.HttpResponse.BodyHandlers.discarding());
+                }
+                double listMs = (System.nanoTime() - l0) / 1e6;
+                double[] echo = load.echo(100, 1.0);
+                System.out.printf(Locale.ROOT, "tail java client run %d: %d sessions in %.1f s, list %.0f ms, echo %.0f/s p50 %.1f ms p99 %.1f ms%n",
+                        r + 1, sessions, took, listMs, echo[0], echo[1], echo[2]);
+            } finally {
+                server.stop();
+            }
+        }
     }
 }
