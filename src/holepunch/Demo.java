@@ -111,7 +111,7 @@ final class Demo {
         Log log = Log.of("demo");
         int httpPort = env.port("PORT", freeOr(8080), true);
         Map<String, String> rv = new HashMap<>(Map.of("PORT", String.valueOf(httpPort), "BIND_ADDRESS", "127.0.0.1",
-                "STUN_UDP_PORT", String.valueOf(env.port("STUN_UDP_PORT", freeUdpOr(3478), false)), "MAX_SESSIONS", "1000",
+                "STUN_UDP_PORT", String.valueOf(env.port("STUN_UDP_PORT", freeUdpPairOr(3478), false)), "MAX_SESSIONS", "1000",
                 "SETUP_NICE", "0"));     // the workers share this process's virtual-thread carriers: not lowered
         RendezvousServer server = RendezvousServer.start(RendezvousConfig.from(new Env(rv)));
         String base = "http://127.0.0.1:" + server.port();
@@ -158,6 +158,24 @@ final class Demo {
         try (HttpClient c = HttpClient.newHttpClient()) {
             return c.send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString()).body();
         }
+    }
+
+    /**
+     * A UDP port whose next one is free too (the STUN server's OTHER-ADDRESS takes it): {@code preferred} when it
+     * and its neighbour are, else a pair the system picks (the demo warns of nothing it chose itself).
+     */
+    private static int freeUdpPairOr(int preferred) {
+        for (int i = 0; i < 20; i++) {
+            try (java.net.DatagramSocket a = new java.net.DatagramSocket(new InetSocketAddress("127.0.0.1", i == 0 ? preferred : 0))) {
+                int p = a.getLocalPort();
+                if (p == 65535) continue;
+                new java.net.DatagramSocket(new InetSocketAddress("127.0.0.1", p + 1)).close();     // free too
+                return p;
+            } catch (IOException e) {
+                // taken: try another
+            }
+        }
+        return freeUdpOr(0);
     }
 
     private static int freeUdpOr(int preferred) {

@@ -58,6 +58,14 @@ public final class TurnClient implements AutoCloseable {
     static final int ALLOCATE = 0x003, REFRESH = 0x004, SEND = 0x006, DATA = 0x007, CREATE_PERMISSION = 0x008, CHANNEL_BIND = 0x009;
     /** §9: permissions last 300 s; refreshed every 240 s while wanted. Channels last 600 s (§12); rebound every 480 s. */
     static final long PERMISSION_REFRESH_MILLIS = 240_000, CHANNEL_REFRESH_MILLIS = 480_000;
+    /**
+     * Over UDP, a Binding indication to the server this often while the allocation lives (RFC 8489 §6.3, as ICE's
+     * keepalives): a NAT in front forgets a UDP mapping after 30 s without traffic (Linux's conntrack unless the
+     * flow lived 2 s), and the server's datagrams for us (peers' Data indications) then die at it. Found by the NAT
+     * lab: a pair whose first introduction came before the relayed addresses were known tried TURN 35 s later, through
+     * a mapping gone, and every attempt after failed too.
+     */
+    static final long KEEPALIVE_MILLIS = 15_000;
     /** A permission is kept while the peer was wanted within this long. */
     static final long WANTED_MILLIS = 600_000;
     static final long FIRST_RTO_MILLIS = 500;
@@ -159,9 +167,27 @@ public final class TurnClient implements AutoCloseable {
         log.info(selfId, "TURN allocation at " + transportName + " " + holepunch.net.Addresses.text(server) + ": relayed address " + holepunch.net.Addresses.text(r)
                 + " for " + lifetime + " s");
         scheduler.schedule(Math.max(10, lifetime - 60) * 1000, this::refresh);
+        InetSocketAddress allocation = r;
+        if (transportName.equals("udp")) scheduler.schedule(KEEPALIVE_MILLIS, () -> keepalive(allocation));
         for (InetAddress ip : wanted.keySet()) createPermission(ip);
         host.relayed(r);
     }
+
+    /** Keeps the NAT's mapping towards the server open while allocation {@code at} lives ({@link #KEEPALIVE_MILLIS}). */
+    private void keepalive(InetSocketAddress at) {
+        if (closed || relayed != at) return;
+        try {
+            host.send(ByteBuffer.wrap(new StunMessage(StunClass.INDICATION, StunMessage.BINDING, StunMessage.newTransactionId(), List.of())
+                    .encode(false)), server);
+            keepalives.incrementAndGet();
+        } catch (IOException e) {
+            log.debug(selfId, "TURN keepalive to " + holepunch.net.Addresses.text(server) + " failed: " + e.getMessage());
+        }
+        scheduler.schedule(KEEPALIVE_MILLIS, () -> keepalive(at));
+    }
+
+    /** Keepalives sent (tests read it). */
+    final java.util.concurrent.atomic.AtomicLong keepalives = new java.util.concurrent.atomic.AtomicLong();
 
     private static long lifetimeOf(StunMessage m, long otherwise) {
         byte[] v = m.attribute(AttributeType.LIFETIME);

@@ -41,10 +41,18 @@ class TurnClientTest {
         final TurnClient client;
         private final Thread reader;
 
+        /** STUN Binding indications this side sent (its keepalives). */
+        final java.util.concurrent.atomic.AtomicInteger bindingIndications = new java.util.concurrent.atomic.AtomicInteger();
+
         Side(InetSocketAddress server, TurnCredentials credentials) throws IOException {
-            client = new TurnClient("t", server, credentials, Scheduler.system(), new TurnClient.Host() {
+            this(server, credentials, Scheduler.system());
+        }
+
+        Side(InetSocketAddress server, TurnCredentials credentials, Scheduler scheduler) throws IOException {
+            client = new TurnClient("t", server, credentials, scheduler, new TurnClient.Host() {
                 @Override
                 public void send(ByteBuffer datagram, InetSocketAddress to) throws IOException {
+                    if (datagram.remaining() >= 2 && datagram.getShort(datagram.position()) == 0x0011) bindingIndications.incrementAndGet();
                     channel.send(datagram, to);
                 }
 
@@ -77,6 +85,36 @@ class TurnClientTest {
             client.close();
             channel.close();
             reader.join(2000);
+        }
+    }
+
+    /**
+     * Over UDP the client keeps the NAT's mapping towards the server open with a Binding indication every 15 s while
+     * its allocation lives. Without them (the NAT lab found it) a NAT forgot the mapping after 30 s of quiet and the
+     * peers' datagrams through the server never reached the worker again.
+     */
+    @Test
+    @org.junit.jupiter.api.Tag("slow")
+    void overUdp_aBindingIndicationKeepsTheMappingEvery15Seconds() throws Exception {
+        holepunch.testing.FakeScheduler clock = new holepunch.testing.FakeScheduler();
+        try (Coturn turn = new Coturn("127.0.0.1", "s3cret");
+             Side side = new Side(new InetSocketAddress("127.0.0.1", turn.port),
+                     TurnCredentials.forWorker("s3cret", "worker-k", 600, System.currentTimeMillis() / 1000), clock)) {
+            side.client.start();
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            while (!side.relayed.isDone() && System.nanoTime() < deadline) {      // the client's timers run on this clock
+                clock.advance(100);                  // retransmissions too, should the first request be lost
+                Thread.sleep(5);
+            }
+            assertTrue(side.relayed.isDone(), "allocated: " + side.client.status());
+            assertEquals(0, side.bindingIndications.get());
+            clock.advance(TurnClient.KEEPALIVE_MILLIS);
+            assertEquals(1, side.bindingIndications.get(), "one after 15 s of allocation");
+            clock.advance(TurnClient.KEEPALIVE_MILLIS);
+            assertEquals(2, side.bindingIndications.get(), "and every 15 s");
+            side.client.close();
+            clock.advance(3 * TurnClient.KEEPALIVE_MILLIS);
+            assertEquals(2, side.bindingIndications.get(), "none once closed");
         }
     }
 
