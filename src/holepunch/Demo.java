@@ -125,6 +125,7 @@ final class Demo {
         String list = get(base + "/debug/list_workers");
         StringBuilder out = new StringBuilder("\n=== holepunch demo ===\n");
         out.append("rendezvous:  ").append(base).append("   (STUN on UDP 127.0.0.1:").append(server.stunPort()).append(")\n");
+        out.append("operator page: ").append(base).append("/ui   (the fleet, its pairs and why each is direct or relayed)\n");
         for (Worker w : workers) {
             out.append("worker ").append(w.id()).append(": UDP port ").append(w.udpPort())
                     .append(", status http://127.0.0.1:").append(w.healthPort()).append("/status\n");

@@ -33,14 +33,32 @@ public final class KnownPeers {
     /** What the store says of an offered key. */
     public enum Verdict {
         /** First seen and kept now (or kept already). */
-        NEW, KNOWN,
+        NEW("new"), KNOWN("known"),
         /** A key this peer holds only for its process: accepted, not kept. */
-        EPHEMERAL,
+        EPHEMERAL("ephemeral"),
         /** Another key than the one kept: refused. */
-        CHANGED,
-        /** The store is full: accepted, not kept (said once). */
-        FULL
+        CHANGED("changed"),
+        /** The store is full: accepted, not kept. */
+        FULL("not_kept");
+
+        /** As /status shows it ({@code key_trust}). */
+        final String label;
+
+        Verdict(String label) {
+            this.label = label;
+        }
     }
+
+    /** Offers refused for a changed key, kept for /status: at most this many, the newest last. */
+    static final int MAX_ALARMS = 16;
+    private final java.util.ArrayDeque<Map<String, Object>> alarms = new java.util.ArrayDeque<>();
+    /** How each peer's key is trusted now (pinned, known, new, ephemeral), for /status; at most {@value #MAX_PEERS}. */
+    private final LinkedHashMap<String, String> trust = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, String> eldest) {
+            return size() > MAX_PEERS;
+        }
+    };
 
     private final Path file;
     private final Map<String, String> keys = new LinkedHashMap<>();
@@ -59,6 +77,27 @@ public final class KnownPeers {
     /** Why the file could not be read or written last time, or null. */
     public synchronized String problem() {
         return problem;
+    }
+
+    synchronized void trusted(String peer, String how) {
+        trust.put(peer, how);
+    }
+
+    /** How {@code peer}'s key is trusted now, or null. */
+    synchronized String trust(String peer) {
+        return trust.get(peer);
+    }
+
+    /** An offer of {@code peer} with {@code offered}, which is not the key kept for it: remembered for /status. */
+    synchronized void alarm(String peer, PublicIdentity offered, boolean ephemeral, long nowMillis) {
+        if (alarms.size() == MAX_ALARMS) alarms.removeFirst();
+        alarms.addLast(holepunch.json.Json.obj("peer_worker_id", peer, "known_fingerprint", keys.get(peer),
+                "offered_fingerprint", offered.fingerprint(), "offered_key_ephemeral", ephemeral, "at_ms", nowMillis));
+    }
+
+    /** Offers refused because the peer's key changed, newest last. */
+    synchronized List<Map<String, Object>> alarms() {
+        return new ArrayList<>(alarms);
     }
 
     /** The kept fingerprint of {@code peer}, or null. */

@@ -606,6 +606,6 @@ final class Link {
                 "last_answer_ms_ago", last == 0 ? null : peers.scheduler.nowMillis() - last,
                 "encrypted", crypto.hasKeys(), "key_epoch", crypto.hasKeys() ? crypto.epoch() : null,
                 "key_fingerprint", crypto.peerIdentity() == null ? null : crypto.peerIdentity().fingerprint(),
-                "key_trust", peers.keyTrust.get(peer));
+                "key_trust", peers.knownPeers.trust(peer));
     }
 }

@@ -231,19 +231,12 @@ public final class Peers {
     /** The newest handshake time taken from each peer key, across pairs (a recorded INIT is refused on a later pair too). */
     final PathCrypto.Timestamps handshakeTimes = new PathCrypto.Timestamps();
 
-    /** Peers' keys as first proved (trust on first use), and the alarms of keys that changed. */
+    /** Peers' keys as first proved (trust on first use), how each is trusted now, and the alarms of keys that changed. */
     final KnownPeers knownPeers;
-    /** The last {@value #MAX_ALARMS} offers refused for a changed key: newest last. */
-    private final java.util.ArrayDeque<Map<String, Object>> keyAlarms = new java.util.ArrayDeque<>();
-    static final int MAX_ALARMS = 16;
-    /** How each peer's key is trusted now (shown per peer in /status): pinned, known, new, ephemeral. */
-    final Map<String, String> keyTrust = new java.util.concurrent.ConcurrentHashMap<>();
 
     /** Offers refused because the peer's key changed (newest last), for /status. */
     public List<Map<String, Object>> keyAlarms() {
-        synchronized (keyAlarms) {
-            return new ArrayList<>(keyAlarms);
-        }
+        return knownPeers.alarms();
     }
 
     /** This worker's own NAT mapping, as its last discovery found it (named in relay reasons). */
@@ -563,32 +556,22 @@ public final class Peers {
         if (key.sameKey(identity.publicIdentity())) return "the offered peer holds this worker's own key";
         if (pin != null) {
             knownPeers.pinned(peer, key);
-            keyTrust.put(peer, "pinned");
+            knownPeers.trusted(peer, "pinned");
             return null;
         }
         KnownPeers.Verdict v = knownPeers.check(peer, key, offer.peerKeyEphemeral());
         if (v == KnownPeers.Verdict.CHANGED) {
-            String kept = knownPeers.known(peer);
             inc("holepunch_worker_peer_key_changed_total");
-            synchronized (keyAlarms) {
-                if (keyAlarms.size() == MAX_ALARMS) keyAlarms.removeFirst();
-                keyAlarms.addLast(holepunch.json.Json.obj("peer_worker_id", peer, "known_fingerprint", kept, "offered_fingerprint", key.fingerprint(),
-                        "offered_key_ephemeral", offer.peerKeyEphemeral(), "at_ms", System.currentTimeMillis()));
-            }
+            knownPeers.alarm(peer, key, offer.peerKeyEphemeral(), System.currentTimeMillis());
             log.error(selfId, "KEY CHANGED: the rendezvous offered '" + peer + "' with key " + key.fingerprint()
-                    + (offer.peerKeyEphemeral() ? " (a key for its process only)" : "") + ", but it proved " + kept
+                    + (offer.peerKeyEphemeral() ? " (a key for its process only)" : "") + ", but it proved " + knownPeers.known(peer)
                     + " before: refusing (an impostor, or the peer has a new key: to trust the new one, remove its line from "
                     + (knownPeers.file() == null ? "this worker's memory by restarting it" : knownPeers.file()) + " or name it in PEER_KEYS)");
             return "key changed: this worker knows '" + peer + "' by another key (trust on first use)";
         }
         if (v == KnownPeers.Verdict.NEW) log.info(selfId, "first key seen for " + peer + ": " + key.fingerprint() + " (kept"
                 + (knownPeers.file() == null ? " for this process)" : " in " + knownPeers.file() + ")"));
-        keyTrust.put(peer, switch (v) {
-            case NEW -> "new";
-            case KNOWN -> "known";
-            case EPHEMERAL -> "ephemeral";
-            default -> "not_kept";
-        });
+        knownPeers.trusted(peer, v.label);
         return null;
     }
 

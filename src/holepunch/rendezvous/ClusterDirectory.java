@@ -397,18 +397,32 @@ final class ClusterDirectory implements AutoCloseable {
         }
     }
 
+    /**
+     * The other live instances (one round trip on {@code reader}, which also sweeps out lapsed ones); null when
+     * Redis answers with something else.
+     */
+    private List<String> otherLiveInstances(RedisClient reader) throws IOException {
+        String now = Long.toString(System.currentTimeMillis());
+        roundTrips.incrementAndGet();
+        List<Resp.Value> r = reader.pipeline(List.of(
+                List.of("ZREMRANGEBYSCORE", INSTANCES, "-inf", "(" + now),
+                List.of("ZRANGEBYSCORE", INSTANCES, now, "+inf")));
+        if (!(r.get(1) instanceof Resp.Array live) || live.items() == null) return null;
+        List<String> others = new ArrayList<>();
+        for (Resp.Value v : live.items()) {
+            if (v instanceof Resp.Bulk b && !instance.equals(b.text())) others.add(b.text());
+        }
+        return others;
+    }
+
     /** The other live instances' operator figures (two round trips); null when Redis cannot be read. */
     List<Map<String, Object>> otherSnapshots() {
         try {
-            String now = Long.toString(System.currentTimeMillis());
             RedisClient reader = reader();
-            roundTrips.incrementAndGet();
-            Resp.Value live = reader.pipeline(List.of(List.of("ZRANGEBYSCORE", INSTANCES, now, "+inf"))).getFirst();
-            if (!(live instanceof Resp.Array a) || a.items() == null) return null;
+            List<String> others = otherLiveInstances(reader);
+            if (others == null) return null;
             List<String> mget = new ArrayList<>(List.of("MGET"));
-            for (Resp.Value v : a.items()) {
-                if (v instanceof Resp.Bulk b && !instance.equals(b.text())) mget.add(SNAPSHOT + b.text());
-            }
+            for (String other : others) mget.add(SNAPSHOT + other);
             List<Map<String, Object>> out = new ArrayList<>();
             if (mget.size() == 1) return out;
             roundTrips.incrementAndGet();
@@ -434,22 +448,11 @@ final class ClusterDirectory implements AutoCloseable {
      */
     Map<String, Object> otherInstancesWorkers() {
         try {
-            String now = Long.toString(System.currentTimeMillis());
-            roundTrips.incrementAndGet();
             RedisClient reader = reader();      // an HTTP thread: not the writer's connection
-            List<Resp.Value> r = reader.pipeline(List.of(
-                    List.of("ZREMRANGEBYSCORE", INSTANCES, "-inf", "(" + now),
-                    List.of("ZRANGEBYSCORE", INSTANCES, now, "+inf")));
-            if (!(r.get(1) instanceof Resp.Array live) || live.items() == null) return null;
+            List<String> others = otherLiveInstances(reader);
+            if (others == null) return null;
             List<List<String>> reads = new ArrayList<>();
-            List<String> others = new ArrayList<>();
-            for (Resp.Value v : live.items()) {
-                String other = ((Resp.Bulk) v).text();
-                if (!other.equals(instance)) {
-                    reads.add(List.of("HGETALL", WORKERS + other));
-                    others.add(other);
-                }
-            }
+            for (String other : others) reads.add(List.of("HGETALL", WORKERS + other));
             Map<String, Object> out = new LinkedHashMap<>();
             if (reads.isEmpty()) return out;
             roundTrips.incrementAndGet();
@@ -491,16 +494,9 @@ final class ClusterDirectory implements AutoCloseable {
      * trip after the instance list. Blocking: call it off the sessions' threads.
      */
     String instanceHolding(String workerId) throws IOException {
-        String now = Long.toString(System.currentTimeMillis());
-        roundTrips.incrementAndGet();
         RedisClient r0 = reader();
-        Resp.Value live = r0.pipeline(List.of(List.of("ZRANGEBYSCORE", INSTANCES, now, "+inf"))).get(0);
-        if (!(live instanceof Resp.Array a) || a.items() == null) return null;
-        List<String> others = new ArrayList<>();
-        for (Resp.Value v : a.items()) {
-            if (v instanceof Resp.Bulk b && !instance.equals(b.text())) others.add(b.text());
-        }
-        if (others.isEmpty()) return null;
+        List<String> others = otherLiveInstances(r0);
+        if (others == null || others.isEmpty()) return null;
         List<List<String>> probes = new ArrayList<>();
         for (String o : others) probes.add(List.of("HGET", WORKERS + o, workerId));
         roundTrips.incrementAndGet();

@@ -129,8 +129,9 @@ final class WorkerList {
         if (others != null) {
             others.forEach((id, entry) -> {
                 ids.add(id);
-                if ((query.isEmpty() || id.contains(query))
-                        && ClusterDirectory.newer(entry, matched.get(id) instanceof WorkerEntry w ? w.toJson() : matched.get(id))) {
+                Object have = matched.get(id);
+                long haveSince = have instanceof WorkerEntry w ? w.registeredMillis : have == null ? -1 : ClusterDirectory.since(have);
+                if ((query.isEmpty() || id.contains(query)) && ClusterDirectory.since(entry) > haveSince) {
                     matched.put(id, entry);             // the newest session of an id wins
                 }
             });
