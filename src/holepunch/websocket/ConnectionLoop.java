@@ -54,10 +54,23 @@ public final class ConnectionLoop implements Runnable {
     /** Selector wake-ups asked for (for tests and diagnosis). */
     private final java.util.concurrent.atomic.LongAdder wakeups = new java.util.concurrent.atomic.LongAdder();
     private final AtomicBoolean wakeupPending = new AtomicBoolean();
-    private final Set<WebSocketConnection> connections = new HashSet<>();
+    /**
+     * The sessions, in slices visited one at a time, one slice every {@link #sliceNanos}: each session
+     * still gets its liveness check once per {@link #tickNanos}, but the pings of sessions that came
+     * in a burst go out spread over that time, not in one batch. A batch of 3,000 first pings (a
+     * second's worth of a registration burst) made a node client answer 3,000 pongs at once and stall
+     * every echo it was waiting for by 120-280 ms (issue 25).
+     */
+    private final List<Set<WebSocketConnection>> slices;
+    private int nextSlice;
+    private int tickSlice;
     private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(64 * 1024);
     private final Thread thread;
     private final long tickNanos;
+    private final long sliceNanos;
+    /** A slice's time at least (the loop wakes once per slice), and how many slices at most. */
+    static final long SLICE_NANOS = 20_000_000L;
+    static final int MAX_SLICES = 50;
     private volatile boolean running = true;
     /** Set by {@link #closeAll}: sessions adopted afterwards are closed the same way at once. */
     private volatile int closingCode;
@@ -75,6 +88,10 @@ public final class ConnectionLoop implements Runnable {
         // Liveness checks run often enough to keep the configured times within a quarter of them.
         long shortest = Math.min(settings.pingIntervalNanos(), settings.pingTimeoutNanos());
         this.tickNanos = Math.clamp(shortest / 4, 20_000_000L, 1_000_000_000L);
+        int count = Math.clamp(tickNanos / SLICE_NANOS, 1, MAX_SLICES);
+        this.slices = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) slices.add(new HashSet<>());
+        this.sliceNanos = tickNanos / count;
     }
 
     public void start() {
@@ -124,7 +141,9 @@ public final class ConnectionLoop implements Runnable {
                 connection.onEndOfStream("register failed: " + e.getMessage());
                 return;
             }
-            connections.add(connection);
+            connection.slice = nextSlice;
+            nextSlice = (nextSlice + 1) % slices.size();
+            slices.get(connection.slice).add(connection);
             connection.runBeforeStart();          // sends and closes asked for while the 101 was going out
             if (closingCode != 0) {
                 connection.startClose(closingCode, closingReason, true);
@@ -137,7 +156,14 @@ public final class ConnectionLoop implements Runnable {
     }
 
     void forget(WebSocketConnection connection) {
-        connections.remove(connection);
+        if (connection.slice >= 0) slices.get(connection.slice).remove(connection);
+    }
+
+    /** Every session of this loop, copied (this loop's thread). */
+    private List<WebSocketConnection> all() {
+        List<WebSocketConnection> all = new ArrayList<>();
+        for (Set<WebSocketConnection> slice : slices) all.addAll(slice);
+        return all;
     }
 
     /** Closes every session with {@code code} (on shutdown). */
@@ -145,7 +171,7 @@ public final class ConnectionLoop implements Runnable {
         closingReason = reason;
         closingCode = code;
         execute(() -> {
-            for (WebSocketConnection c : List.copyOf(connections)) c.startClose(code, reason, true);
+            for (WebSocketConnection c : all()) c.startClose(code, reason, true);
         });
     }
 
@@ -157,7 +183,7 @@ public final class ConnectionLoop implements Runnable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        for (WebSocketConnection c : new ArrayList<>(connections)) c.terminate();
+        for (WebSocketConnection c : all()) c.terminate();
         try {
             selector.close();
         } catch (IOException ignored) {
@@ -167,8 +193,8 @@ public final class ConnectionLoop implements Runnable {
 
     @Override
     public void run() {
-        long nextTick = System.nanoTime() + tickNanos;
-        long lastAdopted = nextTick - tickNanos - POLL_WINDOW_NANOS;
+        long nextTick = System.nanoTime() + sliceNanos;
+        long lastAdopted = nextTick - sliceNanos - POLL_WINDOW_NANOS;
         while (running) {
             try {
                 if (System.nanoTime() - lastAdopted < POLL_WINDOW_NANOS) {   // new sessions coming: back soon for them, unwoken
@@ -200,8 +226,9 @@ public final class ConnectionLoop implements Runnable {
                 while ((task = tasks.poll()) != null) safely(task);
                 for (SelectionKey key : fresh) handleSafely(key, (WebSocketConnection) key.attachment(), now);
                 if (now - nextTick >= 0) {
-                    nextTick = now + tickNanos;
-                    for (WebSocketConnection c : List.copyOf(connections)) safely(() -> c.tick(now, settings));
+                    nextTick = now + sliceNanos;
+                    tickSlice = (tickSlice + 1) % slices.size();
+                    for (WebSocketConnection c : List.copyOf(slices.get(tickSlice))) safely(() -> c.tick(now, settings));
                 }
             } catch (IOException | RuntimeException e) {
                 log("connection loop: " + e);   // never let one session's trouble stop the loop

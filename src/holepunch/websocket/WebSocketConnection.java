@@ -165,11 +165,20 @@ public final class WebSocketConnection implements MessageDecoder.Listener {
         for (Runnable r : waiting) r.run();
     }
 
-    /** The first ping goes out a second after the upgrade (sooner with a shorter interval), to measure the RTT early. */
+    /**
+     * The first ping goes out a second after the upgrade (sooner with a shorter interval), to measure
+     * the RTT early, plus a random part of up to {@link #FIRST_PING_SPREAD_NANOS}: when a fleet
+     * reconnects at once, its clients answer the first pings spread over that time, not all in the
+     * second after their burst, while they wait for other replies (issue 25: a node client with
+     * 3,000 pongs to send in one second delayed its echoes by several ms more at p50).
+     */
     static final long FIRST_PING_NANOS = 1_000_000_000L;
+    static final long FIRST_PING_SPREAD_NANOS = 10_000_000_000L;
 
     /** When this loop adopted the connection (its loop's clock). */
     long startedNanos;
+    /** Which of its loop's slices holds it for the liveness checks; -1 before adoption (the loop's thread). */
+    int slice = -1;
 
     void started(ConnectionLoop owner, long now) {
         synchronized (this) {
@@ -177,7 +186,9 @@ public final class WebSocketConnection implements MessageDecoder.Listener {
         }
         startedNanos = now;
         lastHeardNanos = now;
-        lastPingNanos = now - owner.settings().pingIntervalNanos() + Math.min(FIRST_PING_NANOS, owner.settings().pingIntervalNanos());
+        long interval = owner.settings().pingIntervalNanos();
+        long first = Math.min(FIRST_PING_NANOS, interval) + java.util.concurrent.ThreadLocalRandom.current().nextLong(Math.min(FIRST_PING_SPREAD_NANOS, interval));
+        lastPingNanos = now - interval + first;
     }
 
     private void sendPing(long now) {

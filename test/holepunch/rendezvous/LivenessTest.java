@@ -7,10 +7,17 @@ import holepunch.testing.TestRendezvous;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The server pings every PING_INTERVAL_SEC and ends sessions silent for longer than interval + timeout. */
 class LivenessTest {
@@ -28,6 +35,46 @@ class LivenessTest {
             Frame close = ws.readClose();           // now silent: pings go unanswered
             assertEquals(1011, close.closeCode());
             Await.until(Duration.ofSeconds(5), "silent session removed", () -> rv.worker("live") == null);
+        }
+    }
+
+    /**
+     * Issue 25: sessions that came in a burst got their first ping in one batch per liveness tick,
+     * and a client holding them all (one node process in the issue) answered thousands of pongs at
+     * once while its other replies waited: every echo it had in flight stalled 120-280 ms. The first
+     * pings of 80 sessions upgraded together must come spread out: no 50 ms holds more than 15 % of
+     * them (before: all in one or two ticks).
+     */
+    @Test
+    void firstPingsOfABurst_comeSpreadOut_notInOneBatch() throws Exception {
+        int n = 80;
+        List<RawWebSocket> sessions = new ArrayList<>();
+        try (TestRendezvous rv = new TestRendezvous(Map.of("PING_INTERVAL_SEC", "2", "PING_TIMEOUT_SEC", "2"));
+             var readers = Executors.newVirtualThreadPerTaskExecutor()) {
+            try {
+                for (int i = 0; i < n; i++) sessions.add(RawWebSocket.connect(rv.port, "burst-" + i));
+                List<Future<Long>> arrivals = new ArrayList<>();
+                for (RawWebSocket ws : sessions) {
+                    ws.socket.setSoTimeout(10_000);
+                    arrivals.add(readers.submit(() -> {
+                        Frame ping = ws.read();
+                        assertEquals(0x9, ping.opcode(), "the first frame is the server's ping");
+                        return System.nanoTime();
+                    }));
+                }
+                long[] at = new long[n];
+                for (int i = 0; i < n; i++) at[i] = arrivals.get(i).get(15, TimeUnit.SECONDS);
+                Arrays.sort(at);
+                int most = 0;
+                for (int i = 0, j = 0; i < n; i++) {
+                    while (at[i] - at[j] > 50_000_000L) j++;
+                    most = Math.max(most, i - j + 1);
+                }
+                assertTrue(most <= n * 15 / 100, most + " of " + n + " first pings within 50 ms; spread over "
+                        + (at[n - 1] - at[0]) / 1_000_000 + " ms");
+            } finally {
+                for (RawWebSocket ws : sessions) ws.close();
+            }
         }
     }
 }
