@@ -132,6 +132,18 @@ test-tools:
 	  else echo "the interop tests need the Debian packages: $$missing (install them as root)" >&2; exit 1; fi; \
 	fi
 
+# What the benchmarks run beside ours (Debian packages): gcc builds the UDP sender and receiver, and
+# wireguard-go is the forwarding bench's yardstick. Installed when missing and we are root; without
+# them the parts that need them say so and are skipped.
+.PHONY: bench-tools
+bench-tools:
+	@missing=""; for t in gcc:gcc wireguard-go:wireguard-go wg:wireguard-tools; do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then echo "installing bench tools:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "the benchmarks would use:$$missing (install them as root)" >&2; fi; \
+	fi
+
 # Runs JUnit's console launcher, then prints one plain "N passed, N failed" line from its summary and, after
 # it, each failed test with its message (CI shows the end of the output).
 # The AOT cache too: its training run is part of the build users get from run.sh, and RunScriptTest starts run.sh.
@@ -158,7 +170,7 @@ check: build/test-classes.stamp
 # garbage collection off the other core (measured: ~7% more registrations/s than with G1).
 BENCH_JVM_OPTS ?= -XX:+UseSerialGC -Xmn64m
 
-bench: build/test-classes.stamp build/holepunch.aot build/holepunch-worker.aot
+bench: build/test-classes.stamp build/holepunch.aot build/holepunch-worker.aot bench-tools
 	$(JAVA) $(BENCH_JVM_OPTS) $(OPENS) -cp build/test-classes:build/holepunch.jar holepunch.bench.Bench $(BENCH_ARGS)
 
 # Every pair of the NAT lab's router types, as a grid of direct/relay and time to direct (root: network namespaces).

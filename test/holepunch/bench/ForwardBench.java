@@ -43,13 +43,25 @@ final class ForwardBench {
 
     /** Sends at {@code rate} (0: as fast as it can) to {@code sendPort}, counts at {@code recvPort}: {sent, received}. */
     static long[] blast(Path tool, int sendPort, int recvPort, long rate) throws Exception {
-        Process recv = new ProcessBuilder(tool.toString(), "recv", String.valueOf(recvPort), String.valueOf(SECONDS + 10), "1000")
-                .redirectErrorStream(true).start();
+        return blast(tool, sendPort, recvPort, rate, List.of(), List.of(), "127.0.0.1");
+    }
+
+    /**
+     * As above, the sender's and the receiver's commands prefixed (by {@code ip netns exec NS}, say),
+     * both to {@code host} (the receiver binds it).
+     */
+    static long[] blast(Path tool, int sendPort, int recvPort, long rate, List<String> sendPrefix, List<String> recvPrefix, String host)
+            throws Exception {
+        List<String> recvCmd = new ArrayList<>(recvPrefix);
+        recvCmd.addAll(List.of(tool.toString(), "recv", String.valueOf(recvPort), String.valueOf(SECONDS + 10), "1000", host));
+        Process recv = new ProcessBuilder(recvCmd).redirectErrorStream(true).start();
         try {
             String ready = new String(recv.getInputStream().readNBytes(6));
             if (!ready.startsWith("ready")) throw new IOException("udpblast recv: " + ready);
-            Process send = new ProcessBuilder(tool.toString(), "send", String.valueOf(sendPort), String.valueOf(rate), String.valueOf(SECONDS),
-                    String.valueOf(SIZE)).redirectErrorStream(true).start();
+            List<String> sendCmd = new ArrayList<>(sendPrefix);
+            sendCmd.addAll(List.of(tool.toString(), "send", String.valueOf(sendPort), String.valueOf(rate), String.valueOf(SECONDS),
+                    String.valueOf(SIZE), host));
+            Process send = new ProcessBuilder(sendCmd).redirectErrorStream(true).start();
             String sent = new String(send.getInputStream().readAllBytes()).trim();
             send.waitFor(30, TimeUnit.SECONDS);
             String got = new String(recv.getInputStream().readAllBytes()).trim();
@@ -98,6 +110,26 @@ final class ForwardBench {
                 s.get(Math.min(s.size() - 1, (int) Math.ceil(s.size() * 0.99) - 1)), s.getLast(), s.size());
     }
 
+    static final long[] RATES = {2_000, 20_000, 50_000, 100_000, 0};
+
+    /** wireguard-go at the same rates, and holepunch's delivered rate beside it (issue 21: at least 2x). */
+    private static void yardstick(Path tool, Map<Long, long[]> ours) throws Exception {
+        try (WireguardYardstick wg = WireguardYardstick.up()) {
+            if (wg == null) return;
+            int port = Ports.freeUdp();
+            wg.blast(tool, port, 2000);                             // the handshake, before anything is counted
+            for (long rate : RATES) {
+                long[] r = wg.blast(tool, port, rate);
+                double lost = r[0] == 0 ? 0 : 100.0 * (r[0] - r[1]) / r[0];
+                long[] h = ours.get(rate);
+                System.out.printf(Locale.ROOT, "wireguard-go (namespaces, veth), %s: delivered %,.0f/s (%.2f Gbit/s), lost %.2f%%;"
+                                + " holepunch direct delivered %.1fx that%n",
+                        rate == 0 ? "as fast as the sender can" : String.format(Locale.ROOT, "%,d/s offered", rate), r[1] / SECONDS,
+                        r[1] * SIZE * 8 / SECONDS / 1e9, lost, r[1] == 0 ? 0 : (double) h[1] / r[1]);
+            }
+        }
+    }
+
     static void run() throws Exception {
         Path tool = blaster();
         int rvPort = Ports.freeTcp(), stunPort = Ports.freeUdp(), local = Ports.freeUdp(), target = Ports.freeUdp();
@@ -134,7 +166,8 @@ final class ForwardBench {
             long[] plain = blast(tool, target, target, 0);
             System.out.printf(Locale.ROOT, "plain loopback UDP, as fast as the sender can: %,.0f/s delivered (%.2f Gbit/s)%n",
                     plain[1] / SECONDS, plain[1] * SIZE * 8 / SECONDS / 1e9);
-            for (long rate : new long[] {2_000, 20_000, 50_000, 100_000, 0}) {
+            Map<Long, long[]> ours = new java.util.LinkedHashMap<>();
+            for (long rate : RATES) {
                 List<Long> rtts = new ArrayList<>();
                 Thread sampler = null;
                 if (rate == 50_000) {
@@ -153,6 +186,7 @@ final class ForwardBench {
                     });
                 }
                 long[] r = blast(tool, local, target, rate);
+                ours.put(rate, r);
                 if (sampler != null) sampler.join();
                 double lost = r[0] == 0 ? 0 : 100.0 * (r[0] - r[1]) / r[0];
                 System.out.printf(Locale.ROOT, "holepunch direct, %s: sent %,d, delivered %,.0f/s (%.2f Gbit/s), lost %.2f%%%s%n",
@@ -168,6 +202,8 @@ final class ForwardBench {
                         .filter(l -> l.startsWith("holepunch_worker_dropped_total{") && !l.endsWith(" 0"))
                         .forEach(l -> System.out.println("  worker " + w.getKey() + " counted: " + l));
             }
+            for (Process p : procs) p.destroy();             // the yardstick gets the cores to itself too
+            yardstick(tool, ours);
         } finally {
             for (Process p : procs) {
                 p.destroy();

@@ -2,9 +2,11 @@
  * udpblast: the bench's UDP sender and receiver, outside the JVM so that they cost the shared
  * cores what an application's would (one thread each, batched system calls).
  *
- *   udpblast send PORT RATE SECONDS SIZE   datagrams of SIZE bytes to 127.0.0.1:PORT, RATE a second
+ *   udpblast send PORT RATE SECONDS SIZE [HOST]
+ *                                           datagrams of SIZE bytes to HOST:PORT (127.0.0.1), RATE a second
  *                                           (0: as fast as it can), for SECONDS; prints "sent N"
- *   udpblast recv PORT SECONDS IDLE_MS      counts datagrams on 127.0.0.1:PORT until SECONDS have passed
+ *   udpblast recv PORT SECONDS IDLE_MS [ADDR]
+ *                                           counts datagrams on ADDR:PORT (127.0.0.1) until SECONDS have passed
  *                                           or nothing came for IDLE_MS after the first; prints
  *                                           "received N first_to_last_us T"
  *
@@ -30,10 +32,10 @@ static uint64_t now_ns(void) {
     return (uint64_t) t.tv_sec * 1000000000ull + (uint64_t) t.tv_nsec;
 }
 
-static int do_send(int port, long rate, double seconds, int size) {
+static int do_send(int port, long rate, double seconds, int size, const char *host) {
     int s = socket(AF_INET, SOCK_DGRAM, 0);
     struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(port)};
-    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (inet_pton(AF_INET, host, &to.sin_addr) != 1) { fprintf(stderr, "bad address %s\n", host); return 1; }
     if (connect(s, (struct sockaddr *) &to, sizeof to) != 0) { perror("connect"); return 1; }
     static char bufs[BATCH][65536];
     struct mmsghdr msgs[BATCH];
@@ -70,12 +72,12 @@ static int do_send(int port, long rate, double seconds, int size) {
     return 0;
 }
 
-static int do_recv(int port, double seconds, int idle_ms) {
+static int do_recv(int port, double seconds, int idle_ms, const char *addr) {
     int s = socket(AF_INET, SOCK_DGRAM, 0);
     int big = 4 << 20;
     setsockopt(s, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
     struct sockaddr_in at = {.sin_family = AF_INET, .sin_port = htons(port)};
-    at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (inet_pton(AF_INET, addr, &at.sin_addr) != 1) { fprintf(stderr, "bad address %s\n", addr); return 1; }
     if (bind(s, (struct sockaddr *) &at, sizeof at) != 0) { perror("bind"); return 1; }
     struct timeval tv = {0, 20000};
     setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -107,8 +109,10 @@ static int do_recv(int port, double seconds, int idle_ms) {
 }
 
 int main(int argc, char **argv) {
-    if (argc == 6 && strcmp(argv[1], "send") == 0) return do_send(atoi(argv[2]), atol(argv[3]), atof(argv[4]), atoi(argv[5]));
-    if (argc == 5 && strcmp(argv[1], "recv") == 0) return do_recv(atoi(argv[2]), atof(argv[3]), atoi(argv[4]));
+    if ((argc == 6 || argc == 7) && strcmp(argv[1], "send") == 0)
+        return do_send(atoi(argv[2]), atol(argv[3]), atof(argv[4]), atoi(argv[5]), argc == 7 ? argv[6] : "127.0.0.1");
+    if ((argc == 5 || argc == 6) && strcmp(argv[1], "recv") == 0)
+        return do_recv(atoi(argv[2]), atof(argv[3]), atoi(argv[4]), argc == 6 ? argv[5] : "127.0.0.1");
     fprintf(stderr, "usage: udpblast send PORT RATE SECONDS SIZE | recv PORT SECONDS IDLE_MS\n");
     return 2;
 }
