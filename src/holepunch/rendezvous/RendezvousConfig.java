@@ -19,7 +19,8 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                                holepunch.stun.StunServer.ChangePolicy stunChangePolicy, boolean connectionLimitsSet,
                                ClientAddress trustedProxies, int relayTotalBytesPerSec, TurnGrant turn,
                                long clusterLivenessMillis, long drainMillis, long drainCloseMillis, int rebalancePerMin,
-                               boolean proxyProtocol, String clusterSecret, boolean debugDetails, String approvedKeysFile) {
+                               boolean proxyProtocol, String clusterSecret, boolean debugDetails, String approvedKeysFile,
+                               String enrolledKeysFile) {
 
     /** RELAY_BYTES_PER_SEC's default: 2 MiB/s a pair, a 10 Mbit/s stream of 1,200-byte datagrams with room to spare. */
     public static final int DEFAULT_RELAY_BYTES_PER_SEC = 2 << 20;
@@ -72,7 +73,40 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                 proxyProtocol(env),
                 clusterSecret(env),
                 env.bool("DEBUG_DETAILS", false),
-                env.string("APPROVED_KEYS_FILE", "").isBlank() ? null : env.string("APPROVED_KEYS_FILE", "").strip());
+                env.string("APPROVED_KEYS_FILE", "").isBlank() ? null : env.string("APPROVED_KEYS_FILE", "").strip(),
+                enrolledKeysFile(env));
+    }
+
+    /**
+     * {@code ENROLLMENT}: {@code open} (ids bound to a key while its session lives and ID_BINDING_GRACE_SEC
+     * after: the default without APPROVED_KEYS_FILE), {@code tofu} (the first kept key for an id holds it
+     * for good, recorded in ENROLLED_KEYS_FILE) or {@code approved} (the operator's APPROVED_KEYS_FILE: the
+     * default with it). Returns ENROLLED_KEYS_FILE for tofu, else null.
+     */
+    static String enrolledKeysFile(Env env) {
+        boolean approvedFile = !env.string("APPROVED_KEYS_FILE", "").isBlank();
+        String mode = env.string("ENROLLMENT", approvedFile ? "approved" : "open").strip().toLowerCase(java.util.Locale.ROOT);
+        String file = env.string("ENROLLED_KEYS_FILE", "").strip();
+        switch (mode) {
+            case "open" -> {
+                if (approvedFile) throw new holepunch.config.ConfigException("ENROLLMENT=open contradicts APPROVED_KEYS_FILE (that is ENROLLMENT=approved)");
+                return null;
+            }
+            case "approved" -> {
+                if (!approvedFile) throw new holepunch.config.ConfigException("ENROLLMENT=approved needs APPROVED_KEYS_FILE: the workers (id and key fingerprint) it admits");
+                return null;
+            }
+            case "tofu" -> {
+                if (approvedFile) throw new holepunch.config.ConfigException("ENROLLMENT=tofu contradicts APPROVED_KEYS_FILE (that is ENROLLMENT=approved)");
+                if (file.isEmpty()) throw new holepunch.config.ConfigException("ENROLLMENT=tofu needs ENROLLED_KEYS_FILE: where the first key of each id is recorded");
+                if (!env.string("REDIS_URL", "").isBlank()) {
+                    throw new holepunch.config.ConfigException("ENROLLMENT=tofu is for a single instance (each instance would keep its own record);"
+                            + " a cluster enrolls with APPROVED_KEYS_FILE, the same file on every instance");
+                }
+                return file;
+            }
+            default -> throw new holepunch.config.ConfigException("ENROLLMENT must be open, tofu or approved, got '" + mode + "'");
+        }
     }
 
     /** {@code CLUSTER_SECRET}: the key instances seal their messages to each other with; at least 16 characters. */

@@ -51,6 +51,8 @@ public final class RendezvousServer implements AutoCloseable {
     private final IdentityBindings identities;
     /** Null unless APPROVED_KEYS_FILE is set. */
     private final ApprovedKeys approved;
+    /** ENROLLMENT=tofu: the first kept key of each id, for good; null otherwise. */
+    private final EnrolledKeys enrolled;
     private final ByteBudget buffers;
     private final ConnectionLoop[] loops;
     private final AtomicInteger nextLoop = new AtomicInteger();
@@ -78,6 +80,7 @@ public final class RendezvousServer implements AutoCloseable {
         this.admission = new Admission(config, metrics, log);
         this.identities = new IdentityBindings(config);
         this.approved = config.approvedKeysFile() == null ? null : ApprovedKeys.load(java.nio.file.Path.of(config.approvedKeysFile()), log);
+        this.enrolled = config.enrolledKeysFile() == null ? null : EnrolledKeys.load(java.nio.file.Path.of(config.enrolledKeysFile()), log);
         // Before anything loads the JDK server's classes: it reads its limits once, then.
         HttpServerUpgrade.configure(config.handshakeTimeoutSec(), RendezvousConfig.MAX_REQUEST_HEAD_BYTES, admission.maxPending());
         HttpServerUpgrade.checkAvailable();
@@ -335,6 +338,10 @@ public final class RendezvousServer implements AutoCloseable {
         if (approved != null) {
             Admission.Refusal notApproved = approved.check(workerId, proof.identity());
             if (notApproved != null) return refuse(ex, workerId, notApproved);
+        }
+        if (enrolled != null) {
+            Admission.Refusal notEnrolled = enrolled.admit(workerId, proof.identity(), proof.ephemeral());
+            if (notEnrolled != null) return refuse(ex, workerId, notEnrolled);
         }
         InetSocketAddress peer = ex.getRemoteAddress();
         InetSocketAddress remote = clientOf(ex, headers);
