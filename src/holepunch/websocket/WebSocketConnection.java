@@ -167,10 +167,10 @@ public final class WebSocketConnection implements MessageDecoder.Listener {
 
     /**
      * The first ping goes out a second after the upgrade (sooner with a shorter interval), to measure
-     * the RTT early, plus a random part of up to {@link #FIRST_PING_SPREAD_NANOS}: when a fleet
-     * reconnects at once, its clients answer the first pings spread over that time, not all in the
-     * second after their burst, while they wait for other replies (issue 25: a node client with
-     * 3,000 pongs to send in one second delayed its echoes by several ms more at p50).
+     * the RTT early, plus a random part of up to {@link #FIRST_PING_SPREAD_NANOS} (never past the
+     * interval, so never later than before): when a fleet reconnects at once, its clients answer the
+     * first pings spread over that time, not all in the second after their burst, while they wait
+     * for other replies (issue 25: a node client holding 10,000 sessions).
      */
     static final long FIRST_PING_NANOS = 1_000_000_000L;
     static final long FIRST_PING_SPREAD_NANOS = 10_000_000_000L;
@@ -187,7 +187,9 @@ public final class WebSocketConnection implements MessageDecoder.Listener {
         startedNanos = now;
         lastHeardNanos = now;
         long interval = owner.settings().pingIntervalNanos();
-        long first = Math.min(FIRST_PING_NANOS, interval) + java.util.concurrent.ThreadLocalRandom.current().nextLong(Math.min(FIRST_PING_SPREAD_NANOS, interval));
+        long first = Math.min(FIRST_PING_NANOS, interval);
+        long spread = Math.min(FIRST_PING_SPREAD_NANOS, interval - first);    // never later than the interval itself
+        if (spread > 0) first += java.util.concurrent.ThreadLocalRandom.current().nextLong(spread);
         lastPingNanos = now - interval + first;
     }
 
