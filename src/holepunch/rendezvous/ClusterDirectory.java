@@ -66,7 +66,7 @@ final class ClusterDirectory implements AutoCloseable {
     private long snapshotWrittenAt;
     /** ID_BINDING_GRACE_SEC in ms: live keyed sessions' bindings are written again every third of it (0: none). */
     private volatile long bindingMillis;
-    private long bindingsWrittenAt;
+    private volatile long bindingsWrittenAt;
 
     /** Keeps the bindings of this instance's live sessions with kept keys in Redis while they live ({@link ClusterIds#checkUpgrade}). */
     void liveBindings(long graceMillis) {
@@ -87,6 +87,9 @@ final class ClusterDirectory implements AutoCloseable {
     private volatile java.util.function.BiConsumer<String, Map<String, Object>> onInstanceMessage = (from, m) -> { };
     /** Messages from other instances about who holds an id ({@link ClusterIds}): the replace broadcast and refusals. */
     private volatile java.util.function.BiConsumer<String, Map<String, Object>> onIdMessage = (from, m) -> { };
+    private volatile Runnable onResubscribed = () -> { };
+    /** Whether the subscriber was ever subscribed (its thread only): the first subscription is no recovery. */
+    private boolean subscribedBefore;
     private holepunch.redis.RedisSubscriber subscriber;
 
     /**
@@ -112,6 +115,22 @@ final class ClusterDirectory implements AutoCloseable {
 
     void onInstanceMessage(java.util.function.BiConsumer<String, Map<String, Object>> handler) {
         onInstanceMessage = handler;
+    }
+
+    /**
+     * {@code task} runs (on the subscriber's thread) each time the subscription is back after a loss:
+     * what other instances published meanwhile never reached this one.
+     */
+    void onResubscribed(Runnable task) {
+        onResubscribed = task;
+    }
+
+    /** The live sessions' bindings are written again with the next batch, not a third of the grace period later. */
+    void rewriteBindingsNow() {
+        bindingsWrittenAt = 0;
+        synchronized (signal) {
+            signal.notifyAll();
+        }
     }
 
     void onIdMessage(java.util.function.BiConsumer<String, Map<String, Object>> handler) {
@@ -162,7 +181,10 @@ final class ClusterDirectory implements AutoCloseable {
     void start() {
         subscriber = new holepunch.redis.RedisSubscriber(redis.url(), redis.tls(), 2000, List.of(REPLACE_CHANNEL, INSTANCE_CHANNEL + instance),
                 this::onMessage, up -> {
-                    if (up) wholeWrite = true;      // after a gap, announce nothing stale; write the directory whole
+                    if (!up) return;
+                    wholeWrite = true;               // after a gap, announce nothing stale; write the directory whole
+                    if (subscribedBefore) onResubscribed.run();
+                    subscribedBefore = true;
                 });
         subscriber.start();
         writer.start();

@@ -21,6 +21,9 @@ import java.util.Map;
  * <li>A session with a kept key binds its id in Redis at its upgrade ({@code holepunch:binding:<id>},
  * {@code SET NX}), kept while it lives and for the grace period after, which every instance checks at
  * upgrade: a second key for the id is refused there, before any 101.</li>
+ * <li>When its subscription comes back after a loss, an instance announces its live sessions again
+ * and writes their bindings at once; an instance that admitted a newer session with another key than
+ * an older announced one (possible only while the binding was lost) closes its own.</li>
  * </ul>
  */
 final class ClusterIds {
@@ -48,12 +51,38 @@ final class ClusterIds {
         this.log = log;
         this.sessions = sessions;
         directory.onIdMessage(this::onMessage);
+        directory.onResubscribed(this::announceAgain);
+    }
+
+    /**
+     * The subscription is back after a loss (Redis restarted, or the connection dropped): what other
+     * instances announced meanwhile is lost, and so may be a binding (an empty Redis after a restart).
+     * So every live session here is announced again with its own time and key, and the bindings of
+     * the keyed ones are written again at once: an instance that let another key take one of these ids
+     * meanwhile hears that an older session holds it with its key, and closes its own (the bound key
+     * wins, as {@link #onMessage} says).
+     */
+    private void announceAgain() {
+        int n = 0;
+        for (WorkerEntry w : registry.snapshot()) {
+            if (w.refusedByCluster || !w.connection.isOpen()) continue;
+            if (!directory.broadcast(announcement(w))) {
+                log.warn(null, "cluster: announcement queue full; " + n + " sessions announced again after the subscription came back");
+                break;
+            }
+            n++;
+        }
+        directory.rewriteBindingsNow();
+        log.info(null, "cluster: subscription back; " + n + " sessions announced again");
+    }
+
+    private static Map<String, Object> announcement(WorkerEntry w) {
+        return Json.obj("id", w.id, "at", w.registeredMillis, "key", w.identity == null ? null : w.identity.fingerprint());
     }
 
     /** A session registered here: the other instances hear of it with the next batch. */
     void registered(WorkerEntry w) {
-        boolean queued = directory.broadcast(Json.obj("id", w.id, "at", w.registeredMillis,
-                "key", w.identity == null ? null : w.identity.fingerprint()));
+        boolean queued = directory.broadcast(announcement(w));
         if (!queued) log.warn(w.id, "cluster: announcement queue full; other instances will not close an older session of this id");
         directory.registered(w);
     }
@@ -121,7 +150,17 @@ final class ClusterIds {
             return;
         }
         long at = m.get("at") instanceof Number n ? n.longValue() : Long.MAX_VALUE;
-        if (local.registeredMillis > at) return;          // ours is the newer session: the other one goes
+        if (local.registeredMillis > at) {
+            // Ours is the newer session: the other one goes, unless it holds the id with a key ours does
+            // not prove. Then ours got past the binding check only because the binding was lost (an empty
+            // Redis after a restart) and its announcement may never have reached the holder: the bound key wins.
+            if (key != null && (local.identity == null || !local.identity.fingerprint().equals(key))) {
+                log.warn(id, "cluster: instance " + from + " holds this id with an older session bound to key "
+                        + (key.length() > 12 ? key.substring(0, 12) : key) + "; this newer session is refused");
+                sessions.refusedElsewhere(local, from);
+            }
+            return;
+        }
         if (local.identity != null && !local.identity.fingerprint().equals(key)) {
             // The id is bound to our session's key: the newcomer may not take it (as IdentityBindings says here).
             log.warn(id, "cluster: instance " + from + " took this id " + (key == null ? "without a key" : "with another key")

@@ -1,0 +1,59 @@
+package holepunch.rendezvous;
+
+import holepunch.crypto.Identity;
+import holepunch.json.Json;
+import holepunch.testing.Await;
+import holepunch.testing.RawWebSocket;
+import holepunch.testing.RedisServer;
+import holepunch.testing.TestRendezvous;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * Issue 23, finding 2's last part: after Redis came back empty, the binding of a live keyed session
+ * was gone, so another key could take its id on another instance (101); and the announcement that
+ * would have let the holder refuse it was published while the holder's subscription was still down,
+ * so it never arrived: both sessions held the id, and requesters on the impostor's instance were
+ * introduced to the impostor. Now an instance whose subscription comes back announces its live
+ * sessions again, and an instance holding a newer session with another key than an older announced
+ * one closes its own: the bound key wins.
+ */
+@org.junit.jupiter.api.Tag("slow")
+class ClusterRecoveryTest {
+
+    @Test
+    void attack_afterRedisComesBackEmpty_anotherKeyForALiveBoundId_isClosed_andTheOwnerKeepsIt() throws Exception {
+        try (RedisServer redis = new RedisServer();
+             TestRendezvous a = new TestRendezvous(Map.of("REDIS_URL", redis.url(), "PING_INTERVAL_SEC", "1", "PING_TIMEOUT_SEC", "30"));
+             TestRendezvous b = new TestRendezvous(Map.of("REDIS_URL", redis.url(), "PING_INTERVAL_SEC", "1", "PING_TIMEOUT_SEC", "30"));
+             RawWebSocket owner = RawWebSocket.connectKeyed(a.port, "bound", Identity.generate())) {
+            Await.until(Duration.ofSeconds(10), "listed on b", () -> b.workers().containsKey("bound"));
+            redis.kill();
+            Thread.sleep(6000);        // long enough for the subscribers' back-off to reach its most (5 s): they come back late
+            redis.start();             // empty: the owner's binding is gone
+            RawWebSocket[] impostor = new RawWebSocket[1];
+            Await.until(Duration.ofSeconds(15), "another key admitted on b once Redis answers (the binding was lost)", () -> {
+                try {
+                    impostor[0] = RawWebSocket.connectKeyed(b.port, "bound", Identity.generate());
+                    return true;
+                } catch (IOException notYet) {
+                    return false;      // 503 until b's directory reads Redis again
+                }
+            });
+            try (RawWebSocket taker = impostor[0]) {
+                taker.socket.setSoTimeout(20_000);
+                RawWebSocket.Frame close = taker.readClose();
+                assertEquals(1008, close.closeCode(), "the newer session with another key is closed: " + close.closeReason());
+            }
+            owner.sendText("{\"type\": \"update_udp_endpoint\", \"udp_ip\": \"203.0.113.9\", \"udp_port\": 9}");
+            assertEquals("success", Json.parseObject(owner.readSkippingPings().text()).get("status"), "the owner's session is served on");
+            Await.until(Duration.ofSeconds(10), "b lists the owner's session, from a",
+                    () -> b.worker("bound") != null && ((Number) b.worker("bound").get("websocket_observed_port")).intValue() == owner.socket.getLocalPort());
+        }
+    }
+}
