@@ -23,8 +23,9 @@ import java.util.concurrent.ThreadLocalRandom;
  * sorted set {@code holepunch:instances} scored by that expiry. An instance that dies stops refreshing: its
  * hash expires and its member is swept, so its workers leave every list within the expiry
  * (CLUSTER_LIVENESS_SEC, 4 s; it writes every fifth of it). Where two instances list one id (a worker that
- * moved, while the instance it left is not known dead yet) the newest session wins. Listing the cluster costs two round trips whatever the number of workers:
- * the live instances, then one pipelined {@code HGETALL} each (no {@code KEYS}, no round trip per worker).
+ * moved, while the instance it left is not known dead yet) the newest session wins. Listing the cluster costs one round trip plus one per
+ * {@value #SCAN_COUNT} workers of the largest instance: the live instances, then pipelined {@code HSCAN} steps of all
+ * of them (no {@code KEYS}, no round trip per worker, no reply holding a whole directory).
  *
  * <p>Writes never run on a session's thread: changes mark the worker id, and one thread sends what changed,
  * pipelined, at most every {@link #BATCH_MILLIS}. When Redis is unreachable the instance keeps serving its
@@ -464,35 +465,57 @@ final class ClusterDirectory implements AutoCloseable {
         }
     }
 
+    /** Entries an {@code HSCAN} step asks for: each reply stays far below Resp's 8 MB. */
+    static final int SCAN_COUNT = 1000;
+    /** Entries read from other instances' directories for one list, at most (each at most Resp's MAX_BULK). */
+    static final int MAX_LISTED = 1_000_000;
+
     /**
-     * Every worker of the cluster in the {@code /debug/list_workers} shape: this instance's own first (from
-     * memory), then the other live instances' (two round trips). Null when Redis cannot be read.
+     * Every worker of the other live instances in the {@code /debug/list_workers} shape. Each instance's
+     * hash is read in {@code HSCAN} steps of about {@value #SCAN_COUNT} entries, one pipelined round trip
+     * for all instances per step: no reply has to hold a whole directory (a large cluster's did not fit
+     * in one, and was parsed again from its start as each part arrived), and at most {@value #MAX_LISTED}
+     * entries are read. Null when Redis cannot be read.
      */
     Map<String, Object> otherInstancesWorkers() {
         try {
             RedisClient reader = reader();      // an HTTP thread: not the writer's connection
             List<String> others = otherLiveInstances(reader);
             if (others == null) return null;
-            List<List<String>> reads = new ArrayList<>();
-            for (String other : others) reads.add(List.of("HGETALL", WORKERS + other));
             Map<String, Object> out = new LinkedHashMap<>();
-            if (reads.isEmpty()) return out;
-            roundTrips.incrementAndGet();
-            List<Resp.Value> replies = reader.pipeline(reads);
-            for (int n = 0; n < replies.size(); n++) {
-                if (!(replies.get(n) instanceof Resp.Array fields) || fields.items() == null) continue;
-                List<Resp.Value> f = fields.items();
-                for (int i = 0; i + 1 < f.size(); i += 2) {
-                    String id = ((Resp.Bulk) f.get(i)).text();
-                    try {
-                        Map<String, Object> entry = Json.parseObject(((Resp.Bulk) f.get(i + 1)).text());
-                        entry.put("instance", others.get(n));      // which instance holds it (the operator page shows it)
-                        if (newer(entry, out.get(id))) out.put(id, entry);
-                    } catch (Json.ParseException e) {
-                        log.warn(id, "cluster: skipped an unreadable directory entry: " + e.getMessage());
+            Map<String, String> cursors = new LinkedHashMap<>();
+            for (String other : others) cursors.put(other, "0");
+            int read = 0;
+            while (!cursors.isEmpty() && read < MAX_LISTED) {
+                List<String> order = new ArrayList<>(cursors.keySet());
+                List<List<String>> steps = new ArrayList<>();
+                for (String other : order) steps.add(List.of("HSCAN", WORKERS + other, cursors.get(other), "COUNT", Integer.toString(SCAN_COUNT)));
+                roundTrips.incrementAndGet();
+                List<Resp.Value> replies = reader.pipeline(steps);
+                for (int n = 0; n < replies.size(); n++) {
+                    String other = order.get(n);
+                    if (!(replies.get(n) instanceof Resp.Array step) || step.items() == null || step.items().size() != 2
+                            || !(step.items().get(0) instanceof Resp.Bulk next) || !(step.items().get(1) instanceof Resp.Array fields)
+                            || fields.items() == null) {
+                        cursors.remove(other);           // an error or an odd reply: that instance's entries are left out
+                        continue;
+                    }
+                    if (next.text().equals("0")) cursors.remove(other);
+                    else cursors.put(other, next.text());
+                    List<Resp.Value> f = fields.items();
+                    for (int i = 0; i + 1 < f.size() && read < MAX_LISTED; i += 2, read++) {
+                        String id = ((Resp.Bulk) f.get(i)).text();
+                        try {
+                            Map<String, Object> entry = Json.parseObject(((Resp.Bulk) f.get(i + 1)).text());
+                            entry.put("instance", other);      // which instance holds it (the operator page shows it)
+                            if (newer(entry, out.get(id))) out.put(id, entry);
+                        } catch (Json.ParseException e) {
+                            log.warn(id, "cluster: skipped an unreadable directory entry: " + e.getMessage());
+                        }
                     }
                 }
             }
+            if (read >= MAX_LISTED) log.warn(null, "cluster: the other instances' directories hold over " + MAX_LISTED + " entries; listed that many");
             return out;
         } catch (IOException | ClassCastException e) {
             state(false, e.getMessage());

@@ -56,4 +56,31 @@ class ClusterRecoveryTest {
                     () -> b.worker("bound") != null && ((Number) b.worker("bound").get("websocket_observed_port")).intValue() == owner.socket.getLocalPort());
         }
     }
+
+    /**
+     * Issue 23, finding 9's last part: each instance's directory hash was read whole with HGETALL, and
+     * the reply had to fit in 8 MB (and was parsed again from its start as each part arrived): a large
+     * instance made every list of the cluster fail. Another instance listing 25,000 workers (about 12 MB)
+     * is now read in HSCAN steps and listed whole.
+     */
+    @Test
+    void aDirectoryLargerThanOneReplyMayHold_isListedWhole() throws Exception {
+        int n = 25_000;
+        try (RedisServer redis = new RedisServer();
+             TestRendezvous a = new TestRendezvous(Map.of("REDIS_URL", redis.url()));
+             holepunch.redis.RedisClient writer = new holepunch.redis.RedisClient(holepunch.redis.RedisUrl.parse(redis.url()), 10_000)) {
+            String padding = "x".repeat(400);
+            java.util.List<java.util.List<String>> batch = new java.util.ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                batch.add(java.util.List.of("HSET", ClusterDirectory.WORKERS + "big", "w" + i, Json.write(Json.obj("websocket_observed_ip", "203.0.113.9",
+                        "websocket_observed_port", i, "connected_since_ms", 1L, "note", padding))));
+                if (batch.size() == 1000) {
+                    writer.pipeline(batch);
+                    batch.clear();
+                }
+            }
+            writer.call("ZADD", ClusterDirectory.INSTANCES, Long.toString(System.currentTimeMillis() + 600_000), "big");
+            assertEquals(n, a.workers().size(), "every worker of the large instance is listed");
+        }
+    }
 }
