@@ -116,7 +116,8 @@ public final class Worker implements AutoCloseable {
         metrics.counterFamily("holepunch_worker_endpoint_reports_total", "update_udp_endpoint messages sent.");
         metrics.counterFamily("holepunch_worker_relay_errors_total", "relay_error messages from the rendezvous (at most one a second a reason).");
         relayOut = new RelayOutbox(session::sendBinary, (reason, n) -> metrics.add("holepunch_worker_dropped_total", n, "reason", reason));
-        peers = new holepunch.peer.Peers(config.workerId(), identity, new ChannelSocket(udp, false, config.udpBatch()), new holepunch.peer.Peers.Rendezvous() {
+        ChannelSocket own = new ChannelSocket(udp, false, config.udpBatch());
+        peers = new holepunch.peer.Peers(config.workerId(), identity, own, new holepunch.peer.Peers.Rendezvous() {
             @Override
             public boolean send(Message message) {
                 return session.send(message);
@@ -137,7 +138,7 @@ public final class Worker implements AutoCloseable {
                 return relayOut.offer(pairId, buf, off, len);
             }
         }, scheduler, config.peers());
-        turn = new WorkerTurn(config.workerId(), scheduler, udp, peers, () -> {
+        turn = new WorkerTurn(config.workerId(), scheduler, own, peers, () -> {
             relayCandidateNew = true;
             reportAgain();
         }, session::send, config.turnTls());

@@ -15,7 +15,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
-import java.nio.channels.DatagramChannel;
 import java.util.Map;
 
 /**
@@ -31,7 +30,8 @@ final class WorkerTurn implements AutoCloseable {
     private final Log log = Log.of("worker");
     private final String selfId;
     private final Scheduler scheduler;
-    private final DatagramChannel udp;
+    /** The worker's own socket (as the peers send from it: a thread's sends held for one system call go out with them). */
+    private final Peers.Socket udp;
     private final Peers peers;
     private final Runnable relayedChanged;
     private final java.util.function.Predicate<holepunch.protocol.Message> toRendezvous;
@@ -56,7 +56,7 @@ final class WorkerTurn implements AutoCloseable {
     /** CAs trusted for {@code turns:} besides the JDK's (TURN_CA_FILE), or null. */
     private final javax.net.ssl.SSLContext tls;
 
-    WorkerTurn(String selfId, Scheduler scheduler, DatagramChannel udp, Peers peers, Runnable relayedChanged,
+    WorkerTurn(String selfId, Scheduler scheduler, Peers.Socket udp, Peers peers, Runnable relayedChanged,
                java.util.function.Predicate<holepunch.protocol.Message> toRendezvous, javax.net.ssl.SSLContext tls) {
         this.tls = tls;
         this.selfId = selfId;
