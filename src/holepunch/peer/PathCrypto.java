@@ -151,6 +151,19 @@ final class PathCrypto {
     /** {@code clock}: milliseconds, for key ages and handshake times; {@code timestamps}: shared by the worker's pairs. */
     PathCrypto(Identity me, PublicIdentity peer, Role role, long pairId, String initiatorId, String responderId,
                java.util.function.LongSupplier clock, Timestamps timestamps) {
+        this(me, peer, role, pairId, initiatorId, responderId, clock, timestamps, null, null);
+    }
+
+    /**
+     * As above, with each side's probe nonce (the random value its process reported to the rendezvous,
+     * {@code probe_nonce}): when both are known, they are mixed into the probe keys, so that a probe,
+     * answer or handshake recorded on an earlier pair of the same two keys and pair id is not valid on
+     * this one unless both processes are the same ones (a pair id is then never taken twice: Peers
+     * refuses an offer that repeats one). Without both (a peer of an earlier version), the keys are
+     * as before.
+     */
+    PathCrypto(Identity me, PublicIdentity peer, Role role, long pairId, String initiatorId, String responderId,
+               java.util.function.LongSupplier clock, Timestamps timestamps, byte[] initiatorNonce, byte[] responderNonce) {
         this.clock = clock;
         this.timestamps = timestamps;
         this.me = me;
@@ -160,12 +173,16 @@ final class PathCrypto {
         this.prologue = ("holepunch path v3\n" + Long.toHexString(pairId) + "\n" + initiatorId + "\n" + responderId)
                 .getBytes(StandardCharsets.UTF_8);
         byte[] shared = X25519.dh(me.staticKey().privateKey(), peer.staticKey());
-        this.sendProbeKey = label(shared, role);
-        this.recvProbeKey = label(shared, role.other());
+        String nonces = initiatorNonce == null || responderNonce == null ? null
+                : holepunch.crypto.Keys.b64(initiatorNonce) + " " + holepunch.crypto.Keys.b64(responderNonce);
+        this.sendProbeKey = label(shared, role, nonces);
+        this.recvProbeKey = label(shared, role.other(), nonces);
     }
 
-    private byte[] label(byte[] shared, Role sender) {
-        return hmac(shared, ("holepunch probe v3 " + Long.toHexString(pairId) + " from " + sender.wire()).getBytes(StandardCharsets.US_ASCII));
+    private byte[] label(byte[] shared, Role sender, String nonces) {
+        String label = nonces == null ? "holepunch probe v3 " + Long.toHexString(pairId) + " from " + sender.wire()
+                : "holepunch probe v4 " + Long.toHexString(pairId) + " from " + sender.wire() + " " + nonces;
+        return hmac(shared, label.getBytes(StandardCharsets.US_ASCII));
     }
 
     private static byte[] hmac(byte[] key, byte[] data) {

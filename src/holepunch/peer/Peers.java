@@ -228,6 +228,38 @@ public final class Peers {
         this.knownPeers = new KnownPeers(settings.knownPeersFile());
     }
 
+    /**
+     * This process's probe nonce: reported to the rendezvous ({@code probe_nonce}), which passes it to
+     * this worker's peers, and mixed into every pair's probe keys with the peer's (PathCrypto).
+     */
+    private final byte[] probeNonce = new byte[16];
+
+    {
+        new java.security.SecureRandom().nextBytes(probeNonce);
+    }
+
+    /** The probe nonce as update_udp_endpoint carries it. */
+    public String probeNonce() {
+        return holepunch.crypto.Keys.b64(probeNonce);
+    }
+
+    /**
+     * The pair ids this process took part in, with which peer (the newest {@value #MAX_USED_PAIRS}): an
+     * offer that repeats one would make that pair's recorded probes and answers valid again (the
+     * rendezvous chooses pair ids), so it is declined.
+     */
+    private final java.util.LinkedHashMap<String, Boolean> usedPairs = new java.util.LinkedHashMap<>();
+    static final int MAX_USED_PAIRS = 4096;
+
+    /** Records {@code pairId} with {@code peer}; false when this process took it with that peer before. */
+    private boolean firstUseOfPair(String peer, String pairId) {
+        synchronized (usedPairs) {
+            if (usedPairs.putIfAbsent(peer + "/" + pairId.toLowerCase(java.util.Locale.ROOT), Boolean.TRUE) != null) return false;
+            if (usedPairs.size() > MAX_USED_PAIRS) usedPairs.remove(usedPairs.keySet().iterator().next());
+            return true;
+        }
+    }
+
     /** The newest handshake time taken from each peer key, across pairs (a recorded INIT is refused on a later pair too). */
     final PathCrypto.Timestamps handshakeTimes = new PathCrypto.Timestamps();
 
@@ -497,6 +529,9 @@ public final class Peers {
         String refusal = refusal(offer);
         boolean overBudget = refusal == null && !offers.take(peer, scheduler.nowMillis());
         if (overBudget) refusal = OfferBudget.REFUSAL;
+        if (refusal == null && !firstUseOfPair(peer, offer.pairId())) {
+            refusal = "pair id " + offer.pairId() + " was taken with '" + peer + "' before: its recorded probes would be valid again";
+        }
         if (refusal != null) {
             log.warn(selfId, "declined an offer from '" + peer + "': " + refusal);
             rendezvous.send(new P2pConnectionDecline(offer.pairId(), refusal));
@@ -527,8 +562,12 @@ public final class Peers {
         }
         Link old = byPeer.get(peer);
         Role role = offer.role();
+        byte[] peerNonce = holepunch.crypto.Keys.unb64(offer.peerProbeNonce(), 16);
+        if (peerNonce == null) log.info(selfId, "the offer for " + peer + " carries no peer_probe_nonce (an earlier version): its probe keys are as before");
         PathCrypto crypto = new PathCrypto(identity, offer.peerIdentity(), role, offer.pairIdValue(),
-                role == Role.INITIATOR ? selfId : peer, role == Role.INITIATOR ? peer : selfId, scheduler::nowMillis, handshakeTimes);
+                role == Role.INITIATOR ? selfId : peer, role == Role.INITIATOR ? peer : selfId, scheduler::nowMillis, handshakeTimes,
+                peerNonce == null ? null : role == Role.INITIATOR ? probeNonce : peerNonce,
+                peerNonce == null ? null : role == Role.INITIATOR ? peerNonce : probeNonce);
         Link link = new Link(this, peer, offer.pairIdValue(), role, crypto, reported, hosts, mapped, NatBehaviour.ofWire(offer.peerNatMapping()),
                 relayCandidate);
         link.vouch(offer.peerObservedIp());

@@ -27,6 +27,11 @@ final class Fields {
         return s == null || s.length() <= MAX_TEXT ? s : s.substring(0, MAX_TEXT);
     }
 
+    /** A probe nonce: 16 bytes in base64url without padding (22 characters). */
+    static boolean isProbeNonce(Object v) {
+        return v instanceof String s && s.length() == 22 && holepunch.crypto.Keys.unb64(s, 16) != null;
+    }
+
     static String describe(Object v) {
         return v instanceof String s ? "'" + Log.excerpt(s) + "'" : Json.typeName(v) + (v == null ? "" : " " + Log.excerpt(String.valueOf(v)));
     }

@@ -20,11 +20,13 @@ import java.util.Map;
  * has one: probed like the other candidates, taken only when nothing direct answers.
  * {@code peer_key_ephemeral} is true when the peer's signed proof said its key is its process's alone
  * (no WORKER_KEY_FILE): such a key is not remembered by the worker's known peers (trust on first use).
+ * {@code peer_probe_nonce} is the random value the peer's process reported ({@code probe_nonce}), which
+ * both sides mix into the pair's probe keys with their own.
  */
 public record P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peerUdpPort, List<String> peerHostCandidates,
                                  String peerNatMapping, String pairId, String pairKey, Role role, long startInMs,
                                  PublicIdentity peerIdentity, String peerMappedEndpoint, String peerObservedIp,
-                                 String peerRelayCandidate, boolean peerKeyEphemeral) implements Message {
+                                 String peerRelayCandidate, boolean peerKeyEphemeral, String peerProbeNonce) implements Message {
     public static final long MAX_START_MS = 10_000;
 
     public P2pConnectionOffer {
@@ -35,7 +37,7 @@ public record P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peer
                               String peerNatMapping, String pairId, String pairKey, Role role, long startInMs, PublicIdentity peerIdentity,
                               String peerMappedEndpoint, String peerObservedIp, String peerRelayCandidate) {
         this(peerWorkerId, peerUdpIp, peerUdpPort, peerHostCandidates, peerNatMapping, pairId, pairKey, role, startInMs, peerIdentity,
-                peerMappedEndpoint, peerObservedIp, peerRelayCandidate, false);
+                peerMappedEndpoint, peerObservedIp, peerRelayCandidate, false, null);
     }
 
     public P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peerUdpPort, List<String> peerHostCandidates,
@@ -82,7 +84,14 @@ public record P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peer
         return new P2pConnectionOffer(peer, ip instanceof String s ? s : null, port == null ? 0 : port, hosts,
                 Fields.string(m, "peer_nat_mapping"), pair, key, role, start == null ? 0 : Math.clamp(start, 0, MAX_START_MS), identity,
                 Fields.string(m, "peer_mapped_endpoint"), observedIp(m.get("peer_observed_ip")), relayCandidate(m.get("peer_relay_candidate")),
-                Boolean.TRUE.equals(m.get("peer_key_ephemeral")));
+                Boolean.TRUE.equals(m.get("peer_key_ephemeral")), probeNonce(m.get("peer_probe_nonce")));
+    }
+
+    private static String probeNonce(Object v) throws ProtocolException {
+        if (v != null && !Fields.isProbeNonce(v)) {
+            throw ProtocolException.field("peer_probe_nonce", "16 bytes in base64url without padding", v);
+        }
+        return (String) v;
     }
 
     /** {@code peer_relay_candidate}: the peer's TURN relayed address, "ip:port", else nothing. */
@@ -124,6 +133,7 @@ public record P2pConnectionOffer(String peerWorkerId, String peerUdpIp, int peer
         if (peerMappedEndpoint != null) m.put("peer_mapped_endpoint", peerMappedEndpoint);
         if (peerObservedIp != null) m.put("peer_observed_ip", peerObservedIp);
         if (peerRelayCandidate != null) m.put("peer_relay_candidate", peerRelayCandidate);
+        if (peerProbeNonce != null) m.put("peer_probe_nonce", peerProbeNonce);
         if (peerIdentity != null) {
             m.put("peer_public_key", Keys.b64(peerIdentity.signingKey()));
             m.put("peer_static_key", Keys.b64(peerIdentity.staticKey()));

@@ -13,10 +13,12 @@ import java.util.Map;
  * interface addresses ({@code host_candidates}, "ip:port", at most 8; unusable entries are dropped
  * and counted in {@code droppedCandidates}), and the endpoint their gateway maps to their port
  * ({@code mapped_endpoint}, "ip:port", from PCP, NAT-PMP or UPnP; absent without one), and their TURN
- * allocation's relayed address ({@code relay_candidate}, "ip:port"; absent without one).
+ * allocation's relayed address ({@code relay_candidate}, "ip:port"; absent without one), and the
+ * random value the worker's process mixes into its probe keys ({@code probe_nonce}, 16 bytes in
+ * base64url without padding; the rendezvous passes it to the worker's peers as {@code peer_probe_nonce}).
  */
 public record UpdateUdpEndpoint(String udpIp, int udpPort, String natMapping, Boolean portPreserved, List<String> hostCandidates,
-                                int droppedCandidates, String mappedEndpoint, String relayCandidate) implements Message {
+                                int droppedCandidates, String mappedEndpoint, String relayCandidate, String probeNonce) implements Message {
     /** The original's detail for a missing field. */
     public static final String MISSING_ENDPOINT = "Missing UDP IP or Port";
 
@@ -25,17 +27,22 @@ public record UpdateUdpEndpoint(String udpIp, int udpPort, String natMapping, Bo
     }
 
     public UpdateUdpEndpoint(String udpIp, int udpPort, String natMapping, Boolean portPreserved, List<String> hostCandidates) {
-        this(udpIp, udpPort, natMapping, portPreserved, hostCandidates, 0, null, null);
+        this(udpIp, udpPort, natMapping, portPreserved, hostCandidates, 0, null, null, null);
     }
 
     public UpdateUdpEndpoint(String udpIp, int udpPort, String natMapping, Boolean portPreserved, List<String> hostCandidates,
                              String mappedEndpoint) {
-        this(udpIp, udpPort, natMapping, portPreserved, hostCandidates, 0, mappedEndpoint, null);
+        this(udpIp, udpPort, natMapping, portPreserved, hostCandidates, 0, mappedEndpoint, null, null);
     }
 
     public UpdateUdpEndpoint(String udpIp, int udpPort, String natMapping, Boolean portPreserved, List<String> hostCandidates,
                              String mappedEndpoint, String relayCandidate) {
-        this(udpIp, udpPort, natMapping, portPreserved, hostCandidates, 0, mappedEndpoint, relayCandidate);
+        this(udpIp, udpPort, natMapping, portPreserved, hostCandidates, 0, mappedEndpoint, relayCandidate, null);
+    }
+
+    public UpdateUdpEndpoint(String udpIp, int udpPort, String natMapping, Boolean portPreserved, List<String> hostCandidates,
+                             String mappedEndpoint, String relayCandidate, String probeNonce) {
+        this(udpIp, udpPort, natMapping, portPreserved, hostCandidates, 0, mappedEndpoint, relayCandidate, probeNonce);
     }
 
     static UpdateUdpEndpoint parse(Map<String, Object> m) throws ProtocolException {
@@ -61,8 +68,13 @@ public record UpdateUdpEndpoint(String udpIp, int udpPort, String natMapping, Bo
         if (relay != null && (!(relay instanceof String rs) || Addresses.hostPort(rs) == null)) {
             throw new ProtocolException("relay_candidate", "relay_candidate must be \"ip:port\", got " + Fields.describe(relay));
         }
+        Object nonce = m.get("probe_nonce");
+        if (nonce != null && !Fields.isProbeNonce(nonce)) {
+            throw new ProtocolException("probe_nonce", "probe_nonce must be 16 bytes in base64url without padding (22 characters), got "
+                    + Fields.describe(nonce));
+        }
         return new UpdateUdpEndpoint(s, p, mapping != null && mapping.length() <= 64 ? mapping : null,
-                m.get("port_preserved") instanceof Boolean b ? b : null, hosts, dropped[0], (String) mapped, (String) relay);
+                m.get("port_preserved") instanceof Boolean b ? b : null, hosts, dropped[0], (String) mapped, (String) relay, (String) nonce);
     }
 
     @Override
@@ -75,6 +87,7 @@ public record UpdateUdpEndpoint(String udpIp, int udpPort, String natMapping, Bo
         Map<String, Object> m = Json.obj("type", type().wire, "udp_ip", udpIp, "udp_port", udpPort, "nat_mapping", natMapping,
                 "port_preserved", portPreserved, "host_candidates", hostCandidates, "mapped_endpoint", mappedEndpoint);
         if (relayCandidate != null) m.put("relay_candidate", relayCandidate);
+        if (probeNonce != null) m.put("probe_nonce", probeNonce);
         return m;
     }
 }

@@ -203,7 +203,7 @@ final class ClusterPairs {
         long base = Math.max(oneWayA, oneWayB) + PeerBroker.START_MARGIN_MILLIS;
         peer.connection.sendText(new P2pConnectionOffer(card.peerWorkerId(), card.peerUdpIp(), card.peerUdpPort(), card.peerHostCandidates(),
                 card.peerNatMapping(), card.pairId(), card.pairKey(), Role.RESPONDER, base - oneWayB, card.peerIdentity(),
-                card.peerMappedEndpoint(), card.peerObservedIp(), card.peerRelayCandidate(), card.peerKeyEphemeral()).encode());
+                card.peerMappedEndpoint(), card.peerObservedIp(), card.peerRelayCandidate(), card.peerKeyEphemeral(), card.peerProbeNonce()).encode());
         String forRequester = PeerBroker.offer(card.pairId(), card.pairKey(), Role.INITIATOR, peer, peer.endpoint(), base - oneWayA).encode();
         cluster.send(from, Json.obj("op", "offer", "pair", card.pairId(), "worker", card.peerWorkerId(), "peer", peer.id, "text", forRequester));
         log.info(peer.id, "introduced to " + card.peerWorkerId() + " on instance " + from + " (pair " + card.pairId() + "), start in "

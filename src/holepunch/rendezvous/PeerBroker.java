@@ -421,7 +421,7 @@ final class PeerBroker {
     static P2pConnectionOffer offer(String pairId, String key, Role role, WorkerEntry peer, WorkerEntry.Endpoint at,
                                             long startInMillis) {
         return new P2pConnectionOffer(peer.id, at.ip(), at.port(), peer.hostCandidates, peer.natMapping, pairId, key, role, startInMillis,
-                peer.identity, peer.mappedEndpoint, peer.observedIp, peer.relayCandidate, peer.identity != null && peer.ephemeralKey);
+                peer.identity, peer.mappedEndpoint, peer.observedIp, peer.relayCandidate, peer.identity != null && peer.ephemeralKey, peer.probeNonce);
     }
 
     /**

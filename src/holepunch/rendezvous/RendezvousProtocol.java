@@ -159,6 +159,7 @@ final class RendezvousProtocol implements WebSocketConnection.Handler {
         worker.hostCandidates = m.hostCandidates();
         worker.mappedEndpoint = m.mappedEndpoint();
         worker.relayCandidate = m.relayCandidate();
+        worker.probeNonce = m.probeNonce();
         registry.changed(worker.id);
         if (m.droppedCandidates() > 0) {
             log.warn(worker.id, "update_udp_endpoint: dropped " + m.droppedCandidates() + " entries of field 'host_candidates' that are not \"ip:port\"");

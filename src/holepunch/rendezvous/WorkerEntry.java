@@ -35,6 +35,8 @@ final class WorkerEntry {
     volatile String mappedEndpoint;
     /** The worker's TURN allocation's relayed address, "ip:port", or null. */
     volatile String relayCandidate;
+    /** The random value the worker's process mixes into its probe keys ({@code probe_nonce}), passed to its peers; or null. */
+    volatile String probeNonce;
     /** Messages per second allowed from this session (touched on its loop thread only). */
     final TokenBucket rate;
     /** Introductions to this session (P2P_OFFERS_PER_MIN). */

@@ -399,7 +399,7 @@ public final class Worker implements AutoCloseable {
         boolean sent = session.send(new UpdateUdpEndpoint(Addresses.text(endpoint.getAddress()), endpoint.getPort(),
                 m.behaviour().wire, m.portPreserved(), hostCandidates(),
                 mapped == null || !advertisable(mapped.external(), endpoint) ? null : Addresses.text(mapped.external()),
-                relayed == null ? null : Addresses.text(relayed)));
+                relayed == null ? null : Addresses.text(relayed), peers.probeNonce()));
         if (sent) {
             reported = endpoint;
             reportedMapping = m;

@@ -42,6 +42,26 @@ class PeerBrokerTest {
         return ws;
     }
 
+    /** Each worker's probe nonce reaches its peer in the offer; a malformed one is an error ack naming the field, and stores nothing. */
+    @Test
+    void probeNonces_arePassedToThePeer_andAMalformedOneIsRefused() throws Exception {
+        String na = holepunch.crypto.Keys.b64(new byte[16]), nb = holepunch.crypto.Keys.b64(new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16});
+        try (RawWebSocket a = RawWebSocket.connect(rv.port, "pn-a");
+             RawWebSocket b = RawWebSocket.connect(rv.port, "pn-b")) {
+            a.sendText(Json.write(Json.obj("type", "update_udp_endpoint", "udp_ip", "198.51.100.1", "udp_port", 40001, "probe_nonce", "short")));
+            Map<String, Object> refused = next(a);
+            assertEquals("error", refused.get("status"));
+            assertTrue(((String) refused.get("detail")).contains("probe_nonce"), String.valueOf(refused));
+            a.sendText(Json.write(Json.obj("type", "update_udp_endpoint", "udp_ip", "198.51.100.1", "udp_port", 40001, "probe_nonce", na)));
+            assertEquals("success", next(a).get("status"));
+            b.sendText(Json.write(Json.obj("type", "update_udp_endpoint", "udp_ip", "198.51.100.2", "udp_port", 40002, "probe_nonce", nb)));
+            assertEquals("success", next(b).get("status"));
+            a.sendText(Json.write(Json.obj("type", "request_p2p_connection", "target_worker_id", "pn-b")));
+            assertEquals(nb, next(a).get("peer_probe_nonce"));
+            assertEquals(na, next(b).get("peer_probe_nonce"));
+        }
+    }
+
     @Test
     void request_sendsMatchingOffersToBothWorkers() throws Exception {
         try (RawWebSocket a = registered("pb-a", "198.51.100.1", 40001, List.of("10.0.0.5:8081", "bogus"));
