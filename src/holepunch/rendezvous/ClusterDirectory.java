@@ -53,6 +53,13 @@ final class ClusterDirectory implements AutoCloseable {
     private final RedisClient redis;
     /** Connections for the reads made on upgrade and request threads, so that they neither wait for the writer nor for each other. */
     private final RedisClient[] readers;
+    /**
+     * Connections for the upgrade-time checks alone ({@link #pipelineRead}): an upgrade never waits
+     * behind a list of the whole cluster or the lookups of introductions on the readers' connections.
+     */
+    private final RedisClient[] upgradeReaders;
+    static final int UPGRADE_READERS = 2;
+    private final java.util.concurrent.atomic.AtomicInteger nextUpgradeReader = new java.util.concurrent.atomic.AtomicInteger();
     private final java.util.concurrent.atomic.AtomicInteger nextReader = new java.util.concurrent.atomic.AtomicInteger();
     static final int READERS = 4;
     private final Registry registry;
@@ -101,6 +108,8 @@ final class ClusterDirectory implements AutoCloseable {
         this.redis = redis;
         this.readers = new RedisClient[READERS];
         for (int i = 0; i < READERS; i++) readers[i] = new RedisClient(redis.url(), 2000, redis.tls());
+        this.upgradeReaders = new RedisClient[UPGRADE_READERS];
+        for (int i = 0; i < UPGRADE_READERS; i++) upgradeReaders[i] = new RedisClient(redis.url(), 2000, redis.tls());
         this.registry = registry;
         this.log = log;
         this.ttlMillis = livenessMillis;
@@ -195,11 +204,11 @@ final class ClusterDirectory implements AutoCloseable {
         return readers[Math.floorMod(nextReader.getAndIncrement(), READERS)];
     }
 
-    /** {@code commands} in one round trip on one of the readers' connections (blocking); their replies. */
+    /** {@code commands} in one round trip on one of the upgrade checks' own connections (blocking); their replies. */
     List<Resp.Value> pipelineRead(List<List<String>> commands) throws IOException {
         roundTrips.incrementAndGet();
         try {
-            return reader().pipeline(commands);
+            return upgradeReaders[Math.floorMod(nextUpgradeReader.getAndIncrement(), UPGRADE_READERS)].pipeline(commands);
         } catch (IOException e) {
             state(false, e.getMessage());
             throw e;
@@ -584,5 +593,6 @@ final class ClusterDirectory implements AutoCloseable {
         }
         redis.close();
         for (RedisClient r : readers) r.close();
+        for (RedisClient r : upgradeReaders) r.close();
     }
 }
