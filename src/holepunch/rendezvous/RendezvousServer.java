@@ -172,6 +172,12 @@ public final class RendezvousServer implements AutoCloseable {
                     + ": anyone who reaches it can register worker ids and read every worker's addresses at /debug/list_workers;"
                     + " set RENDEZVOUS_TOKEN (README, Security)");
         }
+        boolean keysDecide = config.requireWorkerKeys() || config.approvedKeysFile() != null || config.enrolledKeysFile() != null;
+        if (keysDecide && config.publicHosts().isEmpty()) {
+            server.log.warn(null, "worker keys decide who may register here, but RENDEZVOUS_PUBLIC_HOSTS is not set: a key proof is"
+                    + " checked against the Host its own request names, so a proof a worker made for another server is accepted"
+                    + " (that server could play it here); set RENDEZVOUS_PUBLIC_HOSTS to the names workers reach this one by (README, Security)");
+        }
         return server;
     }
 

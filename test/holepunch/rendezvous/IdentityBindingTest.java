@@ -164,4 +164,26 @@ class IdentityBindingTest {
             assertTrue(r.startsWith("HTTP/1.1 401") && r.contains("signature"), r);
         }
     }
+
+    /**
+     * Issue 23, finding 3: a proof is checked against the Host its own request names, so unless the
+     * rendezvous knows its names (RENDEZVOUS_PUBLIC_HOSTS) a proof a worker made for another server
+     * is accepted. Where keys decide who may register, starting without the names says so.
+     */
+    @Test
+    @org.junit.jupiter.api.Tag("slow")
+    void keysDecidingWithoutPublicHosts_isSaidAtStart() throws Exception {
+        String warning = "RENDEZVOUS_PUBLIC_HOSTS is not set";
+        int port = holepunch.testing.Ports.freeTcp();
+        for (boolean named : new boolean[] {false, true}) {
+            Map<String, String> env = new java.util.HashMap<>(Map.of("REQUIRE_WORKER_KEYS", "true"));
+            if (named) env.put("RENDEZVOUS_PUBLIC_HOSTS", "127.0.0.1:" + port);
+            try (holepunch.testing.ServiceProcess rv = holepunch.testing.ServiceProcess.rendezvous(java.util.List.of(), env, 0, port)) {
+                assertThrows(IOException.class, () -> RawWebSocket.connect(port, "keyless").close());
+                // The refusal is logged after the start's last line: once it is there, so is any warning of the start.
+                Await.until(Duration.ofSeconds(10), "the refusal logged", () -> rv.output().contains("refused a keyless session"));
+                assertEquals(!named, rv.output().contains(warning), rv.output());
+            }
+        }
+    }
 }
