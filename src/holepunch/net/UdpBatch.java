@@ -27,7 +27,11 @@ import java.nio.channels.DatagramChannel;
  * which also closes it.
  *
  * <p>A receive waits at most {@link #RECEIVE_WAIT_MILLIS} (SO_RCVTIMEO), so a thread blocked in
- * it notices a close: the JDK cannot wake a thread in a call it did not make.
+ * it notices a close: the JDK cannot wake a thread in a call it did not make. The descriptor may
+ * also be non-blocking: the JDK makes a channel's descriptor so for good once a virtual thread uses
+ * the channel (a send from the worker's session handlers does). Then {@code recvmmsg} returns at once
+ * with nothing, and the receive waits in {@code poll(2)} instead: before, the reader spun on it,
+ * a whole core and about 800 MB/s of garbage from an idle worker.
  */
 public final class UdpBatch implements AutoCloseable {
     public static final int BATCH = 32;
@@ -66,13 +70,14 @@ public final class UdpBatch implements AutoCloseable {
     public static final int GRO_BUFFER = 65_536;
     private static final int MSG_TRUNC = 0x20;
 
-    private static final MethodHandle RECVMMSG, SENDMMSG, SETSOCKOPT;
+    private static final MethodHandle RECVMMSG, SENDMMSG, SETSOCKOPT, POLL;
+    private static final short POLLIN = 1;
     private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
     private static final VarHandle ERRNO = CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
     private static final String UNAVAILABLE;
 
     static {
-        MethodHandle recv = null, send = null, sso = null;
+        MethodHandle recv = null, send = null, sso = null, poll = null;
         String why = null;
         try {
             if (!System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).contains("linux")) {
@@ -87,12 +92,15 @@ public final class UdpBatch implements AutoCloseable {
                     ValueLayout.JAVA_INT, ValueLayout.JAVA_INT), errno);
             sso = downcall(linker, "setsockopt", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
                     ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+            poll = downcall(linker, "poll", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
+                    ValueLayout.JAVA_INT));
         } catch (Throwable e) {
             why = e.getMessage() == null ? e.toString() : e.getMessage();
         }
         RECVMMSG = recv;
         SENDMMSG = send;
         SETSOCKOPT = sso;
+        POLL = poll;
         UNAVAILABLE = why;
     }
 
@@ -110,7 +118,10 @@ public final class UdpBatch implements AutoCloseable {
     private int fd;
     private boolean ipv6Socket;
     private final int size;
-    private final MemorySegment headers, iovecs, names, buffers, capture, controls;
+    private final MemorySegment headers, iovecs, names, buffers, capture, controls, pollFd;
+    /** Each message's header, address, iovec and control slices, made once (a receive allocates nothing). */
+    private final MemorySegment[] headerSlices = new MemorySegment[BATCH], nameSlices = new MemorySegment[BATCH],
+            iovSlices = new MemorySegment[BATCH], controlSlices = new MemorySegment[BATCH];
     /** Segmented sends: one header per run of equal datagrams to one destination, each with its UDP_SEGMENT. */
     private final MemorySegment gsoHeaders, gsoControls;
     private final int[] lengths = new int[BATCH];
@@ -141,8 +152,15 @@ public final class UdpBatch implements AutoCloseable {
         controls = arena.allocate((long) CONTROL * BATCH, 8);
         gsoHeaders = arena.allocate(MMSGHDR, BATCH);
         gsoControls = arena.allocate((long) CONTROL * BATCH, 8);
+        pollFd = arena.allocate(8, 4);
         for (int i = 0; i < BATCH; i++) {
-            MemorySegment iov = iovecs.asSlice(i * IOVEC.byteSize(), IOVEC);
+            headerSlices[i] = headers.asSlice(i * MMSGHDR.byteSize(), MMSGHDR);
+            nameSlices[i] = names.asSlice((long) i * SOCKADDR, SOCKADDR);
+            iovSlices[i] = iovecs.asSlice(i * IOVEC.byteSize(), IOVEC);
+            controlSlices[i] = controls.asSlice((long) i * CONTROL, CONTROL);
+        }
+        for (int i = 0; i < BATCH; i++) {
+            MemorySegment iov = iovSlices[i];
             IOV_BASE.set(iov, 0L, buffers.asSlice((long) i * size, size));
             IOV_LEN.set(iov, 0L, (long) size);
             MemorySegment h = header(i);
@@ -217,7 +235,7 @@ public final class UdpBatch implements AutoCloseable {
     }
 
     private MemorySegment header(int i) {
-        return headers.asSlice(i * MMSGHDR.byteSize(), MMSGHDR);
+        return headerSlices[i];
     }
 
     // ---- receiving
@@ -229,26 +247,11 @@ public final class UdpBatch implements AutoCloseable {
      * those that fill it.
      */
     public int receive() throws IOException {
-        for (int i = 0; i < BATCH; i++) {
-            MemorySegment h = header(i);
-            H_NAME.set(h, 0L, names.asSlice((long) i * SOCKADDR, SOCKADDR));
-            H_NAMELEN.set(h, 0L, SOCKADDR);
-            MemorySegment iov = iovecs.asSlice(i * IOVEC.byteSize(), IOVEC);
-            IOV_LEN.set(iov, 0L, (long) size);
-            H_CONTROL.set(h, 0L, gro ? controls.asSlice((long) i * CONTROL, CONTROL) : MemorySegment.NULL);
-            H_CONTROLLEN.set(h, 0L, gro ? (long) CONTROL : 0L);
-            H_FLAGS.set(h, 0L, 0);
-        }
-        int n;
-        try {
-            n = (int) RECVMMSG.invokeExact(capture, fd, headers, BATCH, MSG_WAITFORONE, MemorySegment.NULL);
-        } catch (Throwable e) {
-            throw new IOException("recvmmsg: " + e, e);
-        }
-        if (n < 0) {
-            int errno = (int) ERRNO.get(capture, 0L);
-            if (errno == EAGAIN || errno == EINTR) return 0;
-            throw new IOException("recvmmsg failed: errno " + errno);
+        int n = recvmmsg();
+        if (n < 0) {                                    // nothing there on a non-blocking descriptor: wait for something
+            if (!awaitReadable()) return 0;
+            n = recvmmsg();
+            if (n < 0) return 0;
         }
         for (int i = 0; i < n; i++) {
             MemorySegment h = header(i);
@@ -258,6 +261,41 @@ public final class UdpBatch implements AutoCloseable {
             sources[i] = decodeSource(i);
         }
         return n;
+    }
+
+    /** One {@code recvmmsg}: how many messages, or -1 when none was there (EAGAIN, EINTR). */
+    private int recvmmsg() throws IOException {
+        for (int i = 0; i < BATCH; i++) {
+            MemorySegment h = headerSlices[i];
+            H_NAME.set(h, 0L, nameSlices[i]);
+            H_NAMELEN.set(h, 0L, SOCKADDR);
+            IOV_LEN.set(iovSlices[i], 0L, (long) size);
+            H_CONTROL.set(h, 0L, gro ? controlSlices[i] : MemorySegment.NULL);
+            H_CONTROLLEN.set(h, 0L, gro ? (long) CONTROL : 0L);
+            H_FLAGS.set(h, 0L, 0);
+        }
+        int n;
+        try {
+            n = (int) RECVMMSG.invokeExact(capture, fd, headers, BATCH, MSG_WAITFORONE, MemorySegment.NULL);
+        } catch (Throwable e) {
+            throw new IOException("recvmmsg: " + e, e);
+        }
+        if (n >= 0) return n;
+        int errno = (int) ERRNO.get(capture, 0L);
+        if (errno == EAGAIN || errno == EINTR) return -1;
+        throw new IOException("recvmmsg failed: errno " + errno);
+    }
+
+    /** Waits up to {@value #RECEIVE_WAIT_MILLIS} ms for the descriptor to be readable; false when it was not. */
+    private boolean awaitReadable() throws IOException {
+        pollFd.set(ValueLayout.JAVA_INT, 0, fd);
+        pollFd.set(ValueLayout.JAVA_SHORT, 4, POLLIN);
+        pollFd.set(ValueLayout.JAVA_SHORT, 6, (short) 0);
+        try {
+            return (int) POLL.invokeExact(pollFd, 1L, RECEIVE_WAIT_MILLIS) > 0;
+        } catch (Throwable e) {
+            throw new IOException("poll: " + e, e);
+        }
     }
 
     /** UDP_GRO's segment size in message {@code i}'s control data, or 0 (one datagram, not coalesced). */

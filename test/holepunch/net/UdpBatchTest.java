@@ -78,6 +78,38 @@ class UdpBatchTest {
         }
     }
 
+    /**
+     * The JDK makes a channel's descriptor non-blocking for good once a virtual thread uses it (the
+     * worker's session handlers send on the worker's socket), and recvmmsg then returned at once with
+     * nothing: the worker's reader spun, a whole core and ~800 MB/s of garbage from an idle worker,
+     * which also slowed every forward beside it. An idle receive on such a descriptor must wait, and
+     * one with a datagram there must still take it.
+     */
+    @Test
+    void receive_onANonBlockingDescriptor_waitsInsteadOfSpinning() throws Exception {
+        try (DatagramChannel ch = bound(false); DatagramSocket peer = new DatagramSocket(new InetSocketAddress("127.0.0.1", 0))) {
+            ch.configureBlocking(false);                              // O_NONBLOCK, as the JDK leaves it after a virtual thread
+            try (UdpBatch batch = UdpBatch.open(ch, 1500)) {
+                java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
+                long wall0 = System.nanoTime(), cpu0 = threads.getCurrentThreadCpuTime();
+                int calls = 0;
+                while (System.nanoTime() - wall0 < 600_000_000L && calls < 100_000) {
+                    assertEquals(0, batch.receive());
+                    calls++;
+                }
+                long cpuMillis = (threads.getCurrentThreadCpuTime() - cpu0) / 1_000_000;
+                assertTrue(calls <= 600 / UdpBatch.RECEIVE_WAIT_MILLIS + 1, calls + " receives in 0.6 s: each should wait up to "
+                        + UdpBatch.RECEIVE_WAIT_MILLIS + " ms");
+                assertTrue(cpuMillis < 100, cpuMillis + " ms of CPU in 0.6 s of waiting");
+                byte[] d = datagram(7, 300);
+                peer.send(new DatagramPacket(d, d.length, ch.getLocalAddress()));
+                assertEquals(1, batch.receive(), "a datagram that is there is taken");
+                byte[] buf = new byte[1500];
+                assertArrayEquals(d, Arrays.copyOf(buf, batch.copy(0, buf, 0)));
+            }
+        }
+    }
+
     /** Runs of equal datagrams to one destination go segmented (UDP_SEGMENT), others one by one: every one arrives whole and in order. */
     @Test
     void flush_mixedSizesAndDestinations_eachArrivesWhole() throws Exception {
