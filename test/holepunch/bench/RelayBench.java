@@ -60,6 +60,12 @@ final class RelayBench {
             }
             RawWebSocket a = session(servers.get(0).port, "xi-a");
             RawWebSocket b = session(servers.get(1).port, "xi-b");
+            // The other instance's directory write takes up to its batch time: ask once instance 0 lists xi-b.
+            long listed = System.nanoTime() + 5_000_000_000L;
+            while (!ForwardBench.get("http://127.0.0.1:" + servers.get(0).port + "/debug/list_workers").contains("\"xi-b\"")
+                    && System.nanoTime() < listed) {
+                Thread.sleep(20);
+            }
             try {
                 a.sendText(Json.write(Json.obj("type", "request_p2p_connection", "target_worker_id", "xi-b")));
                 Map<String, Object> offer = Json.parseObject(a.readSkippingPings().text());
