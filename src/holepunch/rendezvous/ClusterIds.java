@@ -28,6 +28,8 @@ import java.util.Map;
  */
 final class ClusterIds {
     static final String BINDING = "holepunch:binding:";
+    /** ENROLLMENT=tofu in a cluster: worker id to the fingerprint of the first kept key proven for it, for good. */
+    static final String ENROLLED = "holepunch:enrolled";
     /** The answer of an instance whose session holds the id with another key. */
     static final String REFUSE = "refuse";
 
@@ -115,14 +117,23 @@ final class ClusterIds {
      * directory writer refreshes it, {@link ClusterDirectory#liveBindings}): a second key for a live bound id is
      * refused at its upgrade on any instance, not closed after it.
      */
-    record UpgradeCheck(String boundFingerprint, boolean nonceFresh) {
+    record UpgradeCheck(String boundFingerprint, boolean nonceFresh, String enrolledFingerprint, boolean enrolledNow) {
     }
 
-    UpgradeCheck checkUpgrade(String workerId, String nonce, String fingerprint, long bindMillis) throws IOException {
+    /**
+     * As described above; {@code tofu} (ENROLLMENT=tofu): also the id's enrollment, in the same round trip. A
+     * kept key ({@code fingerprint}) for an id nobody enrolled is enrolled with {@code HSETNX} on
+     * {@value #ENROLLED}, for good; {@code enrolledFingerprint} is the key the id is enrolled with afterwards
+     * (null: none), {@code enrolledNow} whether this upgrade enrolled it.
+     */
+    UpgradeCheck checkUpgrade(String workerId, String nonce, String fingerprint, long bindMillis, boolean tofu) throws IOException {
         List<List<String>> cmds = new java.util.ArrayList<>();
         cmds.add(List.of("GET", BINDING + workerId));
         boolean bind = fingerprint != null && bindMillis > 0;
         if (bind) cmds.add(List.of("SET", BINDING + workerId, fingerprint, "NX", "PX", Long.toString(bindMillis)));
+        boolean enroll = tofu && fingerprint != null;
+        if (enroll) cmds.add(List.of("HSETNX", ENROLLED, workerId, fingerprint));
+        if (tofu) cmds.add(List.of("HGET", ENROLLED, workerId));
         if (nonce != null) cmds.add(List.of("SET", NONCE + nonce, "1", "NX", "PX", Long.toString(2000L * holepunch.crypto.UpgradeProof.WINDOW_SECONDS)));
         List<holepunch.redis.Resp.Value> r = directory.pipelineRead(cmds);
         for (holepunch.redis.Resp.Value v : r) {
@@ -130,8 +141,11 @@ final class ClusterIds {
         }
         String fp = r.get(0) instanceof holepunch.redis.Resp.Bulk b ? b.text() : null;
         if (bind && fp == null && !isOk(r.get(1))) fp = "(bound by another instance just now)";   // lost a race for the id
+        int at = bind ? 2 : 1;
+        boolean enrolledNow = enroll && r.get(at++) instanceof holepunch.redis.Resp.Int added && added.value() == 1;
+        String enrolled = tofu && r.get(at) instanceof holepunch.redis.Resp.Bulk e ? e.text() : null;
         boolean fresh = nonce == null || isOk(r.getLast());
-        return new UpgradeCheck(fp, fresh);
+        return new UpgradeCheck(fp, fresh, enrolled, enrolledNow);
     }
 
     private static boolean isOk(holepunch.redis.Resp.Value v) {

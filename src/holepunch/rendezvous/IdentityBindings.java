@@ -42,7 +42,7 @@ final class IdentityBindings {
     IdentityBindings(RendezvousConfig config) {
         // Under ENROLLMENT=tofu the record holds an ended session's id, for good: a grace period here
         // would only outlast the operator's release of the id.
-        this.graceNanos = config.enrolledKeysFile() != null ? 0 : config.idBindingGraceSec() * 1_000_000_000L;
+        this.graceNanos = config.tofu() ? 0 : config.idBindingGraceSec() * 1_000_000_000L;
         this.requireKeys = config.requireWorkerKeys();
         this.publicHosts = config.publicHosts().stream().map(UpgradeProof::normalHost).toList();
         this.maxBindings = config.maxSessions() + 100_000;

@@ -20,7 +20,7 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                                ClientAddress trustedProxies, int relayTotalBytesPerSec, TurnGrant turn,
                                long clusterLivenessMillis, long drainMillis, long drainCloseMillis, int rebalancePerMin,
                                boolean proxyProtocol, String clusterSecret, boolean debugDetails, String approvedKeysFile,
-                               String enrolledKeysFile) {
+                               String enrolledKeysFile, boolean tofu) {
 
     /** RELAY_BYTES_PER_SEC's default: 2 MiB/s a pair, a 10 Mbit/s stream of 1,200-byte datagrams with room to spare. */
     public static final int DEFAULT_RELAY_BYTES_PER_SEC = 2 << 20;
@@ -74,7 +74,8 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
                 clusterSecret(env),
                 env.bool("DEBUG_DETAILS", false),
                 env.string("APPROVED_KEYS_FILE", "").isBlank() ? null : env.string("APPROVED_KEYS_FILE", "").strip(),
-                enrolledKeysFile(env));
+                enrolledKeysFile(env),
+                "tofu".equals(env.string("ENROLLMENT", "").strip().toLowerCase(java.util.Locale.ROOT)));
     }
 
     /**
@@ -98,12 +99,15 @@ public record RendezvousConfig(String bindAddress, int port, long pingIntervalNa
             }
             case "tofu" -> {
                 if (approvedFile) throw new holepunch.config.ConfigException("ENROLLMENT=tofu contradicts APPROVED_KEYS_FILE (that is ENROLLMENT=approved)");
-                if (file.isEmpty()) throw new holepunch.config.ConfigException("ENROLLMENT=tofu needs ENROLLED_KEYS_FILE: where the first key of each id is recorded");
-                if (!env.string("REDIS_URL", "").isBlank()) {
-                    throw new holepunch.config.ConfigException("ENROLLMENT=tofu is for a single instance (each instance would keep its own record);"
-                            + " a cluster enrolls with APPROVED_KEYS_FILE, the same file on every instance");
+                boolean cluster = !env.string("REDIS_URL", "").isBlank();
+                if (cluster && !file.isEmpty()) {
+                    throw new holepunch.config.ConfigException("ENROLLED_KEYS_FILE is for a single instance: with REDIS_URL the cluster's"
+                            + " record is the Redis hash " + ClusterIds.ENROLLED + " (unset ENROLLED_KEYS_FILE)");
                 }
-                return file;
+                if (!cluster && file.isEmpty()) {
+                    throw new holepunch.config.ConfigException("ENROLLMENT=tofu needs ENROLLED_KEYS_FILE: where the first key of each id is recorded");
+                }
+                return cluster ? null : file;
             }
             default -> throw new holepunch.config.ConfigException("ENROLLMENT must be open, tofu or approved, got '" + mode + "'");
         }

@@ -172,7 +172,7 @@ public final class RendezvousServer implements AutoCloseable {
                     + ": anyone who reaches it can register worker ids and read every worker's addresses at /debug/list_workers;"
                     + " set RENDEZVOUS_TOKEN (README, Security)");
         }
-        boolean keysDecide = config.requireWorkerKeys() || config.approvedKeysFile() != null || config.enrolledKeysFile() != null;
+        boolean keysDecide = config.requireWorkerKeys() || config.approvedKeysFile() != null || config.tofu();
         if (keysDecide && config.publicHosts().isEmpty()) {
             server.log.warn(null, "worker keys decide who may register here, but RENDEZVOUS_PUBLIC_HOSTS is not set: a key proof is"
                     + " checked against the Host its own request names, so a proof a worker made for another server is accepted"
@@ -413,12 +413,20 @@ public final class RendezvousServer implements AutoCloseable {
         try {
             boolean kept = entry.identity != null && !entry.ephemeralKey;
             ClusterIds.UpgradeCheck check = clusterIds.checkUpgrade(entry.id, nonce, kept ? entry.identity.fingerprint() : null,
-                    kept ? config.idBindingGraceSec() * 1000L : 0);
+                    kept ? config.idBindingGraceSec() * 1000L : 0, config.tofu());
             if (!check.nonceFresh()) {
                 return new Admission.Refusal(401, "bad_proof", "refused a replayed proof (its nonce was used on another instance)",
                         "this proof was used already", Map.of());
             }
             fp = check.boundFingerprint();
+            String enrolledFp = check.enrolledFingerprint();
+            if (enrolledFp != null && (entry.identity == null || !entry.identity.matchesPin(enrolledFp))) {
+                String holder = enrolledFp.length() > 12 ? enrolledFp.substring(0, 12) : enrolledFp;
+                return new Admission.Refusal(409, "id_enrolled", "refused a session for id enrolled cluster-wide with key " + holder,
+                        "worker id '" + entry.id + "' is enrolled on this rendezvous with another key (fingerprint " + holder
+                                + "): prove that key, or use another id; its operator can release the id", Map.of());
+            }
+            if (enrolledFp != null && check.enrolledNow()) log.info(entry.id, "enrolled cluster-wide with key " + entry.identity.shortFingerprint() + " (ENROLLMENT=tofu)");
         } catch (IOException e) {
             return new Admission.Refusal(503, "cluster_unavailable", "refused an upgrade: the cluster directory (Redis) cannot be read,"
                     + " so whether another key holds this id is unknown (" + e.getMessage() + ")",

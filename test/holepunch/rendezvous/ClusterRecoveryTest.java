@@ -83,4 +83,32 @@ class ClusterRecoveryTest {
             assertEquals(n, a.workers().size(), "every worker of the large instance is listed");
         }
     }
+
+    /**
+     * ENROLLMENT=tofu in a cluster (issue 23, item 2): the first kept key proven for an id holds it
+     * on every instance and for good, in the Redis hash holepunch:enrolled, written in the upgrade's
+     * own round trip. Before, the binding expired ID_BINDING_GRACE_SEC after the session (0 here),
+     * and another key took the id on another instance.
+     */
+    @Test
+    void tofu_theFirstKeyHoldsTheIdOnEveryInstance_untilTheOperatorReleasesIt() throws Exception {
+        Identity owner = Identity.generate(), impostor = Identity.generate();
+        try (RedisServer redis = new RedisServer();
+             TestRendezvous a = new TestRendezvous(Map.of("REDIS_URL", redis.url(), "ENROLLMENT", "tofu", "ID_BINDING_GRACE_SEC", "0"));
+             TestRendezvous b = new TestRendezvous(Map.of("REDIS_URL", redis.url(), "ENROLLMENT", "tofu", "ID_BINDING_GRACE_SEC", "0"));
+             holepunch.redis.RedisClient operator = new holepunch.redis.RedisClient(holepunch.redis.RedisUrl.parse(redis.url()), 2000)) {
+            RawWebSocket.connectKeyed(a.port, "alice", owner).close();
+            RawWebSocket.connect(b.port, "carol").close();                   // never enrolled: a keyless (original) client is admitted
+            Await.until(Duration.ofSeconds(10), "alice's session gone from b's list", () -> !b.workers().containsKey("alice"));
+            for (Identity key : new Identity[] {impostor, null}) {
+                IOException e = org.junit.jupiter.api.Assertions.assertThrows(IOException.class, () -> (key == null
+                        ? RawWebSocket.connect(b.port, "alice") : RawWebSocket.connectKeyed(b.port, "alice", key)).close());
+                org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("409"), e.getMessage());
+            }
+            RawWebSocket.connectKeyed(b.port, "alice", owner).close();        // the owner, on the other instance
+            assertEquals(owner.publicIdentity().fingerprint(), ((holepunch.redis.Resp.Bulk) operator.call("HGET", ClusterIds.ENROLLED, "alice")).text());
+            operator.call("HDEL", ClusterIds.ENROLLED, "alice");             // the operator releases the id
+            RawWebSocket.connectKeyed(b.port, "alice", impostor).close();
+        }
+    }
 }

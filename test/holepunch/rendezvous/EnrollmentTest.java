@@ -96,5 +96,8 @@ class EnrollmentTest {
         assertTrue(bad.getMessage().contains("open, tofu or approved"), bad.getMessage());
         ConfigException noList = assertThrows(ConfigException.class, () -> new TestRendezvous(Map.of("ENROLLMENT", "approved")).close());
         assertTrue(noList.getMessage().contains("APPROVED_KEYS_FILE"), noList.getMessage());
+        ConfigException fileInCluster = assertThrows(ConfigException.class, () -> new TestRendezvous(Map.of("ENROLLMENT", "tofu",
+                "ENROLLED_KEYS_FILE", dir.resolve("x").toString(), "REDIS_URL", "redis://127.0.0.1:1")).close());
+        assertTrue(fileInCluster.getMessage().contains("holepunch:enrolled"), fileInCluster.getMessage());
     }
 }
