@@ -201,6 +201,21 @@ final class Link {
         lastSent = now;
     }
 
+    /**
+     * While data arrives on the direct path, the peer hears from this side every
+     * {@value #RECEIPT_MILLIS} ms (a keepalive), whatever this side sends: a sender whose own
+     * direction is saturated (a TURN server relaying a flood drops most of what comes in, probes
+     * included) would otherwise find its probes unanswered and leave a path that is carrying its
+     * data. When nothing arrives, nothing is sent: an idle path costs what it did.
+     */
+    static final long RECEIPT_MILLIS = SILENT_MILLIS / 2;
+    private volatile long lastReceipt;
+
+    private synchronized void receipt() {
+        if (stopped || peers.closed || state != PathState.DIRECT || path == null || remote == null) return;
+        sendControl(path, Probe.Kind.KEEPALIVE, remote, newCounter(peers.scheduler.nowMillis()));
+    }
+
     /** The active-path watch, every {@value #WATCH_MILLIS} ms while the path is direct. */
     private synchronized void watch() {
         if (stopped || peers.closed || state != PathState.DIRECT) return;
@@ -349,7 +364,12 @@ final class Link {
             if (from != null) {
                 heardOn(via, from);
                 bursts.proven(from);
-                lastHeard = peers.scheduler.nowMillis();
+                long now = peers.scheduler.nowMillis();
+                lastHeard = now;
+                if (now - lastReceipt >= RECEIPT_MILLIS && state == PathState.DIRECT) {
+                    lastReceipt = now;
+                    peers.scheduler.schedule(0, this::receipt);
+                }
             }
             peers.deliver(this, from != null, plain, n);
             return true;

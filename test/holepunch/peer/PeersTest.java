@@ -11,6 +11,7 @@ import org.junit.jupiter.api.Test;
 
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 
@@ -190,6 +191,31 @@ class PeersTest extends PeerFixture {
             sent.clear();
         }
         assertEquals("direct", state());
+    }
+
+    /**
+     * One-way traffic whose sender's direction is saturated (a TURN server relaying a flood dropped
+     * most of it, the sender's probes too): the sender found its probes unanswered and left a path
+     * that carried its data (the relay bench's top rate fell to the WebSocket relay's). The receiving
+     * side now says so: while data arrives it sends a keepalive every half second, and nothing
+     * when none does.
+     */
+    @Test
+    void dataArriving_isAcknowledgedToTheSender_twiceASecond_andNothingWhenItStops() {
+        makeDirect();
+        completeHandshake();
+        sent.clear();
+        for (int ms = 0; ms < 3000; ms += 10) {
+            byte[] data = them.seal("flow".getBytes(StandardCharsets.UTF_8));
+            peers.onDatagram(PEER, data, data.length);
+            clock.advance(10);
+        }
+        long keepalives = sent.stream().filter(s -> ours(s) != null && ours(s).kind() == Probe.Kind.KEEPALIVE).count();
+        assertTrue(keepalives >= 5 && keepalives <= 7, keepalives + " keepalives in 3 s of arriving data");
+        sent.clear();
+        clock.advance(10_000);
+        assertEquals(0, sent.stream().filter(s -> ours(s) != null && ours(s).kind() == Probe.Kind.KEEPALIVE).count(),
+                "no data arriving, no receipts (the keepalive pace is P2P_KEEPALIVE_SEC, 15 s here)");
     }
 
     @Test
