@@ -89,6 +89,8 @@ final class ClusterDirectory implements AutoCloseable {
     private final Thread writer;
     private final java.util.concurrent.atomic.AtomicLong roundTrips = new java.util.concurrent.atomic.AtomicLong();
 
+    /** The messages a failed write took from {@link #announcements}: sent first with the next (the writer's thread only). */
+    private List<List<String>> unsent = List.of();
     /** Commands to send with the next batch (PUBLISH, SET of a binding). */
     private final java.util.concurrent.BlockingQueue<List<String>> announcements = new java.util.concurrent.ArrayBlockingQueue<>(MAX_ANNOUNCEMENTS);
     /** Messages from other instances about the broker's pairs. */
@@ -363,9 +365,13 @@ final class ClusterDirectory implements AutoCloseable {
             if (hdel.size() > 2) cmds.add(hdel);
         }
         long expiry = System.currentTimeMillis() + ttlMillis;
-        announcements.drainTo(cmds, 1000);
+        List<List<String>> messages = new ArrayList<>(unsent);   // first what a failed write did not send, in its order
+        announcements.drainTo(messages, 1000);
+        cmds.addAll(messages);
         long grace = bindingMillis;
+        boolean bindings = false;
         if (grace > 0 && System.currentTimeMillis() - bindingsWrittenAt >= Math.max(1000, grace / 3)) {
+            bindings = true;
             bindingsWrittenAt = System.currentTimeMillis();
             for (WorkerEntry w : registry.snapshot()) {
                 if (w.identity != null && !w.ephemeralKey && !w.refusedByCluster && w.connection.isOpen()) {
@@ -387,8 +393,13 @@ final class ClusterDirectory implements AutoCloseable {
             replies = redis.pipeline(cmds);
         } catch (IOException e) {
             if (!whole) wholeWrite = true;     // what was taken from the change set is written whole next time
+            // Messages and bindings go with the next write (a write after a gap may fail on the old
+            // connection: the announcements made when the subscription came back were lost with it).
+            unsent = messages.size() <= MAX_ANNOUNCEMENTS ? messages : messages.subList(messages.size() - MAX_ANNOUNCEMENTS, messages.size());
+            if (bindings) bindingsWrittenAt = 0;
             throw e;
         }
+        unsent = List.of();
         for (Resp.Value v : replies) {
             if (v instanceof Resp.Error err) {
                 wholeWrite = true;

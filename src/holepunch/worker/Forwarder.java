@@ -355,6 +355,10 @@ final class Forwarder implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        // A batched listener waits in a call the JDK does not know of (recvmmsg, poll): the channel is
+        // closed once it has seen `closed` and left, so that no later socket given the same descriptor
+        // number has its datagrams read by it. (Unbatched ones leave when their channel closes.)
+        if (batch) Worker.joinQuietly(threads, 2L * UdpBatch.RECEIVE_WAIT_MILLIS + 200);
         for (DatagramChannel ch : listeners) {
             try {
                 ch.close();

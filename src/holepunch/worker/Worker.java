@@ -556,6 +556,7 @@ public final class Worker implements AutoCloseable {
         relayOut.close();
         turn.close();
         session.close();
+        if (config.udpBatch() && reader != null) joinQuietly(List.of(reader), 2L * holepunch.net.UdpBatch.RECEIVE_WAIT_MILLIS + 200);
         try {
             udp.close();
         } catch (IOException ignored) {
@@ -563,5 +564,24 @@ public final class Worker implements AutoCloseable {
         }
         health.close();
         log.info(config.workerId(), "worker stopped");
+    }
+
+    /**
+     * Waits up to {@code millis} in all for {@code threads} to end (a reader in a system call the JDK
+     * cannot interrupt notices its stop flag within its wait; its socket is closed after).
+     */
+    static void joinQuietly(java.util.Collection<Thread> threads, long millis) {
+        long deadline = System.nanoTime() + millis * 1_000_000L;
+        for (Thread t : threads) {
+            if (t == Thread.currentThread()) continue;
+            long left = (deadline - System.nanoTime()) / 1_000_000L;
+            if (left <= 0) return;
+            try {
+                t.join(left);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 }
