@@ -52,8 +52,10 @@ class ClusterRecoveryTest {
             }
             owner.sendText("{\"type\": \"update_udp_endpoint\", \"udp_ip\": \"203.0.113.9\", \"udp_port\": 9}");
             assertEquals("success", Json.parseObject(owner.readSkippingPings().text()).get("status"), "the owner's session is served on");
-            Await.until(Duration.ofSeconds(10), "b lists the owner's session, from a",
-                    () -> b.worker("bound") != null && ((Number) b.worker("bound").get("websocket_observed_port")).intValue() == owner.socket.getLocalPort());
+            Await.until(Duration.ofSeconds(10), "b lists the owner's session, from a", () -> {
+                Map<String, Object> listed = b.worker("bound");         // read once: the list may change between two reads
+                return listed != null && ((Number) listed.get("websocket_observed_port")).intValue() == owner.socket.getLocalPort();
+            });
         }
     }
 

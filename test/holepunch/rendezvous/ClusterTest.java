@@ -448,7 +448,8 @@ class ClusterTest {
             int newerPort = newer.socket.getLocalPort();
             for (TestRendezvous rv : new TestRendezvous[] {a, b}) {
                 Await.until(Duration.ofSeconds(10), "the newer session listed",
-                        () -> rv.worker("dup") != null && ((Number) rv.worker("dup").get("websocket_observed_port")).intValue() == newerPort);
+                        () -> rv.worker("dup") instanceof Map<?, ?> listed     // read once: the list may change between two reads
+                                && ((Number) listed.get("websocket_observed_port")).intValue() == newerPort);
             }
             newer.sendText("{\"type\": \"update_udp_endpoint\", \"udp_ip\": \"203.0.113.9\", \"udp_port\": 9}");
             assertEquals("success", Json.parseObject(newer.readSkippingPings().text()).get("status"), "the newer session is served");
