@@ -119,7 +119,7 @@ public final class UdpBatch implements AutoCloseable {
     private boolean ipv6Socket;
     private final int size;
     private final MemorySegment headers, iovecs, names, buffers, capture, controls, pollFd;
-    /** Each message's header, address, iovec and control slices, made once (a receive allocates nothing). */
+    /** Each message's header, address, iovec and control slices, made once (a receive or an add allocates nothing). */
     private final MemorySegment[] headerSlices = new MemorySegment[BATCH], nameSlices = new MemorySegment[BATCH],
             iovSlices = new MemorySegment[BATCH], controlSlices = new MemorySegment[BATCH];
     /** Segmented sends: one header per run of equal datagrams to one destination, each with its UDP_SEGMENT. */
@@ -158,12 +158,10 @@ public final class UdpBatch implements AutoCloseable {
             nameSlices[i] = names.asSlice((long) i * SOCKADDR, SOCKADDR);
             iovSlices[i] = iovecs.asSlice(i * IOVEC.byteSize(), IOVEC);
             controlSlices[i] = controls.asSlice((long) i * CONTROL, CONTROL);
-        }
-        for (int i = 0; i < BATCH; i++) {
             MemorySegment iov = iovSlices[i];
             IOV_BASE.set(iov, 0L, buffers.asSlice((long) i * size, size));
             IOV_LEN.set(iov, 0L, (long) size);
-            MemorySegment h = header(i);
+            MemorySegment h = headerSlices[i];
             H_IOV.set(h, 0L, iov);
             H_IOVLEN.set(h, 0L, 1L);
         }
@@ -386,12 +384,12 @@ public final class UdpBatch implements AutoCloseable {
             H_NAME.set(h, 0L, MemorySegment.NULL);
             H_NAMELEN.set(h, 0L, 0);
         } else {
-            MemorySegment slot = names.asSlice((long) i * SOCKADDR, SOCKADDR);
+            MemorySegment slot = nameSlices[i];
             MemorySegment.copy(destinationName, 0, slot, 0, destinationLength);
             H_NAME.set(h, 0L, slot);
             H_NAMELEN.set(h, 0L, destinationLength);
         }
-        IOV_LEN.set(iovecs.asSlice(i * IOVEC.byteSize(), IOVEC), 0L, (long) len);
+        IOV_LEN.set(iovSlices[i], 0L, (long) len);
     }
 
     private void encode(InetSocketAddress to) throws IOException {
@@ -458,7 +456,7 @@ public final class UdpBatch implements AutoCloseable {
             MemorySegment h = header(i);
             H_NAME.set(g, 0L, (MemorySegment) H_NAME.get(h, 0L));
             H_NAMELEN.set(g, 0L, (int) H_NAMELEN.get(h, 0L));
-            H_IOV.set(g, 0L, iovecs.asSlice(i * IOVEC.byteSize()));
+            H_IOV.set(g, 0L, iovSlices[i]);                       // its run's iovecs follow it
             H_IOVLEN.set(g, 0L, (long) (j - i));
             H_FLAGS.set(g, 0L, 0);
             if (j - i > 1) {
@@ -481,7 +479,7 @@ public final class UdpBatch implements AutoCloseable {
 
     private int flushEach() throws IOException {
         for (int i = 0; i < pending; i++) {                  // one iovec per message again, as added
-            H_IOV.set(header(i), 0L, iovecs.asSlice(i * IOVEC.byteSize(), IOVEC));
+            H_IOV.set(header(i), 0L, iovSlices[i]);
             H_IOVLEN.set(header(i), 0L, 1L);
         }
         for (int i = 0; i < pending; i++) runStarts[i] = i;

@@ -25,12 +25,6 @@ class ApprovedKeysTest {
     @TempDir
     Path dir;
 
-    private static String refusal(int port, String id, Identity key) {
-        IOException e = assertThrows(IOException.class,
-                () -> RawWebSocket.connect(port, id, new byte[0], key == null ? "" : RawWebSocket.proofHeader(port, id, key)).close());
-        return e.getMessage();
-    }
-
     @Test
     void onlyListedIdsWithTheirKeys_areAdmitted_andTheListIsReadAgainWhenItChanges() throws Exception {
         Identity alice = Identity.generate(), bob = Identity.generate(), mallory = Identity.generate();
@@ -38,9 +32,9 @@ class ApprovedKeysTest {
         Files.writeString(file, "# worker-id fingerprint\nalice " + alice.publicIdentity().fingerprint() + "\n");
         try (TestRendezvous rv = new TestRendezvous(Map.of("APPROVED_KEYS_FILE", file.toString()))) {
             RawWebSocket.connectKeyed(rv.port, "alice", alice).close();
-            assertTrue(refusal(rv.port, "alice", mallory).contains("403"), "another key for a listed id");
-            assertTrue(refusal(rv.port, "alice", null).contains("403"), "a keyless client for a listed id");
-            String unlisted = refusal(rv.port, "bob", bob);
+            assertTrue(RawWebSocket.refusal(rv.port, "alice", mallory).contains("403"), "another key for a listed id");
+            assertTrue(RawWebSocket.refusal(rv.port, "alice", null).contains("403"), "a keyless client for a listed id");
+            String unlisted = RawWebSocket.refusal(rv.port, "bob", bob);
             assertTrue(unlisted.contains("403"), unlisted);
             Files.writeString(file, "alice " + alice.publicIdentity().fingerprint() + "\nbob " + bob.publicIdentity().fingerprint() + "\n");
             Files.setLastModifiedTime(file, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 5000));

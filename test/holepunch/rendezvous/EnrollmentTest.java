@@ -29,12 +29,6 @@ class EnrollmentTest {
     @TempDir
     Path dir;
 
-    private static String refusal(int port, String id, Identity key) {
-        IOException e = assertThrows(IOException.class,
-                () -> RawWebSocket.connect(port, id, new byte[0], key == null ? "" : RawWebSocket.proofHeader(port, id, key)).close());
-        return e.getMessage();
-    }
-
     @Test
     void open_aRestartLetsAnotherKeyTakeTheId_asBefore() throws Exception {
         Identity owner = Identity.generate(), impostor = Identity.generate();
@@ -57,9 +51,9 @@ class EnrollmentTest {
         }
         assertEquals("alice " + owner.publicIdentity().fingerprint(), Files.readString(file).strip(), "the record, forced to disk");
         try (TestRendezvous rv = new TestRendezvous(env)) {
-            String other = refusal(rv.port, "alice", impostor);
+            String other = RawWebSocket.refusal(rv.port, "alice", impostor);
             assertTrue(other.contains("409"), other);
-            String keyless = refusal(rv.port, "alice", null);
+            String keyless = RawWebSocket.refusal(rv.port, "alice", null);
             assertTrue(keyless.contains("409"), keyless);
             RawWebSocket.connectKeyed(rv.port, "alice", owner).close();        // the owner, after the restart
             Files.writeString(file, "# alice released by the operator\n");
@@ -82,7 +76,7 @@ class EnrollmentTest {
         try (TestRendezvous rv = new TestRendezvous(Map.of("ENROLLMENT", "tofu", "ENROLLED_KEYS_FILE", file.toString()))) {
             Files.delete(file);
             Files.createDirectory(file);                                      // the record is now a directory: no append works
-            String refused = refusal(rv.port, "dave", Identity.generate());
+            String refused = RawWebSocket.refusal(rv.port, "dave", Identity.generate());
             assertTrue(refused.contains("503"), refused);
             RawWebSocket.connect(rv.port, "erin").close();                    // keyless clients are not enrolled: still admitted
         }

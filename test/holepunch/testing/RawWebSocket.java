@@ -72,6 +72,16 @@ public final class RawWebSocket implements AutoCloseable {
         return connect(port, workerId, extra, "");
     }
 
+    /** The refusal of an upgrade for {@code workerId} proving {@code identity} (null: keyless): its message, with the status; an upgrade that succeeds fails the test. */
+    public static String refusal(int port, String workerId, holepunch.crypto.Identity identity) {
+        try {
+            connect(port, workerId, new byte[0], identity == null ? "" : proofHeader(port, workerId, identity)).close();
+        } catch (IOException refused) {
+            return refused.getMessage();
+        }
+        throw new AssertionError("the upgrade for '" + workerId + "' was taken; a refusal was expected");
+    }
+
     /** A proper upgrade proving {@code identity} (the Holepunch-Proof header), as a holepunch worker makes it. */
     public static RawWebSocket connectKeyed(int port, String workerId, holepunch.crypto.Identity identity) throws IOException {
         return connect(port, workerId, new byte[0], proofHeader(port, workerId, identity));
