@@ -106,7 +106,25 @@ final class ClusterIds {
         return directory.get(BINDING + workerId);
     }
 
-    /** Where the cluster remembers upgrade proofs' nonces, each for the proof's life. */
+    /** Where the cluster keeps the key its instances make challenges with, when no CLUSTER_SECRET gives one. */
+    static final String CHALLENGE_KEY = "holepunch:challenge-key";
+
+    /**
+     * The key every instance makes and checks challenges with ({@link Challenges}), when there is no CLUSTER_SECRET:
+     * the first instance to ask stores a random one ({@code SET NX}); every instance then reads the same.
+     * {@code fresh} is only the caller's wish to read it again (Redis may have come back empty).
+     */
+    byte[] challengeKey(boolean fresh) throws IOException {
+        byte[] mine = new byte[32];
+        new java.security.SecureRandom().nextBytes(mine);
+        List<holepunch.redis.Resp.Value> r = directory.pipelineRead(List.of(
+                List.of("SET", CHALLENGE_KEY, holepunch.crypto.Keys.b64(mine), "NX"), List.of("GET", CHALLENGE_KEY)));
+        byte[] key = r.get(1) instanceof holepunch.redis.Resp.Bulk b ? holepunch.crypto.Keys.unb64(b.text(), 32) : null;
+        if (key == null) throw new IOException("redis holds no usable " + CHALLENGE_KEY);
+        return key;
+    }
+
+    /** Where the cluster remembers the challenges upgrade proofs took, each for the challenge's life. */
     static final String NONCE = "holepunch:nonce:";
 
     /**

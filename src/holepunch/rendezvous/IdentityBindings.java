@@ -13,19 +13,19 @@ import java.util.Map;
  * Which key holds which worker id. A session whose upgrade proves a key ({@link UpgradeProof})
  * binds its id to that key while it lives and for ID_BINDING_GRACE_SEC after; meanwhile a session
  * for that id that does not prove the same key is refused with 409 and the live one is untouched.
- * Ids no key holds behave exactly as the original's. Proofs are checked for their host, their
- * time and their nonce, which is accepted once. An ephemeral key (a worker without WORKER_KEY_FILE
+ * Ids no key holds behave exactly as the original's. Proofs are checked for their host and their
+ * challenge, which this rendezvous made ({@link Challenges}) and which is taken once. An ephemeral key (a worker without WORKER_KEY_FILE
  * says so in its proof) holds its id while its session lives and not after: the same worker
  * started again comes back at once with its new key.
  */
 final class IdentityBindings {
-    /** Nonces remembered; past it the oldest are forgotten (they are also the nearest to expiring). */
+    /** Challenges taken, remembered; past it the oldest are forgotten (they are also the nearest to expiring). */
     static final int MAX_NONCES = 100_000;
 
     private record Binding(PublicIdentity key, WorkerEntry live, long graceUntilNanos) {
     }
 
-    /** A checked proof: its key, whether the key is the process's alone, its nonce (null without a proof), or a refusal. */
+    /** A checked proof: its key, whether the key is the process's alone, its challenge (null without a proof), or a refusal. */
     record Checked(PublicIdentity identity, boolean ephemeral, Admission.Refusal refusal, String nonce) {
         Checked(PublicIdentity identity, boolean ephemeral, Admission.Refusal refusal) {
             this(identity, ephemeral, refusal, null);
@@ -36,10 +36,12 @@ final class IdentityBindings {
     private final boolean requireKeys;
     private final List<String> publicHosts;
     private final int maxBindings;
+    private final Challenges challenges;
     private final LinkedHashMap<String, Long> nonces = new LinkedHashMap<>();
     private final LinkedHashMap<String, Binding> bindings = new LinkedHashMap<>();
 
-    IdentityBindings(RendezvousConfig config) {
+    IdentityBindings(RendezvousConfig config, Challenges challenges) {
+        this.challenges = challenges;
         // Under ENROLLMENT=tofu the record holds an ended session's id, for good: a grace period here
         // would only outlast the operator's release of the id.
         this.graceNanos = config.tofu() ? 0 : config.idBindingGraceSec() * 1_000_000_000L;
@@ -70,33 +72,51 @@ final class IdentityBindings {
                     "this rendezvous is not '" + normal + "'");
         }
         long now = System.currentTimeMillis() / 1000;
-        if (!proof.fresh(now)) {
-            return refused(401, "bad_proof", "refused a proof " + (now - proof.timestamp()) + " s old",
-                    "the proof's time is more than " + UpgradeProof.WINDOW_SECONDS + " s from this server's clock");
+        Challenges.Checked made;
+        try {
+            made = challenges.check(proof.challenge(), now);
+        } catch (java.io.IOException e) {
+            return refused(503, "cluster_unavailable", "cannot check a proof's challenge: " + Log.excerpt(e.getMessage()),
+                    "the cluster's store cannot be reached to check the proof; try again");
+        }
+        if (made.refusal() != null) {
+            return refused(401, "bad_proof", "refused a proof: " + made.refusal(), made.refusal() + "; fetch a new one at GET /challenge");
         }
         if (!proof.verifies(workerId, host)) {
-            return refused(401, "bad_proof", "refused a proof whose signature does not cover this id and host",
-                    "the proof's signature does not cover this worker id and host");
+            return refused(401, "bad_proof", "refused a proof whose signature does not cover this id, host and challenge",
+                    "the proof's signature does not cover this worker id, host and challenge");
         }
-        if (!firstUse(proof.nonce(), proof.timestamp() + UpgradeProof.WINDOW_SECONDS, now)) {
-            return refused(401, "bad_proof", "refused a replayed proof (its nonce was seen)", "this proof was used already");
+        Use use = firstUse(proof.challenge(), made.issuedSeconds() + Challenges.LIFETIME_SECONDS + Challenges.SKEW_SECONDS, now);
+        if (use == Use.TAKEN) {
+            return refused(401, "bad_proof", "refused a replayed proof (its challenge was taken)", "this proof was used already");
         }
-        return new Checked(proof.identity(), proof.ephemeral(), null, proof.nonce());
+        if (use == Use.FULL) {
+            return refused(503, "busy", "refused a proof: " + MAX_NONCES + " challenges taken in the last "
+                    + Challenges.LIFETIME_SECONDS + " s are remembered already", "too many upgrades at once; try again");
+        }
+        return new Checked(proof.identity(), proof.ephemeral(), null, proof.challenge());
     }
 
     private static Checked refused(int status, String reason, String why, String detail) {
-        return new Checked(null, false, new Admission.Refusal(status, reason, why, detail, Map.of()));
+        return new Checked(null, false, new Admission.Refusal(status, reason, why, detail,
+                status == 503 ? Map.of("Retry-After", "5") : Map.of()));
     }
 
-    private synchronized boolean firstUse(String nonce, long expiresAtSec, long nowSec) {
+    private enum Use { FIRST, TAKEN, FULL }
+
+    /**
+     * Takes {@code challenge} once. A live one is never forgotten to make room (a replay would then
+     * pass): when the store is full of live ones, the proof is refused for now.
+     */
+    private synchronized Use firstUse(String challenge, long expiresAtSec, long nowSec) {
         for (Iterator<Long> it = nonces.values().iterator(); it.hasNext(); ) {
             if (it.next() >= nowSec) break;
             it.remove();                                   // in time order, roughly: stop at the first live one
         }
-        if (nonces.containsKey(nonce)) return false;
-        nonces.put(nonce, expiresAtSec);
-        if (nonces.size() > MAX_NONCES) nonces.remove(nonces.keySet().iterator().next());
-        return true;
+        if (nonces.containsKey(challenge)) return Use.TAKEN;
+        if (nonces.size() >= MAX_NONCES) return Use.FULL;
+        nonces.put(challenge, expiresAtSec);
+        return Use.FIRST;
     }
 
     /**

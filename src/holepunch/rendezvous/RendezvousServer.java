@@ -49,6 +49,7 @@ public final class RendezvousServer implements AutoCloseable {
     private final Auth auth;
     private final Admission admission;
     private final IdentityBindings identities;
+    private final Challenges challenges;
     /** Null unless APPROVED_KEYS_FILE is set. */
     private final ApprovedKeys approved;
     /** ENROLLMENT=tofu: the first kept key of each id, for good; null otherwise. */
@@ -78,7 +79,6 @@ public final class RendezvousServer implements AutoCloseable {
         this.config = config;
         this.auth = new Auth(config.token());
         this.admission = new Admission(config, metrics, log);
-        this.identities = new IdentityBindings(config);
         this.approved = config.approvedKeysFile() == null ? null : ApprovedKeys.load(java.nio.file.Path.of(config.approvedKeysFile()), log);
         this.enrolled = config.enrolledKeysFile() == null ? null : EnrolledKeys.load(java.nio.file.Path.of(config.enrolledKeysFile()), log);
         // Before anything loads the JDK server's classes: it reads its limits once, then.
@@ -113,6 +113,14 @@ public final class RendezvousServer implements AutoCloseable {
             cluster = null;
             clusterIds = null;
         }
+        if (cluster == null) {
+            challenges = Challenges.perProcess();
+        } else if (config.clusterSecret() != null) {
+            challenges = Challenges.fromSecret(config.clusterSecret());
+        } else {
+            challenges = Challenges.shared(clusterIds::challengeKey);
+        }
+        this.identities = new IdentityBindings(config, challenges);
         this.workerList = new WorkerList(registry, cluster, protocol.broker(), metrics, log, this::clientOf);
         this.operator = new OperatorApi(workerList, protocol.broker(), registry, cluster);
         describeMetrics();
@@ -174,9 +182,9 @@ public final class RendezvousServer implements AutoCloseable {
         }
         boolean keysDecide = config.requireWorkerKeys() || config.approvedKeysFile() != null || config.tofu();
         if (keysDecide && config.publicHosts().isEmpty()) {
-            server.log.warn(null, "worker keys decide who may register here, but RENDEZVOUS_PUBLIC_HOSTS is not set: a key proof is"
-                    + " checked against the Host its own request names, so a proof a worker made for another server is accepted"
-                    + " (that server could play it here); set RENDEZVOUS_PUBLIC_HOSTS to the names workers reach this one by (README, Security)");
+            server.log.warn(null, "worker keys decide who may register here, but RENDEZVOUS_PUBLIC_HOSTS is not set: a server a"
+                    + " worker connects to by another name could pass this rendezvous's challenge to it and play its answer here"
+                    + " (a live relay; captured proofs are refused); set RENDEZVOUS_PUBLIC_HOSTS to the names workers reach this one by (README, Security)");
         }
         return server;
     }
@@ -220,6 +228,9 @@ public final class RendezvousServer implements AutoCloseable {
                         json(ex, 200, Json.obj("message", "Rendezvous Service (Step 3A Version) is running."));
                     }
                 }
+                case "/challenge" -> {
+                    if (getOnly(ex)) challenge(ex);
+                }
                 case "/ready" -> {
                     if (getOnly(ex)) {
                         if (drainPhase == 0) json(ex, 200, Json.obj("ready", true, "sessions", registry.size()));
@@ -253,6 +264,22 @@ public final class RendezvousServer implements AutoCloseable {
             log.warn(null, "HTTP " + Log.excerpt(ex.getRequestMethod()) + " " + Log.excerpt(ex.getRequestURI().getPath()) + " failed: " + e);
             HttpServerUpgrade.abort(ex);
         }
+    }
+
+    /** A new challenge for a worker's upgrade proof ({@link Challenges}); 503 when the cluster's key cannot be read. */
+    private void challenge(HttpExchange ex) throws IOException {
+        ex.getResponseHeaders().set("Cache-Control", "no-store");
+        String c;
+        try {
+            c = challenges.issue(System.currentTimeMillis() / 1000);
+        } catch (IOException e) {
+            log.warn(null, "cannot issue a challenge: the cluster's key cannot be read: " + Log.excerpt(e.getMessage()));
+            ex.getResponseHeaders().set("Retry-After", "5");
+            json(ex, 503, Json.obj("detail", "the cluster's store cannot be reached; try again"));
+            return;
+        }
+        metrics.inc("holepunch_challenges_issued_total");
+        json(ex, 200, Json.obj("challenge", c, "expires_in_sec", Challenges.LIFETIME_SECONDS));
     }
 
     /**
@@ -493,6 +520,7 @@ public final class RendezvousServer implements AutoCloseable {
                     cluster::roundTrips);
         }
         metrics.counterFamily("holepunch_registrations_total", "WebSocket upgrades accepted.");
+        metrics.counterFamily("holepunch_challenges_issued_total", "Challenges issued for upgrade proofs (GET /challenge).");
         metrics.counterFamily("holepunch_refused_total", "Requests refused, by reason.");
         metrics.counterFamily("holepunch_messages_total", "Messages received from workers, by type.");
         metrics.counterFamily("holepunch_closes_total", "Sessions ended, by close code (1006: no close frame).");

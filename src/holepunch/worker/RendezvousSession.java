@@ -7,6 +7,7 @@ import holepunch.log.Log;
 import holepunch.protocol.Message;
 import holepunch.protocol.ProtocolException;
 
+import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.WebSocket;
@@ -170,9 +171,11 @@ final class RendezvousSession {
                 WebSocket.Builder builder = http.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(10));
                 if (token != null) builder.header("Authorization", "Bearer " + token);
                 builder.subprotocols(holepunch.protocol.RelayFrame.SUBPROTOCOL);     // the original's server selects none: JSON relay
-                // A fresh proof for every attempt: it is good once, for this host, for 30 s.
-                builder.header(UpgradeProof.HEADER, UpgradeProof.create(identity, workerId, hostHeader(uri), System.currentTimeMillis() / 1000,
-                        ephemeralKey));
+                // A fresh proof for every attempt: it signs a challenge the rendezvous just made, good once, for 30 s.
+                String challenge = challenge();
+                if (challenge != null) {
+                    builder.header(UpgradeProof.HEADER, UpgradeProof.create(identity, workerId, hostHeader(uri), challenge, ephemeralKey));
+                }
                 metrics.inc("holepunch_worker_connect_attempts_total");
                 CompletableFuture<WebSocket> pending = builder.buildAsync(uri, new Listener(closed));
                 connecting = pending;
@@ -212,6 +215,43 @@ final class RendezvousSession {
             pause(delay);
         }
     }
+
+    /** Where the rendezvous at {@code ws} hands out challenges: the same host and path prefix, over http(s). */
+    static URI challengeUri(URI ws) {
+        String scheme = "wss".equalsIgnoreCase(ws.getScheme()) ? "https" : "http";
+        String path = ws.getRawPath() == null ? "" : ws.getRawPath();
+        int at = path.lastIndexOf("/ws/register/");
+        return URI.create(scheme + "://" + hostHeader(ws) + (at < 0 ? "" : path.substring(0, at)) + "/challenge");
+    }
+
+    /**
+     * A challenge from the rendezvous ({@code GET /challenge}) for this attempt's proof, or null where the
+     * rendezvous makes none (404, 405 or 501: the original's, which takes no proof): the session is then keyless there.
+     * Any other answer fails the attempt, which is retried as any other.
+     */
+    private String challenge() throws IOException, InterruptedException, Json.ParseException {
+        // HTTP/1.1 plainly: the default (HTTP/2) asks a cleartext server to upgrade to h2c, which the original refuses with 400.
+        java.net.http.HttpRequest request = java.net.http.HttpRequest.newBuilder(challengeUri(uri)).version(HttpClient.Version.HTTP_1_1)
+                .timeout(Duration.ofSeconds(10)).GET().build();
+        java.net.http.HttpResponse<String> r = http.send(request, java.net.http.HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() == 404 || r.statusCode() == 405 || r.statusCode() == 501) {
+            if (!warnedNoChallenges) {
+                log.warn(workerId, "the rendezvous at " + uri + " makes no challenges (HTTP " + r.statusCode()
+                        + " on GET /challenge: the original's answer): the session proves no key");
+            }
+            warnedNoChallenges = true;
+            return null;
+        }
+        String body = r.body() == null ? "" : r.body();
+        if (r.statusCode() != 200) {
+            throw new IOException("GET /challenge answered HTTP " + r.statusCode() + ": " + Log.excerpt(body));
+        }
+        Object c = Json.parseObject(body.length() > 4096 ? "" : body).get("challenge");
+        if (!(c instanceof String s) || s.isEmpty()) throw new IOException("GET /challenge answered no challenge");
+        return s;
+    }
+
+    private boolean warnedNoChallenges;
 
     /** Pings until the session closes or goes silent; returns why it ended. */
     private String keepAlive(WebSocket w, CompletableFuture<String> closed) {

@@ -103,20 +103,25 @@ class IdentityTest {
     }
 
     @Test
-    void proof_verifiesForItsIdAndHostOnly_andWithinItsWindow() throws Exception {
+    void proof_verifiesForItsIdHostAndChallengeOnly() throws Exception {
         Identity id = Identity.generate();
-        long now = System.currentTimeMillis() / 1000;
-        UpgradeProof p = UpgradeProof.parse(UpgradeProof.create(id, "w-1", "rv.example:8080", now));
+        String challenge = "A".repeat(54);
+        UpgradeProof p = UpgradeProof.parse(UpgradeProof.create(id, "w-1", "rv.example:8080", challenge, false));
         assertTrue(p.verifies("w-1", "RV.example:8080"));
-        assertTrue(UpgradeProof.parse(UpgradeProof.create(id, "w-1", "rv.example:443", now)).verifies("w-1", "rv.example"),
+        assertEquals(challenge, p.challenge());
+        assertTrue(UpgradeProof.parse(UpgradeProof.create(id, "w-1", "rv.example:443", challenge, false)).verifies("w-1", "rv.example"),
                 "a default port may be left out");
         assertFalse(p.verifies("w-2", "rv.example:8080"), "another id");
         assertFalse(p.verifies("w-1", "other.example:8080"), "another rendezvous");
-        assertTrue(p.fresh(now + UpgradeProof.WINDOW_SECONDS));
-        assertFalse(p.fresh(now + UpgradeProof.WINDOW_SECONDS + 1));
+        String other = UpgradeProof.create(id, "w-1", "rv.example:8080", challenge, false).replace("challenge=A", "challenge=B");
+        assertFalse(UpgradeProof.parse(other).verifies("w-1", "rv.example:8080"), "another challenge");
+        assertTrue(UpgradeProof.parse(UpgradeProof.create(id, "w-1", "rv", challenge, true)).ephemeral());
         assertEquals(id.publicIdentity(), p.identity());
-        assertThrows(UpgradeProof.ProofException.class, () -> UpgradeProof.parse("v2; key=x"));
-        assertThrows(UpgradeProof.ProofException.class, () -> UpgradeProof.parse("v1; key=AAAA"));
+        assertThrows(UpgradeProof.ProofException.class, () -> UpgradeProof.parse("v3; key=x"));
+        UpgradeProof.ProofException v1 = assertThrows(UpgradeProof.ProofException.class, () -> UpgradeProof.parse("v1; key=AAAA"));
+        assertTrue(v1.getMessage().contains("GET /challenge"));
+        assertThrows(UpgradeProof.ProofException.class,
+                () -> UpgradeProof.parse(UpgradeProof.create(id, "w-1", "rv", "bad challenge!", false)), "not base64url");
     }
 
     @Test

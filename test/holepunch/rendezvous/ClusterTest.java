@@ -167,11 +167,19 @@ class ClusterTest {
      * host, so the signed Host matches): refused, as on the instance that saw it. Before, the nonce cache was per
      * process and the replay got 101.
      */
-    @Test
-    void aCapturedProof_isRefusedOnEveryOtherInstance() throws Exception {
+    private static Map<String, String> with(Map<String, String> env, String key, String value) {
+        Map<String, String> all = new java.util.HashMap<>(env);
+        all.put(key, value);
+        return all;
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"", "a-cluster-secret-0123456789"})
+    void aCapturedProof_isRefusedOnEveryOtherInstance(String secret) throws Exception {
+        Map<String, String> env = secret.isEmpty() ? Map.of() : Map.of("CLUSTER_SECRET", secret);
         try (RedisServer redis = new RedisServer();
-             TestRendezvous a = new TestRendezvous(Map.of("REDIS_URL", redis.url()));
-             TestRendezvous b = new TestRendezvous(Map.of("REDIS_URL", redis.url()))) {
+             TestRendezvous a = new TestRendezvous(with(env, "REDIS_URL", redis.url()));
+             TestRendezvous b = new TestRendezvous(with(env, "REDIS_URL", redis.url()))) {
             holepunch.crypto.Identity key = holepunch.crypto.Identity.generate();
             String proof = RawWebSocket.proofHeader(a.port, "proven", key);       // signed for a's host
             String upgrade = "GET /ws/register/proven HTTP/1.1\r\nHost: 127.0.0.1:" + a.port + "\r\nUpgrade: websocket\r\n"
@@ -182,6 +190,11 @@ class ClusterTest {
             try (RawWebSocket replayed = RawWebSocket.raw(b.port, upgrade)) {
                 assertTrue(replayed.responseHead.startsWith("HTTP/1.1 401"), "the same proof on another instance: " + replayed.responseHead);
                 assertTrue(replayed.readBody().contains("used already"));
+            }
+            // Behind a balancer the challenge and the upgrade may reach two instances: a challenge a made serves at b, once.
+            String balanced = upgrade.replace("/proven", "/balanced").replace(proof, RawWebSocket.proofHeader(a.port, "balanced", key));
+            try (RawWebSocket taken = RawWebSocket.raw(b.port, balanced)) {
+                assertTrue(taken.responseHead.startsWith("HTTP/1.1 101"), "a's challenge at b: " + taken.responseHead);
             }
         }
     }

@@ -94,6 +94,61 @@ class IdentityBindingTest {
         }
     }
 
+    /**
+     * Issue 23 item 3: a proof captured at another server, or at this one before it restarted, is played here with
+     * the Host it was signed for (RENDEZVOUS_PUBLIC_HOSTS unset). Before, a proof signed the worker's clock and a
+     * nonce of its own, and both replays got 101 within 30 s (watched). Now it signs a challenge this rendezvous
+     * made, which no other server and no earlier process can make.
+     */
+    @Test
+    void aProofFromAnotherServer_orFromBeforeARestart_isRefused() throws Exception {
+        String captured;
+        int otherPort;
+        try (TestRendezvous other = new TestRendezvous()) {
+            otherPort = other.port;
+            captured = RawWebSocket.proofHeader(other.port, "victim", VICTIM);
+        }
+        try (TestRendezvous rv = new TestRendezvous()) {
+            String played;
+            try (RawWebSocket ws = RawWebSocket.raw(rv.port, upgrade(otherPort, "victim", captured))) {   // Host: the other's
+                played = ws.responseHead + ws.readBody();
+            }
+            assertTrue(played.startsWith("HTTP/1.1 401") && played.contains("not made by this rendezvous"), played);
+            assertTrue(rv.worker("victim") == null);
+        }
+        int port;
+        String beforeRestart;
+        try (TestRendezvous first = new TestRendezvous()) {
+            port = first.port;
+            beforeRestart = RawWebSocket.proofHeader(first.port, "victim", VICTIM);
+        }
+        try (TestRendezvous restarted = new TestRendezvous(Map.of("PORT", Integer.toString(port)))) {
+            String played = refusal(restarted.port, "victim", beforeRestart);
+            assertTrue(played.startsWith("HTTP/1.1 401") && played.contains("not made by this rendezvous"), played);
+            try (RawWebSocket owner = RawWebSocket.connectKeyed(restarted.port, "victim", VICTIM)) {
+                assertServing(owner);                             // the owner, with a new challenge, is let in
+            }
+        }
+    }
+
+    /** Challenges that this rendezvous did make, but that are garbled, stale or of the old proof format, are each refused by name. */
+    @Test
+    void badChallenges_andVersionOneProofs_areRefusedByName() throws Exception {
+        try (TestRendezvous rv = new TestRendezvous()) {
+            String good = RawWebSocket.proofHeader(rv.port, "w", VICTIM);
+            String garbled = good.replaceFirst("challenge=.", "challenge=" + (good.contains("challenge=A") ? "B" : "A"));
+            String g = refusal(rv.port, "w", garbled);
+            assertTrue(g.startsWith("HTTP/1.1 401") && g.contains("not made by this rendezvous"), g);
+            String v1 = refusal(rv.port, "w", "Holepunch-Proof: v1; key=AAAA; ts=1; nonce=AAAA; sig=AAAA\r\n");
+            assertTrue(v1.startsWith("HTTP/1.1 400") && v1.contains("GET /challenge"), v1);
+            String none = refusal(rv.port, "w", good.replaceFirst("challenge=[^;]*; ", ""));
+            assertTrue(none.startsWith("HTTP/1.1 400") && none.contains("challenge"), none);
+            try (RawWebSocket fine = RawWebSocket.connect(rv.port, "w", new byte[0], good)) {
+                assertServing(fine);                              // the untouched proof is good
+            }
+        }
+    }
+
     @Test
     void binding_outlivesTheSessionForTheGracePeriod_thenLapses() throws Exception {
         try (TestRendezvous rv = new TestRendezvous()) {
@@ -167,8 +222,10 @@ class IdentityBindingTest {
 
     /**
      * Issue 23, finding 3: a proof is checked against the Host its own request names, so unless the
-     * rendezvous knows its names (RENDEZVOUS_PUBLIC_HOSTS) a proof a worker made for another server
-     * is accepted. Where keys decide who may register, starting without the names says so.
+     * rendezvous knows its names (RENDEZVOUS_PUBLIC_HOSTS) a server a worker connects to could relay this
+     * rendezvous's challenge to it, live, and play its answer here (captured proofs are refused:
+     * {@link #aProofFromAnotherServer_orFromBeforeARestart_isRefused}). Where keys decide who may
+     * register, starting without the names says so.
      */
     @Test
     @org.junit.jupiter.api.Tag("slow")

@@ -94,7 +94,23 @@ public final class RawWebSocket implements AutoCloseable {
     /** As above; {@code ephemeral}: the proof says the key is the process's alone (a worker without WORKER_KEY_FILE). */
     public static String proofHeader(int port, String workerId, holepunch.crypto.Identity identity, boolean ephemeral) {
         return holepunch.crypto.UpgradeProof.HEADER + ": " + holepunch.crypto.UpgradeProof.create(identity, workerId, "127.0.0.1:" + port,
-                System.currentTimeMillis() / 1000, ephemeral) + "\r\n";
+                challenge(port), ephemeral) + "\r\n";
+    }
+
+    /** A new challenge from the rendezvous on {@code port} ({@code GET /challenge}), as a worker fetches one before each upgrade. */
+    public static String challenge(int port) {
+        try {
+            java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(
+                    java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + port + "/challenge"))
+                            .timeout(java.time.Duration.ofSeconds(10)).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+            if (r.statusCode() != 200) throw new AssertionError("GET /challenge: HTTP " + r.statusCode() + " " + r.body());
+            return (String) holepunch.json.Json.parseObject(r.body()).get("challenge");
+        } catch (IOException | holepunch.json.Json.ParseException e) {
+            throw new java.io.UncheckedIOException(new IOException("GET /challenge failed", e));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted", e);
+        }
     }
 
     /** An upgrade with {@code headers} (each ending in CRLF) added to the request head. */

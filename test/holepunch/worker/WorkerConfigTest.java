@@ -44,6 +44,15 @@ class WorkerConfigTest {
     }
 
     @Test
+    void challengeUri_isOnTheSameHostAndPathPrefix_overHttp() {
+        assertEquals("http://rv.example:8080/challenge",
+                RendezvousSession.challengeUri(WorkerConfig.webSocketUrl("http://rv.example:8080", "w1")).toString());
+        assertEquals("https://rv.example/prefix/challenge",
+                RendezvousSession.challengeUri(WorkerConfig.webSocketUrl("https://rv.example/prefix/", "w1")).toString());
+        assertEquals("http://[::1]:9/challenge", RendezvousSession.challengeUri(WorkerConfig.webSocketUrl("http://[::1]:9", "w1")).toString());
+    }
+
+    @Test
     void from_missingOrBadSettingsNameTheVariable() {
         assertTrue(failure().startsWith("RENDEZVOUS_SERVICE_URL is not set"));
         assertTrue(failure("RENDEZVOUS_SERVICE_URL", "rv.example:8080").startsWith("RENDEZVOUS_SERVICE_URL must start with"));
