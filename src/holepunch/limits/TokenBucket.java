@@ -27,6 +27,12 @@ public final class TokenBucket {
         return true;
     }
 
+    /** How long, in ms, until {@code amount} tokens are there (0: now); nothing is spent. */
+    public synchronized long millisUntil(double amount, long nowNanos) {
+        double now = Math.min(burst, tokens + Math.max(0, nowNanos - last) / 1e9 * perSecond);
+        return now >= amount ? 0 : (long) Math.ceil((amount - now) / perSecond * 1000);
+    }
+
     /** When the bucket was last used. */
     public synchronized long lastNanos() {
         return last;

@@ -212,7 +212,8 @@ final class Link {
     private volatile long lastReceipt;
 
     private synchronized void receipt() {
-        if (stopped || peers.closed || state != PathState.DIRECT || path == null || remote == null) return;
+        // A retired pair still carries the peer's data while its successor punches (make before break): it says so too.
+        if (stopped && !retired || peers.closed || state != PathState.DIRECT || path == null || remote == null) return;
         sendControl(path, Probe.Kind.KEEPALIVE, remote, newCounter(peers.scheduler.nowMillis()));
     }
 
@@ -589,8 +590,20 @@ final class Link {
         if (peers.settings().connectTo().contains(peer)) peers.scheduler.schedule(retry, this::retryDirect);
     }
 
+    /**
+     * Asks for a new pair to try direct again, when this worker's offer budget can follow its offer:
+     * otherwise later, when it can (retries after a loss come every few seconds, faster than the
+     * budget's {@value OfferBudget#PER_PEER_PER_MIN} a minute, and an offer asked for and then declined
+     * would end the peer's side of the pair carrying the traffic).
+     */
     private void retryDirect() {
-        if (peers.isCurrent(this) && (state != PathState.DIRECT || technique == Technique.TURN)) peers.requestPeer(peer);
+        if (!peers.isCurrent(this) || state == PathState.DIRECT && technique != Technique.TURN) return;
+        long wait = peers.offerWaitMillis(peer);
+        if (wait > 0) {
+            peers.scheduler.schedule(wait + 50, this::retryDirect);
+            return;
+        }
+        peers.requestPeer(peer);
     }
 
     /** The peer declined this pair (its P2P_ALLOW, or a key it does not expect): no probing, no retries. */

@@ -33,6 +33,17 @@ final class OfferBudget {
         total = new TokenBucket(PER_MIN / 60.0, BURST, nowMillis * 1_000_000L);
     }
 
+    /**
+     * How long, in ms, until an offer for {@code peer} could be followed (0: now); nothing is counted.
+     * A worker asks for a peer only then: an offer it asked for and then declined would cost the peer
+     * its pair too.
+     */
+    synchronized long waitMillis(String peer, long nowMillis) {
+        long now = nowMillis * 1_000_000L;
+        TokenBucket mine = perPeer.get(peer);
+        return Math.max(mine == null ? 0 : mine.millisUntil(1, now), total.millisUntil(1, now));
+    }
+
     /** Whether an offer for {@code peer} may be followed now (and if so, it is counted). */
     synchronized boolean take(String peer, long nowMillis) {
         long now = nowMillis * 1_000_000L;

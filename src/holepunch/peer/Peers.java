@@ -462,6 +462,11 @@ public final class Peers {
         for (String peer : again) requestPeer(peer);
     }
 
+    /** How long until this worker's offer budget could follow an offer for {@code peer} (0: now). */
+    long offerWaitMillis(String peer) {
+        return offers.waitMillis(peer, scheduler.nowMillis());
+    }
+
     /** Peers with a request scheduled for when the offer budget allows one again (at most one each). */
     private final java.util.Set<String> askingLater = ConcurrentHashMap.newKeySet();
 

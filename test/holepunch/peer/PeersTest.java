@@ -218,6 +218,53 @@ class PeersTest extends PeerFixture {
                 "no data arriving, no receipts (the keepalive pace is P2P_KEEPALIVE_SEC, 15 s here)");
     }
 
+    /**
+     * Relay bench, TURN at the top rate (0.23-0.34x direct in two runs of three): each retry for direct (every few
+     * seconds after a loss) made a new pair. The old one kept carrying (make before break), but the receiving
+     * side's old pair, retired, confirmed nothing, so the sender found it silent and moved its data to the new
+     * pair while that punched: the WebSocket relay, 2 s of every 6-9. A retired pair that data still arrives on
+     * now confirms it as a live one does.
+     */
+    @Test
+    void aRetiredPair_thatDataStillArrivesOn_confirmsItToTheSender() {
+        makeDirect();
+        completeHandshake();
+        deliver(peers, offerJson("peer", PAIR + 1, THEM, "initiator"));    // a retry: the old pair is retired
+        sent.clear();
+        for (int ms = 0; ms < 3000; ms += 10) {
+            byte[] data = them.seal("flow".getBytes(StandardCharsets.UTF_8));
+            assertTrue(peers.onDatagram(PEER, data, data.length), "the retired pair still takes the peer's data");
+            clock.advance(10);
+        }
+        long keepalives = sent.stream().filter(s -> PEER.equals(s.to()) && ours(s) != null && ours(s).kind() == Probe.Kind.KEEPALIVE).count();
+        assertTrue(keepalives >= 5 && keepalives <= 7, keepalives + " keepalives from the retired pair in 3 s of arriving data");
+    }
+
+    /**
+     * The same bench: the retries after a loss came faster than this worker's own offer budget (6 a minute for a
+     * peer), so it declined an offer it had asked for, which left the peer's side on a pair this side refused.
+     * A retry now waits until the budget can follow its offer; none is declined.
+     */
+    @Test
+    void retriesForDirect_waitForTheOfferBudget_andNoAskedForOfferIsDeclined() {
+        Peers asking = peers(new PeerSettings(500, 50, 15_000, 3000, 100, List.of("peer"), List.of("peer"), Map.of(), 120_000));
+        asking.onData((p, b, o, n) -> { });
+        List<Long> asked = new ArrayList<>();
+        for (int round = 0; round < 6; round++) {
+            Map<String, Object> o = offerJson("peer", 0x200 + round, THEM, "initiator");
+            o.put("start_in_ms", 0L);
+            deliver(asking, o);
+            toRendezvous.removeIf(m -> !(m instanceof RequestP2pConnection) && !(m instanceof holepunch.protocol.P2pConnectionDecline));
+            assertTrue(toRendezvous.stream().noneMatch(m -> m instanceof holepunch.protocol.P2pConnectionDecline), "declined: " + toRendezvous);
+            toRendezvous.clear();
+            for (int ms = 0; ms < 60_000 && toRendezvous.stream().noneMatch(m -> m instanceof RequestP2pConnection); ms += 10) clock.advance(10);
+            asked.add(clock.nowMillis());
+        }
+        // 3 at once, then one each 10 s (the budget's pace): the fourth ask waits for it, the fifth and sixth too.
+        assertTrue(asked.get(3) - asked.get(2) >= 5_000 && asked.get(4) - asked.get(3) >= 9_000 && asked.get(5) - asked.get(4) >= 9_000,
+                "asks at " + asked);
+    }
+
     @Test
     void failedPeer_isRetriedWithBackoff() {
         Peers asking = peers(new PeerSettings(500, 50, 15_000, 3000, 1_000, List.of("peer"), List.of("peer"), Map.of(), 120_000));
