@@ -211,10 +211,15 @@ final class Link {
     static final long RECEIPT_MILLIS = SILENT_MILLIS / 2;
     private volatile long lastReceipt;
 
-    private synchronized void receipt() {
-        // A retired pair still carries the peer's data while its successor punches (make before break): it says so too.
-        if (stopped && !retired || peers.closed || state != PathState.DIRECT || path == null || remote == null) return;
-        sendControl(path, Probe.Kind.KEEPALIVE, remote, newCounter(peers.scheduler.nowMillis()));
+    /**
+     * The receipt goes back the way the data came ({@code via}, to {@code from}), whatever this side's own
+     * state: a retired pair still carries the peer's data while its successor punches (make before
+     * break), and a pair whose own punching failed here (its probes lost in a congested TURN server)
+     * may still be the one the peer sends on. The address is proven: authenticated data came from it.
+     */
+    private synchronized void receipt(Peers.Socket via, InetSocketAddress from) {
+        if (stopped && !retired || peers.closed) return;
+        sendControl(via, Probe.Kind.KEEPALIVE, from, newCounter(peers.scheduler.nowMillis()));
     }
 
     /** The active-path watch, every {@value #WATCH_MILLIS} ms while the path is direct. */
@@ -367,9 +372,9 @@ final class Link {
                 bursts.proven(from);
                 long now = peers.scheduler.nowMillis();
                 lastHeard = now;
-                if (now - lastReceipt >= RECEIPT_MILLIS && state == PathState.DIRECT) {
+                if (now - lastReceipt >= RECEIPT_MILLIS) {
                     lastReceipt = now;
-                    peers.scheduler.schedule(0, this::receipt);
+                    peers.scheduler.schedule(0, () -> receipt(via, from));
                 }
             }
             peers.deliver(this, from != null, plain, n);
@@ -590,20 +595,14 @@ final class Link {
         if (peers.settings().connectTo().contains(peer)) peers.scheduler.schedule(retry, this::retryDirect);
     }
 
-    /**
-     * Asks for a new pair to try direct again, when this worker's offer budget can follow its offer:
-     * otherwise later, when it can (retries after a loss come every few seconds, faster than the
-     * budget's {@value OfferBudget#PER_PEER_PER_MIN} a minute, and an offer asked for and then declined
-     * would end the peer's side of the pair carrying the traffic).
-     */
+    /** Asks for a new pair to try direct again (when the offer budget allows: {@link Peers#requestPeer}). */
     private void retryDirect() {
-        if (!peers.isCurrent(this) || state == PathState.DIRECT && technique != Technique.TURN) return;
-        long wait = peers.offerWaitMillis(peer);
-        if (wait > 0) {
-            peers.scheduler.schedule(wait + 50, this::retryDirect);
-            return;
-        }
-        peers.requestPeer(peer);
+        if (peers.isCurrent(this) && !directNow()) peers.requestPeer(peer);
+    }
+
+    /** Whether traffic goes direct now (not through TURN, not the WebSocket relay). */
+    boolean directNow() {
+        return state == PathState.DIRECT && technique != Technique.TURN;
     }
 
     /** The peer declined this pair (its P2P_ALLOW, or a key it does not expect): no probing, no retries. */

@@ -432,8 +432,24 @@ public final class Peers {
         introductions.askForMissing();
     }
 
+    /**
+     * Asks the rendezvous for a new pair with {@code peer}, when this worker's offer budget can follow
+     * its offer; otherwise once it can, if the peer is not direct by then. Retries after a loss come
+     * every few seconds, faster than the budget's {@value OfferBudget#PER_PEER_PER_MIN} a minute, and an
+     * offer asked for and then declined (by this side or the peer's) only ends the pairs carrying traffic.
+     */
     void requestPeer(String peer) {
-        introductions.ask(peer);
+        long wait = offerWaitMillis(peer);
+        if (wait <= 0) {
+            introductions.ask(peer);
+            return;
+        }
+        if (!askingLater.add(peer)) return;
+        scheduler.schedule(wait + 50, () -> {
+            askingLater.remove(peer);
+            Link l = byPeer.get(peer);
+            if (!closed && (l == null || !l.directNow())) requestPeer(peer);
+        });
     }
 
     /**
@@ -469,16 +485,6 @@ public final class Peers {
 
     /** Peers with a request scheduled for when the offer budget allows one again (at most one each). */
     private final java.util.Set<String> askingLater = ConcurrentHashMap.newKeySet();
-
-    /** Asks for {@code peer} again once this worker's offer budget has a token for it (about 10 s), unless it is direct by then. */
-    private void askLater(String peer) {
-        if (!askingLater.add(peer)) return;
-        scheduler.schedule(60_000 / OfferBudget.PER_PEER_PER_MIN + 500, () -> {
-            askingLater.remove(peer);
-            Link l = byPeer.get(peer);
-            if (!closed && (l == null || l.state != PathState.DIRECT)) requestPeer(peer);
-        });
-    }
 
     /**
      * This worker has a new candidate its peers were not offered (a TURN relayed address that came
@@ -540,7 +546,7 @@ public final class Peers {
         if (refusal != null) {
             log.warn(selfId, "declined an offer from '" + peer + "': " + refusal);
             rendezvous.send(new P2pConnectionDecline(offer.pairId(), refusal));
-            if (overBudget && wanted(peer)) askLater(peer);      // a peer we want: again once the budget allows
+            if (overBudget && wanted(peer)) requestPeer(peer);   // a peer we want: again once the budget allows
             return;
         }
         InetAddress ip = Addresses.literal(offer.peerUdpIp());

@@ -241,6 +241,29 @@ class PeersTest extends PeerFixture {
     }
 
     /**
+     * The relay bench again: the sender took TURN at its deadline, but the receiver's punching of the same pair
+     * had failed (its probes lost in the congested TURN server), so that side was on the relay and confirmed
+     * nothing; the sender lost the path 2.0 s later, every time. Data that arrives is now confirmed to where it
+     * came from, whatever this side's own state.
+     */
+    @Test
+    void dataArriving_onAPairWhosePunchingFailedHere_isConfirmedToWhereItCameFrom() {
+        offer();
+        completeHandshake();
+        clock.advance(1000);
+        assertEquals("relay", state(), "nothing answered here by the deadline");
+        InetSocketAddress turnRelayed = new InetSocketAddress("127.0.0.1", 45999);
+        sent.clear();
+        for (int ms = 0; ms < 3000; ms += 10) {
+            byte[] data = them.seal("flow".getBytes(StandardCharsets.UTF_8));
+            assertTrue(peers.onDatagram(turnRelayed, data, data.length));
+            clock.advance(10);
+        }
+        long receipts = sent.stream().filter(s -> turnRelayed.equals(s.to()) && ours(s) != null && ours(s).kind() == Probe.Kind.KEEPALIVE).count();
+        assertTrue(receipts >= 5 && receipts <= 7, receipts + " keepalives to where the data came from in 3 s");
+    }
+
+    /**
      * The same bench: the retries after a loss came faster than this worker's own offer budget (6 a minute for a
      * peer), so it declined an offer it had asked for, which left the peer's side on a pair this side refused.
      * A retry now waits until the budget can follow its offer; none is declined.
