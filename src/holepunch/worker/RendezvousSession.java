@@ -168,6 +168,7 @@ final class RendezvousSession {
             current = closed;
             try {
                 log.info(workerId, "connecting to the rendezvous at " + uri);
+                metrics.inc("holepunch_worker_connect_attempts_total");      // an attempt starts with its challenge
                 WebSocket.Builder builder = http.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(10));
                 if (token != null) builder.header("Authorization", "Bearer " + token);
                 builder.subprotocols(holepunch.protocol.RelayFrame.SUBPROTOCOL);     // the original's server selects none: JSON relay
@@ -176,7 +177,6 @@ final class RendezvousSession {
                 if (challenge != null) {
                     builder.header(UpgradeProof.HEADER, UpgradeProof.create(identity, workerId, hostHeader(uri), challenge, ephemeralKey));
                 }
-                metrics.inc("holepunch_worker_connect_attempts_total");
                 CompletableFuture<WebSocket> pending = builder.buildAsync(uri, new Listener(closed));
                 connecting = pending;
                 if (!running) pending.cancel(true);
@@ -231,8 +231,10 @@ final class RendezvousSession {
      */
     private String challenge() throws IOException, InterruptedException, Json.ParseException {
         // HTTP/1.1 plainly: the default (HTTP/2) asks a cleartext server to upgrade to h2c, which the original refuses with 400.
-        java.net.http.HttpRequest request = java.net.http.HttpRequest.newBuilder(challengeUri(uri)).version(HttpClient.Version.HTTP_1_1)
-                .timeout(Duration.ofSeconds(10)).GET().build();
+        java.net.http.HttpRequest.Builder get = java.net.http.HttpRequest.newBuilder(challengeUri(uri)).version(HttpClient.Version.HTTP_1_1)
+                .timeout(Duration.ofSeconds(10)).GET();
+        if (token != null) get.header("Authorization", "Bearer " + token);       // a proxy in front may ask for it on every path
+        java.net.http.HttpRequest request = get.build();
         java.net.http.HttpResponse<String> r = http.send(request, java.net.http.HttpResponse.BodyHandlers.ofString());
         if (r.statusCode() == 404 || r.statusCode() == 405 || r.statusCode() == 501) {
             if (!warnedNoChallenges) {
