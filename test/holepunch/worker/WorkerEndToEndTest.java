@@ -61,7 +61,7 @@ class WorkerEndToEndTest {
             e.put("IP_ECHO_URL", "http://127.0.0.1:" + echo.getAddress().getPort() + "/");
             try (Worker w = Worker.start(WorkerConfig.from(new Env(e)))) {
                 Await.until(Duration.ofSeconds(20), "worker's endpoint listed",
-                        () -> rv.worker("e2e-worker") != null && rv.worker("e2e-worker").get("stun_reported_udp_port") != null);
+                        () -> rv.worker("e2e-worker") instanceof Map<String, Object> m && m.get("stun_reported_udp_port") != null);
                 Map<String, Object> listed = rv.worker("e2e-worker");
                 assertEquals((long) udpPort, listed.get("stun_reported_udp_port"), "the port STUN saw is the listening socket's");
                 assertEquals("127.0.0.1", listed.get("stun_reported_udp_ip"));

@@ -54,7 +54,7 @@ class WorkerSecurityTest {
         env.putAll(extra);
         Worker w = Worker.start(WorkerConfig.from(new Env(env)));
         Await.until(Duration.ofSeconds(20), id + " registered with its endpoint",
-                () -> rv.worker(id) != null && rv.worker(id).get("stun_reported_udp_port") != null);
+                () -> rv.worker(id) instanceof Map<String, Object> m && m.get("stun_reported_udp_port") != null);
         return w;
     }
 
