@@ -425,6 +425,7 @@ public final class RendezvousServer implements AutoCloseable {
             connection.sendText(relayBudget);                          // the first message of such a session
             if (config.turn() != null) connection.sendText(config.turn().credentialsFor(workerId).encodeUtf8());
         }
+        connection.measureRttEarly(entry.identity != null || entry.binaryRelay);   // a holepunch worker: introductions use its RTT
         loop.adopt(connection, leftover);
         if (clusterIds != null) clusterIds.registered(entry);
         metrics.inc("holepunch_registrations_total");

@@ -166,14 +166,24 @@ public final class WebSocketConnection implements MessageDecoder.Listener {
     }
 
     /**
-     * The first ping goes out a second after the upgrade (sooner with a shorter interval), to measure
-     * the RTT early, plus a random part of up to {@link #FIRST_PING_SPREAD_NANOS} (never past the
-     * interval, so never later than before): when a fleet reconnects at once, its clients answer the
-     * first pings spread over that time, not all in the second after their burst, while they wait
-     * for other replies (issue 25: a node client holding 10,000 sessions).
+     * For a session whose round trip is wanted early ({@link #measureRttEarly}: a holepunch worker,
+     * whose introductions use it), the first ping goes out a second after the upgrade (sooner with a
+     * shorter interval) plus a random part of up to {@link #FIRST_PING_SPREAD_NANOS} (never past the
+     * interval). Any other session gets it at the interval less a random part of up to that spread
+     * (or half the interval), as the original's server pings at its interval: a client that holds
+     * many sessions answers no pongs in the seconds after it opened them, and when a fleet
+     * reconnects at once, the first pings come spread out, not in one batch (issue 25: a node client
+     * holding 10,000 sessions).
      */
     static final long FIRST_PING_NANOS = 1_000_000_000L;
     static final long FIRST_PING_SPREAD_NANOS = 10_000_000_000L;
+
+    private volatile boolean rttEarly;
+
+    /** This session's round trip is wanted soon after its upgrade (first ping after a second or so); before adoption. */
+    public void measureRttEarly(boolean early) {
+        rttEarly = early;
+    }
 
     /** When this loop adopted the connection (its loop's clock). */
     long startedNanos;
@@ -187,9 +197,15 @@ public final class WebSocketConnection implements MessageDecoder.Listener {
         startedNanos = now;
         lastHeardNanos = now;
         long interval = owner.settings().pingIntervalNanos();
-        long first = Math.min(FIRST_PING_NANOS, interval);
-        long spread = Math.min(FIRST_PING_SPREAD_NANOS, interval - first);    // never later than the interval itself
-        if (spread > 0) first += java.util.concurrent.ThreadLocalRandom.current().nextLong(spread);
+        long first;
+        if (rttEarly) {
+            first = Math.min(FIRST_PING_NANOS, interval);
+            long spread = Math.min(FIRST_PING_SPREAD_NANOS, interval - first);    // never later than the interval itself
+            if (spread > 0) first += java.util.concurrent.ThreadLocalRandom.current().nextLong(spread);
+        } else {
+            long spread = Math.min(FIRST_PING_SPREAD_NANOS, interval / 2);
+            first = interval - (spread > 0 ? java.util.concurrent.ThreadLocalRandom.current().nextLong(spread) : 0);
+        }
         lastPingNanos = now - interval + first;
     }
 

@@ -74,8 +74,10 @@ final class TailBench {
             Run run = new Run(num(m.get("echo_p50_ms")), num(m.get("echo_p99_ms")), num(m.get("echo_max_ms")), num(m.get("list_ms")), cpu,
                     (rss - rss0) / (double) sessions);
             System.out.printf(Locale.ROOT, "tail %s run %d: %d sessions in %.1f s, list %.0f ms (%s bytes), echo p50 %.1f ms p99 %.1f ms max %.1f ms;"
-                            + " server CPU %d ms; %.1f KB RSS per session%n", name, n, ((Number) m.get("sessions")).intValue(), num(m.get("burst_s")),
-                    run.listMs(), m.get("list_bytes"), run.p50(), run.p99(), run.max(), cpu, run.kbPerSession());
+                            + " server CPU %d ms; %.1f KB RSS per session; the client in the echo window: event loop delayed up to %.1f ms,"
+                            + " GC %.1f ms (longest %.1f)%n", name, n, ((Number) m.get("sessions")).intValue(), num(m.get("burst_s")),
+                    run.listMs(), m.get("list_bytes"), run.p50(), run.p99(), run.max(), cpu, run.kbPerSession(),
+                    num(m.get("client_loop_delay_max_ms")), num(m.get("client_gc_ms")), num(m.get("client_gc_max_ms")));
             return run;
         } finally {
             server.stop();

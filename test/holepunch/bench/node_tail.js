@@ -6,6 +6,7 @@
 //                              seconds, the list's ms and bytes, the echo's p50, p99 and max ms.
 const WebSocket = require(process.env.NODE_WS || '/usr/share/nodejs/ws');
 const http = require('http');
+const {monitorEventLoopDelay, PerformanceObserver} = require('perf_hooks');
 const [port, n] = [+process.argv[2], +process.argv[3]];
 
 function register(id) {
@@ -60,13 +61,23 @@ function echoRounds(ws, rounds, out) {
   const burst = (Date.now() - b0) / 1000;
   const l = await list();
   const lat = [];
+  // The client's own stalls in the echo window: its event loop's delay (10 ms resolution: a stall is seen whole)
+  // and its collector's pauses. Where these are as long as the echo's tail, the tail is the client's.
+  const loop = monitorEventLoopDelay({resolution: 10});
+  let gcMs = 0, gcMax = 0;
+  const gc = new PerformanceObserver(list => { for (const e of list.getEntries()) { gcMs += e.duration; gcMax = Math.max(gcMax, e.duration); } });
+  gc.observe({entryTypes: ['gc']});
+  loop.enable();
   const e0 = Date.now();
   await Promise.all(open.slice(0, 100).map(ws => echoRounds(ws, 100, lat)));
   const e1 = Date.now();
+  loop.disable();
+  gc.disconnect();
   lat.sort((a, b) => a - b);
   const q = p => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
   console.log(JSON.stringify({sessions: open.length, burst_s: burst, list_ms: l.ms, list_bytes: l.bytes, list_status: l.status,
-    echo_p50_ms: q(0.5), echo_p99_ms: q(0.99), echo_max_ms: lat[lat.length - 1], echoes: lat.length, echo_from: e0, echo_to: e1}));
+    echo_p50_ms: q(0.5), echo_p99_ms: q(0.99), echo_max_ms: lat[lat.length - 1], echoes: lat.length, echo_from: e0, echo_to: e1,
+    client_loop_delay_max_ms: loop.max / 1e6, client_gc_ms: gcMs, client_gc_max_ms: gcMax}));
   for (const ws of open) ws.terminate();
   process.exit(0);
 })().catch(e => { console.error(String(e)); process.exit(1); });

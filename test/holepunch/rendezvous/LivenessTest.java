@@ -77,4 +77,44 @@ class LivenessTest {
             }
         }
     }
+
+    /**
+     * Issue 25, with the issue's node client: every session's first ping came 1-11 s after its upgrade, so right after
+     * a burst the client answered hundreds of pongs a second while its echoes waited (the original's server pings
+     * only at its interval). A session of the original's protocol now gets its first ping in the second half of the
+     * interval; a holepunch worker's (it proves a key) still gets one early, so that its RTT is known for
+     * introductions. With a 6 s interval: 20 keyless sessions, none pinged before 3 s (before: 1 + 0-5 s, so about
+     * 8 of 20 were); 20 workers, some pinged before 3 s.
+     */
+    @Test
+    void firstPing_comesEarlyForHolepunchWorkers_andInTheIntervalsSecondHalfForOthers() throws Exception {
+        int n = 20;
+        List<RawWebSocket> sessions = new ArrayList<>();
+        try (TestRendezvous rv = new TestRendezvous(Map.of("PING_INTERVAL_SEC", "6", "PING_TIMEOUT_SEC", "6"));
+             var readers = Executors.newVirtualThreadPerTaskExecutor()) {
+            try {
+                List<Future<Long>> keyless = new ArrayList<>(), workers = new ArrayList<>();
+                for (int i = 0; i < 2 * n; i++) {
+                    boolean worker = i % 2 == 1;
+                    long t0 = System.nanoTime();
+                    RawWebSocket ws = worker ? RawWebSocket.connectKeyed(rv.port, "w-" + i, holepunch.crypto.Identity.generate())
+                            : RawWebSocket.connect(rv.port, "plain-" + i);
+                    sessions.add(ws);
+                    ws.socket.setSoTimeout(15_000);
+                    (worker ? workers : keyless).add(readers.submit(() -> {
+                        Frame ping = ws.read();
+                        assertEquals(0x9, ping.opcode(), "the first frame is the server's ping");
+                        return (System.nanoTime() - t0) / 1_000_000;
+                    }));
+                }
+                List<Long> plainMs = new ArrayList<>(), workerMs = new ArrayList<>();
+                for (Future<Long> f : keyless) plainMs.add(f.get(20, TimeUnit.SECONDS));
+                for (Future<Long> f : workers) workerMs.add(f.get(20, TimeUnit.SECONDS));
+                assertTrue(plainMs.stream().allMatch(ms -> ms >= 2_900), "keyless sessions' first pings (ms): " + plainMs);
+                assertTrue(workerMs.stream().anyMatch(ms -> ms < 2_900), "workers' first pings (ms): " + workerMs);
+            } finally {
+                for (RawWebSocket ws : sessions) ws.close();
+            }
+        }
+    }
 }
