@@ -29,6 +29,18 @@ public final class Keys {
         return b64(publicKey).substring(0, 8);
     }
 
+    /** HMAC-SHA256 of {@code parts} in order under {@code key} (RFC 2104). */
+    public static byte[] hmacSha256(byte[] key, byte[]... parts) {
+        try {
+            javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
+            mac.init(new javax.crypto.spec.SecretKeySpec(key, "HmacSHA256"));
+            for (byte[] p : parts) mac.update(p);
+            return mac.doFinal();
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IllegalStateException("HmacSHA256 is required of every JDK", e);
+        }
+    }
+
     static byte[] sha256(byte[]... parts) {
         try {
             MessageDigest md = MessageDigest.getInstance("SHA-256");

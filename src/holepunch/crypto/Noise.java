@@ -2,7 +2,6 @@ package holepunch.crypto;
 
 import javax.crypto.AEADBadTagException;
 import javax.crypto.Cipher;
-import javax.crypto.Mac;
 import javax.crypto.spec.IvParameterSpec;
 import javax.crypto.spec.SecretKeySpec;
 import java.nio.ByteBuffer;
@@ -194,14 +193,7 @@ public final class Noise {
     }
 
     static byte[] hmac(byte[] key, byte[]... data) {
-        try {
-            Mac mac = Mac.getInstance("HmacSHA256");
-            mac.init(new SecretKeySpec(key, "HmacSHA256"));
-            for (byte[] d : data) mac.update(d);
-            return mac.doFinal();
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException("HmacSHA256 is required of every JDK", e);
-        }
+        return Keys.hmacSha256(key, data);
     }
 
     /** §4.3 HKDF(chaining_key, input_key_material, num_outputs): RFC 5869 with the chaining key as salt and no info. */

@@ -182,18 +182,9 @@ final class PathCrypto {
     private byte[] label(byte[] shared, Role sender, String nonces) {
         String label = nonces == null ? "holepunch probe v3 " + Long.toHexString(pairId) + " from " + sender.wire()
                 : "holepunch probe v4 " + Long.toHexString(pairId) + " from " + sender.wire() + " " + nonces;
-        return hmac(shared, label.getBytes(StandardCharsets.US_ASCII));
+        return holepunch.crypto.Keys.hmacSha256(shared, label.getBytes(StandardCharsets.US_ASCII));
     }
 
-    private static byte[] hmac(byte[] key, byte[] data) {
-        try {
-            javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
-            mac.init(new javax.crypto.spec.SecretKeySpec(key, "HmacSHA256"));
-            return mac.doFinal(data);
-        } catch (java.security.GeneralSecurityException e) {
-            throw new IllegalStateException("HmacSHA256 is required of every JDK", e);
-        }
-    }
 
     synchronized long nextControlCounter() {
         return controlCounter++;

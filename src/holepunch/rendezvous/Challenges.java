@@ -1,11 +1,8 @@
 package holepunch.rendezvous;
 
-import javax.crypto.Mac;
-import javax.crypto.spec.SecretKeySpec;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.util.Base64;
@@ -62,7 +59,7 @@ final class Challenges {
 
     /** The key every instance of a cluster derives from CLUSTER_SECRET. */
     static Challenges fromSecret(String secret) {
-        byte[] k = hmac(secret.getBytes(StandardCharsets.UTF_8), "holepunch-challenge-key-v1".getBytes(StandardCharsets.US_ASCII));
+        byte[] k = holepunch.crypto.Keys.hmacSha256(secret.getBytes(StandardCharsets.UTF_8), "holepunch-challenge-key-v1".getBytes(StandardCharsets.US_ASCII));
         return new Challenges(fresh -> k, false, System::nanoTime);
     }
 
@@ -124,18 +121,8 @@ final class Challenges {
     }
 
     private static byte[] mac(byte[] key, byte[] challenge) {
-        byte[] m = hmac(key, LABEL, java.util.Arrays.copyOfRange(challenge, 0, 24));
+        byte[] m = holepunch.crypto.Keys.hmacSha256(key, LABEL, java.util.Arrays.copyOfRange(challenge, 0, 24));
         return java.util.Arrays.copyOf(m, 16);
     }
 
-    private static byte[] hmac(byte[] key, byte[]... parts) {
-        try {
-            Mac mac = Mac.getInstance("HmacSHA256");
-            mac.init(new SecretKeySpec(key, "HmacSHA256"));
-            for (byte[] p : parts) mac.update(p);
-            return mac.doFinal();
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException("HmacSHA256 is required of every JDK", e);
-        }
-    }
 }

@@ -248,7 +248,8 @@ final class RendezvousSession {
         if (r.statusCode() != 200) {
             throw new IOException("GET /challenge answered HTTP " + r.statusCode() + ": " + Log.excerpt(body));
         }
-        Object c = Json.parseObject(body.length() > 4096 ? "" : body).get("challenge");
+        if (body.length() > 4096) throw new IOException("GET /challenge answered " + body.length() + " characters (a challenge is under 100)");
+        Object c = Json.parseObject(body).get("challenge");
         if (!(c instanceof String s) || s.isEmpty()) throw new IOException("GET /challenge answered no challenge");
         return s;
     }

@@ -204,13 +204,7 @@ class PeersTest extends PeerFixture {
     void dataArriving_isAcknowledgedToTheSender_twiceASecond_andNothingWhenItStops() {
         makeDirect();
         completeHandshake();
-        sent.clear();
-        for (int ms = 0; ms < 3000; ms += 10) {
-            byte[] data = them.seal("flow".getBytes(StandardCharsets.UTF_8));
-            peers.onDatagram(PEER, data, data.length);
-            clock.advance(10);
-        }
-        long keepalives = sent.stream().filter(s -> ours(s) != null && ours(s).kind() == Probe.Kind.KEEPALIVE).count();
+        long keepalives = keepalivesWhileDataArrives(PEER, PEER);
         assertTrue(keepalives >= 5 && keepalives <= 7, keepalives + " keepalives in 3 s of arriving data");
         sent.clear();
         clock.advance(10_000);
@@ -230,13 +224,7 @@ class PeersTest extends PeerFixture {
         makeDirect();
         completeHandshake();
         deliver(peers, offerJson("peer", PAIR + 1, THEM, "initiator"));    // a retry: the old pair is retired
-        sent.clear();
-        for (int ms = 0; ms < 3000; ms += 10) {
-            byte[] data = them.seal("flow".getBytes(StandardCharsets.UTF_8));
-            assertTrue(peers.onDatagram(PEER, data, data.length), "the retired pair still takes the peer's data");
-            clock.advance(10);
-        }
-        long keepalives = sent.stream().filter(s -> PEER.equals(s.to()) && ours(s) != null && ours(s).kind() == Probe.Kind.KEEPALIVE).count();
+        long keepalives = keepalivesWhileDataArrives(PEER, PEER);
         assertTrue(keepalives >= 5 && keepalives <= 7, keepalives + " keepalives from the retired pair in 3 s of arriving data");
     }
 
@@ -253,14 +241,42 @@ class PeersTest extends PeerFixture {
         clock.advance(1000);
         assertEquals("relay", state(), "nothing answered here by the deadline");
         InetSocketAddress turnRelayed = new InetSocketAddress("127.0.0.1", 45999);
+        long receipts = keepalivesWhileDataArrives(turnRelayed, turnRelayed);
+        assertTrue(receipts >= 5 && receipts <= 7, receipts + " keepalives to where the data came from in 3 s");
+    }
+
+    /**
+     * Attack: a receipt makes this worker send to where data came from, so only data that opens with the pair's
+     * keys may draw one. A datagram made without the key and a recorded one played from a victim's address (a
+     * replay) reach the pair but draw nothing toward that address.
+     */
+    @Test
+    void forgedOrReplayedData_fromAnotherAddress_drawsNoReceipt() {
+        makeDirect();
+        completeHandshake();
+        InetSocketAddress victim = new InetSocketAddress("127.0.0.1", 47777);
+        byte[] recorded = them.seal("once".getBytes(StandardCharsets.UTF_8));
+        assertTrue(peers.onDatagram(PEER, recorded, recorded.length), "taken once, from the peer");
+        sent.clear();
+        for (int ms = 0; ms < 3000; ms += 10) {
+            byte[] forged = them.seal("forged".getBytes(StandardCharsets.UTF_8));
+            forged[forged.length - 1] ^= 1;                 // made without the key: its tag does not check out
+            assertFalse(peers.onDatagram(victim, forged, forged.length));
+            assertFalse(peers.onDatagram(victim, recorded, recorded.length));
+            clock.advance(10);
+        }
+        assertTrue(sent.stream().noneMatch(s -> victim.equals(s.to())), "datagrams sent to the victim: " + sent.size());
+    }
+
+    /** Feeds 3 s of the peer's data from {@code from} (100 a second) and counts this side's keepalives sent to {@code to}. */
+    private long keepalivesWhileDataArrives(InetSocketAddress from, InetSocketAddress to) {
         sent.clear();
         for (int ms = 0; ms < 3000; ms += 10) {
             byte[] data = them.seal("flow".getBytes(StandardCharsets.UTF_8));
-            assertTrue(peers.onDatagram(turnRelayed, data, data.length));
+            assertTrue(peers.onDatagram(from, data, data.length), "the peer's data is taken");
             clock.advance(10);
         }
-        long receipts = sent.stream().filter(s -> turnRelayed.equals(s.to()) && ours(s) != null && ours(s).kind() == Probe.Kind.KEEPALIVE).count();
-        assertTrue(receipts >= 5 && receipts <= 7, receipts + " keepalives to where the data came from in 3 s");
+        return sent.stream().filter(s -> to.equals(s.to()) && ours(s) != null && ours(s).kind() == Probe.Kind.KEEPALIVE).count();
     }
 
     /**
