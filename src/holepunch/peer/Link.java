@@ -196,9 +196,21 @@ final class Link {
         peers.scheduler.schedule(HANDSHAKE_RETRY_MILLIS, this::retryHandshake);
     }
 
-    /** Data went out on the direct path (every datagram: one volatile write). */
+    /** Data went out on the direct path (every datagram: one volatile write, one striped count). */
     void sentData(long now) {
         lastSent = now;
+        sentDatagrams.increment();
+    }
+
+    /** Data datagrams sent on the direct path, and received from the peer, in all: what receipts compare. */
+    private final java.util.concurrent.atomic.LongAdder sentDatagrams = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder receivedDatagrams = new java.util.concurrent.atomic.LongAdder();
+    /** Paces a TURN path to what reaches the peer, by its receipts. */
+    private final TurnPacer pacer = new TurnPacer();
+
+    /** Whether a datagram over this pair's path must be left here: the path is TURN, paced, and over its rate. */
+    boolean turnPaced(long now) {
+        return technique == Technique.TURN && state == PathState.DIRECT && !pacer.take(now);
     }
 
     /**
@@ -219,7 +231,8 @@ final class Link {
      */
     private synchronized void receipt(Peers.Socket via, InetSocketAddress from) {
         if (stopped && !retired || peers.closed) return;
-        sendControl(via, Probe.Kind.KEEPALIVE, from, newCounter(peers.scheduler.nowMillis()));
+        byte[] count = java.nio.ByteBuffer.allocate(8).putLong(receivedDatagrams.sum()).array();
+        send(via, from, new Probe(Probe.Kind.RECEIPT, pairId, newCounter(peers.scheduler.nowMillis()), count).encode(crypto.sendProbeKey));
     }
 
     /** The active-path watch, every {@value #WATCH_MILLIS} ms while the path is direct. */
@@ -367,6 +380,7 @@ final class Link {
                 peers.dropped(PathCrypto.DROPS[-n]);
                 return false;
             }
+            receivedDatagrams.increment();
             if (from != null) {
                 heardOn(via, from);
                 bursts.proven(from);
@@ -495,6 +509,20 @@ final class Link {
                 } else if (state != PathState.DIRECT) {
                     adopt(via, from, now - sent, via != peers.transport || hardNat.sprayedTo(from) ? Technique.HARD_NAT
                             : candidates.getOrDefault(from, Technique.PEER_REFLEXIVE), now);
+                }
+            }
+            case RECEIPT -> {
+                if (p.payload().length != 8 || !ledger.fresh(p.counter())) {
+                    peers.dropped(p.payload().length != 8 ? "malformed" : "replay");
+                    return;
+                }
+                if (technique != Technique.TURN || state != PathState.DIRECT) return;
+                double change = pacer.onReceipt(java.nio.ByteBuffer.wrap(p.payload()).getLong(), sentDatagrams.sum(), now);
+                if (change == Double.POSITIVE_INFINITY) {
+                    peers.log.info(peers.selfId, "TURN path to " + peer + " delivers what is sent again: no longer paced");
+                } else if (!Double.isNaN(change)) {
+                    peers.log.info(peers.selfId, "TURN path to " + peer + " loses what is sent beyond " + Math.round(change)
+                            + " datagrams/s: paced to that, the excess dropped here (turn_paced)");
                 }
             }
             default -> peers.dropped("unexpected");

@@ -372,9 +372,13 @@ public final class Peers {
             if (successorReady) l.previous = null;
             else l = before;
         }
+        long now = scheduler.nowMillis();                     // once per datagram
+        if (l.turnPaced(now)) {                               // before it is sealed: the excess costs nothing more
+            dropped("turn_paced");
+            return true;
+        }
         byte[] out = scratch(SEALED, PathCrypto.DATA_HEADER + len + holepunch.crypto.Noise.TAGLEN);
         int n = l.crypto.seal(buf, off, len, out);
-        long now = scheduler.nowMillis();                     // once per datagram
         if (n < 0) {                                          // no keys yet, or too old: no usable path (the caller counts no_path)
             if (l.retryAbandoned(now) || l.crypto.wantsHandshake()) l.rekeyNow();
             return false;

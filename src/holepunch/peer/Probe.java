@@ -34,12 +34,16 @@ import java.util.Arrays;
  * {@link ReplayWindow}; an answer (PROBE_ACK, KEEPALIVE_ACK) repeats the counter it answers and
  * is accepted once. HANDSHAKE_INIT and HANDSHAKE_RESP carry a Noise IK message; HARD_NAT (over
  * the relay) tells the peer that the sender's NAT maps per destination and that it has opened
- * extra sockets towards it ({@link HardNat}), its body the number of them (16 bits); DATA
- * datagrams share the header but are sealed by {@link PathCrypto} instead.
+ * extra sockets towards it ({@link HardNat}), its body the number of them (16 bits); RECEIPT,
+ * sent back twice a second while data arrives, carries the sender's counter as KEEPALIVE does and
+ * its body the number of DATA datagrams the pair has received in all (64 bits), from which the
+ * other side paces a TURN path ({@link TurnPacer}); it is not answered. DATA datagrams share the
+ * header but are sealed by {@link PathCrypto} instead. A worker older than RECEIPT counts one as
+ * {@code unauthenticated} and drops it.
  */
 public record Probe(Kind kind, long pairId, long counter, byte[] payload) {
     public enum Kind {
-        PROBE(1), PROBE_ACK(2), KEEPALIVE(3), KEEPALIVE_ACK(4), DATA(5), HANDSHAKE_INIT(6), HANDSHAKE_RESP(7), HARD_NAT(8);
+        PROBE(1), PROBE_ACK(2), KEEPALIVE(3), KEEPALIVE_ACK(4), DATA(5), HANDSHAKE_INIT(6), HANDSHAKE_RESP(7), HARD_NAT(8), RECEIPT(9);
 
         final int code;
 
@@ -53,7 +57,7 @@ public record Probe(Kind kind, long pairId, long counter, byte[] payload) {
         }
 
         boolean hasBody() {
-            return this == HANDSHAKE_INIT || this == HANDSHAKE_RESP || this == HARD_NAT;
+            return this == HANDSHAKE_INIT || this == HANDSHAKE_RESP || this == HARD_NAT || this == RECEIPT;
         }
     }
 

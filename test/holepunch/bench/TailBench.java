@@ -48,6 +48,36 @@ final class TailBench {
             double cpuOurs = ours.stream().mapToLong(Run::cpuMillis).sorted().toArray()[ours.size() / 2];
             double cpuTheirs = theirs.stream().mapToLong(Run::cpuMillis).sorted().toArray()[theirs.size() / 2];
             System.out.printf(Locale.ROOT, "tail: server CPU for the same work, median run: %.2fx the original's (target <= 0.15x)%n", cpuOurs / cpuTheirs);
+            long[] floor = new long[repeat];
+            for (int r = 0; r < repeat; r++) floor[r] = floorCpuMillis(sessions);
+            Arrays.sort(floor);
+            System.out.printf(Locale.ROOT, "tail: the JDK HttpServer alone (HttpFloor, the rendezvous's JVM settings), %d plain requests 200 at a time on"
+                    + " fresh connections: server CPU %d ms in the median of %d runs, %.2fx the original's for the whole pattern%n",
+                    sessions, floor[repeat / 2], repeat, floor[repeat / 2] / cpuTheirs);
+        }
+    }
+
+    /** The server CPU, in ms, that {@link HttpFloor} spends on {@code requests} plain requests from node_http_floor.js, on a fresh JVM. */
+    private static long floorCpuMillis(int requests) throws Exception {
+        String javaBin = ProcessHandle.current().info().command().orElse("java");
+        List<String> command = new ArrayList<>(List.of(javaBin));
+        command.addAll(java.nio.file.Files.readAllLines(Path.of("build/jvm.options")));
+        command.addAll(List.of("-cp", "build/test-classes", HttpFloor.class.getName()));
+        RvServer server = RvServer.start("floor", command, Map.of());
+        try {
+            Thread.sleep(1000);
+            long pid = server.pid();
+            long cpu0 = ProcStats.cpuMillis(pid);
+            Process p = new ProcessBuilder("node", Path.of("test/holepunch/bench/node_http_floor.js").toAbsolutePath().toString(),
+                    String.valueOf(server.port), String.valueOf(requests)).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+            if (!p.waitFor(300, TimeUnit.SECONDS) || p.exitValue() != 0) throw new IllegalStateException("node_http_floor.js failed: " + out);
+            long cpu = ProcStats.cpuMillis(pid) - cpu0;
+            Map<String, Object> m = Json.parseObject(out);
+            if (num(m.get("ok")) != requests) throw new IllegalStateException("the floor server answered " + m.get("ok") + " of " + requests);
+            return cpu;
+        } finally {
+            server.stop();
         }
     }
 

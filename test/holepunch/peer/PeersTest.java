@@ -204,12 +204,12 @@ class PeersTest extends PeerFixture {
     void dataArriving_isAcknowledgedToTheSender_twiceASecond_andNothingWhenItStops() {
         makeDirect();
         completeHandshake();
-        long keepalives = keepalivesWhileDataArrives(PEER, PEER);
-        assertTrue(keepalives >= 5 && keepalives <= 7, keepalives + " keepalives in 3 s of arriving data");
+        long receipts = receiptsWhileDataArrives(PEER, PEER);
+        assertTrue(receipts >= 5 && receipts <= 7, receipts + " receipts in 3 s of arriving data");
         sent.clear();
         clock.advance(10_000);
-        assertEquals(0, sent.stream().filter(s -> ours(s) != null && ours(s).kind() == Probe.Kind.KEEPALIVE).count(),
-                "no data arriving, no receipts (the keepalive pace is P2P_KEEPALIVE_SEC, 15 s here)");
+        assertEquals(0, sent.stream().filter(s -> ours(s) != null && ours(s).kind() == Probe.Kind.RECEIPT).count(),
+                "no data arriving, no receipts");
     }
 
     /**
@@ -224,8 +224,8 @@ class PeersTest extends PeerFixture {
         makeDirect();
         completeHandshake();
         deliver(peers, offerJson("peer", PAIR + 1, THEM, "initiator"));    // a retry: the old pair is retired
-        long keepalives = keepalivesWhileDataArrives(PEER, PEER);
-        assertTrue(keepalives >= 5 && keepalives <= 7, keepalives + " keepalives from the retired pair in 3 s of arriving data");
+        long receipts = receiptsWhileDataArrives(PEER, PEER);
+        assertTrue(receipts >= 5 && receipts <= 7, receipts + " receipts from the retired pair in 3 s of arriving data");
     }
 
     /**
@@ -241,8 +241,8 @@ class PeersTest extends PeerFixture {
         clock.advance(1000);
         assertEquals("relay", state(), "nothing answered here by the deadline");
         InetSocketAddress turnRelayed = new InetSocketAddress("127.0.0.1", 45999);
-        long receipts = keepalivesWhileDataArrives(turnRelayed, turnRelayed);
-        assertTrue(receipts >= 5 && receipts <= 7, receipts + " keepalives to where the data came from in 3 s");
+        long receipts = receiptsWhileDataArrives(turnRelayed, turnRelayed);
+        assertTrue(receipts >= 5 && receipts <= 7, receipts + " receipts to where the data came from in 3 s");
     }
 
     /**
@@ -268,15 +268,22 @@ class PeersTest extends PeerFixture {
         assertTrue(sent.stream().noneMatch(s -> victim.equals(s.to())), "datagrams sent to the victim: " + sent.size());
     }
 
-    /** Feeds 3 s of the peer's data from {@code from} (100 a second) and counts this side's keepalives sent to {@code to}. */
-    private long keepalivesWhileDataArrives(InetSocketAddress from, InetSocketAddress to) {
+    /**
+     * Feeds 3 s of the peer's data from {@code from} (100 a second) and counts this side's receipts sent to {@code to},
+     * each of which says how many had arrived when it was made: its count grows, and the last is the 300 fed.
+     */
+    private long receiptsWhileDataArrives(InetSocketAddress from, InetSocketAddress to) {
         sent.clear();
         for (int ms = 0; ms < 3000; ms += 10) {
             byte[] data = them.seal("flow".getBytes(StandardCharsets.UTF_8));
             assertTrue(peers.onDatagram(from, data, data.length), "the peer's data is taken");
             clock.advance(10);
         }
-        return sent.stream().filter(s -> to.equals(s.to()) && ours(s) != null && ours(s).kind() == Probe.Kind.KEEPALIVE).count();
+        List<Long> counts = sent.stream().filter(s -> to.equals(s.to()) && ours(s) != null && ours(s).kind() == Probe.Kind.RECEIPT)
+                .map(s -> java.nio.ByteBuffer.wrap(ours(s).payload()).getLong()).toList();
+        for (int i = 1; i < counts.size(); i++) assertTrue(counts.get(i) > counts.get(i - 1), "receipt counts: " + counts);
+        assertTrue(!counts.isEmpty() && counts.getLast() >= 250 && counts.getLast() <= 300, "receipt counts: " + counts);
+        return counts.size();
     }
 
     /**

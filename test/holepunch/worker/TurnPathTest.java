@@ -80,6 +80,44 @@ class TurnPathTest {
     }
 
     /**
+     * A TURN server that carries less than the pair offers (coturn's {@code --max-bps}, 150 KB/s a session: about
+     * 120 datagrams of 1,200 bytes a second), offered 800 a second. Before, the sender sealed and sent all of it and
+     * the server dropped five in six. Now the receiver's receipts say how much arrived, so the sender paces the
+     * path to that: the excess is dropped at the sender before it is sealed, counted ({@code turn_paced}), and the
+     * pair stays on TURN. A slower stream afterwards is not held back.
+     */
+    @Test
+    void aTurnServerCarryingLessThanOffered_theSenderPacesToWhatArrives() throws Exception {
+        try (FakeStunServer nowhere = new FakeStunServer();
+             Coturn coturn = new Coturn("127.0.0.1", "lab-secret", "--max-bps", "150000");
+             RelayDataPlaneTest.Sink sink = new RelayDataPlaneTest.Sink();
+             TestRendezvous rv = new TestRendezvous(Map.of("TURN_URLS", coturn.url(), "TURN_SECRET", "lab-secret"))) {
+            nowhere.pointNowhere();
+            int forward = Ports.freeUdp();
+            try (Worker d = worker(rv, nowhere, "tq-d", Map.of("P2P_ALLOW", "tq-c", "FORWARD_ALLOW", sink.address()));
+                 Worker c = worker(rv, nowhere, "tq-c", Map.of("FORWARD", forward + "=tq-d:" + sink.address(), "P2P_CONNECT_TO", "tq-d"))) {
+                Await.until(Duration.ofSeconds(60), "the pair on TURN", () -> "turn".equals(TestWorkers.peer(c).get("technique")));
+                long sentBefore = c.metrics().value("holepunch_worker_path_bytes_total", "peer", "tq-d", "path", "direct", "direction", "sent");
+                RelayDataPlaneTest.stream(forward, 4000, 800);
+                RelayDataPlaneTest.settled(sink, 4000);
+                long paced = c.metrics().value("holepunch_worker_dropped_total", "reason", "turn_paced");
+                long sentToTurn = (c.metrics().value("holepunch_worker_path_bytes_total", "peer", "tq-d", "path", "direct", "direction", "sent")
+                        - sentBefore) / 1200;
+                assertTrue(paced >= 1500, paced + " of 4,000 offered were dropped at the sender (turn_paced), " + sentToTurn
+                        + " sent to the TURN server, " + sink.count.get() + " arrived");
+                assertTrue(sentToTurn <= 2500, sentToTurn + " of 4,000 were sealed and sent to a server carrying ~120/s");
+                assertEquals("turn", TestWorkers.peer(c).get("technique"), "the pair stays on TURN");
+                long before = sink.count.get();
+                RelayDataPlaneTest.stream(forward, 100, 50);
+                long got = RelayDataPlaneTest.settled(sink, before + 100) - before;
+                assertTrue(got >= 95, got + " of 100 arrived at 50 a second, within what the server carries");
+                assertTrue(c.metrics().value("holepunch_worker_dropped_total", "reason", "turn_paced") <= paced + 2,
+                        "the slower stream is not held back");
+            }
+        }
+    }
+
+    /**
      * A network that lets no UDP through to the TURN server: the UDP URI goes unanswered, the TCP
      * one takes over (the same coturn, over a TCP connection), and the pair still ends on TURN.
      */
