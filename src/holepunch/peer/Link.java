@@ -196,15 +196,11 @@ final class Link {
         peers.scheduler.schedule(HANDSHAKE_RETRY_MILLIS, this::retryHandshake);
     }
 
-    /** Data went out on the direct path (every datagram: one volatile write, one striped count). */
+    /** Data went out on the direct path (every datagram: one volatile write). */
     void sentData(long now) {
         lastSent = now;
-        sentDatagrams.increment();
     }
 
-    /** Data datagrams sent on the direct path, and received from the peer, in all: what receipts compare. */
-    private final java.util.concurrent.atomic.LongAdder sentDatagrams = new java.util.concurrent.atomic.LongAdder();
-    private final java.util.concurrent.atomic.LongAdder receivedDatagrams = new java.util.concurrent.atomic.LongAdder();
     /** Paces a TURN path to what reaches the peer, by its receipts. */
     private final TurnPacer pacer = new TurnPacer();
 
@@ -231,8 +227,10 @@ final class Link {
      */
     private synchronized void receipt(Peers.Socket via, InetSocketAddress from) {
         if (stopped && !retired || peers.closed) return;
-        byte[] count = java.nio.ByteBuffer.allocate(8).putLong(receivedDatagrams.sum()).array();
-        send(via, from, new Probe(Probe.Kind.RECEIPT, pairId, newCounter(peers.scheduler.nowMillis()), count).encode(crypto.sendProbeKey));
+        long[] r = crypto.received();
+        if (r[0] < 0) return;
+        byte[] body = java.nio.ByteBuffer.allocate(Probe.RECEIPT_BODY).put((byte) r[0]).putLong(r[1]).putLong(r[2]).array();
+        send(via, from, new Probe(Probe.Kind.RECEIPT, pairId, newCounter(peers.scheduler.nowMillis()), body).encode(crypto.sendProbeKey));
     }
 
     /** The active-path watch, every {@value #WATCH_MILLIS} ms while the path is direct. */
@@ -380,7 +378,6 @@ final class Link {
                 peers.dropped(PathCrypto.DROPS[-n]);
                 return false;
             }
-            receivedDatagrams.increment();
             if (from != null) {
                 heardOn(via, from);
                 bursts.proven(from);
@@ -512,17 +509,18 @@ final class Link {
                 }
             }
             case RECEIPT -> {
-                if (p.payload().length != 8 || !ledger.fresh(p.counter())) {
-                    peers.dropped(p.payload().length != 8 ? "malformed" : "replay");
+                if (p.payload().length != Probe.RECEIPT_BODY || !ledger.fresh(p.counter())) {
+                    peers.dropped(p.payload().length != Probe.RECEIPT_BODY ? "malformed" : "replay");
                     return;
                 }
                 if (technique != Technique.TURN || state != PathState.DIRECT) return;
-                double change = pacer.onReceipt(java.nio.ByteBuffer.wrap(p.payload()).getLong(), sentDatagrams.sum(), now);
+                java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(p.payload());
+                double change = pacer.onReceipt(b.get() & 0xFF, b.getLong(), b.getLong(), now);
                 if (change == Double.POSITIVE_INFINITY) {
                     peers.log.info(peers.selfId, "TURN path to " + peer + " delivers what is sent again: no longer paced");
                 } else if (!Double.isNaN(change)) {
-                    peers.log.info(peers.selfId, "TURN path to " + peer + " loses what is sent beyond " + Math.round(change)
-                            + " datagrams/s: paced to that, the excess dropped here (turn_paced)");
+                    peers.log.info(peers.selfId, "TURN path to " + peer + " loses over " + TurnPacer.LOSS_PERCENT + " % of what is sent: paced to "
+                            + Math.round(change) + " datagrams/s and down to what arrives, the excess dropped here (turn_paced)");
                 }
             }
             default -> peers.dropped("unexpected");

@@ -115,6 +115,19 @@ final class PathCrypto {
         }
     }
 
+    private int openedEpoch = -1;
+    private long opened;
+
+    /**
+     * What a receipt tells the peer ({@link Probe.Kind#RECEIPT}): the epoch of the newest DATA datagram opened, the
+     * highest counter opened in that epoch (so the peer knows how many it had sent by then, whenever the receipt
+     * reaches it), and how many were opened in all. Nothing opened yet: epoch -1.
+     */
+    synchronized long[] received() {
+        Epoch e = openedEpoch < 0 ? null : epochs.get(openedEpoch);
+        return new long[] {e == null ? -1 : openedEpoch, e == null ? -1 : e.window.highest(), opened};
+    }
+
     /** A second answer to a handshake already complete (not counted as a drop). */
     static final String DUPLICATE = "duplicate";
 
@@ -339,6 +352,8 @@ final class PathCrypto {
             return -3;
         }
         if (!e.window.accept(counter)) return -4;                        // only after the tag: forgeries cannot move the window
+        openedEpoch = epoch;
+        opened++;
         if (epoch == pendingSendEpoch) {
             sendEpoch = epoch;                                           // the initiator has the new keys: use them
             pendingSendEpoch = -1;

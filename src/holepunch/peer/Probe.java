@@ -36,8 +36,9 @@ import java.util.Arrays;
  * the relay) tells the peer that the sender's NAT maps per destination and that it has opened
  * extra sockets towards it ({@link HardNat}), its body the number of them (16 bits); RECEIPT,
  * sent back twice a second while data arrives, carries the sender's counter as KEEPALIVE does and
- * its body the number of DATA datagrams the pair has received in all (64 bits), from which the
- * other side paces a TURN path ({@link TurnPacer}); it is not answered. DATA datagrams share the
+ * its body what has arrived: the epoch of the newest DATA datagram opened (8 bits), the highest
+ * counter opened in it (64 bits) and the number of DATA datagrams opened in all (64 bits), from
+ * which the other side paces a TURN path ({@link TurnPacer}); it is not answered. DATA datagrams share the
  * header but are sealed by {@link PathCrypto} instead. A worker older than RECEIPT counts one as
  * {@code unauthenticated} and drops it.
  */
@@ -65,6 +66,8 @@ public record Probe(Kind kind, long pairId, long counter, byte[] payload) {
     static final int MAC_BYTES = 16;
     static final int VERSION = 3;
     static final int MAX_BODY = 512;
+    /** A RECEIPT's body: epoch (1), highest counter (8), datagrams opened (8). */
+    static final int RECEIPT_BODY = 17;
 
     public Probe {
         payload = payload == null ? new byte[0] : payload.clone();
