@@ -419,6 +419,8 @@ final class Link {
         if (now > punchDeadline()) {
             hardNat.close();
             if (turnRemote != null) {
+                Link before = previous;
+                if (before != null) pacer.startAt(before.pacer, now);
                 adopt(turnVia, turnRemote, turnRtt, Technique.TURN, now);
                 return;
             }

@@ -80,6 +80,19 @@ final class TurnPacer {
         return changed ? rate : Double.NaN;
     }
 
+    /**
+     * A new pair of the same peers taking a TURN path (a retry for direct makes one every few seconds while the
+     * pair is on TURN) starts at the rate its predecessor was paced to, rather than flooding the server again
+     * until its own receipts say so. Its receipts are measured from its own first one.
+     */
+    synchronized void startAt(TurnPacer predecessor, long nowMillis) {
+        double r = predecessor.rate();
+        if (r == Double.POSITIVE_INFINITY) return;
+        rate = r;
+        tokens = 0;
+        tokensAt = nowMillis;
+    }
+
     /** The rate paced to, datagrams per second; infinite when not paced. */
     synchronized double rate() {
         return rate;

@@ -93,4 +93,26 @@ class TurnPacerTest {
         p.onReceipt(1, 1_400 + (long) (rate / 2), 180 + (long) (rate / 2), 2000);
         assertTrue(p.rate() > rate && p.rate() < Double.POSITIVE_INFINITY, "no loss at the rate: grows, still paced: " + p.rate());
     }
+
+    /**
+     * Relay bench: each retry for direct while a pair is on TURN makes a new pair, which took TURN unpaced and
+     * flooded the server again mid-run (32,500/s at the top against 70,000 in a run without a retry there).
+     */
+    @Test
+    void aSuccessorPair_startsAtItsPredecessorsRate_andMeasuresFromItsOwnReceipts() {
+        TurnPacer old = new TurnPacer();
+        old.onReceipt(1, 0, 0, 0);
+        old.onReceipt(1, 100_000, 30_000, 1000);
+        TurnPacer successor = new TurnPacer();
+        successor.startAt(old, 5000);
+        assertEquals(old.rate(), successor.rate());
+        long let = let(successor, 5000, 1000, 200_000);
+        assertTrue(let >= old.rate() * 0.99 && let <= old.rate() + 1100, let + " let go in its first second at " + old.rate());
+        assertTrue(Double.isNaN(successor.onReceipt(0, 10, 10, 6000)), "its first receipt (epoch 0, its own counters) is a baseline");
+        successor.onReceipt(0, 25_010, 25_010, 6500);
+        assertEquals(old.rate() * TurnPacer.GROWTH, successor.rate(), 1, "measured from there: no loss, grows");
+        TurnPacer fresh = new TurnPacer();
+        fresh.startAt(new TurnPacer(), 5000);
+        assertEquals(Double.POSITIVE_INFINITY, fresh.rate(), "an unpaced predecessor leaves it unpaced");
+    }
 }
