@@ -13,8 +13,8 @@ package holepunch.peer;
  * server measures the same as a quick one.
  *
  * <p>The rule, per receipt (a multiplicative decrease and increase): more than {@value #LOSS_PERCENT}%
- * lost sets the rate to what was delivered and a little more, but never below half of what was sent
- * (one bad interval cannot collapse it); less lets a paced rate grow by a quarter; a rate the sender
+ * lost sets the rate to what was delivered and a little more, but never below {@value #DECREASE} of what
+ * was being sent (one bad interval cannot collapse it); less lets a paced rate grow by a quarter; a rate the sender
  * no longer comes near is lifted. Unpaced until a loss is seen, never below {@value #MIN_RATE}/s. What
  * is over the rate is dropped before it is sealed, counted {@code turn_paced} by the caller.
  */
@@ -23,6 +23,12 @@ final class TurnPacer {
     static final int LOSS_PERCENT = 10;
     /** A paced rate grows by this much a receipt without loss: from a tenth back to the whole in about 5 s. */
     static final double GROWTH = 1.25;
+    /**
+     * A loss takes the rate to what was delivered, but by this factor of what was being sent at most (as measured
+     * here, not at the peer): a server that stalls for a second (coturn relaying a flood on a shared machine) takes
+     * the rate down by half, not to what trickled through the stall.
+     */
+    static final double DECREASE = 0.7;
     /** Tokens the bucket holds at most: this many ms of the rate (a burst that small keeps the server's queue short). */
     static final double BURST_MILLIS = 20;
     /** Fewer datagrams sent than this between two receipts say nothing about loss. */
@@ -34,6 +40,7 @@ final class TurnPacer {
     private int lastEpoch = -1;
     private long lastHighest;
     private long lastOpened;
+    private long lastSentHere;
     private long receiptAt;
 
     /** Whether one more datagram may go now ({@code nowMillis}); false: over the rate. */
@@ -49,18 +56,18 @@ final class TurnPacer {
 
     /**
      * A receipt: the peer had opened {@code opened} data datagrams of this pair in all, the highest
-     * counter {@code highest} in {@code epoch}. Returns the new rate when pacing starts, infinity when it
+     * counter {@code highest} in {@code epoch}; this side has sent {@code sentHere} on the path in all. Returns the new rate when pacing starts, infinity when it
      * ends, NaN when neither happened (the caller logs a change of state).
      */
-    synchronized double onReceipt(int epoch, long highest, long opened, long nowMillis) {
+    synchronized double onReceipt(int epoch, long highest, long opened, long sentHere, long nowMillis) {
         double before = rate;
         if (epoch == lastEpoch && highest >= lastHighest && opened >= lastOpened && nowMillis - receiptAt >= 100) {
             long gave = highest - lastHighest;
             long got = Math.min(gave, opened - lastOpened);
             double seconds = (nowMillis - receiptAt) / 1000.0;
-            double sending = gave / seconds;
+            double sending = Math.max(gave, sentHere - lastSentHere) / seconds;
             if (gave >= MIN_SAMPLE && got * 100 < gave * (100 - LOSS_PERCENT)) {
-                double cut = Math.max(got / seconds * 1.05, Math.min(rate, sending) / 2);
+                double cut = Math.max(got / seconds * 1.05, Math.min(rate, sending) * DECREASE);
                 rate = Math.max(MIN_RATE, Math.min(rate, cut));
                 if (before == Double.POSITIVE_INFINITY) {
                     tokens = 0;
@@ -74,6 +81,7 @@ final class TurnPacer {
             lastEpoch = epoch;
             lastHighest = highest;
             lastOpened = opened;
+            lastSentHere = sentHere;
             receiptAt = nowMillis;
         }
         boolean changed = (before == Double.POSITIVE_INFINITY) != (rate == Double.POSITIVE_INFINITY);
