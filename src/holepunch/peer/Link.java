@@ -208,6 +208,12 @@ final class Link {
     /** Paces a TURN path to what reaches the peer, by its receipts. */
     private final TurnPacer pacer = new TurnPacer();
 
+    /** The rate a TURN path is paced to, datagrams per second, or null (not TURN, or not paced). */
+    private Long turnPacedRate() {
+        double r = pacer.rate();
+        return technique == Technique.TURN && state == PathState.DIRECT && r != Double.POSITIVE_INFINITY ? Math.round(r) : null;
+    }
+
     /** Whether a datagram over this pair's path must be left here: the path is TURN, paced, and over its rate. */
     boolean turnPaced(long now) {
         return technique == Technique.TURN && state == PathState.DIRECT && !pacer.take(now);
@@ -666,7 +672,7 @@ final class Link {
         long last = lastAnswer;
         return Json.obj("peer_worker_id", peer, "state", shownState().wire(), "remote", Peers.text(remote),
                 "technique", state == PathState.DIRECT && technique != null ? technique.wire : null,
-                "rtt_ms", rttMillis < 0 ? null : rttMillis, "detail", detail,
+                "rtt_ms", rttMillis < 0 ? null : rttMillis, "detail", detail, "turn_paced_per_sec", turnPacedRate(),
                 "last_answer_ms_ago", last == 0 ? null : peers.scheduler.nowMillis() - last,
                 "encrypted", crypto.hasKeys(), "key_epoch", crypto.hasKeys() ? crypto.epoch() : null,
                 "key_fingerprint", crypto.peerIdentity() == null ? null : crypto.peerIdentity().fingerprint(),

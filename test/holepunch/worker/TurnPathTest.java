@@ -107,12 +107,15 @@ class TurnPathTest {
                         + " sent to the TURN server, " + sink.count.get() + " arrived");
                 assertTrue(sentToTurn <= 2500, sentToTurn + " of 4,000 were sealed and sent to a server carrying ~120/s");
                 assertEquals("turn", TestWorkers.peer(c).get("technique"), "the pair stays on TURN");
+                Object rate = TestWorkers.peer(c).get("turn_paced_per_sec");
+                assertTrue(rate instanceof Number n && n.longValue() >= 100 && n.longValue() < 800, "/status shows the paced rate: " + rate);
                 long before = sink.count.get();
                 RelayDataPlaneTest.stream(forward, 100, 50);
                 long got = RelayDataPlaneTest.settled(sink, before + 100) - before;
                 assertTrue(got >= 95, got + " of 100 arrived at 50 a second, within what the server carries");
                 assertTrue(c.metrics().value("holepunch_worker_dropped_total", "reason", "turn_paced") <= paced + 2,
                         "the slower stream is not held back");
+                Await.until(Duration.ofSeconds(5), "pacing lifted", () -> TestWorkers.peer(c).get("turn_paced_per_sec") == null);
             }
         }
     }
