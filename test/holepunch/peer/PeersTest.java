@@ -246,6 +246,56 @@ class PeersTest extends PeerFixture {
     }
 
     /**
+     * Relay bench, TURN at the top rate: a pair whose path went through the peer's relayed address carried 27,000-40,000
+     * datagrams/s, one through this worker's own allocation to the peer's socket 85,000, on the same coturn; and a path
+     * through both allocations is relayed twice. The first TURN answer was taken, whichever it was. Of those that answer
+     * by the deadline, the one through our own allocation is taken now, and one through both allocations never displaces it.
+     */
+    @Test
+    void ofTheTurnPathsThatAnswer_theOneThroughOurOwnAllocationIsTaken() {
+        InetSocketAddress peersRelayed = new InetSocketAddress("127.0.0.1", 45999);
+        List<Sent> viaAllocation = new ArrayList<>();
+        Peers.Socket allocation = new Peers.Socket() {
+            @Override
+            public void send(java.nio.ByteBuffer d, InetSocketAddress to) {
+                byte[] b = new byte[d.remaining()];
+                d.get(b);
+                viaAllocation.add(new Sent(to, b));
+            }
+
+            @Override
+            public boolean relayed() {
+                return true;
+            }
+        };
+        Map<String, Object> o = offerJson("peer", PAIR, THEM, "initiator");
+        o.put("peer_relay_candidate", "127.0.0.1:45999");
+        deliver(peers, o);
+        clock.advance(100);
+        Sent toRelayed = sent.stream().filter(s -> peersRelayed.equals(s.to()) && ours(s) != null).findFirst().orElseThrow();
+        byte[] first = ackFor(toRelayed);
+        assertTrue(peers.onDatagram(peersRelayed, first, first.length), "the peer's relayed address answers first");
+        // The peer probes our relayed address: its probe comes through our allocation, which probes back the same way.
+        byte[] theirs = fromThem(Probe.Kind.PROBE, 1_000_001);
+        assertTrue(peers.onDatagram(allocation, PEER, theirs, theirs.length));
+        Sent ourProbe = viaAllocation.stream().filter(s -> PEER.equals(s.to()) && ours(s) != null && ours(s).kind() == Probe.Kind.PROBE)
+                .findFirst().orElseThrow();
+        byte[] second = ackFor(ourProbe);
+        assertTrue(peers.onDatagram(allocation, PEER, second, second.length), "then the peer's socket, through our allocation");
+        // And the peer's allocation probes ours: through both, which answers last and must not displace it.
+        byte[] fromTheirAllocation = fromThem(Probe.Kind.PROBE, 1_000_002);
+        assertTrue(peers.onDatagram(allocation, peersRelayed, fromTheirAllocation, fromTheirAllocation.length));
+        Sent viaBoth = viaAllocation.stream().filter(s -> peersRelayed.equals(s.to()) && ours(s) != null && ours(s).kind() == Probe.Kind.PROBE)
+                .findFirst().orElseThrow();
+        byte[] third = ackFor(viaBoth);
+        assertTrue(peers.onDatagram(allocation, peersRelayed, third, third.length), "through both allocations");
+        clock.advance(600);
+        Map<String, Object> status = peers.status().getFirst();
+        assertEquals("turn", status.get("technique"), "nothing direct: TURN at the deadline: " + status);
+        assertEquals(Peers.text(PEER), status.get("remote"), "through our own allocation to the peer's socket: " + status);
+    }
+
+    /**
      * Attack: a receipt makes this worker send to where data came from, so only data that opens with the pair's
      * keys may draw one. A datagram made without the key and a recorded one played from a victim's address (a
      * replay) reach the pair but draw nothing toward that address.
