@@ -111,8 +111,8 @@ final class Link {
      * Which of the TURN paths that answered is taken (lowest first): through our own allocation to the peer's own
      * address; from our socket to the peer's relayed address; through both allocations (the server relays twice)
      * last. Our own allocation first: it needs nothing of our network but the TURN server's port, which the
-     * allocation proved open, and it is what carried the most in the relay bench: 70,000-85,000 datagrams/s at the
-     * top against 27,000-40,000 through the peer's relayed address on the same coturn (BENCH_ONLY=relay).
+     * allocation proved open, and it is what carried the most in the relay bench: 56,000-85,000 datagrams/s at the
+     * top against 25,000-40,000 through the peer's relayed address on the same coturn (BENCH_ONLY=relay).
      */
     private int turnRank(Peers.Socket via, InetSocketAddress from) {
         boolean peersRelay = candidates.get(from) == Technique.TURN;

@@ -297,8 +297,9 @@ final class RelayBench {
             return;
         }
         Path tool = ForwardBench.blaster();
-        int rvPort = Ports.freeTcp(), stunPort = Ports.freeUdp(), local = Ports.freeUdp(), target = Ports.freeUdp();
-        int udpA = Ports.freeUdp(), udpB = Ports.freeUdp(), healthA = Ports.freeTcp(), healthB = Ports.freeTcp();
+        int[] tcp = Ports.freeTcp(3), udp = Ports.freeUdp(5);          // distinct: a run once had worker b's PORT the rendezvous's
+        int rvPort = tcp[0], healthA = tcp[1], healthB = tcp[2];
+        int stunPort = udp[0], local = udp[1], target = udp[2], udpA = udp[3], udpB = udp[4];
         Path dir = Files.createTempDirectory("relay-bench");
         List<Process> procs = new ArrayList<>();
         List<String[]> rules = new ArrayList<>();

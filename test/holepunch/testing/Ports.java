@@ -22,6 +22,31 @@ public final class Ports {
         }
     }
 
+    /**
+     * {@code n} distinct free TCP ports: each is held until all are chosen, so none is handed out twice (single
+     * calls may return a port just closed again).
+     */
+    public static int[] freeTcp(int n) throws IOException {
+        java.util.List<ServerSocket> held = new java.util.ArrayList<>();
+        try {
+            for (int i = 0; i < n; i++) held.add(new ServerSocket(0));
+            return held.stream().mapToInt(ServerSocket::getLocalPort).toArray();
+        } finally {
+            for (ServerSocket s : held) s.close();
+        }
+    }
+
+    /** {@code n} distinct free UDP ports on loopback, chosen as {@link #freeTcp(int)}. */
+    public static int[] freeUdp(int n) throws IOException {
+        java.util.List<DatagramSocket> held = new java.util.ArrayList<>();
+        try {
+            for (int i = 0; i < n; i++) held.add(new DatagramSocket(new InetSocketAddress("127.0.0.1", 0)));
+            return held.stream().mapToInt(DatagramSocket::getLocalPort).toArray();
+        } finally {
+            for (DatagramSocket s : held) s.close();
+        }
+    }
+
     /** A port free for UDP and for TCP (coturn listens on both with the one number), within 100 tries. */
     public static int freeUdpAndTcp() throws IOException {
         for (int i = 0; i < 100; i++) {
