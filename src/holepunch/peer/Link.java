@@ -212,11 +212,7 @@ final class Link {
     /** Data went out on the direct path (every datagram: one volatile write). */
     void sentData(long now) {
         lastSent = now;
-        sentDatagrams.increment();
     }
-
-    /** Data datagrams sent on the direct path in all (what the pacer sets beside the peer's receipts). */
-    private final java.util.concurrent.atomic.LongAdder sentDatagrams = new java.util.concurrent.atomic.LongAdder();
 
     /** Paces a TURN path to what reaches the peer, by its receipts. */
     private final TurnPacer pacer = new TurnPacer();
@@ -540,7 +536,7 @@ final class Link {
                 }
                 if (technique != Technique.TURN || state != PathState.DIRECT) return;
                 java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(p.payload());
-                double change = pacer.onReceipt(b.get() & 0xFF, b.getLong(), b.getLong(), sentDatagrams.sum(), now);
+                double change = pacer.onReceipt(b.get() & 0xFF, b.getLong(), b.getLong(), now);
                 if (change == Double.POSITIVE_INFINITY) {
                     peers.log.info(peers.selfId, "TURN path to " + peer + " delivers what is sent again: no longer paced");
                 } else if (!Double.isNaN(change)) {

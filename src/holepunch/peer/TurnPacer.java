@@ -42,15 +42,21 @@ final class TurnPacer {
     private long lastOpened;
     private long lastSentHere;
     private long receiptAt;
+    /** Datagrams let go in all: what this side sent on the path, set beside the peer's receipts. */
+    private long let;
 
     /** Whether one more datagram may go now ({@code nowMillis}); false: over the rate. */
     synchronized boolean take(long nowMillis) {
-        if (rate == Double.POSITIVE_INFINITY) return true;
+        if (rate == Double.POSITIVE_INFINITY) {
+            let++;
+            return true;
+        }
         double cap = Math.max(32, rate * BURST_MILLIS / 1000);
         tokens = Math.min(cap, tokens + rate * Math.max(0, nowMillis - tokensAt) / 1000);
         tokensAt = nowMillis;
         if (tokens < 1) return false;
         tokens -= 1;
+        let++;
         return true;
     }
 
@@ -59,6 +65,11 @@ final class TurnPacer {
      * counter {@code highest} in {@code epoch}; this side has sent {@code sentHere} on the path in all. Returns the new rate when pacing starts, infinity when it
      * ends, NaN when neither happened (the caller logs a change of state).
      */
+    synchronized double onReceipt(int epoch, long highest, long opened, long nowMillis) {
+        return onReceipt(epoch, highest, opened, let, nowMillis);
+    }
+
+    /** As above, with what this side sent given ({@code sentHere}) rather than counted by {@link #take}. */
     synchronized double onReceipt(int epoch, long highest, long opened, long sentHere, long nowMillis) {
         double before = rate;
         if (epoch == lastEpoch && highest >= lastHighest && opened >= lastOpened && nowMillis - receiptAt >= 100) {
