@@ -18,6 +18,7 @@ import java.util.Map;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -253,6 +254,55 @@ class PeersTest extends PeerFixture {
      */
     @Test
     void ofTheTurnPathsThatAnswer_theOneThroughOurOwnAllocationIsTaken() {
+        onTurnThroughOurAllocation();
+        Map<String, Object> status = peers.status().getFirst();
+        assertEquals("turn", status.get("technique"), "nothing direct: TURN at the deadline: " + status);
+        assertEquals(Peers.text(PEER), status.get("remote"), "through our own allocation to the peer's socket: " + status);
+    }
+
+    /**
+     * Attack: a receipt can slow a TURN path down to 100 datagrams/s, so only the peer may make one. Whoever sees the
+     * path's datagrams (the TURN server, anyone on the way) can send one claiming that nothing arrived: made without
+     * the pair's probe key it is dropped (unauthenticated) and paces nothing, and the peer's own played again is
+     * dropped (replay) and moves nothing. The same claim made with the key does pace the path.
+     */
+    @Test
+    void forgedOrReplayedReceipts_cannotSlowATurnPath() {
+        holepunch.metrics.Metrics m = new holepunch.metrics.Metrics();
+        peers.useMetrics(m);
+        Peers.Socket allocation = onTurnThroughOurAllocation();
+        byte[] strangersKey = new byte[32];
+        byte[][] forged = {receipt(strangersKey, 1_000_010, 0, 0), receipt(strangersKey, 1_000_011, 10_000, 0)};
+        for (byte[] r : forged) {
+            assertFalse(peers.onDatagram(allocation, PEER, r, r.length));
+            clock.advance(500);
+        }
+        assertEquals(2, m.value("holepunch_worker_dropped_total", "reason", "unauthenticated"));
+        assertNull(peers.status().getFirst().get("turn_paced_per_sec"), "forged receipts pace nothing");
+        byte[] baseline = receipt(them.sendProbeKey, 1_000_012, 0, 0), nothingArrived = receipt(them.sendProbeKey, 1_000_013, 10_000, 0);
+        assertTrue(peers.onDatagram(allocation, PEER, baseline, baseline.length));
+        clock.advance(500);
+        assertTrue(peers.onDatagram(allocation, PEER, nothingArrived, nothingArrived.length));
+        Object paced = peers.status().getFirst().get("turn_paced_per_sec");
+        assertTrue(paced instanceof Number, "the peer's own receipts pace it: " + peers.status().getFirst());
+        clock.advance(500);
+        assertTrue(peers.onDatagram(allocation, PEER, nothingArrived, nothingArrived.length), "authentic, so taken as heard");
+        assertEquals(1, m.value("holepunch_worker_dropped_total", "reason", "replay"));
+        assertEquals(paced, peers.status().getFirst().get("turn_paced_per_sec"), "played again, it moves nothing (taken, it would lift the pacing)");
+    }
+
+    /** A RECEIPT as the peer's side would make it with {@code key}: epoch 0, the highest counter and the count it opened. */
+    private static byte[] receipt(byte[] key, long counter, long highest, long opened) {
+        byte[] body = java.nio.ByteBuffer.allocate(Probe.RECEIPT_BODY).put((byte) 0).putLong(highest).putLong(opened).array();
+        return new Probe(Probe.Kind.RECEIPT, PAIR, counter, body).encode(key);
+    }
+
+    /**
+     * An offer with the peer's relayed address, and three TURN answers, worst first: from the peer's relayed address
+     * to our socket, from the peer's socket through our allocation, and through both allocations; then the deadline.
+     * Returns our allocation (a socket whose sends are kept apart from the worker's own).
+     */
+    private Peers.Socket onTurnThroughOurAllocation() {
         InetSocketAddress peersRelayed = new InetSocketAddress("127.0.0.1", 45999);
         List<Sent> viaAllocation = new ArrayList<>();
         Peers.Socket allocation = new Peers.Socket() {
@@ -290,9 +340,7 @@ class PeersTest extends PeerFixture {
         byte[] third = ackFor(viaBoth);
         assertTrue(peers.onDatagram(allocation, peersRelayed, third, third.length), "through both allocations");
         clock.advance(600);
-        Map<String, Object> status = peers.status().getFirst();
-        assertEquals("turn", status.get("technique"), "nothing direct: TURN at the deadline: " + status);
-        assertEquals(Peers.text(PEER), status.get("remote"), "through our own allocation to the peer's socket: " + status);
+        return allocation;
     }
 
     /**
